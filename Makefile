@@ -1,0 +1,37 @@
+# Gongzhi: every set-up step lives here, so a fresh machine needs only `make demo` / `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= var/demo
+PORT ?= 8501
+
+.PHONY: install demo test test-fast lint bench-ingest bench-kpi bench-dashboard bench-load clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/gongzhi demo --dir $(DEMO_DIR)
+	$(BIN)/gongzhi --config $(DEMO_DIR)/gongzhi.toml serve --port $(PORT)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -x -m "not postgres and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench-ingest: install
+	$(BIN)/python -m benchmarks.bench_ingest
+
+clean:
+	rm -rf $(VENV) var benchmarks/out

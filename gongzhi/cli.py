@@ -1,0 +1,111 @@
+"""``gongzhi``: the command line that drives everything (DESIGN §7)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gongzhi.errors import ConfigError, GongzhiError
+from gongzhi.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+class Context:
+    """Lazily loaded config and warehouse shared by the sub-commands."""
+
+    def __init__(self, config: str | None):
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from ingest.registry import load_validated
+
+            self._settings = load_validated(self.config)
+        return self._settings
+
+    def engine(self) -> Any:
+        from warehouse.engine import open_warehouse
+
+        return open_warehouse(self.settings.warehouse_url)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config", envvar="GONGZHI_CONFIG", default=None,
+              type=click.Path(dir_okay=False), help="config file (default config/gongzhi.toml)")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """共治 Gongzhi: governance data for a city district."""
+    ctx.obj = Context(config)
+
+
+def main() -> None:
+    """Console entry point: clear messages for expected errors, no tracebacks."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except ConfigError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except GongzhiError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return o.isoformat() + ("Z" if o.tzinfo is None else "")
+    return str(o)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def echo_table(rows: list[dict[str, Any]], columns: list[str],
+               headers: dict[str, str] | None = None) -> None:
+    """A plain, aligned text table that stays readable with Chinese text in a terminal."""
+    from gongzhi.textwidth import pad, width
+
+    headers = headers or {}
+    cells = [[headers.get(c, c) for c in columns]] + [
+        ["" if r.get(c) is None else _fmt(r.get(c)) for c in columns] for r in rows
+    ]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(columns))]
+    for n, row in enumerate(cells):
+        click.echo("  ".join(pad(v, widths[i]) for i, v in enumerate(row)).rstrip())
+        if n == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, datetime):
+        from warehouse.timeutil import to_local
+
+        return to_local(v).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, float):
+        return f"{v:,.4g}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+# Sub-commands live in their own modules; importing registers them on ``cli``.
+from gongzhi import commands  # noqa: E402,F401

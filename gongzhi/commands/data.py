@@ -1,0 +1,105 @@
+"""``gongzhi sources | runs | quarantine``: what is configured, what ran, what was set aside."""
+
+from __future__ import annotations
+
+import click
+
+from gongzhi.cli import Context, cli, echo_json, echo_table, pass_ctx
+
+RUN_HEADERS = {
+    "run_id": "运行", "source": "数据源", "trigger": "触发", "status": "状态",
+    "started_at": "开始", "finished_at": "结束", "read": "读取", "loaded": "入库",
+    "quarantined": "隔离", "duplicates": "重复", "error": "错误",
+}
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_ctx
+def sources(ctx: Context, fmt: str) -> None:
+    """List configured sources, installed plugins and plugins that failed to load."""
+    from ingest.registry import registry
+    from warehouse import runlog
+
+    reg = registry()
+    fresh: dict = {}
+    try:
+        settings = ctx.settings
+        fresh = runlog.last_success(ctx.engine())
+        configured = [
+            {"source": s.id, "plugin": s.plugin, "table": s.table or "",
+             "schedule": s.schedule or "manual", "last_success": fresh.get(s.id)}
+            for s in settings.sources
+        ]
+        config_error = None
+    except Exception as e:  # still list plugins when the config itself is broken
+        configured, config_error = [], str(e)
+    plugins = [{"plugin": n, "status": "ok", "target": reg.origins[n]} for n in sorted(reg.plugins)]
+    plugins += [{"plugin": b.name, "status": "broken", "target": f"{b.target}: {b.error}"}
+                for b in reg.broken.values()]
+    if fmt == "json":
+        echo_json({"sources": configured, "plugins": plugins, "config_error": config_error})
+        return
+    if config_error:
+        click.echo(f"config error: {config_error}\n", err=True)
+    if configured:
+        click.echo("Sources:")
+        echo_table(configured, ["source", "plugin", "table", "schedule", "last_success"])
+        click.echo("")
+    click.echo("Plugins (entry-point group gongzhi.sources):")
+    echo_table(plugins, ["plugin", "status", "target"])
+    if reg.broken:
+        click.echo(f"\n{len(reg.broken)} plugin(s) failed to load; sources using them cannot run.",
+                   err=True)
+
+
+@cli.command()
+@click.option("--source", default=None, help="only this source")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_ctx
+def runs(ctx: Context, source: str | None, limit: int, fmt: str) -> None:
+    """The run log, newest first: read = loaded + quarantined + duplicates."""
+    from warehouse import runlog
+
+    rows = runlog.list_runs(ctx.engine(), source=source, limit=limit)
+    if fmt == "json":
+        keys = ("run_id", "source", "status", "started_at", "finished_at", "read", "loaded",
+                "quarantined", "duplicates", "error")
+        echo_json([{k: r[k] for k in keys} for r in rows])
+        return
+    if not rows:
+        click.echo("no runs yet; try `gongzhi ingest`")
+        return
+    echo_table(rows, ["run_id", "source", "trigger", "status", "started_at", "read", "loaded",
+                      "quarantined", "duplicates", "error"], RUN_HEADERS)
+
+
+@cli.command()
+@click.option("--source", default=None)
+@click.option("--run", "run_id", type=int, default=None)
+@click.option("--reason", default=None, help="e.g. unknown_community, bad_date")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_ctx
+def quarantine(ctx: Context, source: str | None, run_id: int | None, reason: str | None,
+               limit: int, fmt: str) -> None:
+    """Rows set aside by runs, with the file, row, column and reason."""
+    from warehouse import runlog
+
+    rows = runlog.list_quarantine(ctx.engine(), source=source, run_id=run_id, reason=reason,
+                                  limit=limit)
+    if fmt == "json":
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("the quarantine is empty")
+        return
+    for r in rows:
+        place = r["origin"] or ""
+        if r["sheet"]:
+            place += f" [{r['sheet']}]"
+        click.echo(f"#{r['id']} run {r['run_id']} {r['source']} → {r['table_name']}: "
+                   f"{place} row {r['row_number']}, column {r['column_name']}")
+        click.echo(f"    {r['reason']}: {r['message']}")
+        click.echo(f"    raw: {r['raw']}")

@@ -1,0 +1,111 @@
+"""``gongzhi ingest | schedule | serve | demo``: the commands that do work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from gongzhi.cli import EXIT_FAILED, Context, cli, pass_ctx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@cli.command()
+@click.argument("source_ids", nargs=-1)
+@click.option("--quiet", is_flag=True, help="no progress lines")
+@pass_ctx
+def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
+    """Run the given sources now (all when none are named); exit 1 if any failed."""
+    from ingest.progress import Progress
+    from ingest.runner import Runner
+
+    runner = Runner(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
+                    observers=_observers(ctx))
+    results = runner.run(source_ids or None, trigger="manual")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        for r in failed:
+            click.echo(f"error: source {r.source} {r.status}: {r.error}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _observers(ctx: Context) -> list:
+    """Followers of merges (KPI rollups) when the metrics package provides them."""
+    try:
+        from metrics.rollup import observers_for
+    except ImportError:
+        return []
+    return observers_for(ctx.settings)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="do the start-up catch-up and exit (for cron/tests)")
+@pass_ctx
+def schedule(ctx: Context, once: bool) -> None:
+    """Run the scheduler process: cron per source (Asia/Shanghai), catch-up at start-up."""
+    from ingest.scheduler import SchedulerService
+
+    service = SchedulerService(ctx.settings, ctx.engine(), observers=_observers(ctx))
+    if once:
+        service.catch_up()
+        return
+    service.serve_forever()
+
+
+@cli.command()
+@click.option("--port", default=8501, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@pass_ctx
+def serve(ctx: Context, port: int, host: str) -> None:
+    """Start the dashboard (Streamlit) on the configured warehouse."""
+    settings = ctx.settings  # validate before starting a server
+    ctx.engine()  # create/migrate the warehouse so the app only reads
+    app = REPO / "dashboard" / "app.py"
+    env = dict(os.environ)
+    if settings.path is not None:
+        env["GONGZHI_CONFIG"] = str(Path(settings.path).resolve())
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.port", str(port), "--server.address", host,
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    os.chdir(REPO)  # .streamlit/config.toml (theme) is read from the working folder
+    sys.exit(subprocess.call(cmd, env=env))
+
+
+@cli.command()
+@click.option("--dir", "out_dir", default="var/demo", show_default=True,
+              type=click.Path(file_okay=False), help="where the demo sources and config go")
+@click.option("--scale", default=1.0, show_default=True,
+              help="volume factor: 1 ≈ 150k cases; 65 ≈ the benchmark's 10M")
+@click.option("--seed", default=2023, show_default=True)
+@click.option("--no-ingest", is_flag=True, help="only write the sources and the config")
+@click.option("--quiet", is_flag=True)
+def demo(out_dir: str, scale: float, seed: int, no_ingest: bool, quiet: bool) -> None:
+    """Write a realistic 樊城区 demo source set and a config for it, then ingest it."""
+    from gongzhi.demo import write_demo
+    from ingest.progress import Progress
+    from ingest.registry import load_validated
+    from ingest.runner import Runner
+    from warehouse.engine import open_warehouse
+
+    config_path = write_demo(Path(out_dir), scale=scale, seed=seed,
+                             log=(lambda m: None) if quiet else click.echo)
+    click.echo(f"demo config: {config_path}")
+    if no_ingest:
+        return
+    settings = load_validated(config_path)
+    engine = open_warehouse(settings.warehouse_url)
+    sub = Context(str(config_path))
+    sub._settings = settings
+    runner = Runner(settings, engine, progress=Progress(enabled=not quiet),
+                    observers=_observers(sub))
+    results = runner.run(trigger="demo")
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        click.echo(f"error: source {r.source} {r.status}: {r.error}", err=True)
+    click.echo(f"warehouse: {settings.warehouse_url}")
+    if bad:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,246 @@
+"""Loading ``gongzhi.toml``: the warehouse URL, the sources and their schedules.
+
+Every problem is collected and reported at once with its place (file, line, source id, key),
+so a data office fixes its config in one pass instead of one error per attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from gongzhi.errors import ConfigError, Problem
+
+DEFAULT_CONFIG = Path("config/gongzhi.toml")
+COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults"}
+SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass
+class SourceSpec:
+    """One configured source: the common keys plus the plugin's own settings in ``options``."""
+
+    id: str
+    plugin: str
+    table: str | None = None
+    schedule: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    place: str = ""
+    base_dir: Path = Path(".")
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """A path from this source's settings, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+
+@dataclass
+class SchedulerSettings:
+    """Options of the ``gongzhi schedule`` process."""
+
+    timezone: str = "Asia/Shanghai"
+    misfire_grace_hours: float = 6.0
+    poll_seconds: float = 5.0
+    lease_seconds: float = 120.0
+
+
+@dataclass
+class Settings:
+    """The whole configuration of one Gongzhi installation."""
+
+    path: Path | None
+    base_dir: Path
+    warehouse_url: str
+    sources: list[SourceSpec]
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def source(self, source_id: str) -> SourceSpec:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        raise KeyError(source_id)
+
+
+SourceValidator = Callable[[SourceSpec], list[Problem]]
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Which config file to use: ``--config``, then ``GONGZHI_CONFIG``, then the default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("GONGZHI_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    validate_source: SourceValidator | None = None,
+) -> Settings:
+    """Read and validate the config; raise :class:`ConfigError` listing every problem.
+
+    ``validate_source`` adds plugin-specific checks (the ingest registry passes one) so that
+    they are reported in the same pass as the common ones.
+    """
+    p = config_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(p), "config file not found")]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([Problem(str(p), f"not UTF-8 text ({e.reason})")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([Problem(str(p), f"not valid TOML: {e}")]) from None
+    return settings_from_dict(data, path=p, text=text, validate_source=validate_source)
+
+
+def settings_from_dict(
+    data: dict[str, Any],
+    *,
+    path: Path | None = None,
+    text: str = "",
+    validate_source: SourceValidator | None = None,
+) -> Settings:
+    """Validate an already parsed config (also used by tests and ``gongzhi demo``)."""
+    base_dir = (path.parent if path else Path(".")).resolve()
+    fname = str(path) if path else "<config>"
+    lines = _Lines(fname, text)
+    problems: list[Problem] = []
+
+    unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard"}
+    for key in sorted(unknown):
+        problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
+
+    wh = data.get("warehouse", {})
+    url = os.environ.get("GONGZHI_WAREHOUSE_URL") or wh.get("url") or "sqlite:///var/gongzhi.db"
+    try:
+        url = _resolve_sqlite_url(url, base_dir)
+    except ArgumentError as e:
+        problems.append(Problem(lines.top("warehouse"), f"warehouse url is not valid: {e}"))
+
+    sched = SchedulerSettings()
+    for key, value in (data.get("scheduler") or {}).items():
+        if not hasattr(sched, key):
+            problems.append(Problem(lines.top("scheduler"), f"unknown scheduler key '{key}'"))
+            continue
+        try:
+            setattr(sched, key, type(getattr(sched, key))(value))
+        except (TypeError, ValueError):
+            problems.append(Problem(lines.top("scheduler"), f"'{key}' has a bad value {value!r}"))
+
+    sources: list[SourceSpec] = []
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list):
+        problems.append(Problem(fname, "'sources' must be an array of tables ([[sources]])"))
+        raw_sources = []
+    seen: set[str] = set()
+    for i, raw in enumerate(raw_sources):
+        place = lines.source(i)
+        spec, errs = _source_spec(raw, place, base_dir)
+        problems.extend(errs)
+        if spec is None:
+            continue
+        if spec.id in seen:
+            problems.append(Problem(place, f"duplicate source id '{spec.id}'"))
+        seen.add(spec.id)
+        if validate_source is not None and not errs:
+            problems.extend(validate_source(spec))
+        sources.append(spec)
+
+    if problems:
+        raise ConfigError(problems, header=f"configuration {fname} is invalid")
+    return Settings(
+        path=path, base_dir=base_dir, warehouse_url=url, sources=sources, scheduler=sched, raw=data
+    )
+
+
+def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | None, list[Problem]]:
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        return None, [Problem(place, "a source must be a table")]
+    sid = raw.get("id")
+    if not isinstance(sid, str) or not SOURCE_ID.match(sid):
+        problems.append(
+            Problem(place, "'id' is required: lower-case letters, digits and _ (e.g. gov_cases)")
+        )
+        sid = str(sid)
+    else:
+        place = f"{place} (id={sid})"
+    plugin = raw.get("plugin")
+    if not isinstance(plugin, str) or not plugin:
+        problems.append(Problem(place, "'plugin' is required (e.g. files, rest, sql)"))
+    table = raw.get("table")
+    if table is not None and not isinstance(table, str):
+        problems.append(Problem(place, "'table' must be a table name"))
+    schedule = raw.get("schedule")
+    if schedule is not None:
+        if not isinstance(schedule, str) or len(schedule.split()) not in (5, 6):
+            problems.append(
+                Problem(place, f"'schedule' must be a cron expression like '0 2 * * *': {schedule!r}")
+            )
+    columns = raw.get("columns", {})
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        problems.append(Problem(place, "[sources.columns] must map source headers to column names"))
+        columns = {}
+    defaults = raw.get("defaults", {})
+    if not isinstance(defaults, dict):
+        problems.append(Problem(place, "[sources.defaults] must be a table of column = value"))
+        defaults = {}
+    options = {k: v for k, v in raw.items() if k not in COMMON_SOURCE_KEYS}
+    spec = SourceSpec(
+        id=sid,
+        plugin=str(plugin),
+        table=table if isinstance(table, str) else None,
+        schedule=schedule if isinstance(schedule, str) else None,
+        columns={str(k).strip(): v for k, v in columns.items()},
+        defaults=dict(defaults),
+        options=options,
+        place=place,
+        base_dir=base_dir,
+    )
+    return spec, problems
+
+
+def _resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path relative to the config folder, as every other path is."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        db = Path(u.database)
+        if not db.is_absolute():
+            return str(u.set(database=str((base_dir / db).resolve())))
+    return url
+
+
+class _Lines:
+    """Finds the line of a section or of the n-th ``[[sources]]`` entry for error places."""
+
+    def __init__(self, fname: str, text: str):
+        self.fname = fname
+        self.lines = text.splitlines()
+        self.source_lines = [
+            i + 1 for i, line in enumerate(self.lines) if line.strip().startswith("[[sources]]")
+        ]
+
+    def top(self, key: str) -> str:
+        for i, line in enumerate(self.lines):
+            s = line.strip()
+            if s.startswith(f"[{key}]") or s.startswith(f"{key} ") or s.startswith(f"{key}="):
+                return f"{self.fname}:{i + 1}"
+        return self.fname
+
+    def source(self, index: int) -> str:
+        if index < len(self.source_lines):
+            return f"{self.fname}:{self.source_lines[index]} sources[{index}]"
+        return f"{self.fname} sources[{index}]"

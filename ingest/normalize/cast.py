@@ -1,0 +1,271 @@
+"""Cast a source frame to a table's contract and split off the rows that break it.
+
+Nothing is dropped silently: every row either comes out typed in ``good`` or goes to
+``bad`` (the quarantine) with a reason code, the column, a readable message, its place in the
+source and the raw row as the source had it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
+
+from gongzhi.errors import MissingColumnsError
+from ingest.contract import ORIGIN, ROW, SHEET
+from ingest.normalize import values
+from ingest.normalize.vocab import ENUMS
+from warehouse.schema import content_columns
+
+INTERNAL = (ROW, ORIGIN, SHEET, "_idx")
+
+# reason codes, stable: they are shown in the dashboard and filtered on
+MISSING = "missing_value"
+BAD_DATE = "bad_date"
+BAD_NUMBER = "bad_number"
+BAD_BOOL = "bad_boolean"
+BAD_CODE = "bad_code"
+BAD_FORMAT = "bad_format"
+OUT_OF_RANGE = "out_of_range"
+UNKNOWN = "unknown_{level}"
+
+_TYPE_WORDS = {BAD_DATE: "a date or time", BAD_NUMBER: "a number", BAD_BOOL: "yes/no"}
+QUARANTINE_SCHEMA = {
+    "origin": pl.String, "sheet": pl.String, "row_number": pl.Int64, "column_name": pl.String,
+    "reason": pl.String, "message": pl.String, "raw": pl.String,
+}
+
+
+@dataclass
+class Prepared:
+    """The outcome of casting one batch: typed rows, quarantined rows, rows read."""
+
+    good: pl.DataFrame
+    bad: pl.DataFrame
+    read: int
+    unmapped: list[str]
+
+
+def clean_header(h: str) -> str:
+    """Header text without BOMs, surrounding or full-width spaces, and trailing colons."""
+    return re.sub(r"[\s\u3000\ufeff]+", "", str(h)).rstrip(":：").strip()
+
+
+def map_headers(frame: pl.DataFrame, table: Table, columns: Mapping[str, str]) -> tuple[
+        pl.DataFrame, list[str], dict[str, str]]:
+    """Rename source headers to canonical names: ``[sources.columns]`` first, then exact names.
+
+    Returns the renamed frame, the headers that map to nothing (kept out of the warehouse,
+    but still in the raw row of any quarantined record) and the mapping used.
+    """
+    canonical = {c.name for c in content_columns(table)}
+    lower = {c.lower(): c for c in canonical}
+    user = {clean_header(k): v for k, v in columns.items()}
+    rename: dict[str, str] = {}
+    unmapped: list[str] = []
+    taken: set[str] = set()
+    for h in frame.columns:
+        if h in INTERNAL:
+            continue
+        ch = clean_header(h)
+        target = user.get(ch) or user.get(h) or lower.get(ch.lower())
+        if target and target not in taken:
+            rename[h] = target
+            taken.add(target)
+        else:
+            unmapped.append(h)
+    out = frame.rename(rename).drop(unmapped)
+    return out, unmapped, rename
+
+
+def required_columns(table: Table, defaults: Mapping[str, Any]) -> list[str]:
+    """Columns a source must provide: not nullable and without a default of any kind."""
+    return [
+        c.name for c in content_columns(table)
+        if (not c.nullable or c.primary_key) and "default" not in c.info and c.name not in defaults
+    ]
+
+
+def check_required(columns: list[str], table: Table, defaults: Mapping[str, Any],
+                   location: str) -> None:
+    missing = [c for c in required_columns(table, defaults) if c not in columns]
+    if missing:
+        raise MissingColumnsError(missing, location=location)
+
+
+def cast_batch(
+    frame: pl.DataFrame,
+    table: Table,
+    *,
+    columns: Mapping[str, str],
+    defaults: Mapping[str, Any],
+    known_codes: Mapping[str, pl.Series],
+    mapped: bool = False,
+    location: str = "",
+) -> Prepared:
+    """Map, cast and validate one batch of a source against ``table``'s contract."""
+    n = frame.height
+    frame = frame.with_row_index("_idx")
+    if ROW not in frame.columns:
+        frame = frame.with_columns(pl.col("_idx").cast(pl.Int64).add(1).alias(ROW))
+    original = frame
+    if mapped:
+        unmapped = [c for c in frame.columns
+                    if c not in INTERNAL and c not in {x.name for x in table.columns}]
+        renamed = frame.drop(unmapped)
+        shown_as: dict[str, str] = {}
+    else:
+        renamed, unmapped, rename = map_headers(frame, table, columns)
+        shown_as = {v: f"{k} ({v})" for k, v in rename.items() if k != v}
+    check_required(renamed.columns, table, defaults, location)
+
+    typed: dict[str, pl.Series] = {}
+    problems: list[tuple[str, str, pl.Series, pl.Series]] = []  # column, reason, mask, raw
+    for col in content_columns(table):
+        name = col.name
+        if name in renamed.columns:
+            raw_series = renamed[name]
+        else:
+            default = defaults.get(name, col.info.get("default"))
+            raw_series = pl.Series(name, [None if default is None else str(default)] * n,
+                                   dtype=pl.String)
+        value, raw_text, reason = _cast_column(raw_series, col)
+        bad = raw_text.is_not_null() & value.is_null()
+        if reason and bad.any():
+            problems.append((name, reason, bad, raw_text))
+            value = value.set(bad, None) if value.dtype != pl.Null else value
+        value, more = _validate(value, raw_text, col, known_codes)
+        problems.extend(more)
+        typed[name] = value.alias(name)
+
+    good_frame = pl.DataFrame(list(typed.values()))
+    if not problems:
+        return Prepared(good_frame, _empty_quarantine(), n, unmapped)
+
+    masks = pl.DataFrame([p[2].alias(f"m{i}") for i, p in enumerate(problems)])
+    any_bad = masks.select(pl.any_horizontal(pl.all())).to_series()
+    first_col = masks.select(pl.coalesce([
+        pl.when(pl.col(f"m{i}")).then(pl.lit(p[0])) for i, p in enumerate(problems)
+    ])).to_series()
+    first_reason = masks.select(pl.coalesce([
+        pl.when(pl.col(f"m{i}")).then(pl.lit(p[1])) for i, p in enumerate(problems)
+    ])).to_series()
+    texts = pl.DataFrame(
+        [p[3].alias(f"r{i}") for i, p in enumerate(problems)] + list(masks.iter_columns())
+    )
+    message = texts.select(pl.concat_str([
+        pl.when(pl.col(f"m{i}")).then(_message_expr(shown_as.get(p[0], p[0]), p[1], f"r{i}"))
+        for i, p in enumerate(problems)
+    ], separator="; ", ignore_nulls=True)).to_series()
+
+    good = good_frame.filter(~any_bad)
+    info = original.select(
+        pl.col(ORIGIN).cast(pl.String) if ORIGIN in original.columns
+        else pl.lit(location).alias(ORIGIN),
+        pl.col(SHEET).cast(pl.String) if SHEET in original.columns
+        else pl.lit(None, dtype=pl.String).alias(SHEET),
+        pl.col(ROW).cast(pl.Int64),
+        pl.struct(pl.all().exclude(*INTERNAL).cast(pl.String)).struct.json_encode().alias("raw"),
+    )
+    bad = pl.DataFrame({
+        "origin": info[ORIGIN], "sheet": info[SHEET], "row_number": info[ROW],
+        "column_name": first_col, "reason": first_reason, "message": message, "raw": info["raw"],
+    }).filter(any_bad)
+    return Prepared(good, bad, n, unmapped)
+
+
+def _empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+
+def _message_expr(column: str, reason: str, raw_col: str) -> pl.Expr:
+    if reason == MISSING:
+        return pl.lit(f"{column}: a value is required")
+    if reason.startswith("unknown_"):
+        level = reason.removeprefix("unknown_")
+        return pl.format(f"{column}: '{{}}' is not a known {level} code", pl.col(raw_col))
+    if reason == OUT_OF_RANGE:
+        return pl.format(f"{column}: '{{}}' is out of the allowed range", pl.col(raw_col))
+    if reason == BAD_CODE:
+        return pl.format(f"{column}: '{{}}' is not an allowed value", pl.col(raw_col))
+    if reason == BAD_FORMAT:
+        return pl.format(f"{column}: '{{}}' has the wrong format", pl.col(raw_col))
+    word = _TYPE_WORDS.get(reason, "valid")
+    return pl.format(f"{column}: '{{}}' is not {word}", pl.col(raw_col))
+
+
+def _is_code(col: Any) -> bool:
+    return bool(col.primary_key or "ref" in col.info or col.name.endswith(("_id", "_code")))
+
+
+def _cast_column(raw: pl.Series, col: Any) -> tuple[pl.Series, pl.Series, str | None]:
+    """Return (typed value, the raw text used for messages, reason code on failure)."""
+    t = col.type
+    if raw.dtype.is_temporal() and isinstance(t, DateTime | Date):
+        return _temporal(raw, t), raw.cast(pl.String), BAD_DATE
+    text = values.clean_strings(raw) if raw.dtype != pl.Null else raw.cast(pl.String)
+    if "enum" in col.info:
+        syn = ENUMS.get(col.name, {})
+        if col.name == "status":
+            syn = ENUMS["status"]
+        return values.parse_enum(text, col.info["enum"], syn), text, BAD_CODE
+    if isinstance(t, Boolean):
+        if raw.dtype == pl.Boolean:
+            return raw, text, BAD_BOOL
+        return values.parse_bool(text), text, BAD_BOOL
+    if isinstance(t, Integer):
+        if col.name in ("rating", "satisfaction"):
+            return values.parse_rating(text), text, BAD_NUMBER
+        return values.parse_number(text, integer=True), text, BAD_NUMBER
+    if isinstance(t, Float):
+        return values.parse_number(text, integer=False), text, BAD_NUMBER
+    if isinstance(t, DateTime):
+        return values.parse_datetime(text), text, BAD_DATE
+    if isinstance(t, Date):
+        return values.parse_date(text), text, BAD_DATE
+    if _is_code(col):
+        text = values.halfwidth(text)
+    return text, text, None
+
+
+def _temporal(raw: pl.Series, t: Any) -> pl.Series:
+    """Typed timestamps from databases or spreadsheets: naive ones are Asia/Shanghai time."""
+    if isinstance(t, Date):
+        return raw.cast(pl.Date) if raw.dtype != pl.Date else raw
+    s = raw.cast(pl.Datetime("us", getattr(raw.dtype, "time_zone", None)))
+    if getattr(s.dtype, "time_zone", None) is None:
+        s = s.dt.replace_time_zone(values.LOCAL_TZ, ambiguous="earliest", non_existent="null")
+    return s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+
+
+def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl.Series]) -> tuple[
+        pl.Series, list[tuple[str, str, pl.Series, pl.Series]]]:
+    name = col.name
+    out: list[tuple[str, str, pl.Series, pl.Series]] = []
+    shown = raw if raw.dtype == pl.String else value.cast(pl.String)
+    if (not col.nullable or col.primary_key):
+        missing = value.is_null() & raw.is_null()
+        if missing.any():
+            out.append((name, MISSING, missing, shown))
+    if "range" in col.info:
+        lo, hi = col.info["range"]
+        bad = value.is_not_null() & ((value < lo) | (value > hi))
+        if bad.any():
+            out.append((name, OUT_OF_RANGE, bad, shown))
+            value = value.set(bad, None)
+    if "pattern" in col.info:
+        bad = value.is_not_null() & ~value.str.contains(col.info["pattern"])
+        if bad.any():
+            out.append((name, BAD_FORMAT, bad, shown))
+    if "ref" in col.info:
+        level = col.info["ref"]
+        codes = known.get(level)
+        allowed = codes if codes is not None else pl.Series([], dtype=pl.String)
+        bad = value.is_not_null() & ~value.is_in(allowed.implode())
+        if bad.any():
+            out.append((name, UNKNOWN.format(level=level), bad, shown))
+    return value, out

@@ -1,0 +1,138 @@
+"""Plugin registry: every plugin, built-in or third-party, loads from the entry-point group
+``gongzhi.sources``. A plugin that fails to import is recorded and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from pydantic import ValidationError
+
+from gongzhi.errors import ConfigError, Problem
+from gongzhi.settings import Settings, SourceSpec
+from ingest.contract import PluginConfig, Source, SourceContext
+from warehouse.schema import data_tables
+
+GROUP = "gongzhi.sources"
+
+
+@dataclass
+class BrokenPlugin:
+    """A plugin whose entry point could not be loaded, with the reason."""
+
+    name: str
+    target: str
+    error: str
+
+
+@dataclass
+class Registry:
+    """Loaded plugins by name, plus the ones that failed to load."""
+
+    plugins: dict[str, type[Source]] = field(default_factory=dict)
+    broken: dict[str, BrokenPlugin] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> type[Source]:
+        if name in self.plugins:
+            return self.plugins[name]
+        if name in self.broken:
+            raise ConfigError([Problem("", f"plugin '{name}' failed to load: "
+                                           f"{self.broken[name].error}")])
+        raise ConfigError([Problem("", f"no plugin named '{name}'")])
+
+
+def load_registry(eps: list[EntryPoint] | None = None) -> Registry:
+    """Load every plugin of the entry-point group; broken ones are kept aside with the error."""
+    reg = Registry()
+    for ep in eps if eps is not None else list(entry_points(group=GROUP)):
+        if ep.name in reg.plugins:
+            continue  # the first distribution on the path wins, as Python's import does
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Source)):
+                raise TypeError(f"{ep.value} is not a subclass of ingest.contract.Source")
+        except Exception as e:
+            last = traceback.format_exception_only(type(e), e)[-1].strip()
+            reg.broken[ep.name] = BrokenPlugin(ep.name, ep.value, last)
+            continue
+        reg.plugins[ep.name] = cls
+        reg.origins[ep.name] = ep.value
+    return reg
+
+
+_REGISTRY: Registry | None = None
+
+
+def registry(refresh: bool = False) -> Registry:
+    """The process-wide registry, loaded once."""
+    global _REGISTRY
+    if _REGISTRY is None or refresh:
+        _REGISTRY = load_registry()
+    return _REGISTRY
+
+
+def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Problem]:
+    """Plugin-specific checks of one source; every problem is returned, none raised."""
+    reg = reg or registry()
+    place = spec.place
+    cls = reg.plugins.get(spec.plugin)
+    if cls is None:
+        if spec.plugin in reg.broken:
+            return [Problem(place, f"plugin '{spec.plugin}' failed to load: "
+                                   f"{reg.broken[spec.plugin].error}")]
+        known = ", ".join(sorted(reg.plugins)) or "none"
+        return [Problem(place, f"unknown plugin '{spec.plugin}' (installed: {known})")]
+
+    problems: list[Problem] = []
+    tables = data_tables()
+    if spec.table is None and cls.needs_table:
+        problems.append(Problem(place, "'table' is required for this plugin"))
+    if spec.table is not None:
+        if spec.table not in tables:
+            problems.append(Problem(place, f"unknown table '{spec.table}' "
+                                           f"(tables: {', '.join(sorted(tables))})"))
+        elif cls.tables is not None and spec.table not in cls.tables:
+            problems.append(Problem(place, f"plugin '{spec.plugin}' cannot feed '{spec.table}' "
+                                           f"(it feeds {', '.join(cls.tables)})"))
+    targets = [spec.table] if spec.table in tables else []
+    if targets:
+        allowed = {c.name for c in tables[targets[0]].columns if not c.name.startswith("_")}
+        for header, canonical in spec.columns.items():
+            if canonical not in allowed:
+                problems.append(Problem(f"{place} columns.{header}",
+                                        f"'{canonical}' is not a column of {targets[0]}"))
+        for col in spec.defaults:
+            if col not in allowed:
+                problems.append(Problem(f"{place} defaults.{col}",
+                                        f"'{col}' is not a column of {targets[0]}"))
+    try:
+        cls.Config(**spec.options)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(settings)"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown setting for this plugin"
+            problems.append(Problem(f"{place} {loc}", msg))
+    return problems
+
+
+def build_source(spec: SourceSpec, ctx: SourceContext | None = None,
+                 reg: Registry | None = None) -> Source:
+    """Instantiate the plugin of an already validated source."""
+    reg = reg or registry()
+    cls = reg.get(spec.plugin)
+    config: PluginConfig = cls.Config(**spec.options)
+    return cls(spec, config, ctx)
+
+
+def load_validated(path: Any = None) -> Settings:
+    """Load the config with the plugin checks included in the same report."""
+    from gongzhi.settings import load_settings
+
+    reg = registry()
+    return load_settings(path, validate_source=lambda s: validate_source(s, reg))

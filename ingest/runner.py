@@ -1,0 +1,271 @@
+"""The runner: extract → cast and quarantine → de-duplicate → stage → merge, per source.
+
+Each source's run is all-or-nothing: its rows, its quarantine, its cursor and its run-log
+counts commit in one transaction; on any error none of it is kept and the run is logged as
+failed with the reason. One failing source never stops the others. Counts always satisfy
+``read = loaded + quarantined + duplicates``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import polars as pl
+from sqlalchemy import Connection, Engine, Table, select
+
+from gongzhi.errors import GongzhiError, LockBusy, SourceError
+from gongzhi.settings import Settings, SourceSpec
+from ingest.contract import Batch, Snapshot, SourceContext
+from ingest.normalize.cast import Prepared, cast_batch
+from ingest.progress import Progress
+from ingest.registry import build_source
+from warehouse import bulk, runlog
+from warehouse.engine import bump_data_version, utcnow
+from warehouse.locks import HOST, pid_alive, source_lock
+from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
+
+
+class RunObserver(Protocol):
+    """Something that follows merges inside the run's transaction (e.g. KPI rollups)."""
+
+    def before_merge(self, conn: Connection, table: Table, stage: Table) -> None: ...
+
+    def after_merge(self, conn: Connection, table: Table, stage: Table,
+                    counts: bulk.MergeCounts) -> None: ...
+
+
+@dataclass
+class RunResult:
+    """What one source's run did; mirrors its row in ``ingest_runs``."""
+
+    source: str
+    run_id: int | None
+    status: str
+    read: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    inserted: int = 0
+    updated: int = 0
+    retired: int = 0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == runlog.SUCCEEDED
+
+
+@dataclass
+class _Collected:
+    good: list[pl.DataFrame] = field(default_factory=list)
+    bad: list[pl.DataFrame] = field(default_factory=list)
+    read: int = 0
+    snapshot: Snapshot | None = None
+
+
+class Runner:
+    """Runs configured sources against one warehouse."""
+
+    def __init__(self, settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] = ()):
+        self.settings = settings
+        self.engine = engine
+        self.progress = progress or Progress(enabled=False)
+        self.observers = list(observers)
+
+    def run(self, source_ids: Iterable[str] | None = None, *, trigger: str = "manual"
+            ) -> list[RunResult]:
+        """Run the named sources (all when None); division lists first, since facts refer to
+        their codes."""
+        specs = self.settings.sources
+        if source_ids:
+            wanted = list(source_ids)
+            unknown = [s for s in wanted if s not in {x.id for x in specs}]
+            if unknown:
+                raise SourceError(f"unknown source(s): {', '.join(unknown)}")
+            specs = [s for s in specs if s.id in wanted]
+        specs = sorted(specs, key=lambda s: 0 if _feeds_divisions(s) else 1)
+        _cleanup_stale_stages(self.engine)
+        return [self.run_source(spec, trigger=trigger) for spec in specs]
+
+    def run_source(self, spec: SourceSpec, *, trigger: str = "manual") -> RunResult:
+        """Run one source under its lock; never raises for a source's own failure."""
+        self.progress.start(spec.id)
+        try:
+            with source_lock(self.engine, spec.id,
+                             lease_seconds=self.settings.scheduler.lease_seconds):
+                run_id = runlog.start_run(self.engine, spec.id, trigger)
+                try:
+                    result = self._run_locked(spec, run_id)
+                except Exception as e:
+                    msg = _describe(e)
+                    runlog.fail_run(self.engine, run_id, msg)
+                    result = RunResult(spec.id, run_id, runlog.FAILED, error=msg)
+        except LockBusy as e:
+            run_id = runlog.start_run(self.engine, spec.id, trigger)
+            runlog.fail_run(self.engine, run_id, str(e), status=runlog.SKIPPED)
+            result = RunResult(spec.id, run_id, runlog.SKIPPED, error=str(e))
+        self.progress.done(_summary(result))
+        return result
+
+    def _run_locked(self, spec: SourceSpec, run_id: int) -> RunResult:
+        ctx = SourceContext(progress=lambda what, n: self.progress.update(what, n),
+                            warn=lambda m: self.progress.done(f"warning: {m}"))
+        source = build_source(spec, ctx)
+        tables = data_tables()
+        cursor_in = runlog.get_cursor(self.engine, spec.id)
+        known = _known_codes(self.engine)
+
+        collected: dict[str, _Collected] = {}
+        cursor_out: Any = cursor_in
+        read_total = 0
+        for batch in source.extract(cursor_in):
+            if batch.table not in tables:
+                raise SourceError(f"plugin yielded rows for unknown table '{batch.table}'")
+            table = tables[batch.table]
+            prepared = self._prepare(spec, batch, table, known)
+            c = collected.setdefault(batch.table, _Collected())
+            if not prepared.good.is_empty():
+                c.good.append(prepared.good)
+            if not prepared.bad.is_empty():
+                c.bad.append(prepared.bad)
+            c.read += prepared.read
+            if batch.snapshot is not None:
+                c.snapshot = batch.snapshot
+            if batch.cursor is not None:
+                cursor_out = batch.cursor
+            read_total += prepared.read
+            self.progress.update("read", read_total)
+
+        return self._load(spec, run_id, collected, cursor_out, cursor_in)
+
+    def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
+                 known: dict[str, pl.Series]) -> Prepared:
+        location = batch.note or spec.id
+        return cast_batch(batch.frame, table, columns=spec.columns, defaults=spec.defaults,
+                          known_codes=known, mapped=batch.mapped, location=location)
+
+    def _load(self, spec: SourceSpec, run_id: int, collected: dict[str, _Collected],
+              cursor_out: Any, cursor_in: Any) -> RunResult:
+        tables = data_tables()
+        now = utcnow()
+        result = RunResult(spec.id, run_id, runlog.SUCCEEDED)
+        frames: dict[str, pl.DataFrame] = {}
+        for name, c in collected.items():
+            table = tables[name]
+            good = pl.concat(c.good, how="vertical_relaxed") if c.good else None
+            bad_n = sum(b.height for b in c.bad)
+            if good is not None:
+                before = good.height
+                good = good.unique(subset=key_columns(table), keep="last", maintain_order=True)
+                result.duplicates += before - good.height
+                frames[name] = good.with_columns(
+                    pl.lit(run_id).alias("_run_id"), pl.lit(now).alias("_ingested_at"),
+                    pl.lit(spec.id).alias("_source"))
+            elif c.snapshot is not None:
+                raise SourceError(f"the snapshot for {name} is empty; refusing to retire "
+                                  "every stored row")
+            result.read += c.read
+            result.quarantined += bad_n
+
+        stager = bulk.Stager(self.engine, run_id)
+        try:
+            order = sorted(frames, key=lambda n: 0 if n == divisions.name else 1)
+            staged = {}
+            for name in order:
+                self.progress.update(f"staging {name}", frames[name].height, force=True)
+                staged[name] = stager.stage(tables[name], frames[name])
+            with self.engine.connect() as conn:
+                stager.attach(conn)
+                try:
+                    wconn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                    with wconn.begin():
+                        self._commit(wconn, spec, run_id, collected, staged, result,
+                                     cursor_out, cursor_in)
+                finally:
+                    stager.detach(conn)
+        finally:
+            stager.cleanup()
+        return result
+
+    def _commit(self, conn: Connection, spec: SourceSpec, run_id: int,
+                collected: dict[str, _Collected], staged: dict[str, Table], result: RunResult,
+                cursor_out: Any, cursor_in: Any) -> None:
+        tables = data_tables()
+        runlog.mark_interrupted(conn, spec.id, run_id)
+        for name, stage in staged.items():
+            table = tables[name]
+            self.progress.update(f"merging {name}", 0, force=True)
+            for ob in self.observers:
+                ob.before_merge(conn, table, stage)
+            counts = bulk.merge(conn, table, stage)
+            for ob in self.observers:
+                ob.after_merge(conn, table, stage, counts)
+            result.inserted += counts.inserted
+            result.updated += counts.updated
+            result.loaded += counts.loaded
+            snap = collected[name].snapshot
+            if snap is not None:
+                result.retired += bulk.retire_missing(conn, table, stage, scope=snap.scope,
+                                                      prefix=snap.prefix, values=snap.values)
+        for name, c in collected.items():
+            for bad in c.bad:
+                runlog.add_quarantine(conn, run_id, spec.id, name, bad)
+        if cursor_out is not None and cursor_out != cursor_in:
+            runlog.put_cursor(conn, spec.id, cursor_out, run_id)
+        if result.inserted or result.updated or result.retired:
+            bump_data_version(conn)
+        assert result.read == result.loaded + result.quarantined + result.duplicates, result
+        runlog.finish_run(conn, run_id, runlog.SUCCEEDED, read=result.read,
+                          loaded=result.loaded, quarantined=result.quarantined,
+                          duplicate=result.duplicates, inserted=result.inserted,
+                          updated=result.updated, retired=result.retired)
+
+
+def _cleanup_stale_stages(engine: Engine) -> None:
+    """Scratch left by killed runs goes; scratch of runs still going elsewhere stays."""
+    ids = bulk.stage_run_ids(engine)
+    if not ids:
+        return
+    r = ingest_runs.c
+    with engine.connect() as conn:
+        rows = {row.run_id: row for row in conn.execute(
+            select(r.run_id, r.status, r.host, r.pid).where(r.run_id.in_(ids)))}
+    for run_id in ids:
+        row = rows.get(run_id)
+        alive = (row is not None and row.status == runlog.RUNNING
+                 and (row.host != HOST or pid_alive(row.pid)))
+        if not alive:
+            bulk.drop_stage(engine, run_id)
+
+
+def _feeds_divisions(spec: SourceSpec) -> bool:
+    return spec.plugin == "divisions" or spec.table == divisions.name
+
+
+def _known_codes(engine: Engine) -> dict[str, pl.Series]:
+    """Division codes by level, active or retired: old rows may name a retired community."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(divisions.c.level, divisions.c.code)).all()
+    by_level: dict[str, list[str]] = {}
+    for level, code in rows:
+        by_level.setdefault(level, []).append(code)
+    return {lvl: pl.Series(codes, dtype=pl.String) for lvl, codes in by_level.items()}
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, GongzhiError):
+        return f"{type(e).__name__}: {e}"
+    last = traceback.format_exception_only(type(e), e)[-1].strip()
+    return f"unexpected error: {last}"
+
+
+def _summary(r: RunResult) -> str:
+    if r.status == runlog.SUCCEEDED:
+        return (f"{r.status}: read {r.read:,}, loaded {r.loaded:,} (new {r.inserted:,}, "
+                f"changed {r.updated:,}), quarantined {r.quarantined:,}, "
+                f"duplicates {r.duplicates:,}")
+    return f"{r.status}: {r.error}"

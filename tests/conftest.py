@@ -1,0 +1,145 @@
+"""Shared fixtures: a fresh warehouse on each engine, configs written to temporary folders.
+
+PostgreSQL tests run against the real server at 127.0.0.1:5432. Locally they skip when it is
+down; with GONGZHI_REQUIRE_PG=1 (set by .ci/run) an unreachable server fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+PG_ADMIN_URL = os.environ.get("GONGZHI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("GONGZHI_REQUIRE_PG") == "1"
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = create_engine(PG_ADMIN_URL)
+        with eng.connect() as c:
+            c.execute(text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as e:  # pragma: no cover - depends on the machine
+        return str(e).splitlines()[0]
+
+
+_PG_ERROR = _pg_available()
+
+
+def need_pg() -> None:
+    """Skip (locally) or fail (in CI) when PostgreSQL is unreachable."""
+    if _PG_ERROR is None:
+        return
+    if REQUIRE_PG:
+        pytest.fail(f"PostgreSQL is required (GONGZHI_REQUIRE_PG=1) but unreachable: {_PG_ERROR}")
+    pytest.skip(f"PostgreSQL unreachable: {_PG_ERROR}")
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL on the test database whose search_path is a fresh, private schema."""
+    need_pg()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty warehouse URL on each engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+
+@pytest.fixture
+def engine(warehouse_url: str) -> Iterator[Engine]:
+    from warehouse.engine import open_warehouse
+
+    eng = open_warehouse(warehouse_url)
+    yield eng
+    eng.dispose()
+
+
+DIVISIONS_CSV = Path(__file__).resolve().parents[1] / "config" / "divisions" / \
+    "fancheng_divisions_2023.csv"
+
+
+def toml_value(v: Any) -> str:
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def write_config(folder: Path, url: str, sources: list[dict[str, Any]], extra: str = "") -> Path:
+    """Write a gongzhi.toml with the given sources into ``folder``; returns its path."""
+    lines = ["[warehouse]", f"url = {toml_value(url)}", ""]
+    for s in sources:
+        lines.append("[[sources]]")
+        nested = {k: v for k, v in s.items() if k in ("columns", "defaults")}
+        for k, v in s.items():
+            if k not in nested:
+                lines.append(f"{k} = {toml_value(v)}")
+        for k, v in nested.items():
+            lines.append(f"[sources.{k}]")
+            for hk, hv in v.items():
+                lines.append(f"{toml_value(hk)} = {toml_value(hv)}")
+        lines.append("")
+    path = folder / "gongzhi.toml"
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def divisions_source() -> dict[str, Any]:
+    return {"id": "divs", "plugin": "divisions", "path": str(DIVISIONS_CSV)}
+
+
+@pytest.fixture
+def run_sources(tmp_path: Path):
+    """Run sources end to end: ``run_sources(url, [source dicts], ids=None)`` → results."""
+    from ingest.registry import load_validated
+    from ingest.runner import Runner
+    from warehouse.engine import open_warehouse
+
+    engines: list[Engine] = []
+
+    def _run(url: str, sources: list[dict[str, Any]], ids: list[str] | None = None,
+             folder: Path | None = None, trigger: str = "manual"):
+        cfg = write_config(folder or tmp_path, url, sources)
+        settings = load_validated(cfg)
+        eng = open_warehouse(settings.warehouse_url)
+        engines.append(eng)
+        return Runner(settings, eng).run(ids, trigger=trigger)
+
+    yield _run
+    for e in engines:
+        e.dispose()

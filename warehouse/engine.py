@@ -1,0 +1,162 @@
+"""Engine set-up and schema migration for the embedded default (SQLite) and PostgreSQL.
+
+SQLite runs in WAL mode so that the dashboard keeps reading while an ingestion run writes in
+another process (DuckDB would lock the file to one process). The pysqlite driver's implicit
+transactions are switched off and we emit BEGIN ourselves, so a transaction is a real one; a
+writer asks for ``BEGIN IMMEDIATE`` to take the write lock up front instead of deadlocking on
+upgrade.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from gongzhi.errors import WarehouseError
+from warehouse import schema
+
+SCHEMA_VERSION = 1
+SQLITE_BUSY_TIMEOUT_S = 120.0
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now: the warehouse stores every timestamp as naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine (None for other engines or in-memory)."""
+    if not is_sqlite(engine):
+        return None
+    db = engine.url.database
+    return Path(db) if db and db != ":memory:" else None
+
+
+def make_engine(url: str, *, readonly: bool = False, **kw: Any) -> Engine:
+    """An engine for the warehouse URL with the pragmas and pool settings Gongzhi relies on."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        db = u.database
+        if db and db != ":memory:":
+            try:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise WarehouseError(f"cannot create the warehouse folder for {db}: {e}") from e
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+        engine = create_engine(url, connect_args=connect_args, **kw)
+        _sqlite_events(engine)
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kw)
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+        except Exception:
+            pass  # a read-only file keeps its mode; reads still work
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: merges into big tables need it
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that intends to write: takes SQLite's write lock at BEGIN."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema; returns the version now in place.
+
+    A fresh warehouse gets the current tables and is stamped with the latest version; an older
+    one gets the numbered migrations in order. Runs under the write lock so two processes that
+    start together do not both create tables.
+    """
+    try:
+        with write_transaction(engine) as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(4206060001)"))
+            insp = inspect(conn)
+            if not insp.has_table("schema_version"):
+                schema.metadata.create_all(conn)
+                conn.execute(insert(schema.schema_version).values(version=SCHEMA_VERSION,
+                                                                  applied_at=utcnow()))
+                return SCHEMA_VERSION
+            current = conn.execute(
+                select(schema.schema_version.c.version).order_by(
+                    schema.schema_version.c.version.desc()
+                ).limit(1)
+            ).scalar_one_or_none() or 0
+            for version, step in MIGRATIONS:
+                if version > current:
+                    step(conn)
+                    conn.execute(insert(schema.schema_version).values(version=version,
+                                                                      applied_at=utcnow()))
+                    current = version
+            # Tables added without a migration of their own (new operational tables).
+            schema.metadata.create_all(conn, checkfirst=True)
+            return current
+    except OperationalError as e:
+        raise WarehouseError(f"cannot prepare the warehouse at {engine.url!r}: {e.orig}") from e
+
+
+# (version, function) pairs, applied in order to warehouses older than ``version``.
+MIGRATIONS: list[tuple[int, Any]] = []
+
+
+def open_warehouse(url: str, **kw: Any) -> Engine:
+    """An engine on a migrated warehouse."""
+    engine = make_engine(url, **kw)
+    migrate(engine)
+    return engine
+
+
+def data_version(conn: Connection | Engine) -> int:
+    """A number that changes whenever a run changes data: the key for caches of results."""
+    stmt = select(schema.warehouse_meta.c.value).where(schema.warehouse_meta.c.key == "data_version")
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            value = c.execute(stmt).scalar_one_or_none()
+    else:
+        value = conn.execute(stmt).scalar_one_or_none()
+    return int(value) if value is not None else 0
+
+
+def bump_data_version(conn: Connection) -> int:
+    """Increment the data version inside the caller's (write) transaction."""
+    meta = schema.warehouse_meta
+    current = data_version(conn)
+    new = current + 1
+    if current == 0 and conn.execute(
+        select(meta.c.key).where(meta.c.key == "data_version")
+    ).first() is None:
+        conn.execute(insert(meta).values(key="data_version", value=str(new)))
+    else:
+        conn.execute(meta.update().where(meta.c.key == "data_version").values(value=str(new)))
+    return new

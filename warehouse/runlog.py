@@ -1,0 +1,179 @@
+"""The run log, cursors, quarantine and run-now requests: reads and writes of the operational
+tables, shared by the runner, the scheduler, the CLI and the dashboard's data page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from warehouse.engine import utcnow, write_transaction
+from warehouse.schema import ingest_runs, ingest_state, quarantine, run_requests
+
+RUNNING, SUCCEEDED, FAILED, SKIPPED = "running", "succeeded", "failed", "skipped"
+
+
+def start_run(engine: Engine, source: str, trigger: str) -> int:
+    """Record a run as started; returns its id (committed at once so it shows while running)."""
+    with write_transaction(engine) as conn:
+        res = conn.execute(
+            insert(ingest_runs).values(
+                source=source, trigger=trigger, started_at=utcnow(), status=RUNNING,
+                host=socket.gethostname(), pid=os.getpid(),
+            ).returning(ingest_runs.c.run_id)
+        )
+        return int(res.scalar_one())
+
+
+def finish_run(conn: Connection, run_id: int, status: str, *, error: str | None = None,
+               **counts: int) -> None:
+    """Close a run with its status and counts (inside the caller's transaction)."""
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error}
+    values.update({f"rows_{k}": v for k, v in counts.items()})
+    conn.execute(update(ingest_runs).where(ingest_runs.c.run_id == run_id).values(**values))
+
+
+def fail_run(engine: Engine, run_id: int, error: str, status: str = FAILED) -> None:
+    with write_transaction(engine) as conn:
+        finish_run(conn, run_id, status, error=error)
+
+
+def mark_interrupted(conn: Connection, source: str, except_run: int) -> int:
+    """Runs of ``source`` still 'running' while we hold its lock were killed: say so."""
+    res = conn.execute(
+        update(ingest_runs)
+        .where(ingest_runs.c.source == source, ingest_runs.c.status == RUNNING,
+               ingest_runs.c.run_id != except_run)
+        .values(status=FAILED, finished_at=utcnow(),
+                error="interrupted: the process stopped before the run finished; "
+                      "nothing from it was kept")
+    )
+    return int(res.rowcount or 0)
+
+
+def get_cursor(engine: Engine, source: str) -> Any:
+    with engine.connect() as conn:
+        raw = conn.execute(
+            select(ingest_state.c.cursor).where(ingest_state.c.source == source)
+        ).scalar_one_or_none()
+    return json.loads(raw) if raw else None
+
+
+def put_cursor(conn: Connection, source: str, cursor: Any, run_id: int) -> None:
+    """Store the cursor inside the data's transaction: it moves only with the data."""
+    text = json.dumps(cursor, ensure_ascii=False, default=str)
+    res = conn.execute(
+        update(ingest_state).where(ingest_state.c.source == source)
+        .values(cursor=text, run_id=run_id, updated_at=utcnow())
+    )
+    if not res.rowcount:
+        conn.execute(insert(ingest_state).values(source=source, cursor=text, run_id=run_id,
+                                                 updated_at=utcnow()))
+
+
+def add_quarantine(conn: Connection, run_id: int, source: str, table: str,
+                   bad: pl.DataFrame) -> None:
+    if bad.is_empty():
+        return
+    now = utcnow()
+    rows = bad.with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(source).alias("source"),
+        pl.lit(table).alias("table_name"), pl.lit(now).alias("created_at"),
+    ).to_dicts()
+    for i in range(0, len(rows), 5000):
+        conn.execute(insert(quarantine), rows[i:i + 5000])
+
+
+RUN_COLUMNS = ("run_id", "source", "trigger", "status", "started_at", "finished_at", "read",
+               "loaded", "quarantined", "duplicates", "inserted", "updated", "retired", "error")
+
+
+def list_runs(engine: Engine, *, source: str | None = None, limit: int = 50,
+              offset: int = 0) -> list[dict[str, Any]]:
+    """Newest runs first, with counts under their short names (read, loaded, …)."""
+    r = ingest_runs.c
+    stmt = select(
+        r.run_id, r.source, r.trigger, r.status, r.started_at, r.finished_at,
+        r.rows_read.label("read"), r.rows_loaded.label("loaded"),
+        r.rows_quarantined.label("quarantined"), r.rows_duplicate.label("duplicates"),
+        r.rows_inserted.label("inserted"), r.rows_updated.label("updated"),
+        r.rows_retired.label("retired"), r.error,
+    ).order_by(r.run_id.desc()).limit(limit).offset(offset)
+    if source:
+        stmt = stmt.where(r.source == source)
+    with engine.connect() as conn:
+        return [dict(m) for m in conn.execute(stmt).mappings()]
+
+
+def last_success(engine: Engine) -> dict[str, datetime]:
+    """Latest finish time of a successful run, per source: how fresh each source's data is."""
+    r = ingest_runs.c
+    stmt = select(r.source, func.max(r.finished_at)).where(r.status == SUCCEEDED).group_by(
+        r.source)
+    with engine.connect() as conn:
+        return {s: t for s, t in conn.execute(stmt)}
+
+
+def last_started(engine: Engine, source: str, *, triggers: Sequence[str] | None = None
+                 ) -> datetime | None:
+    r = ingest_runs.c
+    stmt = select(func.max(r.started_at)).where(r.source == source)
+    if triggers:
+        stmt = stmt.where(r.trigger.in_(list(triggers)))
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one_or_none()
+
+
+def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | None = None,
+                    reason: str | None = None, limit: int = 100, offset: int = 0
+                    ) -> list[dict[str, Any]]:
+    q = quarantine.c
+    stmt = select(q.id, q.run_id, q.source, q.table_name, q.origin, q.sheet, q.row_number,
+                  q.column_name, q.reason, q.message, q.raw, q.created_at)
+    if source:
+        stmt = stmt.where(q.source == source)
+    if run_id is not None:
+        stmt = stmt.where(q.run_id == run_id)
+    if reason:
+        stmt = stmt.where(q.reason == reason)
+    stmt = stmt.order_by(q.id.desc()).limit(limit).offset(offset)
+    with engine.connect() as conn:
+        return [dict(m) for m in conn.execute(stmt).mappings()]
+
+
+def request_run(engine: Engine, source: str, requested_by: str | None = None) -> int:
+    """Ask the scheduler process to run ``source`` soon (the dashboard's "run now")."""
+    with write_transaction(engine) as conn:
+        res = conn.execute(insert(run_requests).values(
+            source=source, requested_at=utcnow(), requested_by=requested_by
+        ).returning(run_requests.c.id))
+        return int(res.scalar_one())
+
+
+def take_requests(engine: Engine, sources: Iterable[str]) -> list[dict[str, Any]]:
+    """Claim the pending run-now requests for ``sources`` (marks them picked)."""
+    rq = run_requests.c
+    with write_transaction(engine) as conn:
+        rows = [dict(m) for m in conn.execute(
+            select(rq.id, rq.source, rq.requested_by).where(
+                rq.picked_at.is_(None), rq.source.in_(list(sources))).order_by(rq.id)
+        ).mappings()]
+        if rows:
+            conn.execute(update(run_requests).where(rq.id.in_([r["id"] for r in rows]))
+                         .values(picked_at=utcnow()))
+    return rows
+
+
+def pending_requests(engine: Engine) -> list[dict[str, Any]]:
+    rq = run_requests.c
+    with engine.connect() as conn:
+        return [dict(m) for m in conn.execute(
+            select(rq.id, rq.source, rq.requested_at, rq.requested_by, rq.picked_at, rq.run_id)
+            .order_by(rq.id.desc()).limit(50)).mappings()]

@@ -1,0 +1,389 @@
+"""Every warehouse table, defined once with SQLAlchemy Core (DESIGN §3).
+
+Column ``info`` carries the table contract the ingest runner enforces:
+``enum`` (allowed codes), ``range`` (inclusive bounds), ``ref`` (the division level a code must
+exist at), ``default`` (value used when a source lacks the column). Primary keys are the source
+system's own ids; ``nullable=False`` marks required columns. Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+LEVELS = ("district", "street", "community", "grid")
+CHANNELS = ("online", "window", "station", "self_service", "help_desk")
+CASE_STATUSES = ("accepted", "completed", "rejected", "withdrawn")
+EVENT_SOURCES = ("inspector", "resident", "hotline", "other")
+STAFF_ROLES = ("grid_worker", "building_head", "party_secretary")
+STATION_TIERS = ("basic", "standard", "leading")
+CERT_STATUSES = ("retained", "abolished")
+CONSULTATION_STATUSES = ("raised", "in_progress", "resolved", "closed")
+
+FACT = "fact"
+DIMENSION = "dimension"
+OPERATIONAL = "operational"
+
+
+def _lineage() -> list[Column[Any]]:
+    return [
+        Column("_run_id", Integer, nullable=False),
+        Column("_ingested_at", DateTime, nullable=False),
+        Column("_source", String(64), nullable=False),
+    ]
+
+
+def _code(name: str, ref: str | None = None, *, key: bool = False, required: bool = True):
+    info = {"ref": ref} if ref else {}
+    return Column(name, String(32), primary_key=key, nullable=not (required or key), info=info)
+
+
+def _enum(name: str, values: tuple[str, ...], *, required: bool = True, default: str | None = None):
+    info: dict[str, Any] = {"enum": values}
+    if default is not None:
+        info["default"] = default
+    return Column(name, String(16), nullable=not required, info=info)
+
+
+def _rating(name: str) -> Column[Any]:
+    return Column(name, Integer, nullable=True, info={"range": (1, 5)})
+
+
+def _table(name: str, kind: str, *cols: Any, **info: Any) -> Table:
+    return Table(name, metadata, *cols, *_lineage(), info={"kind": kind, **info})
+
+
+divisions = _table(
+    "divisions",
+    DIMENSION,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("short_name", String(128)),
+    Column("level", String(16), nullable=False, info={"enum": LEVELS}),
+    Column("parent_code", String(32)),
+    Column("active", Boolean, nullable=False, info={"default": True}),
+    Column("placeholder", Boolean, nullable=False, info={"default": False}),
+    Column("unit_type", String(64)),
+    Column("valid_from", Date),
+    Column("valid_to", Date),
+)
+
+population = _table(
+    "population",
+    DIMENSION,
+    _code("community_code", "community", key=True),
+    Column("year", Integer, primary_key=True, info={"range": (1949, 2100)}),
+    Column("residents", Integer, nullable=False, info={"range": (0, 10_000_000)}),
+    Column("households", Integer, info={"range": (0, 10_000_000)}),
+)
+
+service_items = _table(
+    "service_items",
+    DIMENSION,
+    Column("item_code", String(64), primary_key=True),
+    Column("item_name", String(256), nullable=False),
+    Column("department", String(128)),
+    Column("online_capable", Boolean, nullable=False, info={"default": False}),
+    Column("station_available", Boolean, nullable=False, info={"default": False}),
+    Column("high_frequency", Boolean, nullable=False, info={"default": False}),
+    Column("instant", Boolean, nullable=False, info={"default": False}),
+    Column("legal_days", Integer, info={"range": (0, 3650)}),
+    Column("promised_days", Integer, info={"range": (0, 3650)}),
+)
+
+service_cases = _table(
+    "service_cases",
+    FACT,
+    Column("case_id", String(64), primary_key=True),
+    Column("item_code", String(64), nullable=False),
+    _code("community_code", "community"),
+    _enum("channel", CHANNELS),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("completed_at", DateTime),
+    _enum("status", CASE_STATUSES),
+    Column("visits", Integer, info={"range": (0, 100), "default": 0}),
+    _rating("rating"),
+    Column("rectified", Boolean),
+    area="community_code",
+)
+
+certificates = _table(
+    "certificates",
+    DIMENSION,
+    Column("certificate_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    _enum("status", CERT_STATUSES),
+    Column("changed_at", DateTime),
+)
+
+grid_events = _table(
+    "grid_events",
+    FACT,
+    Column("event_id", String(64), primary_key=True),
+    _code("grid_code", "grid"),
+    Column("category", String(128)),
+    _enum("source", EVENT_SOURCES, default="other"),
+    Column("reported_at", DateTime, nullable=False),
+    Column("registered_at", DateTime),
+    Column("dispatched_at", DateTime),
+    Column("resolved_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("deadline_at", DateTime),
+    Column("reworked", Boolean, info={"default": False}),
+    _rating("satisfaction"),
+    Column("is_dispute", Boolean, nullable=False, info={"default": False}),
+    Column("mediated", Boolean),
+    area="grid_code",
+)
+
+grid_event_categories = _table(
+    "grid_event_categories",
+    DIMENSION,
+    Column("category", String(128), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("group_name", String(128)),
+)
+
+grid_staff = _table(
+    "grid_staff",
+    DIMENSION,
+    Column("staff_id", String(64), primary_key=True),
+    _code("grid_code", "grid"),
+    _enum("role", STAFF_ROLES),
+    Column("is_party_member", Boolean, nullable=False, info={"default": False}),
+    Column("certified_social_worker", Boolean, nullable=False, info={"default": False}),
+    Column("trained", Boolean, nullable=False, info={"default": False}),
+    area="grid_code",
+)
+
+volunteers = _table(
+    "volunteers",
+    DIMENSION,
+    Column("volunteer_id", String(64), primary_key=True),
+    _code("community_code", "community"),
+    Column("team_id", String(64)),
+    Column("registered_at", DateTime, nullable=False),
+    Column("is_party_member", Boolean, nullable=False, info={"default": False}),
+    area="community_code",
+)
+
+volunteer_services = _table(
+    "volunteer_services",
+    FACT,
+    Column("record_id", String(64), primary_key=True),
+    Column("volunteer_id", String(64), nullable=False),
+    _code("community_code", "community"),
+    Column("activity", String(256)),
+    Column("started_at", DateTime, nullable=False),
+    Column("hours", Float, nullable=False, info={"range": (0, 24)}),
+    Column("timebank", Boolean, nullable=False, info={"default": False}),
+    area="community_code",
+)
+
+timebank_redemptions = _table(
+    "timebank_redemptions",
+    FACT,
+    Column("redemption_id", String(64), primary_key=True),
+    Column("volunteer_id", String(64), nullable=False),
+    _code("community_code", "community"),
+    Column("redeemed_at", DateTime, nullable=False),
+    Column("hours", Float, nullable=False, info={"range": (0, 1000)}),
+    Column("service", String(256)),
+    area="community_code",
+)
+
+party_members = _table(
+    "party_members",
+    DIMENSION,
+    Column("member_id", String(64), primary_key=True),
+    _code("community_code", "community"),
+    Column("checked_in_at", DateTime),
+    Column("points", Float, info={"range": (0, 100_000), "default": 0}),
+    area="community_code",
+)
+
+party_deeds = _table(
+    "party_deeds",
+    FACT,
+    Column("deed_id", String(64), primary_key=True),
+    Column("member_id", String(64), nullable=False),
+    _code("community_code", "community"),
+    Column("done_at", DateTime, nullable=False),
+    Column("kind", String(128)),
+    area="community_code",
+)
+
+consultations = _table(
+    "consultations",
+    FACT,
+    Column("topic_id", String(64), primary_key=True),
+    _code("community_code", "community"),
+    Column("mechanism", String(128)),
+    Column("raised_at", DateTime, nullable=False),
+    Column("resolved_at", DateTime),
+    _enum("status", CONSULTATION_STATUSES, default="raised"),
+    area="community_code",
+)
+
+stations = _table(
+    "stations",
+    DIMENSION,
+    Column("station_id", String(64), primary_key=True),
+    _code("community_code", "community"),
+    Column("name", String(256), nullable=False),
+    _enum("tier", STATION_TIERS),
+    Column("opened_at", Date),
+    area="community_code",
+)
+
+property_fees = _table(
+    "property_fees",
+    FACT,
+    _code("community_code", "community", key=True),
+    Column("period", String(7), primary_key=True, info={"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}),
+    Column("households_billed", Integer, nullable=False, info={"range": (0, 1_000_000)}),
+    Column("households_paid", Integer, nullable=False, info={"range": (0, 1_000_000)}),
+    area="community_code",
+)
+
+# -- operational tables: owned by the framework, never fed by a source ---------------------------
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime, nullable=False),
+    info={"kind": OPERATIONAL},
+)
+
+warehouse_meta = Table(
+    "warehouse_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    info={"kind": OPERATIONAL},
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_loaded", Integer, nullable=False, default=0),
+    Column("rows_quarantined", Integer, nullable=False, default=0),
+    Column("rows_duplicate", Integer, nullable=False, default=0),
+    Column("rows_inserted", Integer, nullable=False, default=0),
+    Column("rows_updated", Integer, nullable=False, default=0),
+    Column("rows_retired", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("host", String(128)),
+    Column("pid", Integer),
+    Index("ix_ingest_runs_source_started", "source", "started_at"),
+    info={"kind": OPERATIONAL},
+)
+
+ingest_state = Table(
+    "ingest_state",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("cursor", Text),
+    Column("run_id", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    info={"kind": OPERATIONAL},
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("table_name", String(64), nullable=False),
+    Column("origin", Text),
+    Column("sheet", String(128)),
+    Column("row_number", Integer),
+    Column("column_name", String(128)),
+    Column("reason", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_quarantine_run", "run_id"),
+    Index("ix_quarantine_source", "source"),
+    info={"kind": OPERATIONAL},
+)
+
+ingest_locks = Table(
+    "ingest_locks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("host", String(128), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    info={"kind": OPERATIONAL},
+)
+
+run_requests = Table(
+    "run_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("requested_by", String(128)),
+    Column("picked_at", DateTime),
+    Column("run_id", Integer),
+    info={"kind": OPERATIONAL},
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("username", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", String(128), nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    info={"kind": OPERATIONAL},
+)
+
+
+def data_tables() -> dict[str, Table]:
+    """Tables a source may feed, by name (facts and dimensions, not operational ones)."""
+    return {
+        t.name: t for t in metadata.sorted_tables if t.info.get("kind") in (FACT, DIMENSION)
+    }
+
+
+def key_columns(table: Table) -> list[str]:
+    """The merge key of a table: its primary key, the source system's own ids."""
+    return [c.name for c in table.primary_key.columns]
+
+
+def content_columns(table: Table) -> list[Column[Any]]:
+    """Columns a source provides, i.e. all but the lineage columns."""
+    return [c for c in table.columns if not c.name.startswith("_")]
