@@ -155,7 +155,7 @@ def settings_from_dict(
         if spec.id in seen:
             problems.append(Problem(place, f"duplicate source id '{spec.id}'"))
         seen.add(spec.id)
-        if validate_source is not None and not errs:
+        if validate_source is not None and spec.plugin:
             problems.extend(validate_source(spec))
         sources.append(spec)
 
@@ -201,7 +201,7 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
     options = {k: v for k, v in raw.items() if k not in COMMON_SOURCE_KEYS}
     spec = SourceSpec(
         id=sid,
-        plugin=str(plugin),
+        plugin=plugin if isinstance(plugin, str) else "",
         table=table if isinstance(table, str) else None,
         schedule=schedule if isinstance(schedule, str) else None,
         columns={str(k).strip(): v for k, v in columns.items()},

@@ -8,6 +8,9 @@ failed with the reason. One failing source never stops the others. Counts always
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +29,18 @@ from warehouse import bulk, runlog
 from warehouse.engine import bump_data_version, utcnow
 from warehouse.locks import HOST, pid_alive, source_lock
 from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
+
+
+FAULTPOINT_ENV = "GONGZHI_FAULTPOINT"
+
+
+def faultpoint(name: str) -> None:
+    """Fault injection for the crash tests: with GONGZHI_FAULTPOINT=name the process announces
+    the point on stderr and waits there to be killed. Does nothing otherwise."""
+    if os.environ.get(FAULTPOINT_ENV) == name:
+        sys.stderr.write(f"FAULTPOINT {name}\n")
+        sys.stderr.flush()
+        time.sleep(3600)
 
 
 class RunObserver(Protocol):
@@ -140,6 +155,7 @@ class Runner:
             read_total += prepared.read
             self.progress.update("read", read_total)
 
+        faultpoint("after_extract")
         return self._load(spec, run_id, collected, cursor_out, cursor_in)
 
     def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
@@ -178,6 +194,7 @@ class Runner:
             for name in order:
                 self.progress.update(f"staging {name}", frames[name].height, force=True)
                 staged[name] = stager.stage(tables[name], frames[name])
+            faultpoint("staged")
             with self.engine.connect() as conn:
                 stager.attach(conn)
                 try:
@@ -202,6 +219,7 @@ class Runner:
             for ob in self.observers:
                 ob.before_merge(conn, table, stage)
             counts = bulk.merge(conn, table, stage)
+            faultpoint("merging")
             for ob in self.observers:
                 ob.after_merge(conn, table, stage, counts)
             result.inserted += counts.inserted
@@ -214,15 +232,17 @@ class Runner:
         for name, c in collected.items():
             for bad in c.bad:
                 runlog.add_quarantine(conn, run_id, spec.id, name, bad)
-        if cursor_out is not None and cursor_out != cursor_in:
-            runlog.put_cursor(conn, spec.id, cursor_out, run_id)
         if result.inserted or result.updated or result.retired:
             bump_data_version(conn)
         assert result.read == result.loaded + result.quarantined + result.duplicates, result
+        faultpoint("before_cursor")
+        if cursor_out is not None and cursor_out != cursor_in:
+            runlog.put_cursor(conn, spec.id, cursor_out, run_id)
         runlog.finish_run(conn, run_id, runlog.SUCCEEDED, read=result.read,
                           loaded=result.loaded, quarantined=result.quarantined,
                           duplicate=result.duplicates, inserted=result.inserted,
                           updated=result.updated, retired=result.retired)
+        faultpoint("before_commit")
 
 
 def _cleanup_stale_stages(engine: Engine) -> None:

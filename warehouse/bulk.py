@@ -208,7 +208,9 @@ def merge(conn: Connection, table: Table, stage: Table) -> MergeCounts:
     """Upsert the staged rows into ``table`` by key; rows equal to what is stored are skipped."""
     keys = key_columns(table)
     cols = [c.name for c in table.columns]
-    data_cols = [c for c in cols if c not in keys and not c.startswith("_")]
+    # "keep" columns (e.g. divisions.valid_from) hold the first value ever loaded.
+    kept = {c.name for c in table.columns if c.info.get("merge") == "keep"}
+    data_cols = [c for c in cols if c not in keys and not c.startswith("_") and c not in kept]
     sel = select(*[stage.c[c] for c in cols]).where(true())  # WHERE: SQLite's upsert grammar
     total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
     if conn.dialect.name == "sqlite":
@@ -219,7 +221,8 @@ def merge(conn: Connection, table: Table, stage: Table) -> MergeCounts:
     if data_cols:
         ins = ins.on_conflict_do_update(
             index_elements=keys,
-            set_={c: excl[c] for c in cols if c not in keys},
+            set_={c: (func.coalesce(table.c[c], excl[c]) if c in kept else excl[c])
+                  for c in cols if c not in keys},
             where=or_(*[table.c[c].is_distinct_from(excl[c]) for c in data_cols]),
         )
     else:

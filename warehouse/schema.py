@@ -79,7 +79,7 @@ divisions = _table(
     Column("active", Boolean, nullable=False, info={"default": True}),
     Column("placeholder", Boolean, nullable=False, info={"default": False}),
     Column("unit_type", String(64)),
-    Column("valid_from", Date),
+    Column("valid_from", Date, info={"merge": "keep"}),  # the first vintage that listed it
     Column("valid_to", Date),
 )
 

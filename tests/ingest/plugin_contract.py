@@ -29,6 +29,10 @@ class PluginContract:
     def source_config(self, tmp_path: Path) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def prerequisites(self, tmp_path: Path) -> list[dict[str, Any]]:
+        """Sources to load first (the division list, so community codes are known)."""
+        return [divisions_source()]
+
     def _spec(self, tmp_path: Path):
         cfg = self.source_config(tmp_path)
         settings = settings_from_dict({"sources": [cfg]}, path=tmp_path / "gongzhi.toml")
@@ -61,12 +65,13 @@ class PluginContract:
     def test_end_to_end_and_rerun_changes_nothing(self, tmp_path: Path, warehouse_url: str,
                                                   run_sources) -> None:
         cfg = self.source_config(tmp_path)
-        results = run_sources(warehouse_url, [divisions_source(), cfg])
+        first = self.prerequisites(tmp_path)
+        results = run_sources(warehouse_url, [*first, cfg])
         mine = [r for r in results if r.source == cfg["id"]][0]
         assert mine.ok, mine.error
         assert mine.read == self.expected_rows
         assert mine.read == mine.loaded + mine.quarantined + mine.duplicates
-        again = run_sources(warehouse_url, [divisions_source(), cfg], ids=[cfg["id"]])[0]
+        again = run_sources(warehouse_url, [*first, cfg], ids=[cfg["id"]])[0]
         assert again.ok, again.error
         assert again.inserted == 0 and again.updated == 0
         self.check_loaded(tmp_path, warehouse_url)
