@@ -26,7 +26,7 @@ from ingest.normalize.cast import Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
 from warehouse import bulk, runlog
-from warehouse.engine import bump_data_version, utcnow
+from warehouse.engine import bump_data_version, stamp_loaded, utcnow
 from warehouse.locks import HOST, pid_alive, source_lock
 from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
 
@@ -49,7 +49,7 @@ class RunObserver(Protocol):
     def before_merge(self, conn: Connection, table: Table, stage: Table) -> None: ...
 
     def after_merge(self, conn: Connection, table: Table, stage: Table,
-                    counts: bulk.MergeCounts) -> None: ...
+                    counts: bulk.MergeCounts, frame: pl.DataFrame | None = None) -> None: ...
 
 
 @dataclass
@@ -158,6 +158,12 @@ class Runner:
         faultpoint("after_extract")
         return self._load(spec, run_id, collected, cursor_out, cursor_in)
 
+    def _target_tables(self, spec: SourceSpec, collected: dict[str, _Collected]) -> set[str]:
+        tables = set(collected)
+        if spec.table:
+            tables.add(spec.table)
+        return tables
+
     def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
                  known: dict[str, pl.Series]) -> Prepared:
         location = batch.note or spec.id
@@ -200,7 +206,7 @@ class Runner:
                 try:
                     wconn = conn.execution_options(sqlite_begin="IMMEDIATE")
                     with wconn.begin():
-                        self._commit(wconn, spec, run_id, collected, staged, result,
+                        self._commit(wconn, spec, run_id, collected, staged, frames, result,
                                      cursor_out, cursor_in)
                 finally:
                     stager.detach(conn)
@@ -209,7 +215,8 @@ class Runner:
         return result
 
     def _commit(self, conn: Connection, spec: SourceSpec, run_id: int,
-                collected: dict[str, _Collected], staged: dict[str, Table], result: RunResult,
+                collected: dict[str, _Collected], staged: dict[str, Table],
+                frames: dict[str, pl.DataFrame], result: RunResult,
                 cursor_out: Any, cursor_in: Any) -> None:
         tables = data_tables()
         runlog.mark_interrupted(conn, spec.id, run_id)
@@ -221,7 +228,7 @@ class Runner:
             counts = bulk.merge(conn, table, stage)
             faultpoint("merging")
             for ob in self.observers:
-                ob.after_merge(conn, table, stage, counts)
+                ob.after_merge(conn, table, stage, counts, frames[name])
             result.inserted += counts.inserted
             result.updated += counts.updated
             result.loaded += counts.loaded
@@ -234,6 +241,7 @@ class Runner:
                 runlog.add_quarantine(conn, run_id, spec.id, name, bad)
         if result.inserted or result.updated or result.retired:
             bump_data_version(conn)
+        stamp_loaded(conn, self._target_tables(spec, collected))
         assert result.read == result.loaded + result.quarantined + result.duplicates, result
         faultpoint("before_cursor")
         if cursor_out is not None and cursor_out != cursor_in:

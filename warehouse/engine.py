@@ -160,3 +160,14 @@ def bump_data_version(conn: Connection) -> int:
     else:
         conn.execute(meta.update().where(meta.c.key == "data_version").values(value=str(new)))
     return new
+
+
+def stamp_loaded(conn: Connection, tables: set[str]) -> None:
+    """Record that ``tables`` were loaded now (the freshness shown beside every KPI)."""
+    meta = schema.warehouse_meta
+    now = utcnow().isoformat()
+    for t in sorted(tables):
+        key = f"loaded:{t}"
+        res = conn.execute(meta.update().where(meta.c.key == key).values(value=now))
+        if not res.rowcount:
+            conn.execute(insert(meta).values(key=key, value=now))

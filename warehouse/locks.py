@@ -52,18 +52,24 @@ def source_lock(engine: Engine, source_id: str, *, lease_seconds: float = 120.0)
             yield
 
 
+# Two keys: the warehouse (database and schema, so installations sharing a server do not
+# block each other) and the source.
+_SPACE = "hashtext(current_database() || '.' || current_schema())"
+
+
 @contextmanager
 def _advisory(engine: Engine, source_id: str) -> Iterator[None]:
-    key = _advisory_key(source_id)
+    key = _advisory_key(source_id) % 2**31
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock({_SPACE}, :k)"),
+                           {"k": key}).scalar_one()
         if not got:
             raise LockBusy(f"source '{source_id}' is being loaded by another process")
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.execute(text(f"SELECT pg_advisory_unlock({_SPACE}, :k)"), {"k": key})
 
 
 @contextmanager

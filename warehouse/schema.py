@@ -148,6 +148,7 @@ grid_events = _table(
     _rating("satisfaction"),
     Column("is_dispute", Boolean, nullable=False, info={"default": False}),
     Column("mediated", Boolean),
+    Index("ix_grid_events_grid", "grid_code"),  # grid pages query one grid's events
     area="grid_code",
 )
 
@@ -193,6 +194,8 @@ volunteer_services = _table(
     Column("started_at", DateTime, nullable=False),
     Column("hours", Float, nullable=False, info={"range": (0, 24)}),
     Column("timebank", Boolean, nullable=False, info={"default": False}),
+    # active volunteers are counted distinct per period: not additive, so no rollup; an index
+    Index("ix_volunteer_services_started", "started_at"),
     area="community_code",
 )
 
@@ -372,6 +375,24 @@ audit_log = Table(
 )
 
 
+# -- derived tables: rebuilt from the others, owned by metrics -----------------------------------
+
+DERIVED = "derived"
+
+work_calendar = Table(
+    "work_calendar",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("workday", Boolean, nullable=False),
+    # working days on or before this day since the calendar's first day
+    Column("workdays_to_date", Integer, nullable=False),
+    # 2 × workdays_to_date, +1 on a rest day: orders "on or before the Nth working day" exactly
+    Column("day_rank", Integer, nullable=False),
+    Column("official", Boolean, nullable=False),  # False: weekends only, no holiday data yet
+    info={"kind": DERIVED},
+)
+
+
 def data_tables() -> dict[str, Table]:
     """Tables a source may feed, by name (facts and dimensions, not operational ones)."""
     return {
@@ -382,6 +403,24 @@ def data_tables() -> dict[str, Table]:
 def key_columns(table: Table) -> list[str]:
     """The merge key of a table: its primary key, the source system's own ids."""
     return [c.name for c in table.primary_key.columns]
+
+
+def polars_dtype(col: Column[Any]) -> Any:
+    """The polars type that holds a column's values as the warehouse stores them."""
+    import polars as pl
+
+    t = col.type
+    if isinstance(t, DateTime):
+        return pl.Datetime("us")
+    if isinstance(t, Date):
+        return pl.Date
+    if isinstance(t, Boolean):
+        return pl.Boolean
+    if isinstance(t, Integer):
+        return pl.Int64
+    if isinstance(t, Float):
+        return pl.Float64
+    return pl.String
 
 
 def content_columns(table: Table) -> list[Column[Any]]:

@@ -133,6 +133,12 @@ def cast_batch(
             default = defaults.get(name, col.info.get("default"))
             raw_series = pl.Series(name, [None if default is None else str(default)] * n,
                                    dtype=pl.String)
+        default = defaults.get(name, col.info.get("default"))
+        if name in renamed.columns and not col.nullable and default is not None:
+            # a blank cell in a required column with a default means "the default"
+            blank = raw_series.is_null() | (raw_series.cast(pl.String).str.strip_chars() == "")
+            if blank.any():
+                raw_series = raw_series.cast(pl.String).set(blank, str(default))
         value, raw_text, reason = _cast_column(raw_series, col)
         bad = raw_text.is_not_null() & value.is_null()
         if reason and bad.any():

@@ -1,0 +1,102 @@
+"""``gongzhi kpi``: KPIs for the district, a street, a community or a grid."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import click
+
+from gongzhi.cli import Context, cli, echo_table, pass_ctx
+
+JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "target", "status",
+             "period", "scope", "sample", "delta_prev", "delta_yoy")
+
+
+@cli.command()
+@click.option("--street", default=None, help="street (街道/镇) by name or code")
+@click.option("--community", default=None, help="community (社区/村) by name or code")
+@click.option("--grid", default=None, help="grid by code")
+@click.option("--period", default=None,
+              help="2024-05 | 2024-Q2 | 2024 | 2024-W19 | 2024-05-10 (default: last month)")
+@click.option("--kpi", "kpi_ids", multiple=True, help="KPI id (repeatable; default: all)")
+@click.option("--by", "group", type=click.Choice(["street", "community", "grid", "month"]),
+              default=None, help="one row per street, community, grid or month")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
+@pass_ctx
+def kpi(ctx: Context, street: str | None, community: str | None, grid: str | None,
+        period: str | None, kpi_ids: tuple[str, ...], group: str | None, fmt: str,
+        lang: str) -> None:
+    """Compute governance KPIs with status (blue/yellow/red) and deltas."""
+    import datetime as dt
+
+    from metrics import periods
+    from metrics.service import Metrics
+    from warehouse.timeutil import to_local
+    from warehouse.engine import utcnow
+
+    m = Metrics(ctx.engine())
+    if grid:
+        scope = m.scope("grid", grid)
+    elif community:
+        scope = m.scope("community", community)
+    elif street:
+        scope = m.scope("street", street)
+    else:
+        scope = m.district()
+    today: dt.date = to_local(utcnow()).date()
+    p = periods.parse(period) if period else periods.latest_complete("month", today)
+    frame = m.compute(list(kpi_ids) or None, scope, p, group)  # type: ignore[arg-type]
+    rows = frame.to_dicts()
+    if fmt == "json":
+        click.echo(json.dumps([{k: _plain(r[k]) for k in JSON_KEYS} | (
+            {"key": r["key"]} if group else {}) for r in rows], ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        keys = list(JSON_KEYS) + (["key"] if group else []) + ["fresh_at"]
+        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _plain(r.get(k)) for k in keys})
+        click.echo(buf.getvalue().rstrip("\n"))
+        return
+    _table(rows, scope.name, p.label, group, lang)
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "isoformat"):
+        return v.isoformat() + "Z"
+    return v
+
+
+def _table(rows: list[dict[str, Any]], scope_name: str, period: str, group: str | None,
+           lang: str) -> None:
+    from metrics import format as fmt
+
+    zh = lang == "zh"
+    click.echo(f"{scope_name} · {period}" + (f" · 按{group}" if group and zh else
+                                             f" · by {group}" if group else ""))
+    out = []
+    for r in rows:
+        out.append({
+            "kpi": r["label"] if zh else r["label_en"],
+            "key": r.get("key") or "",
+            "value": fmt.value(r["value"], r["unit"], lang),
+            "target": fmt.value(r["target"], r["unit"], lang) if r["target"] is not None else "",
+            "status": fmt.status(r["status"], lang),
+            "prev": fmt.delta(r["delta_prev"], r["unit"], lang),
+            "yoy": fmt.delta(r["delta_yoy"], r["unit"], lang),
+            "sample": r["sample"],
+            "fresh": fmt.fresh(r["fresh_at"], lang),
+        })
+    cols = ["kpi"] + (["key"] if group else []) + ["value", "target", "status", "prev", "yoy",
+                                                    "sample", "fresh"]
+    headers = {"kpi": "指标", "key": "分组", "value": "数值", "target": "目标", "status": "状态",
+               "prev": "环比", "yoy": "同比", "sample": "样本", "fresh": "数据更新"} if zh else {
+        "kpi": "KPI", "key": "group", "value": "value", "target": "target", "status": "status",
+        "prev": "vs prev", "yoy": "vs last year", "sample": "sample", "fresh": "data as of"}
+    echo_table(out, cols, headers)

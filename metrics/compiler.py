@@ -1,0 +1,249 @@
+"""Compiling a measure × scope × period × group-by into one SQLAlchemy aggregate query.
+
+Two targets, same result shape (``[key,] value, rows``):
+- the raw fact table (any measure, any scope, grids included), filters in WHERE;
+- a daily rollup (:mod:`metrics.rollup`) when one covers the measure: far fewer rows.
+No SQL text is built from strings and no fact row leaves the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Select,
+    Table,
+    and_,
+    distinct,
+    func,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from metrics import sqlexpr
+from metrics.catalog import DERIVED, MONTH_COLUMNS
+from metrics.model import Filter, Measure
+from metrics.periods import Period
+from warehouse.schema import data_tables, population
+
+Group = Literal["street", "community", "grid", "month"] | None
+
+
+class NotApplicable(Exception):
+    """The measure cannot be computed for this scope or grouping (e.g. a grid for data kept
+    per community)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where: the district, a street, a community or a grid, by division code."""
+
+    level: str
+    code: str
+    name: str = ""
+
+    def key(self) -> str:
+        return f"{self.level}:{self.code}"
+
+
+def area_column(t: Table) -> ColumnElement[Any] | None:
+    """The division code a row belongs to (its community or grid); None for district-wide
+    tables such as the item catalogue."""
+    if t.name == "divisions":
+        return t.c.code
+    name = t.info.get("area", "community_code")
+    return t.c[name] if name in t.c else None
+
+
+def grid_level(t: Table) -> bool:
+    """Whether rows of ``t`` are filed per grid (and so can be scoped to one grid)."""
+    if t.name == "divisions":
+        return True
+    return t.info.get("area") == "grid_code"
+
+
+def column(t: Table, name: str) -> ColumnElement[Any]:
+    if name in t.c:
+        return t.c[name]
+    if name in DERIVED.get(t.name, {}):
+        return sqlexpr.derived(t, name)
+    raise KeyError(f"{t.name}.{name}")
+
+
+def is_boolean(t: Table, name: str) -> bool:
+    if name in t.c:
+        return isinstance(t.c[name].type, Boolean)
+    return DERIVED.get(t.name, {}).get(name) is Boolean
+
+
+def condition(t: Table, f: Filter) -> ColumnElement[Any]:
+    """One structured filter as a SQL condition with bound parameters."""
+    col = column(t, f.column)
+    if f.op == "is_null":
+        return col.is_(None)
+    if f.op == "not_null":
+        return col.is_not(None)
+    if is_boolean(t, f.column) and f.op in ("eq", "ne") and f.ref is None:
+        want = bool(f.value) if f.op == "eq" else not bool(f.value)
+        return sqlexpr.is_true(col) if want else sqlexpr.is_true(~col) & col.is_not(None)
+    other: Any = column(t, f.ref) if f.ref else f.value
+    ops = {"eq": col.__eq__, "ne": col.__ne__, "gt": col.__gt__, "gte": col.__ge__,
+           "lt": col.__lt__, "lte": col.__le__}
+    if f.op == "in":
+        return col.in_(f.value)
+    if f.op == "not_in":
+        return col.not_in(f.value)
+    return ops[f.op](other)
+
+
+def time_bounds(t: Table, time: str, period: Period) -> tuple[Any, Any, bool]:
+    """(low, high, inclusive_high) of ``period`` in the stored form of the time column."""
+    if (t.name, time) in MONTH_COLUMNS:
+        first, last = period.months
+        return first, last, True
+    if isinstance(t.c[time].type, DateTime):
+        return period.utc_start, period.utc_end, False
+    return period.start, period.end, False
+
+
+def window_conditions(m: Measure, t: Table, period: Period | None) -> list[ColumnElement[Any]]:
+    if m.window == "latest_year":
+        # per community: the latest year not after the period that this community reported
+        p2 = population.alias("p2")
+        latest = select(func.max(p2.c.year)).where(p2.c.community_code == t.c.community_code)
+        if period is not None:
+            latest = latest.where(p2.c.year <= period.last_day.year)
+        return [t.c.year == latest.scalar_subquery()]
+    if period is None or m.window == "none" or not m.time:
+        return []
+    col = t.c[m.time]
+    low, high, incl = time_bounds(t, m.time, period)
+    upper = col <= high if incl else col < high
+    if m.window == "to_end":
+        return [col.is_not(None), upper]
+    return [col >= low, upper]
+
+
+def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
+                    ) -> ColumnElement[Any] | None:
+    if area is None:
+        if scope.level != "district":
+            raise NotApplicable("this data is kept for the whole district only")
+        return None
+    if scope.level == "district":
+        return area.startswith(scope.code[:6])
+    if scope.level == "street":
+        return area.startswith(scope.code[:9])
+    if scope.level == "community":
+        return area.startswith(scope.code) if gridded else area == scope.code
+    if scope.level == "grid":
+        if not gridded:
+            raise NotApplicable("this data is kept per community, not per grid")
+        return area == scope.code
+    raise ValueError(scope.level)
+
+
+def group_key(group: Group, area: ColumnElement[Any] | None, t: Table, time: str | None,
+              gridded: bool) -> ColumnElement[Any]:
+    if area is None and group in ("street", "community", "grid"):
+        raise NotApplicable("this data is kept for the whole district only")
+    assert area is not None or group == "month"
+    if group == "street":
+        return sqlexpr.street_of(area)
+    if group == "community":
+        return sqlexpr.community_of(area)
+    if group == "grid":
+        if not gridded:
+            raise NotApplicable("this data is kept per community, not per grid")
+        return area
+    if group == "month":
+        if not time:
+            raise NotApplicable("no time column to group by month")
+        if (t.name, time) in MONTH_COLUMNS:
+            return t.c[time]
+        if isinstance(t.c[time].type, Date):
+            return sqlexpr.month_of(t.c[time])
+        return sqlexpr.month_of(sqlexpr.local_day(t.c[time]))
+    raise ValueError(group)
+
+
+def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = None) -> Select:
+    """``SELECT [key,] value, rows`` of measure ``m`` straight from its table."""
+    tables = data_tables()
+    assert m.table is not None
+    t = tables[m.table]
+    src: Any = t
+    area_t = t
+    if m.via:
+        vt_name, _, vkey = m.via.partition(".")
+        area_t = tables[vt_name]
+        src = t.join(area_t, t.c[vkey] == area_t.c[vkey])
+    area = area_column(area_t)
+    gridded = grid_level(area_t)
+    conds = [c for f in m.filter for c in [condition(t, f)]]
+    conds += window_conditions(m, t, period)
+    sc = scope_condition(area, scope, gridded)
+    if sc is not None:
+        conds.append(sc)
+    if m.agg == "count":
+        value: Any = func.count()
+        rows: Any = func.count()
+    elif m.agg == "count_distinct":
+        value = func.count(distinct(column(t, m.column or "")))
+        rows = func.count()
+    elif m.agg == "sum":
+        value = func.coalesce(func.sum(column(t, m.column or "")), 0)
+        rows = func.count()
+    else:
+        col = column(t, m.column or "")
+        value = func.avg(col)
+        rows = func.count(col)
+    cols = [value.label("value"), rows.label("rows")]
+    stmt = select(*cols).select_from(src)
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    if group is not None:
+        key = group_key(group, area, t, m.time, gridded).label("key")
+        stmt = stmt.add_columns(key).group_by(key)
+    return stmt
+
+
+def rollup_query(m: Measure, rollup: Table, value_col: str, rows_col: str, scope: Scope,
+                 period: Period | None, group: Group = None) -> Select:
+    """The same answer as :func:`raw_query` from a monthly rollup of ``m``'s table (periods
+    must be whole months: month, quarter or year)."""
+    month, area = rollup.c.month, rollup.c.area
+    conds: list[ColumnElement[Any]] = []
+    if period is not None:
+        if period.grain not in ("month", "quarter", "year"):
+            raise NotApplicable("monthly rollups cannot answer day or week periods")
+        first, last = period.months
+        if m.window == "period":
+            conds += [month >= first, month <= last]
+        elif m.window == "to_end":
+            conds.append(month <= last)
+    if scope.level == "grid" or group == "grid":
+        raise NotApplicable("rollups are kept per community")
+    sc = scope_condition(area, scope, gridded=False)
+    if sc is not None:
+        conds.append(sc)
+    v = func.sum(rollup.c[value_col])
+    n = func.sum(rollup.c[rows_col])
+    value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
+    stmt = select(value.label("value"), func.coalesce(n, 0).label("rows")).select_from(rollup)
+    if conds:
+        stmt = stmt.where(and_(*conds))
+    if group is not None:
+        if group == "month":
+            key: Any = month
+        elif group == "street":
+            key = sqlexpr.street_of(area)
+        else:
+            key = area
+        key = key.label("key")
+        stmt = stmt.add_columns(key).group_by(key)
+    return stmt

@@ -1,0 +1,55 @@
+"""Formatting KPI values for people: units, percentages, deltas and status words, zh and en."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from warehouse.timeutil import to_local
+
+UNITS = {
+    "zh": {"count": "", "hours": "小时", "visits": "次", "per_1000": "人/千人", "points": "分",
+           "households": "户", "items": "项", "ratio": ""},
+    "en": {"count": "", "hours": "h", "visits": "visits", "per_1000": "per 1,000",
+           "points": "pts", "households": "households", "items": "items", "ratio": ""},
+}
+STATUS = {
+    "zh": {"blue": "蓝", "yellow": "黄", "red": "红", None: "—"},
+    "en": {"blue": "blue", "yellow": "yellow", "red": "red", None: "—"},
+}
+STATUS_SYMBOL = {"blue": "●", "yellow": "▲", "red": "■", None: "·"}
+
+
+def value(v: float | None, unit: str, lang: str = "zh") -> str:
+    """``0.912`` → ``91.2%``; ``1234`` → ``1,234``; ``35.25`` hours → ``35.3 小时``."""
+    if v is None:
+        return "—"
+    if unit == "ratio":
+        return f"{v * 100:.1f}%"
+    suffix = UNITS[lang].get(unit, "")
+    if unit in ("count", "items", "households") or float(v).is_integer():
+        text = f"{v:,.0f}"
+    else:
+        text = f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.2f}"
+    return f"{text} {suffix}".strip()
+
+
+def delta(d: float | None, unit: str, lang: str = "zh") -> str:
+    """A change: percentage points for ratios (``+1.2pp``), plain numbers otherwise."""
+    if d is None:
+        return "—"
+    if unit == "ratio":
+        return f"{d * 100:+.1f}pp"
+    if unit in ("count", "items", "households") or float(d).is_integer():
+        return f"{d:+,.0f}"
+    return f"{d:+,.2f}"
+
+
+def status(s: str | None, lang: str = "zh") -> str:
+    return f"{STATUS_SYMBOL[s]} {STATUS[lang][s]}"
+
+
+def fresh(t: dt.datetime | None, lang: str = "zh") -> str:
+    """When the data behind a KPI was last loaded, in Asia/Shanghai time."""
+    if t is None:
+        return "未加载" if lang == "zh" else "never loaded"
+    return to_local(t).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,129 @@
+"""KPI definitions as data (``config/kpis/*.yaml``), in the manner of MetricFlow.
+
+A KPI is a ``measure`` or a ``numerator`` / ``denominator`` pair of measures over warehouse
+tables, with structured filters (never SQL text), a time column, a unit, a direction, a target
+and warning threshold, and the minimum sample below which no status is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Level = Literal["district", "street", "community", "grid"]
+LEVELS: tuple[str, ...] = ("district", "street", "community", "grid")
+Op = Literal["eq", "ne", "in", "not_in", "is_null", "not_null", "gt", "gte", "lt", "lte"]
+Agg = Literal["count", "sum", "avg", "count_distinct"]
+# period: the time column falls in the period; to_end: on or before its last day (a stock);
+# none: no time filter; latest_year: the latest `year` not after the period (population).
+Window = Literal["period", "to_end", "none", "latest_year"]
+Unit = Literal["ratio", "count", "hours", "visits", "per_1000", "points", "households", "items"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Label(_Strict):
+    zh: str
+    en: str
+
+
+class Filter(_Strict):
+    """``column op value`` or, with ``ref``, ``column op other_column``."""
+
+    column: str
+    op: Op
+    value: Any = None
+    ref: str | None = None
+
+    @model_validator(mode="after")
+    def _operand(self) -> Filter:
+        needs = self.op not in ("is_null", "not_null")
+        if needs and self.value is None and self.ref is None:
+            raise ValueError(f"filter on '{self.column}' with op '{self.op}' needs a value or ref")
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"op '{self.op}' needs a list value")
+        return self
+
+
+class Measure(_Strict):
+    """One aggregate: ``count`` rows, or ``sum``/``avg``/``count_distinct`` of a column."""
+
+    agg: Agg = Field("count", alias="measure")
+    column: str | None = None
+    table: str | None = None  # default: the KPI's table
+    time: str | None = None  # default: the KPI's time column
+    window: Window | None = None  # default: period if there is a time column, else none
+    via: str | None = None  # "volunteers.volunteer_id": scope rows by the joined row's area
+    filter: tuple[Filter, ...] = ()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _column(self) -> Measure:
+        if self.agg != "count" and not self.column:
+            raise ValueError(f"measure '{self.agg}' needs a column")
+        return self
+
+
+class Kpi(_Strict):
+    """One governance KPI, resolved: every measure knows its table, time and window."""
+
+    id: str = Field(pattern=r"^[a-z]+\.[a-z0-9_]+$")
+    label: Label
+    description: str
+    table: str
+    time: str | None = None
+    measure: Measure | None = None
+    numerator: Measure | None = None
+    denominator: Measure | None = None
+    scale: float = 1.0
+    unit: Unit
+    direction: Literal["higher", "lower"]
+    target: float | None = None
+    warning: float | None = None
+    target_scopes: tuple[Level, ...] = LEVELS  # where the target applies (district-wide counts)
+    min_sample: int = 0
+    scopes: tuple[Level, ...] = ("district", "street", "community")
+    headline: bool = False
+    periodic: bool = True  # False: a state, not a flow (the item catalogue)
+    domain: str = ""
+    source_file: str = ""
+    source_line: int = 0
+
+    @model_validator(mode="after")
+    def _shape(self) -> Kpi:
+        if (self.measure is None) == (self.numerator is None or self.denominator is None):
+            raise ValueError("give either 'measure' or both 'numerator' and 'denominator'")
+        if self.target is not None and self.warning is not None:
+            if self.direction == "higher" and self.warning > self.target:
+                raise ValueError("with direction 'higher' the warning must not exceed the target")
+            if self.direction == "lower" and self.warning < self.target:
+                raise ValueError("with direction 'lower' the warning must not be below the target")
+        return self
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.measure is None
+
+    def measures(self) -> dict[str, Measure]:
+        """The KPI's measures by role, each resolved to its table, time and window."""
+        roles = {"measure": self.measure} if self.measure is not None else {
+            "numerator": self.numerator, "denominator": self.denominator}
+        return {role: self.resolve(m) for role, m in roles.items() if m is not None}
+
+    def resolve(self, m: Measure) -> Measure:
+        table = m.table or self.table
+        time = m.time if m.time is not None else (self.time if table == self.table else None)
+        window = m.window or ("period" if time else "none")
+        return m.model_copy(update={"table": table, "time": time, "window": window})
+
+
+class Domain(_Strict):
+    """A file of KPIs: one domain (gov, grid, vol, party, civic) with its label."""
+
+    domain: str
+    label: Label
+    kpis: tuple[Kpi, ...]

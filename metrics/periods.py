@@ -1,0 +1,143 @@
+"""Periods: day, ISO week, month, quarter and year in Asia/Shanghai, their previous period and
+the same period last year.
+
+A period is a half-open range of local calendar days ``[start, end)``; queries on stored (UTC)
+timestamps use the UTC instants of those local midnights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from gongzhi.errors import ConfigError, Problem
+from warehouse.timeutil import local_midnight_utc
+
+Grain = Literal["day", "week", "month", "quarter", "year"]
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar period; ``start`` inclusive, ``end`` exclusive, both local dates."""
+
+    grain: Grain
+    start: dt.date
+    end: dt.date
+
+    @property
+    def label(self) -> str:
+        s = self.start
+        if self.grain == "day":
+            return s.isoformat()
+        if self.grain == "week":
+            y, w, _ = s.isocalendar()
+            return f"{y}-W{w:02d}"
+        if self.grain == "month":
+            return f"{s.year}-{s.month:02d}"
+        if self.grain == "quarter":
+            return f"{s.year}-Q{(s.month - 1) // 3 + 1}"
+        return str(s.year)
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)
+
+    @property
+    def utc_start(self) -> dt.datetime:
+        return local_midnight_utc(self.start)
+
+    @property
+    def utc_end(self) -> dt.datetime:
+        return local_midnight_utc(self.end)
+
+    @property
+    def months(self) -> tuple[str, str]:
+        """First and last 'YYYY-MM' whose first day falls in the period (month-grained data)."""
+        first = self.start if self.start.day == 1 else _add_months(self.start.replace(day=1), 1)
+        last = self.last_day.replace(day=1)
+        return f"{first:%Y-%m}", f"{last:%Y-%m}"
+
+    def previous(self) -> Period:
+        if self.grain == "day":
+            return at("day", self.start - dt.timedelta(days=1))
+        if self.grain == "week":
+            return at("week", self.start - dt.timedelta(days=7))
+        if self.grain == "month":
+            return at("month", _add_months(self.start, -1))
+        if self.grain == "quarter":
+            return at("quarter", _add_months(self.start, -3))
+        return at("year", self.start.replace(year=self.start.year - 1))
+
+    def last_year(self) -> Period:
+        if self.grain == "week":
+            y, w, _ = self.start.isocalendar()
+            try:
+                return at("week", dt.date.fromisocalendar(y - 1, w, 1))
+            except ValueError:  # week 53 in a year that has 52
+                return at("week", dt.date.fromisocalendar(y - 1, 52, 1))
+        if self.grain == "day":
+            s = self.start
+            return at("day", s.replace(year=s.year - 1, day=28 if (s.month, s.day) == (2, 29)
+                                       else s.day))
+        return at(self.grain, self.start.replace(year=self.start.year - 1))
+
+
+def _add_months(d: dt.date, n: int) -> dt.date:
+    m = d.month - 1 + n
+    return dt.date(d.year + m // 12, m % 12 + 1, 1)
+
+
+def at(grain: Grain, day: dt.date) -> Period:
+    """The period of ``grain`` that contains ``day``."""
+    if grain == "day":
+        return Period("day", day, day + dt.timedelta(days=1))
+    if grain == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        return Period("week", start, start + dt.timedelta(days=7))
+    if grain == "month":
+        start = day.replace(day=1)
+        return Period("month", start, _add_months(start, 1))
+    if grain == "quarter":
+        start = dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+        return Period("quarter", start, _add_months(start, 3))
+    return Period("year", dt.date(day.year, 1, 1), dt.date(day.year + 1, 1, 1))
+
+
+_PATTERNS: list[tuple[re.Pattern[str], Grain]] = [
+    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), "day"),
+    (re.compile(r"^(\d{4})-W(\d{1,2})$", re.I), "week"),
+    (re.compile(r"^(\d{4})-(\d{1,2})$"), "month"),
+    (re.compile(r"^(\d{4})-Q([1-4])$", re.I), "quarter"),
+    (re.compile(r"^(\d{4})$"), "year"),
+]
+
+
+def parse(text: str) -> Period:
+    """``2024-05-10``, ``2024-W19``, ``2024-05``, ``2024-Q2`` or ``2024``."""
+    s = text.strip()
+    for pattern, grain in _PATTERNS:
+        m = pattern.match(s)
+        if not m:
+            continue
+        try:
+            y = int(m.group(1))
+            if grain == "day":
+                return at("day", dt.date(y, int(m.group(2)), int(m.group(3))))
+            if grain == "week":
+                return at("week", dt.date.fromisocalendar(y, int(m.group(2)), 1))
+            if grain == "month":
+                return at("month", dt.date(y, int(m.group(2)), 1))
+            if grain == "quarter":
+                return at("quarter", dt.date(y, (int(m.group(2)) - 1) * 3 + 1, 1))
+            return at("year", dt.date(y, 1, 1))
+        except ValueError:
+            break
+    raise ConfigError([Problem("--period", f"'{text}' is not a period; use 2024-05, 2024-Q2, "
+                                           "2024, 2024-W19 or 2024-05-10")])
+
+
+def latest_complete(grain: Grain, today: dt.date) -> Period:
+    """The last whole period before the one containing ``today`` (the default view)."""
+    return at(grain, today).previous()

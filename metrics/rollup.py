@@ -1,0 +1,331 @@
+"""Monthly rollups per community: what makes KPIs fast at district scale.
+
+For every (table, time column) that KPIs aggregate over, a table
+``rollup_<table>__<time>(area, month, v_*, n_*)`` keeps, per community and local month, the
+additive parts of each measure: a value (rows counted, or the column summed) and a row count.
+Month, quarter and year periods of those measures read a few thousand rollup rows instead of
+millions of facts; day and week periods, grids and distinct counts go to the fact tables.
+
+Rollups are maintained inside each run's transaction from the frames being merged
+(:class:`RollupObserver`): delta = contribution of the new rows − contribution of the rows they
+replace, so a run never rescans a fact table. They are rebuilt from scratch with one SQL
+aggregate when the KPI definitions change (fingerprint), or when the item catalogue or the
+holiday calendar behind 按期 deadlines changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite as sq
+
+from metrics import sqlexpr
+from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
+from metrics.compiler import area_column, column, condition
+from metrics.model import Filter, Measure
+from metrics.rollup_eval import contributions
+from warehouse.engine import write_transaction
+from warehouse.schema import (
+    data_tables,
+    key_columns,
+    polars_dtype,
+    service_items,
+    warehouse_meta,
+)
+
+ROLLUP_VERSION = 1  # bump when the rollup layout or semantics change
+
+
+@dataclass(frozen=True)
+class RollupMeasure:
+    """The additive parts of one measure: ``v_<key>`` (value) and ``n_<key>`` (rows)."""
+
+    key: str
+    agg: str
+    column: str | None
+    filters: tuple[Filter, ...]
+
+    @property
+    def value_col(self) -> str:
+        return f"v_{self.key}"
+
+    @property
+    def rows_col(self) -> str:
+        return f"n_{self.key}"
+
+
+@dataclass
+class Family:
+    """All rollup measures of one table and time column."""
+
+    table: str
+    time: str
+    measures: dict[str, RollupMeasure] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"rollup_{self.table}__{self.time}"
+
+    @property
+    def fingerprint(self) -> str:
+        spec = [ROLLUP_VERSION, self.table, self.time, sorted(self.measures)]
+        return hashlib.sha1(json.dumps(spec).encode()).hexdigest()[:16]
+
+    def sa_table(self) -> Table:
+        cols = [Column("area", String(32), primary_key=True),
+                Column("month", String(7), primary_key=True)]
+        for m in sorted(self.measures.values(), key=lambda x: x.key):
+            cols += [Column(m.value_col, Float, nullable=False, default=0),
+                     Column(m.rows_col, Integer, nullable=False, default=0)]
+        return Table(self.name, MetaData(), *cols)
+
+    def uses(self, column_name: str) -> bool:
+        return any(m.column == column_name or any(f.column == column_name for f in m.filters)
+                   for m in self.measures.values())
+
+
+def measure_key(m: Measure) -> str:
+    spec = [m.agg, m.column, [f.model_dump() for f in m.filter]]
+    return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def eligible(m: Measure) -> bool:
+    """Whether a rollup can answer ``m`` (for month-aligned periods)."""
+    return bool(m.time and m.window in ("period", "to_end") and not m.via
+                and m.agg in ("count", "sum", "avg"))
+
+
+def families(catalog: Catalog) -> dict[tuple[str, str], Family]:
+    """Rollup families needed by the catalogue, keyed by (table, time column)."""
+    out: dict[tuple[str, str], Family] = {}
+    for kpi in catalog.kpis.values():
+        for m in kpi.measures().values():
+            if not eligible(m):
+                continue
+            assert m.table and m.time
+            fam = out.setdefault((m.table, m.time), Family(m.table, m.time))
+            key = measure_key(m)
+            fam.measures[key] = RollupMeasure(key, m.agg, m.column, tuple(m.filter))
+    return out
+
+
+# -- SQL side: building from scratch -----------------------------------------------------------
+
+
+def _month_expr(t: Table, time: str) -> Any:
+    if (t.name, time) in MONTH_COLUMNS:
+        return t.c[time]
+    if isinstance(t.c[time].type, DateTime):
+        return sqlexpr.month_of(sqlexpr.local_day(t.c[time]))
+    return sqlexpr.month_of(t.c[time])
+
+
+def rebuild(conn: Connection, fam: Family) -> None:
+    """Recompute a family from its fact table with one aggregate (inside ``conn``'s txn)."""
+    t = data_tables()[fam.table]
+    rt = fam.sa_table()
+    conn.execute(delete(rt))
+    area_col = area_column(t)
+    assert area_col is not None, f"{t.name} has no area column to roll up by"
+    area = sqlexpr.community_of(area_col).label("area")
+    month = _month_expr(t, fam.time).label("month")
+    cols: list[Any] = [area, month]
+    names = ["area", "month"]
+    for m in sorted(fam.measures.values(), key=lambda x: x.key):
+        cond = and_(*[condition(t, f) for f in m.filters]) if m.filters else literal(True)
+        if m.agg == "count":
+            v = case((cond, 1), else_=0)
+            n = v
+        else:
+            col = column(t, m.column or "")
+            if m.agg == "sum":
+                v = case((cond, func.coalesce(col, 0)), else_=0)
+                n = case((cond, 1), else_=0)
+            else:
+                v = case((and_(cond, col.is_not(None)), col), else_=0)
+                n = case((and_(cond, col.is_not(None)), 1), else_=0)
+        cols += [func.sum(v).label(m.value_col), func.sum(n).label(m.rows_col)]
+        names += [m.value_col, m.rows_col]
+    stmt = (select(*cols).select_from(t).where(t.c[fam.time].is_not(None))
+            .group_by(area, month))
+    conn.execute(insert(rt).from_select(names, stmt))
+
+
+def _meta_key(fam: Family) -> str:
+    return f"rollup:{fam.name}"
+
+
+def stored_fingerprints(conn: Connection) -> dict[str, str]:
+    rows = conn.execute(select(warehouse_meta.c.key, warehouse_meta.c.value)
+                        .where(warehouse_meta.c.key.startswith("rollup:"))).all()
+    return {k.removeprefix("rollup:"): v for k, v in rows}
+
+
+def _set_meta(conn: Connection, key: str, value: str) -> None:
+    ins: Any = (sq.insert if conn.dialect.name == "sqlite" else pg.insert)(warehouse_meta)
+    conn.execute(ins.values(key=key, value=value).on_conflict_do_update(
+        index_elements=["key"], set_={"value": value}))
+
+
+def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
+    """Create and build missing or outdated rollups; returns the names rebuilt."""
+    from metrics.calendar import ensure_calendar
+
+    catalog = catalog or load_catalog()
+    fams = families(catalog)
+    rebuilt: list[str] = []
+    with write_transaction(engine) as conn:
+        calendar_changed = ensure_calendar(conn)
+        have = stored_fingerprints(conn)
+        existing = set(inspect(conn).get_table_names())
+        for fam in fams.values():
+            stale = have.get(fam.name) != fam.fingerprint or fam.name not in existing
+            if calendar_changed and fam.table == "service_cases" and fam.uses("on_time"):
+                stale = True
+            if not stale:
+                continue
+            rt = fam.sa_table()
+            rt.drop(conn, checkfirst=True)
+            rt.create(conn)
+            rebuild(conn, fam)
+            _set_meta(conn, _meta_key(fam), fam.fingerprint)
+            rebuilt.append(fam.name)
+    return rebuilt
+
+
+# -- maintenance inside a run ------------------------------------------------------------------
+
+
+class RollupObserver:
+    """Keeps rollups in step with each merge, inside the run's transaction."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.by_table: dict[str, list[Family]] = {}
+        for fam in families(catalog).values():
+            self.by_table.setdefault(fam.table, []).append(fam)
+        self._old: dict[str, pl.DataFrame] = {}
+
+    def needed_columns(self, t: Table, fams: list[Family]) -> list[str]:
+        cols = {t.info.get("area", "community_code")}
+        for fam in fams:
+            cols.add(fam.time)
+            for m in fam.measures.values():
+                names = [m.column] if m.column else []
+                names += [f.column for f in m.filters] + [f.ref for f in m.filters if f.ref]
+                for name in names:
+                    if name == "on_time":
+                        cols |= {"item_code", "submitted_at", "completed_at"}
+                    elif name == "hours_to_close":
+                        cols |= {"registered_at", "closed_at"}
+                    elif name:
+                        cols.add(name)
+        return sorted(c for c in cols if c in t.c)
+
+    def before_merge(self, conn: Connection, table: Table, stage: Table) -> None:
+        fams = self.by_table.get(table.name)
+        if not fams:
+            return
+        cols = self.needed_columns(table, fams)
+        keys = key_columns(table)
+        stmt = select(*[table.c[c] for c in cols]).select_from(
+            table.join(stage, and_(*[table.c[k] == stage.c[k] for k in keys])))
+        rows = conn.execute(stmt).all()
+        schema = {c: polars_dtype(table.c[c]) for c in cols}
+        self._old[table.name] = pl.DataFrame([tuple(r) for r in rows], schema=schema,
+                                             orient="row")
+
+    def after_merge(self, conn: Connection, table: Table, stage: Table, counts: Any,
+                    frame: pl.DataFrame | None = None) -> None:
+        if table.name == service_items.name and (counts.inserted or counts.updated):
+            # 按期 deadlines depend on promised_days: recompute the families that use them.
+            for fam in self.by_table.get("service_cases", []):
+                if fam.uses("on_time"):
+                    rebuild(conn, fam)
+        fams = self.by_table.get(table.name)
+        old = self._old.pop(table.name, None)
+        if not fams or frame is None or not (counts.inserted or counts.updated):
+            return
+        lookups = _lookups(conn) if any(f.uses("on_time") for f in fams) else {}
+        for fam in fams:
+            new_c = contributions(frame, table, fam, lookups)
+            if old is not None and old.height:
+                old_c = contributions(old, table, fam, lookups)
+                value_cols = [c for c in new_c.columns if c not in ("area", "month")]
+                delta = pl.concat([new_c, old_c.with_columns(
+                    [pl.col(c) * -1 for c in value_cols])], how="vertical_relaxed")
+                delta = delta.group_by("area", "month").agg(pl.col(value_cols).sum())
+            else:
+                delta = new_c
+            _apply(conn, fam, delta)
+
+
+def _lookups(conn: Connection) -> dict[str, pl.DataFrame]:
+    from warehouse.schema import work_calendar
+
+    items = conn.execute(select(service_items.c.item_code, service_items.c.promised_days)).all()
+    cal = conn.execute(select(work_calendar.c.day, work_calendar.c.workdays_to_date,
+                              work_calendar.c.day_rank)).all()
+    return {
+        "items": pl.DataFrame([tuple(r) for r in items], orient="row",
+                              schema={"item_code": pl.String, "promised_days": pl.Int64}),
+        "calendar": pl.DataFrame([tuple(r) for r in cal], orient="row",
+                                 schema={"day": pl.Date, "workdays_to_date": pl.Int64,
+                                         "day_rank": pl.Int64}),
+    }
+
+
+def _apply(conn: Connection, fam: Family, delta: pl.DataFrame) -> None:
+    """Add ``delta`` to the rollup rows (creating the rows that are new)."""
+    value_cols = [c for c in delta.columns if c not in ("area", "month")]
+    if delta.is_empty():
+        return
+    delta = delta.filter(pl.any_horizontal([pl.col(c) != 0 for c in value_cols]))
+    if delta.is_empty():
+        return
+    rt = fam.sa_table()
+    ins: Any = (sq.insert if conn.dialect.name == "sqlite" else pg.insert)(rt)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["area", "month"],
+        set_={c: rt.c[c] + ins.excluded[c] for c in value_cols})
+    rows = delta.sort("area", "month").to_dicts()
+    for i in range(0, len(rows), 5000):
+        conn.execute(stmt, rows[i:i + 5000])
+
+
+def observers_for(settings: Any) -> list[RollupObserver]:
+    """The observers a run needs (called by the CLI); builds missing rollups first."""
+    from ingest.registry import registry  # noqa: F401 - settings are already validated
+    from warehouse.engine import open_warehouse
+
+    catalog = load_catalog()
+    ensure_rollups(open_warehouse(settings.warehouse_url), catalog)
+    return [RollupObserver(catalog)]
+
+
+__all__ = ["Family", "RollupMeasure", "RollupObserver", "ensure_rollups", "families",
+           "observers_for", "rebuild"]

@@ -1,0 +1,300 @@
+"""Computing KPIs: the one entry point the CLI and the dashboard use.
+
+``Metrics.compute(kpi_ids, scope, period, group)`` returns a small polars frame: value,
+numerator, denominator, unit, target, status, deltas against the previous period and the same
+period last year, sample size and freshness. Measures shared by several KPIs are queried
+once, rollup measures of one family in one statement, and results are cached by the
+warehouse's data version, so a new run invalidates them and nothing else does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, Select, select
+
+from gongzhi.errors import ConfigError, Problem
+from metrics import compiler, rollup
+from metrics.catalog import Catalog, load_catalog
+from metrics.compiler import Group, NotApplicable, Scope
+from metrics.model import Kpi, Measure
+from metrics.periods import Period
+from metrics.status import kpi_status
+from warehouse.engine import data_version
+from warehouse.schema import divisions, warehouse_meta
+
+RESULT_COLUMNS = ["kpi", "label", "label_en", "domain", "key", "value", "numerator",
+                  "denominator", "unit", "target", "warning", "direction", "status", "sample",
+                  "period", "scope", "scope_name", "prev_value", "delta_prev", "ly_value",
+                  "delta_yoy", "fresh_at"]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One measure to fetch for one scope, period and grouping."""
+
+    measure: Measure
+    scope: Scope
+    period: Period | None
+    group: Group
+
+
+def _mkey(m: Measure) -> str:
+    return f"{m.table}|{m.time}|{m.window}|{m.via}|{rollup.measure_key(m)}"
+
+
+class Metrics:
+    """KPI computation over one warehouse."""
+
+    def __init__(self, engine: Engine, catalog: Catalog | None = None, cache_size: int = 512,
+                 *, use_rollups: bool = True):
+        self.engine = engine
+        self.catalog = catalog or load_catalog()
+        self.families = rollup.families(self.catalog) if use_rollups else {}
+        self._cache: OrderedDict[tuple[Any, ...], pl.DataFrame] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._ready: tuple[int, set[str]] | None = None
+        self._divisions: tuple[int, pl.DataFrame] | None = None
+
+    # -- scope ---------------------------------------------------------------------------------
+
+    def divisions(self) -> pl.DataFrame:
+        """The division list (code, name, short_name, level, parent_code, active, placeholder)."""
+        version = data_version(self.engine)
+        if self._divisions is None or self._divisions[0] != version:
+            d = divisions.c
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(d.code, d.name, d.short_name, d.level, d.parent_code,
+                                           d.active, d.placeholder).order_by(d.code)).all()
+            frame = pl.DataFrame([tuple(r) for r in rows], orient="row", schema={
+                "code": pl.String, "name": pl.String, "short_name": pl.String,
+                "level": pl.String, "parent_code": pl.String, "active": pl.Boolean,
+                "placeholder": pl.Boolean})
+            self._divisions = (version, frame)
+        return self._divisions[1]
+
+    def district(self) -> Scope:
+        d = self.divisions().filter(pl.col("level") == "district")
+        if d.is_empty():
+            raise ConfigError([Problem("", "no district in the warehouse: load the division "
+                                           "list first (gongzhi ingest)")])
+        return Scope("district", d["code"][0], d["short_name"][0] or d["name"][0])
+
+    def scope(self, level: str, ref: str) -> Scope:
+        """Find a street, community or grid by code, name or short name."""
+        divs = self.divisions().filter(pl.col("level") == level)
+        ref = ref.strip()
+        hit = divs.filter((pl.col("code") == ref) | (pl.col("name") == ref)
+                          | (pl.col("short_name") == ref))
+        if hit.height == 0:
+            hit = divs.filter(pl.col("name").str.starts_with(ref)
+                              | pl.col("short_name").str.starts_with(ref))
+        if hit.height != 1:
+            what = "no" if hit.height == 0 else f"{hit.height} matching"
+            options = ", ".join(f"{r['short_name']} ({r['code']})" for r in hit.head(5).to_dicts())
+            raise ConfigError([Problem(f"--{level}", f"{what} {level} for '{ref}'"
+                                                     + (f": {options}" if options else ""))])
+        row = hit.row(0, named=True)
+        return Scope(level, row["code"], row["short_name"] or row["name"])
+
+    # -- computing -----------------------------------------------------------------------------
+
+    def compute(self, kpi_ids: Sequence[str] | None, scope: Scope, period: Period | None,
+                group: Group = None, *, compare: bool = True) -> pl.DataFrame:
+        """Every requested KPI (all when None) for ``scope`` and ``period``."""
+        version = data_version(self.engine)
+        ids = tuple(kpi_ids) if kpi_ids else tuple(self.catalog.kpis)
+        key = (version, ids, scope.key(), period, group, compare)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        kpis = [self.catalog.get(i) for i in ids]
+        frame = self._compute(kpis, scope, period, group, compare, version)
+        with self._lock:
+            self._cache[key] = frame
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return frame
+
+    def _compute(self, kpis: list[Kpi], scope: Scope, period: Period | None, group: Group,
+                 compare: bool, version: int) -> pl.DataFrame:
+        periods: dict[str, Period | None] = {"cur": period}
+        if compare and period is not None:
+            periods |= {"prev": period.previous(), "ly": period.last_year()}
+        jobs: dict[tuple[str, str], _Job] = {}
+        for kpi in kpis:
+            for m in kpi.measures().values():
+                for tag, p in periods.items():
+                    jp = p if kpi.periodic or m.window == "latest_year" else None
+                    jobs[(_mkey(m), tag)] = _Job(m, scope, jp, group)
+        results = self._run_jobs(jobs, version)
+        fresh = self._freshness()
+        rows: list[dict[str, Any]] = []
+        for kpi in kpis:
+            rows.extend(self._assemble(kpi, scope, period, group, results, periods, fresh))
+        if not rows:
+            return pl.DataFrame(schema={c: pl.Object for c in RESULT_COLUMNS})
+        return pl.DataFrame(rows, infer_schema_length=None).select(RESULT_COLUMNS)
+
+    def _run_jobs(self, jobs: dict[tuple[str, str], _Job], version: int
+                  ) -> dict[tuple[str, str], dict[Any, tuple[Any, int]] | None]:
+        ready = self._rollups_ready(version)
+        out: dict[tuple[str, str], dict[Any, tuple[Any, int]] | None] = {}
+        batched: dict[tuple[Any, ...], list[tuple[tuple[str, str], Measure]]] = {}
+        plain: list[tuple[tuple[str, str], _Job]] = []
+        for jk, job in jobs.items():
+            fam = self._family_for(job, ready)
+            if fam is not None:
+                bk = (fam.name, job.measure.window, job.period, job.scope, job.group)
+                batched.setdefault(bk, []).append((jk, job.measure))
+            else:
+                plain.append((jk, job))
+        with self.engine.connect() as conn:
+            for (fname, _w, p, sc, grp), items in batched.items():
+                fam = next(f for f in self.families.values() if f.name == fname)
+                stmt = _batched_rollup_query(fam, items, sc, p, grp)
+                res = conn.execute(stmt).mappings().all()
+                for jk, m in items:
+                    mk = rollup.measure_key(m)
+                    out[jk] = {(r["key"] if grp else None): (r[f"value_{mk}"], int(r[f"rows_{mk}"]
+                                                                                   or 0))
+                               for r in res}
+            for jk, job in plain:
+                try:
+                    stmt = compiler.raw_query(job.measure, job.scope, job.period, job.group)
+                except NotApplicable:
+                    out[jk] = None
+                    continue
+                res = conn.execute(stmt).mappings().all()
+                out[jk] = {(r["key"] if job.group else None): (r["value"], int(r["rows"] or 0))
+                           for r in res}
+        return out
+
+    def _family_for(self, job: _Job, ready: set[str]) -> rollup.Family | None:
+        m = job.measure
+        if not rollup.eligible(m) or job.period is None:
+            return None
+        if job.period.grain not in ("month", "quarter", "year"):
+            return None  # rollups are monthly: days and weeks come from the facts
+        if job.scope.level == "grid" or job.group == "grid":
+            return None
+        fam = self.families.get((m.table or "", m.time or ""))
+        if fam is None or fam.name not in ready or rollup.measure_key(m) not in fam.measures:
+            return None
+        return fam
+
+    def _rollups_ready(self, version: int) -> set[str]:
+        if self._ready is None or self._ready[0] != version:
+            with self.engine.connect() as conn:
+                stored = rollup.stored_fingerprints(conn)
+            ok = {f.name for f in self.families.values() if stored.get(f.name) == f.fingerprint}
+            self._ready = (version, ok)
+        return self._ready[1]
+
+    def _freshness(self) -> dict[str, dt.datetime]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(warehouse_meta.c.key, warehouse_meta.c.value)
+                                .where(warehouse_meta.c.key.startswith("loaded:"))).all()
+        return {k.removeprefix("loaded:"): dt.datetime.fromisoformat(v) for k, v in rows}
+
+    def _assemble(self, kpi: Kpi, scope: Scope, period: Period | None, group: Group,
+                  results: dict[tuple[str, str], Any], periods: dict[str, Period | None],
+                  fresh: dict[str, dt.datetime]) -> list[dict[str, Any]]:
+        measures = kpi.measures()
+        tables = {m.table for m in measures.values()}
+        fresh_at = min((fresh[t] for t in tables if t in fresh), default=None)
+
+        def value_at(tag: str) -> dict[Any, tuple[float | None, float | None, float | None, int]]:
+            parts = {role: results.get((_mkey(m), tag)) for role, m in measures.items()}
+            if any(v is None for v in parts.values()):
+                return {}
+            keys = set().union(*[set(v) for v in parts.values()])
+            if group is None:
+                keys = {None}
+            out = {}
+            for k in keys:
+                if kpi.is_ratio:
+                    num, _ = parts["numerator"].get(k, (0, 0))
+                    den, den_rows = parts["denominator"].get(k, (0, 0))
+                    num = float(num or 0)
+                    den_f = float(den or 0)
+                    val = num / den_f * kpi.scale if den_f else None
+                    out[k] = (val, num, den_f, den_rows)
+                else:
+                    raw, rows = parts["measure"].get(k, (None, 0))
+                    if raw is None and measures["measure"].agg in ("count", "sum",
+                                                                   "count_distinct"):
+                        raw = 0
+                    val = float(raw) * kpi.scale if raw is not None else None
+                    out[k] = (val, val, None, rows)
+            return out
+
+        cur = value_at("cur")
+        prev = value_at("prev") if "prev" in periods and kpi.periodic else {}
+        ly = value_at("ly") if "ly" in periods and kpi.periodic else {}
+        rows = []
+        for k in sorted(cur, key=lambda x: (x is None, x)):
+            val, num, den, sample = cur[k]
+            pv = prev.get(k, (None,))[0]
+            lv = ly.get(k, (None,))[0]
+            rows.append({
+                "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
+                "domain": kpi.domain, "key": k, "value": val, "numerator": num,
+                "denominator": den, "unit": kpi.unit, "target": kpi.target,
+                "warning": kpi.warning, "direction": kpi.direction,
+                "status": kpi_status(kpi, val, sample, scope.level if group is None
+                                     else _group_level(group, scope)),
+                "sample": sample, "period": period.label if period and kpi.periodic else None,
+                "scope": scope.key(), "scope_name": scope.name,
+                "prev_value": pv, "delta_prev": None if val is None or pv is None else val - pv,
+                "ly_value": lv, "delta_yoy": None if val is None or lv is None else val - lv,
+                "fresh_at": fresh_at,
+            })
+        if not rows and group is None:
+            rows.append({c: None for c in RESULT_COLUMNS} | {
+                "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
+                "domain": kpi.domain, "unit": kpi.unit, "target": kpi.target,
+                "warning": kpi.warning, "direction": kpi.direction, "sample": 0,
+                "scope": scope.key(), "scope_name": scope.name, "fresh_at": fresh_at,
+                "period": period.label if period and kpi.periodic else None})
+        return rows
+
+
+def _group_level(group: Group, scope: Scope) -> str:
+    return {"street": "street", "community": "community", "grid": "grid"}.get(group or "",
+                                                                             scope.level)
+
+
+def _batched_rollup_query(fam: rollup.Family, items: list[tuple[Any, Measure]], scope: Scope,
+                          period: Period | None, group: Group) -> Select:
+    """One statement for every measure of one rollup family at one scope and period."""
+    rt = fam.sa_table()
+    first = items[0][1]
+    base = compiler.rollup_query(first, rt, fam.measures[rollup.measure_key(first)].value_col,
+                                 fam.measures[rollup.measure_key(first)].rows_col, scope, period,
+                                 group)
+    from sqlalchemy import func
+
+    cols: list[Any] = []
+    seen: set[str] = set()
+    for _, m in items:
+        mk = rollup.measure_key(m)
+        if mk in seen:
+            continue
+        seen.add(mk)
+        rm = fam.measures[mk]
+        v = func.sum(rt.c[rm.value_col])
+        n = func.sum(rt.c[rm.rows_col])
+        value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
+        cols += [value.label(f"value_{mk}"), func.coalesce(n, 0).label(f"rows_{mk}")]
+    if group is not None:
+        cols.append(base.selected_columns["key"])
+    return base.with_only_columns(*cols)
