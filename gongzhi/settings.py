@@ -185,11 +185,10 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
     if table is not None and not isinstance(table, str):
         problems.append(Problem(place, "'table' must be a table name"))
     schedule = raw.get("schedule")
-    if schedule is not None:
-        if not isinstance(schedule, str) or len(schedule.split()) not in (5, 6):
-            problems.append(
-                Problem(place, f"'schedule' must be a cron expression like '0 2 * * *': {schedule!r}")
-            )
+    if schedule is not None and (not isinstance(schedule, str)
+                                 or len(schedule.split()) not in (5, 6)):
+        problems.append(Problem(
+            place, f"'schedule' must be a cron expression like '0 2 * * *': {schedule!r}"))
     columns = raw.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         problems.append(Problem(place, "[sources.columns] must map source headers to column names"))

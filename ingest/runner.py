@@ -30,7 +30,6 @@ from warehouse.engine import bump_data_version, stamp_loaded, utcnow
 from warehouse.locks import HOST, pid_alive, source_lock
 from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
 
-
 FAULTPOINT_ENV = "GONGZHI_FAULTPOINT"
 
 

@@ -30,7 +30,8 @@ DERIVED: dict[str, dict[str, type]] = {
     "grid_events": {"hours_to_close": Float},
 }
 MONTH_COLUMNS = {("property_fees", "period")}
-DOMAIN_ORDER = ["gov", "grid", "vol", "party", "civic"]  # the order pages and tables show  # 'YYYY-MM' text used as a time column
+# the order pages and tables show domains in
+DOMAIN_ORDER = ["gov", "grid", "vol", "party", "civic"]  # 'YYYY-MM' text used as a time column
 
 
 @dataclass

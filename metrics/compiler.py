@@ -55,8 +55,7 @@ def area_column(t: Table) -> ColumnElement[Any] | None:
     tables such as the item catalogue."""
     if t.name == "divisions":
         return t.c.code
-    name = t.info.get("area", "community_code")
-    return t.c[name] if name in t.c else None
+    return t.c.get(t.info.get("area", "community_code"))
 
 
 def grid_level(t: Table) -> bool:

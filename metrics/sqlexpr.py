@@ -16,7 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from warehouse.schema import service_items, work_calendar
 
 
-class local_day(FunctionElement[Any]):  # noqa: N801 - reads as a SQL function
+class local_day(FunctionElement[Any]):
     """The Asia/Shanghai calendar date of a stored UTC timestamp."""
 
     type = Date()
@@ -33,7 +33,7 @@ def _local_day_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return f"CAST(({compiler.process(element.clauses, **kw)} + INTERVAL '8 hours') AS DATE)"
 
 
-class hours_between(FunctionElement[Any]):  # noqa: N801
+class hours_between(FunctionElement[Any]):
     """Hours from the first timestamp to the second (fractional)."""
 
     type = Float()
@@ -54,7 +54,7 @@ def _hours_pg(element: Any, compiler: Any, **kw: Any) -> str:
             f"{compiler.process(a, **kw)})) / 3600.0)")
 
 
-class month_of(FunctionElement[Any]):  # noqa: N801
+class month_of(FunctionElement[Any]):
     """'YYYY-MM' of a date value."""
 
     type = String()

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-PG_ADMIN_URL = os.environ.get("GONGZHI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get("GONGZHI_TEST_PG",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("GONGZHI_REQUIRE_PG") == "1"
 
 
@@ -94,7 +95,8 @@ def toml_value(v: Any) -> str:
     if isinstance(v, int | float):
         return str(v)
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {toml_value(x)}" for k, x in v.items()) + " }"
+        items = ", ".join(f"{json.dumps(str(k))} = {toml_value(x)}" for k, x in v.items())
+        return "{ " + items + " }"
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     return json.dumps(str(v), ensure_ascii=False)

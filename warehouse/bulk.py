@@ -9,6 +9,7 @@ slower. Unchanged rows are not rewritten, so a re-run changes nothing, lineage i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -33,7 +34,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     true,
     update,
 )
@@ -157,10 +157,8 @@ class Stager:
         """Remove the scratch space; safe to call twice and after a failure."""
         if self._file is not None:
             for p in (self._file, Path(f"{self._file}-journal")):
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.remove(p)
-                except FileNotFoundError:
-                    pass
         elif self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -9,6 +9,7 @@ upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,10 +67,8 @@ def _sqlite_events(engine: Engine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
         cur = dbapi_conn.cursor()
-        try:
+        with contextlib.suppress(Exception):  # a read-only file keeps its mode; reads work
             cur.execute("PRAGMA journal_mode=WAL")
-        except Exception:
-            pass  # a read-only file keeps its mode; reads still work
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=OFF")
         cur.execute("PRAGMA cache_size=-131072")  # 128 MiB: merges into big tables need it
@@ -139,7 +138,8 @@ def open_warehouse(url: str, **kw: Any) -> Engine:
 
 def data_version(conn: Connection | Engine) -> int:
     """A number that changes whenever a run changes data: the key for caches of results."""
-    stmt = select(schema.warehouse_meta.c.value).where(schema.warehouse_meta.c.key == "data_version")
+    meta = schema.warehouse_meta
+    stmt = select(meta.c.value).where(meta.c.key == "data_version")
     if isinstance(conn, Engine):
         with conn.connect() as c:
             value = c.execute(stmt).scalar_one_or_none()

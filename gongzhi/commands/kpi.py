@@ -35,8 +35,8 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
 
     from metrics import periods
     from metrics.service import Metrics
-    from warehouse.timeutil import to_local
     from warehouse.engine import utcnow
+    from warehouse.timeutil import to_local
 
     m = Metrics(ctx.engine())
     if grid:

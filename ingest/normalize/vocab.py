@@ -6,10 +6,10 @@ Keys are compared after trimming, half-width folding and lower-casing, so ``Onli
 
 from __future__ import annotations
 
-TRUE_WORDS = ("true", "t", "yes", "y", "1", "是", "有", "对", "√", "✓", "已", "已整改", "已培训",
-              "已调解", "调解成功", "持证", "党员", "返工", "存入")
-FALSE_WORDS = ("false", "f", "no", "n", "0", "否", "无", "没有", "×", "✗", "未", "未整改", "未培训",
-               "调解失败", "未持证", "非党员", "群众")
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "是", "有", "对", "√", "✓", "已", "已整改",
+              "已培训", "已调解", "调解成功", "持证", "党员", "返工", "存入")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "否", "无", "没有", "×", "✗", "未", "未整改",
+               "未培训", "调解失败", "未持证", "非党员", "群众")
 
 BOOLEANS: dict[str, bool] = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
 
@@ -39,7 +39,8 @@ ENUMS: dict[str, dict[str, str]] = {
         "办结归档": "closed", "已关闭": "closed",
     },
     "source": {
-        "巡查": "inspector", "网格员": "inspector", "网格员上报": "inspector", "巡查发现": "inspector",
+        "巡查": "inspector", "网格员": "inspector", "网格员上报": "inspector",
+        "巡查发现": "inspector",
         "居民": "resident", "群众": "resident", "居民上报": "resident", "群众反映": "resident",
         "热线": "hotline", "12345": "hotline", "12345热线": "hotline", "市长热线": "hotline",
         "其他": "other", "其它": "other",
@@ -47,7 +48,8 @@ ENUMS: dict[str, dict[str, str]] = {
     "role": {
         "网格员": "grid_worker", "专职网格员": "grid_worker", "社区工作者": "grid_worker",
         "楼栋长": "building_head", "单元长": "building_head", "楼栋长(单元长)": "building_head",
-        "支部书记": "party_secretary", "网格党支部书记": "party_secretary", "书记": "party_secretary",
+        "支部书记": "party_secretary", "网格党支部书记": "party_secretary",
+        "书记": "party_secretary",
     },
     "tier": {
         "基础型": "basic", "基础": "basic", "标准型": "standard", "标准": "standard",

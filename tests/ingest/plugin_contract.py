@@ -67,7 +67,7 @@ class PluginContract:
         cfg = self.source_config(tmp_path)
         first = self.prerequisites(tmp_path)
         results = run_sources(warehouse_url, [*first, cfg])
-        mine = [r for r in results if r.source == cfg["id"]][0]
+        mine = next(r for r in results if r.source == cfg["id"])
         assert mine.ok, mine.error
         assert mine.read == self.expected_rows
         assert mine.read == mine.loaded + mine.quarantined + mine.duplicates

@@ -55,8 +55,8 @@ def test_numbers_fullwidth_separators_and_integers() -> None:
 
 
 def test_ratings_accept_the_words_of_好差评() -> None:
-    assert v.parse_rating(s("非常满意", "满意", "基本满意", "不满意", "非常不满意", "5")).to_list() == [
-        5, 4, 3, 2, 1, 5]
+    words = s("非常满意", "满意", "基本满意", "不满意", "非常不满意", "5")
+    assert v.parse_rating(words).to_list() == [5, 4, 3, 2, 1, 5]
 
 
 def test_booleans() -> None:

@@ -63,8 +63,8 @@ class TestFilesContract(PluginContract):
         assert rows["BJ003"].rectified is True and rows["BJ003"].channel == "station"
 
 
-def test_gb18030_without_bom_and_utf8_with_bom_both_load(tmp_path: Path, sqlite_url: str,
-                                                         run_sources) -> None:
+def test_gb18030_without_bom_and_utf8_with_bom_both_load(
+        tmp_path: Path, sqlite_url: str, run_sources) -> None:
     write(tmp_path, "a.csv", "\n".join([HEADER_ZH, ROWS_ZH[0]]) + "\n", "gb18030")
     write(tmp_path, "b.csv", "\ufeff" + "\n".join([HEADER_ZH, ROWS_ZH[1]]) + "\n", "utf-8")
     r = run_sources(sqlite_url, [divisions_source(), cases_source(tmp_path)])[1]
@@ -75,7 +75,8 @@ def test_gb18030_without_bom_and_utf8_with_bom_both_load(tmp_path: Path, sqlite_
 def test_title_rows_above_header_are_skipped_and_rows_numbered_as_in_the_file(
         tmp_path: Path, sqlite_url: str, run_sources) -> None:
     bad = "BJ009,I01,420606001001,网上办,not-a-date,,已办结,0,5,"
-    text = "\n".join(["樊城区政务服务办件明细表", "统计时间：2023年8月", HEADER_ZH, ROWS_ZH[0], bad])
+    text = "\n".join(["樊城区政务服务办件明细表", "统计时间：2023年8月", HEADER_ZH,
+                      ROWS_ZH[0], bad])
     write(tmp_path, "titled.csv", text + "\n")
     r = run_sources(sqlite_url, [divisions_source(), cases_source(tmp_path)])[1]
     assert r.ok and (r.loaded, r.quarantined) == (1, 1)

@@ -30,7 +30,8 @@ class CertificatesSource(Source):
         frame = pl.DataFrame({
             "certificate_id": [f"ZM{i:03d}" for i in range(1, n + 1)],
             "name": [f"证明事项{i}" for i in range(1, n + 1)],
-            "status": ["retained" if i <= self.config.retained else "取消" for i in range(1, n + 1)],
+            "status": ["retained" if i <= self.config.retained else "取消"
+                       for i in range(1, n + 1)],
             "changed_at": ["2022-06-30"] * n,
             ROW: list(range(1, n + 1)),
             ORIGIN: ["certlist"] * n,
