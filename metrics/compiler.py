@@ -218,7 +218,7 @@ def rollup_query(m: Measure, rollup: Table, value_col: str, rows_col: str, scope
     month, area = rollup.c.month, rollup.c.area
     conds: list[ColumnElement[Any]] = []
     if period is not None:
-        if period.grain not in ("month", "quarter", "year"):
+        if not period.whole_months:
             raise NotApplicable("monthly rollups cannot answer day or week periods")
         first, last = period.months
         if m.window == "period":

@@ -15,7 +15,7 @@ from typing import Literal
 from gongzhi.errors import ConfigError, Problem
 from warehouse.timeutil import local_midnight_utc
 
-Grain = Literal["day", "week", "month", "quarter", "year"]
+Grain = Literal["day", "week", "month", "quarter", "year", "range"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,14 @@ class Period:
             return f"{s.year}-{s.month:02d}"
         if self.grain == "quarter":
             return f"{s.year}-Q{(s.month - 1) // 3 + 1}"
+        if self.grain == "range":
+            return f"{s:%Y-%m}~{self.last_day:%Y-%m}"
         return str(s.year)
+
+    @property
+    def whole_months(self) -> bool:
+        """Whether the period is made of whole months (what monthly rollups can answer)."""
+        return self.start.day == 1 and self.end.day == 1
 
     @property
     def last_day(self) -> dt.date:
@@ -136,6 +143,22 @@ def parse(text: str) -> Period:
             break
     raise ConfigError([Problem("--period", f"'{text}' is not a period; use 2024-05, 2024-Q2, "
                                            "2024, 2024-W19 or 2024-05-10")])
+
+
+def month_range(last: Period, months: int) -> Period:
+    """The ``months`` whole months ending with the month of ``last``'s last day (trends)."""
+    end = _add_months(last.last_day.replace(day=1), 1)
+    return Period("range", _add_months(end, -months), end)
+
+
+def months_in(p: Period) -> list[str]:
+    """'YYYY-MM' of each month whose first day lies in ``p``."""
+    first, last = p.months
+    out, d = [], dt.date(int(first[:4]), int(first[5:]), 1)
+    while f"{d:%Y-%m}" <= last:
+        out.append(f"{d:%Y-%m}")
+        d = _add_months(d, 1)
+    return out
 
 
 def latest_complete(grain: Grain, today: dt.date) -> Period:

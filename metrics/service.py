@@ -182,7 +182,7 @@ class Metrics:
         m = job.measure
         if not rollup.eligible(m) or job.period is None:
             return None
-        if job.period.grain not in ("month", "quarter", "year"):
+        if not job.period.whole_months:
             return None  # rollups are monthly: days and weeks come from the facts
         if job.scope.level == "grid" or job.group == "grid":
             return None

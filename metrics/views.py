@@ -1,0 +1,112 @@
+"""What the dashboard's pages show, as small frames: the pages only lay them out.
+
+Everything here goes through :class:`metrics.service.Metrics` (cached by data version), so a
+page never holds SQL or KPI arithmetic and the browser only gets aggregated rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from metrics.compiler import Group, Scope
+from metrics.periods import Period, month_range, months_in, parse
+from metrics.service import Metrics
+
+CHILD: dict[str, Group] = {"district": "street", "street": "community", "community": "grid",
+                           "grid": None}
+
+
+@dataclass
+class Overview:
+    """The leaders' page: headline cards, sparklines, street ranking, three-colour board."""
+
+    cards: pl.DataFrame
+    sparklines: pl.DataFrame
+    ranking: pl.DataFrame
+    board: pl.DataFrame
+
+
+@dataclass
+class DomainPage:
+    """A domain page for one area: its KPIs, trends, and the areas one level down."""
+
+    kpis: pl.DataFrame
+    trend: pl.DataFrame
+    ranking: pl.DataFrame
+
+
+def headline_ids(m: Metrics) -> list[str]:
+    return [k.id for k in m.catalog.kpis.values() if k.headline]
+
+
+def domain_ids(m: Metrics, domain: str) -> list[str]:
+    return [k.id for k in m.catalog.by_domain(domain)]
+
+
+def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
+                    months: int) -> pl.DataFrame:
+    """Monthly values of each KPI over the ``months`` months ending with ``period``."""
+    rng = month_range(period, months)
+    flows, stocks = [], []
+    for kid in ids:
+        k = m.catalog.get(kid)
+        if not k.periodic:
+            continue
+        windows = {x.window for x in k.measures().values()}
+        (flows if windows == {"period"} else stocks).append(kid)
+    frames = []
+    if flows:
+        f = m.compute(flows, scope, rng, "month", compare=False)
+        if f.height:
+            frames.append(f.select("kpi", pl.col("key").alias("month"), "value", "target",
+                                   "status"))
+    for month in months_in(rng) if stocks else []:
+        f = m.compute(stocks, scope, parse(month), compare=False)
+        if f.height:
+            frames.append(f.select("kpi", pl.lit(month).alias("month"), "value", "target",
+                                   "status"))
+    if not frames:
+        return pl.DataFrame(schema={"kpi": pl.String, "month": pl.String, "value": pl.Float64,
+                                    "target": pl.Float64, "status": pl.String})
+    out = pl.concat(frames, how="vertical_relaxed")
+    return out.filter(pl.col("month").is_in(months_in(rng))).sort("kpi", "month")
+
+
+def overview(m: Metrics, scope: Scope, period: Period, months: int = 12) -> Overview:
+    ids = headline_ids(m)
+    child = CHILD.get(scope.level)
+    cards = m.compute(ids, scope, period)
+    ranking = m.compute(ids, scope, period, child) if child else cards.head(0)
+    rate_ids = [k for k in ids if m.catalog.get(k).target is not None]
+    board_group: Group = "community" if scope.level in ("district", "street") else child
+    board = m.compute(rate_ids, scope, period, board_group, compare=False) if board_group \
+        else cards.head(0)
+    return Overview(cards=cards, sparklines=_trend_by_month(m, ids, scope, period, months),
+                    ranking=ranking, board=board)
+
+
+def domain_page(m: Metrics, domain: str, scope: Scope, period: Period,
+                months: int = 12) -> DomainPage:
+    ids = domain_ids(m, domain)
+    child = CHILD.get(scope.level)
+    kpis = m.compute(ids, scope, period)
+    ranking = m.compute(ids, scope, period, child) if child else kpis.head(0)
+    return DomainPage(kpis=kpis, trend=_trend_by_month(m, ids, scope, period, months),
+                      ranking=ranking)
+
+
+def heatmap(m: Metrics, kpi_id: str, scope: Scope, period: Period, months: int = 12
+            ) -> pl.DataFrame:
+    """One KPI by the areas one level down × month (the street × month heatmap)."""
+    child = CHILD.get(scope.level)
+    if child is None:
+        return pl.DataFrame()
+    frames = []
+    for month in months_in(month_range(period, months)):
+        f = m.compute([kpi_id], scope, parse(month), child, compare=False)
+        if f.height:
+            frames.append(f.select(pl.col("key").alias("area"), pl.lit(month).alias("month"),
+                                   "value", "status"))
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
