@@ -35,3 +35,20 @@ def test_overview_and_domain_page(tmp_path: Path, sqlite_url: str) -> None:
 
     heat = views.heatmap(m, "gov.case_count", m.district(), may, months=2)
     assert heat.filter(heat["month"] == "2024-05").sort("area")["value"].to_list() == [4.0, 1.0]
+
+
+def test_detail_rows_are_paged_scoped_and_labelled(tmp_path: Path, sqlite_url: str) -> None:
+    from metrics import detail
+
+    m = materialize(load_case(CASES / "gov.yaml"), tmp_path, sqlite_url)
+    may = periods.parse("2024-05")
+    street = m.scope("street", "汉江街道")
+    assert detail.count(m.engine, "gov", street, may) == 4
+    page = detail.rows(m.engine, "gov", street, may, offset=0, limit=3)
+    assert page["case_id"].to_list() == ["S4", "S3", "S2"]  # newest first
+    names = dict(zip(m.divisions()["code"], m.divisions()["short_name"], strict=True))
+    shown = detail.labelled(page, "gov", "zh", names)
+    assert shown["社区"].to_list() == ["刘埂社区", "刘埂社区", "高庄社区"]
+    assert shown["受理时间"].to_list()[0] == "2024-05-20 09:00"  # local time
+    rest = detail.rows(m.engine, "gov", street, may, offset=3, limit=3)
+    assert rest["case_id"].to_list() == ["S1"]
