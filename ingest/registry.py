@@ -101,6 +101,8 @@ def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Probl
     targets = [spec.table] if spec.table in tables else []
     if targets:
         allowed = {c.name for c in tables[targets[0]].columns if not c.name.startswith("_")}
+        if tables[targets[0]].info.get("personal"):
+            allowed |= {"name", "id_number", "phone"}  # inputs, stored masked or hashed
         for header, canonical in spec.columns.items():
             if canonical not in allowed:
                 problems.append(Problem(f"{place} columns.{header}",

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, select
 
+from gongzhi import privacy
 from gongzhi.errors import GongzhiError, LockBusy, SourceError
 from gongzhi.settings import Settings, SourceSpec
 from ingest.contract import Batch, Snapshot, SourceContext
@@ -284,10 +285,11 @@ def _known_codes(engine: Engine) -> dict[str, pl.Series]:
 
 
 def _describe(e: BaseException) -> str:
+    """The run log's error text; personal numbers are masked even in a library's message."""
     if isinstance(e, GongzhiError):
-        return f"{type(e).__name__}: {e}"
+        return privacy.redact(f"{type(e).__name__}: {e}")
     last = traceback.format_exception_only(type(e), e)[-1].strip()
-    return f"unexpected error: {last}"
+    return privacy.redact(f"unexpected error: {last}")
 
 
 def _summary(r: RunResult) -> str:

@@ -16,14 +16,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import DDLElement
 
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -125,8 +137,37 @@ def migrate(engine: Engine) -> int:
         raise WarehouseError(f"cannot prepare the warehouse at {engine.url!r}: {e.orig}") from e
 
 
+def _v2_personal_columns(conn: Connection) -> None:
+    """v2: masked and pseudonymised personal columns on the people tables."""
+    insp = inspect(conn)
+    for table_name in schema.PERSONAL_TABLES:
+        have = {c["name"] for c in insp.get_columns(table_name)}
+        table = schema.metadata.tables[table_name]
+        for col in ("name_masked", "id_hash", "id_masked", "phone_masked"):
+            if col not in have:
+                ddl = AddColumn(table_name, Column(col, table.c[col].type))
+                conn.execute(ddl)
+
+
+class AddColumn(DDLElement):
+    """ALTER TABLE … ADD COLUMN, compiled per dialect (Core has no construct for it)."""
+
+    inherit_cache = False
+
+    def __init__(self, table: str, column: Any):
+        self.table = table
+        self.column = column
+
+
+@compiles(AddColumn)
+def _add_column(element: AddColumn, compiler: Any, **kw: Any) -> str:
+    prep = compiler.preparer
+    spec = compiler.get_column_specification(element.column)
+    return f"ALTER TABLE {prep.quote(element.table)} ADD COLUMN {spec}"
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
-MIGRATIONS: list[tuple[int, Any]] = []
+MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns)]
 
 
 def open_warehouse(url: str, **kw: Any) -> Engine:

@@ -64,6 +64,19 @@ def _rating(name: str) -> Column[Any]:
     return Column(name, Integer, nullable=True, info={"range": (1, 5)})
 
 
+def _personal() -> list[Column[Any]]:
+    """What personal inputs (name, id_number, phone) become: never the values in clear."""
+    return [
+        Column("name_masked", String(64)),
+        Column("id_hash", String(64)),  # HMAC-SHA256 of the ID number, keyed from the env
+        Column("id_masked", String(32)),  # first 3 + last 4
+        Column("phone_masked", String(32)),  # 138****8000
+    ]
+
+
+PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
+
+
 def _table(name: str, kind: str, *cols: Any, **info: Any) -> Table:
     return Table(name, metadata, *cols, *_lineage(), info={"kind": kind, **info})
 
@@ -170,7 +183,9 @@ grid_staff = _table(
     Column("is_party_member", Boolean, nullable=False, info={"default": False}),
     Column("certified_social_worker", Boolean, nullable=False, info={"default": False}),
     Column("trained", Boolean, nullable=False, info={"default": False}),
+    *_personal(),
     area="grid_code",
+    personal=True,
 )
 
 volunteers = _table(
@@ -181,7 +196,9 @@ volunteers = _table(
     Column("team_id", String(64)),
     Column("registered_at", DateTime, nullable=False),
     Column("is_party_member", Boolean, nullable=False, info={"default": False}),
+    *_personal(),
     area="community_code",
+    personal=True,
 )
 
 volunteer_services = _table(
@@ -218,7 +235,9 @@ party_members = _table(
     _code("community_code", "community"),
     Column("checked_in_at", DateTime),
     Column("points", Float, info={"range": (0, 100_000), "default": 0}),
+    *_personal(),
     area="community_code",
+    personal=True,
 )
 
 party_deeds = _table(

@@ -15,9 +15,10 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
+from gongzhi import privacy
 from gongzhi.errors import MissingColumnsError
 from ingest.contract import ORIGIN, ROW, SHEET
-from ingest.normalize import values
+from ingest.normalize import personal, values
 from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
@@ -62,7 +63,9 @@ def map_headers(frame: pl.DataFrame, table: Table, columns: Mapping[str, str]) -
     Returns the renamed frame, the headers that map to nothing (kept out of the warehouse,
     but still in the raw row of any quarantined record) and the mapping used.
     """
-    canonical = {c.name for c in content_columns(table)}
+    canonical = {c.name for c in content_columns(table) if c.name not in personal.OUTPUTS}
+    if table.info.get("personal"):
+        canonical |= set(personal.INPUTS)
     lower = {c.lower(): c for c in canonical}
     user = {clean_header(k): v for k, v in columns.items()}
     rename: dict[str, str] = {}
@@ -123,10 +126,20 @@ def cast_batch(
         shown_as = {v: f"{k} ({v})" for k, v in rename.items() if k != v}
     check_required(renamed.columns, table, defaults, location)
 
+    # Personal inputs become masked / pseudonymised columns here and go no further in clear.
+    inputs = {c: values.clean_strings(renamed[c]) for c in personal.INPUTS
+              if c in renamed.columns and table.info.get("personal")}
+    pres = personal.process(inputs) if inputs else personal.PersonalResult()
+    renamed = renamed.drop(list(inputs))
+    problems: list[tuple[str, str, pl.Series, pl.Series]] = list(pres.problems)
+
     typed: dict[str, pl.Series] = {}
-    problems: list[tuple[str, str, pl.Series, pl.Series]] = []  # column, reason, mask, raw
     for col in content_columns(table):
         name = col.name
+        if name in personal.OUTPUTS:
+            typed[name] = pres.columns.get(name, pl.Series(name, [None] * n, dtype=pl.String)
+                                           ).alias(name)
+            continue
         if name in renamed.columns:
             raw_series = renamed[name]
         else:
@@ -167,6 +180,7 @@ def cast_batch(
         pl.when(pl.col(f"m{i}")).then(_message_expr(shown_as.get(p[0], p[0]), p[1], f"r{i}"))
         for i, p in enumerate(problems)
     ], separator="; ", ignore_nulls=True)).to_series()
+    original = _mask_personal(original, {} if mapped else rename, pres)
 
     good = good_frame.filter(~any_bad)
     info = original.select(
@@ -180,8 +194,34 @@ def cast_batch(
     bad = pl.DataFrame({
         "origin": info[ORIGIN], "sheet": info[SHEET], "row_number": info[ROW],
         "column_name": first_col, "reason": first_reason, "message": message, "raw": info["raw"],
-    }).filter(any_bad)
+    }).filter(any_bad).with_columns(  # last safety net: no ID or mobile number in clear
+        pl.col("message").map_elements(privacy.redact, return_dtype=pl.String),
+        pl.col("raw").map_elements(privacy.redact, return_dtype=pl.String))
     return Prepared(good, bad, n, unmapped)
+
+
+def _mask_personal(original: pl.DataFrame, rename: Mapping[str, str],
+                   pres: personal.PersonalResult) -> pl.DataFrame:
+    """The source row as kept in the quarantine: personal values masked, never in clear."""
+    out = original
+    for header in original.columns:
+        if header in INTERNAL:
+            continue
+        target = rename.get(header)
+        if target in pres.masked_inputs:
+            out = out.with_columns(pres.masked_inputs[target].alias(header))
+        elif privacy.personal_header(str(header)):
+            is_name = any(w in str(header).lower() for w in ("姓名", "名字", "联系人", "name"))
+            fn = privacy.mask_name if is_name else _mask_any
+            out = out.with_columns(pl.col(header).cast(pl.String).map_elements(
+                fn, return_dtype=pl.String))
+    return out
+
+
+def _mask_any(value: str) -> str:
+    """An unmapped personal value (an ID or phone column nobody mapped): masked anyway."""
+    red = privacy.redact(value)
+    return red if red != value else privacy.mask_phone(value)
 
 
 def _empty_quarantine() -> pl.DataFrame:
@@ -198,6 +238,11 @@ def _message_expr(column: str, reason: str, raw_col: str) -> pl.Expr:
         return pl.format(f"{column}: '{{}}' is out of the allowed range", pl.col(raw_col))
     if reason == BAD_CODE:
         return pl.format(f"{column}: '{{}}' is not an allowed value", pl.col(raw_col))
+    if reason == personal.INVALID_ID:
+        return pl.format(f"{column}: '{{}}' is not a valid ID number (GB 11643 check digit or "
+                         "birth date)", pl.col(raw_col))
+    if reason == personal.INVALID_PHONE:
+        return pl.format(f"{column}: '{{}}' is not a phone number", pl.col(raw_col))
     if reason == BAD_FORMAT:
         return pl.format(f"{column}: '{{}}' has the wrong format", pl.col(raw_col))
     word = _TYPE_WORDS.get(reason, "valid")

@@ -70,3 +70,29 @@ def test_two_processes_creating_the_warehouse_at_once(tmp_path: Path) -> None:
     with eng.connect() as c:
         assert c.execute(select(schema.schema_version.c.version)).scalars().all() == [
             SCHEMA_VERSION]
+
+
+def test_v1_warehouse_is_migrated_to_v2(engine) -> None:
+    """A warehouse made before v2 gets the personal columns and keeps its rows."""
+    from sqlalchemy import delete, insert
+
+    from warehouse.engine import utcnow
+
+    with write_transaction(engine) as c:
+        for t in schema.PERSONAL_TABLES:
+            for col in ("name_masked", "id_hash", "id_masked", "phone_masked"):
+                c.execute(text(f"ALTER TABLE {t} DROP COLUMN {col}"))
+        c.execute(delete(schema.schema_version))
+        c.execute(insert(schema.schema_version).values(version=1, applied_at=utcnow()))
+        c.execute(text("INSERT INTO volunteers (volunteer_id, community_code, registered_at, "
+                       "is_party_member, _run_id, _ingested_at, _source) VALUES "
+                       "('V1', '420606001001', '2024-01-01 00:00:00', false, 1, "
+                       "'2024-01-01 00:00:00', 'x')"))
+    assert "id_hash" not in {c["name"] for c in inspect(engine).get_columns("volunteers")}
+    assert migrate(engine) == 2
+    cols = {c["name"] for c in inspect(engine).get_columns("volunteers")}
+    assert {"name_masked", "id_hash", "id_masked", "phone_masked"} <= cols
+    with engine.connect() as c:
+        assert c.execute(text("SELECT volunteer_id FROM volunteers")).scalars().all() == ["V1"]
+        assert c.execute(select(schema.schema_version.c.version).order_by(
+            schema.schema_version.c.version)).scalars().all() == [1, 2]
