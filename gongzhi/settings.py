@@ -119,7 +119,8 @@ def settings_from_dict(
     lines = _Lines(fname, text)
     problems: list[Problem] = []
 
-    unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard"}
+    unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
+                           "privacy", "roles"}
     for key in sorted(unknown):
         problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
 
@@ -129,6 +130,18 @@ def settings_from_dict(
         url = _resolve_sqlite_url(url, base_dir)
     except ArgumentError as e:
         problems.append(Problem(lines.top("warehouse"), f"warehouse url is not valid: {e}"))
+
+    privacy_cfg = data.get("privacy") or {}
+    key_file = privacy_cfg.get("key_file")
+    if key_file is not None:
+        if not isinstance(key_file, str):
+            problems.append(Problem(lines.top("privacy"), "'key_file' must be a path"))
+        elif not os.environ.get("GONGZHI_PSEUDONYM_KEY"):
+            # a path to the secret, relative to the config; processes started from here
+            # (scheduler, dashboard) inherit it
+            kf = Path(key_file).expanduser()
+            os.environ["GONGZHI_PSEUDONYM_KEY_FILE"] = str(kf if kf.is_absolute()
+                                                           else base_dir / kf)
 
     sched = SchedulerSettings()
     for key, value in (data.get("scheduler") or {}).items():

@@ -111,6 +111,14 @@ def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Probl
             if col not in allowed:
                 problems.append(Problem(f"{place} defaults.{col}",
                                         f"'{col}' is not a column of {targets[0]}"))
+    if spec.schedule:
+        from ingest.scheduler import cron_trigger
+
+        try:
+            cron_trigger(spec.schedule, "Asia/Shanghai")
+        except Exception as e:  # APScheduler says what is wrong with the expression
+            problems.append(Problem(f"{place} schedule", f"not a valid cron expression "
+                                                         f"'{spec.schedule}': {e}"))
     try:
         cls.Config(**spec.options)
     except ValidationError as e:

@@ -199,6 +199,9 @@ def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
     fams = families(catalog)
     rebuilt: list[str] = []
     with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            # processes starting together (schedulers, ingest) build these once, in turn
+            conn.execute(select(func.pg_advisory_xact_lock(4206060002)))
         calendar_changed = ensure_calendar(conn)
         have = stored_fingerprints(conn)
         existing = set(inspect(conn).get_table_names())

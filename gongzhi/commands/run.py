@@ -51,7 +51,9 @@ def schedule(ctx: Context, once: bool) -> None:
 
     service = SchedulerService(ctx.settings, ctx.engine(), observers=_observers(ctx))
     if once:
-        service.catch_up()
+        results = service.catch_up()
+        if any(not r.ok for r in results):
+            sys.exit(EXIT_FAILED)
         return
     service.serve_forever()
 

@@ -1,0 +1,152 @@
+"""``gongzhi demo``: a realistic 樊城区 demo source set, from the real division list and with the
+proportions of the seed article, plus a ``gongzhi.toml`` that points at it.
+
+Layout under the output folder::
+
+    gongzhi.toml                    the config (warehouse: sqlite:///warehouse.db)
+    sources/divisions/              the official division list (plugin ``divisions``)
+    sources/grid/                   grids, event categories, grid staff (CSV)
+    sources/grid_system.db          the grid system's database: events, consultation topics
+    sources/population/             residents and households per community and year
+    sources/gov/                    item catalogue (XLSX), certificates, cases/ (quarterly CSV)
+    sources/volunteer/              register (with personal columns), services/, redemptions
+    sources/party/                  party members, deeds, stations
+    sources/civic/                  property fees of the old estates
+    sources/README.md               what is where, and the rows planted to be quarantined
+
+Volumes of the three big facts grow linearly with ``scale`` (1 ≈ 150k service cases, 30k grid
+events, 30k volunteer service records over three years; 65 ≈ the benchmark's 10M / 2M / 2M);
+the dimensions keep the seed's sizes. The same ``seed`` and ``end`` give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from gongzhi.demo import cases, civic, config, geography, government, grid, party, volunteer
+from gongzhi.demo.common import DemoContext, Planted, SourceEntry, WorkCalendar
+from gongzhi.errors import ConfigError, Problem
+
+__all__ = ["Planted", "default_end", "write_demo"]
+
+README = "README.md"
+YEARS = 3
+
+
+def default_end() -> dt.date:
+    """Today in Asia/Shanghai: the demo's data runs up to it."""
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def span(end: dt.date, years: int = YEARS) -> dt.date:
+    """The first day of the ``years`` years that end on ``end``."""
+    try:
+        back = end.replace(year=end.year - years)
+    except ValueError:  # 29 February
+        back = end.replace(year=end.year - years, day=28)
+    return back + dt.timedelta(days=1)
+
+
+def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
+               log: Callable[[str], None] = lambda message: None,
+               end: dt.date | None = None) -> Path:
+    """Write the demo sources and their config into ``out_dir``; return the config's path.
+
+    A previous demo in the same folder (recognised by its config's header) is replaced,
+    warehouse included, so that the runs that follow start clean. A folder holding some other
+    config is refused rather than overwritten.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, not {scale}")
+    end = end or default_end()
+    start = span(end)
+    root = Path(out_dir)
+    _reset(root, log)
+    cal = WorkCalendar(min(dt.date(2018, 1, 1), dt.date(start.year - 4, 1, 1)),
+                       end + dt.timedelta(days=240))
+    ctx = DemoContext(root=root, scale=scale, seed=seed, start=start, end=end, cal=cal, log=log)
+    log(f"writing the 樊城区 demo into {root} (scale {scale:g}, seed {seed}, "
+        f"{start.isoformat()} … {end.isoformat()})")
+    if not cal.official:
+        log("note: the holiday calendar has no data for part of the span; weekends are used "
+            "as rest days there")
+
+    geo, entries = geography.build(ctx)
+    catalogue, items = government.build_items(ctx)
+    entries += [items, cases.build(ctx, geo, catalogue), government.build_certificates(ctx)]
+    entries += [grid.build_categories(ctx), grid.build_events(ctx, geo),
+                grid.build_staff(ctx, geo)]
+    entries += volunteer.build(ctx, geo)
+    entries += party.build(ctx, geo)
+    entries += civic.build(ctx, geo)
+    _write_readme(ctx, entries)
+    _write_key(ctx)
+    path = config.write_config(ctx, entries)
+    log(f"planted {len(ctx.planted)} bad rows for the quarantine: "
+        + ", ".join(sorted({p.reason for p in ctx.planted})))
+    log(f"config with {len(entries)} sources → {path}")
+    return path
+
+
+KEY_FILE = ".pseudonym_key"
+
+
+def _write_key(ctx: DemoContext) -> None:
+    """The demo's pseudonym key, in a file beside the config (the config names the file, never
+    the key). Derived from the seed: demo data has nothing to hide, and re-runs must give the
+    same pseudonyms."""
+    key = hashlib.sha256(f"gongzhi-demo-pseudonym-key-{ctx.seed}".encode()).hexdigest()
+    path = ctx.root / KEY_FILE
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+def _reset(root: Path, log: Callable[[str], None]) -> None:
+    cfg = root / "gongzhi.toml"
+    sources = root / "sources"
+    ours = config.is_demo_config(cfg)
+    if cfg.exists() and not ours:
+        raise ConfigError([Problem(str(cfg), "exists and was not written by `gongzhi demo`; "
+                                             "choose another --dir")])
+    if sources.exists() and any(sources.iterdir()) and not (sources / README).exists():
+        raise ConfigError([Problem(str(sources), "holds files that `gongzhi demo` did not "
+                                                 "write; choose another --dir")])
+    if sources.exists():
+        shutil.rmtree(sources)
+    if ours:
+        old = sorted(root.glob("warehouse.db*"))
+        for p in old:
+            p.unlink()
+        if old:
+            log(f"replaced the previous demo in {root} (sources and warehouse)")
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def _write_readme(ctx: DemoContext, entries: list[SourceEntry]) -> None:
+    lines = [
+        "# 樊城区 demo sources",
+        "",
+        f"Written by `gongzhi demo` (seed {ctx.seed}, scale {ctx.scale:g}, data "
+        f"{ctx.start.isoformat()} … {ctx.end.isoformat()}). Everything here is made up with the",
+        "proportions of the seed article over the official division list; `gongzhi.toml` next",
+        "to this folder says how each source is read.",
+        "",
+        "## Sources",
+        "",
+    ]
+    for e in entries:
+        where = e.options.get("path") or e.options.get("url")
+        lines.append(f"- `{e.id}` ({e.plugin} → {e.table or 'divisions'}): {where}"
+                     + (f" — {e.comment}" if e.comment else ""))
+    lines += ["", "## Rows planted for the quarantine", ""]
+    for p in ctx.planted:
+        lines.append(f"- `{p.source}` {p.file}: {p.reason} ({p.what})")
+    lines += ["", "The volunteer register also holds two ID numbers with a wrong check digit;",
+              "they load (the personal columns are not mapped) and are there for the",
+              "pseudonymisation step to flag."]
+    (ctx.sources / README).write_text("\n".join(lines) + "\n", encoding="utf-8")

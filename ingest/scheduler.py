@@ -1,0 +1,472 @@
+"""``gongzhi schedule``: the scheduler process (never inside Streamlit).
+
+One APScheduler 3.x cron job per scheduled source, in the configured time zone
+(Asia/Shanghai), with ``coalesce``, ``max_instances=1`` and a misfire grace of hours: the 1 s
+default silently drops a run that starts late because the machine was busy. Jobs live in
+memory and are added once per start, so nothing is "replaced" at start-up; a run missed while
+the process was down is found in the run log instead: at start, a source whose last due time
+has no run started at or after it is run once (trigger ``catchup``). A poll job takes the
+dashboard's run-now requests (trigger ``request``).
+
+Two loads of one source never overlap: the runner takes the per-source database lock
+(advisory lock on PostgreSQL, lease row on SQLite) and logs a refused run as ``skipped``; in
+this process a source is also reserved while one of its jobs runs, so a request waits instead
+of colliding with the scheduled run. On SQLite loads run one at a time (one writer anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, update
+
+from gongzhi.errors import ConfigError, Problem
+from gongzhi.settings import Settings, SourceSpec
+from ingest.progress import Progress
+from ingest.runner import Runner, RunObserver, RunResult
+from warehouse import runlog
+from warehouse.engine import write_transaction
+from warehouse.locks import HOST
+from warehouse.schema import run_requests
+
+CATCHUP, SCHEDULE, REQUEST = "catchup", "schedule", "request"
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 = Sunday
+LOAD_WORKERS = {"sqlite": 1}  # SQLite has one writer: parallel loads would only wait on it
+DEFAULT_LOAD_WORKERS = 4  # each load holds a lock connection; stays inside the default pool
+HORIZON = timedelta(days=366 * 9)  # "29 Feb on a Monday" repeats within this
+
+
+# --- cron ---------------------------------------------------------------------------------
+
+def cron_trigger(expr: str, tz: tzinfo | str) -> BaseTrigger:
+    """The trigger of a crontab ``expr`` in ``tz``: 5 fields, or 6 with seconds first.
+
+    Follows crontab, not APScheduler 3's own conventions: weekday 0 and 7 are Sunday (APScheduler
+    3 counts from Monday), and when both day of month and day of week are restricted either one
+    matching fires (APScheduler would require both). Raises ValueError on a bad expression.
+    """
+    fields = expr.split()
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    if len(fields) != 6:
+        raise ValueError(f"expected 5 or 6 fields, got {len(fields)}")
+    second, minute, hour, dom, month, dow = fields
+    either = not dom.startswith("*") and not dow.startswith("*")  # as cron decides it
+    dow = _weekdays(dow)
+
+    def make(day: str, day_of_week: str) -> CronTrigger:
+        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=day_of_week, timezone=tz)
+
+    if either:
+        return OrTrigger([make(dom, "*"), make("*", dow)])
+    return make(dom, dow)
+
+
+def _weekdays(field: str) -> str:
+    """A crontab day-of-week field as APScheduler weekday names (``1-5`` → ``mon,…,fri``)."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        rng, _, step_s = part.partition("/")
+        step = int(step_s) if step_s.isdigit() and int(step_s) > 0 else None
+        if step_s and step is None:
+            raise ValueError(f"bad step in day of week '{part}'")
+        if rng == "*":
+            lo, hi = 0, 6
+        else:
+            a, _, b = rng.partition("-")
+            lo = _weekday(a)
+            hi = _weekday(b) if b else (6 if step else lo)
+            if hi == 0 and b and lo > 0:
+                hi = 7  # "5-0" or "fri-sun": up to Sunday
+            if lo > hi:
+                raise ValueError(f"day of week range '{rng}' runs backwards")
+        days.update(d % 7 for d in range(lo, hi + 1, step or 1))
+    if len(days) == 7:
+        return "*"
+    return ",".join(WEEKDAYS[d] for d in sorted(days, key=lambda d: (d + 6) % 7))
+
+
+def _weekday(token: str) -> int:
+    if token.isdigit() and int(token) <= 7:
+        return int(token)
+    if token[:3] in WEEKDAYS and len(token) == 3:
+        return WEEKDAYS.index(token)
+    raise ValueError(f"bad day of week '{token}' (0-7 or sun-sat)")
+
+
+def previous_fire_time(trigger: BaseTrigger, now: datetime, *,
+                       horizon: timedelta = HORIZON) -> datetime | None:
+    """The latest fire time of ``trigger`` at or before ``now`` (aware), or None within
+    ``horizon``.
+
+    APScheduler only walks forward, so: step back from ``now`` in doubling windows until the
+    first fire after the window's start is ≤ now, bisect to about a second, then walk forward
+    over the (at most few) fire times left. About 60 trigger calls, whatever the schedule.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be time-zone aware")
+    now_utc = now.astimezone(UTC)
+
+    def first_from(start: datetime) -> datetime | None:
+        return trigger.get_next_fire_time(None, start)
+
+    def hits(start: datetime) -> bool:
+        t = first_from(start)
+        return t is not None and t <= now_utc
+
+    if hits(now_utc):
+        return first_from(now_utc)
+    hi, width = now_utc, timedelta(seconds=1)
+    while True:
+        if width > horizon:
+            return None
+        lo = now_utc - width
+        if hits(lo):
+            break
+        hi, width = lo, width * 2
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if hits(mid):
+            lo = mid
+        else:
+            hi = mid
+    found = first_from(lo)
+    assert found is not None
+    while True:
+        nxt = trigger.get_next_fire_time(found, now_utc)
+        if nxt is None or nxt <= found or nxt > now_utc:
+            return found
+        found = nxt
+
+
+# --- logging ------------------------------------------------------------------------------
+
+class _Log:
+    """Timestamped lines on stdout (or ``stream``), one write per line across threads."""
+
+    def __init__(self, clock: Callable[[], datetime], stream: TextIO | None):
+        self.clock = clock
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        stream = self.stream or sys.stdout  # resolved per call: tests capture stdout
+        with self.lock:
+            stream.write(f"{self.clock():%Y-%m-%d %H:%M:%S%z} {message}\n")
+            stream.flush()
+
+
+class _ZoneFormatter(logging.Formatter):
+    """APScheduler's warnings (misfires, skipped instances) stamped like our own lines."""
+
+    def __init__(self, tz: tzinfo):
+        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s")
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return f"{datetime.fromtimestamp(record.created, self.tz):%Y-%m-%d %H:%M:%S%z}"
+
+
+class _LogProgress(Progress):
+    """The runner's start/finish hooks as log lines (with counts); no progress chatter."""
+
+    def __init__(self, log: _Log, trigger: str):
+        super().__init__(enabled=False)
+        self.log = log
+        self.trigger = trigger
+
+    def start(self, source: str) -> None:
+        super().start(source)
+        self.log(f"[{source}] {self.trigger} run started")
+
+    def done(self, summary: str) -> None:
+        if summary.startswith("warning"):
+            self.log(f"[{self._source}] {summary}")
+        else:
+            self.log(f"[{self._source}] {self.trigger} run {summary}")
+
+
+# --- the service --------------------------------------------------------------------------
+
+class SchedulerService:
+    """The ``gongzhi schedule`` process: cron jobs, start-up catch-up, run-now requests."""
+
+    def __init__(self, settings: Settings, engine: Engine, *,
+                 observers: Sequence[RunObserver] = (),
+                 clock: Callable[[], datetime] | None = None, stream: TextIO | None = None):
+        self.settings = settings
+        self.engine = engine
+        self.observers = list(observers)
+        conf = settings.scheduler
+        try:
+            self.tz: tzinfo = ZoneInfo(conf.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError([Problem("[scheduler] timezone",
+                                       f"unknown time zone {conf.timezone!r}")]) from None
+        self.clock = clock or (lambda: datetime.now(self.tz))
+        self.log = _Log(self.clock, stream)
+        self.specs = {s.id: s for s in settings.sources}
+        self.triggers: dict[str, BaseTrigger] = {}
+        problems: list[Problem] = []
+        for spec in settings.sources:
+            if spec.schedule:
+                try:
+                    self.triggers[spec.id] = cron_trigger(spec.schedule, self.tz)
+                except ValueError as e:
+                    problems.append(Problem(f"{spec.place} schedule",
+                                            f"bad cron expression {spec.schedule!r}: {e}"))
+        if problems:
+            raise ConfigError(problems, header="schedules are invalid")
+        self.scheduler: BackgroundScheduler | None = None
+        self._busy: set[str] = set()
+        self._queued: dict[str, list[int]] = {}  # claimed requests whose run has not begun
+        self._mutex = threading.Lock()
+        self._stopping = threading.Event()
+
+    # -- catch-up --
+
+    def last_due(self, spec: SourceSpec, now: datetime | None = None) -> datetime | None:
+        """The most recent time ≤ ``now`` at which ``spec``'s schedule fired (None if it has
+        no schedule)."""
+        trigger = self.triggers.get(spec.id)
+        if trigger is None:
+            return None
+        now = now or self.clock()
+        return previous_fire_time(trigger, now if now.tzinfo else now.replace(tzinfo=self.tz))
+
+    def missed(self, now: datetime | None = None) -> list[str]:
+        """Scheduled sources with no run started at or after their last due time."""
+        now = now or self.clock()
+        out = []
+        for sid in self.triggers:
+            due = self.last_due(self.specs[sid], now)
+            if due is None:
+                continue
+            due_utc = due.astimezone(UTC).replace(tzinfo=None)  # the run log is naive UTC
+            last = runlog.last_started(self.engine, sid)
+            if last is None or last < due_utc:
+                self.log(f"[{sid}] missed its run due {due.astimezone(self.tz):%Y-%m-%d %H:%M:%S}"
+                         f" (last run started: {_local(last, self.tz)})")
+                out.append(sid)
+        return out
+
+    def catch_up(self) -> list[RunResult]:
+        """Run, once, every scheduled source whose last due run is missing (trigger catchup)."""
+        return self._catch_up(self.missed())
+
+    def _catch_up(self, source_ids: list[str]) -> list[RunResult]:
+        if not source_ids:
+            self.log("catch-up: no missed runs")
+            return []
+        mine, results = self._reserve(source_ids), []
+        try:
+            for sid in source_ids:
+                if sid not in mine:
+                    results.append(self._skip(sid, CATCHUP))
+            # One source at a time, division lists first (facts refer to their codes), so a
+            # stop request takes effect between sources; the rest is caught up next start.
+            for sid in sorted(mine, key=lambda s: 0 if _feeds_divisions(self.specs[s]) else 1):
+                if self._stopping.is_set():
+                    break
+                results += self._runner(CATCHUP).run([sid], trigger=CATCHUP)
+        finally:
+            self._release(mine)
+        return results
+
+    # -- jobs --
+
+    def _run_scheduled(self, source_id: str) -> None:
+        if self._stopping.is_set():
+            return
+        if not self._reserve([source_id]):
+            self._skip(source_id, SCHEDULE)
+            return
+        try:
+            self._runner(SCHEDULE).run_source(self.specs[source_id], trigger=SCHEDULE)
+        finally:
+            self._release([source_id])
+
+    def _poll(self) -> None:
+        """Claim run-now requests of sources not loading here and queue one run per source."""
+        if self._stopping.is_set() or self.scheduler is None:
+            return
+        with self._mutex:
+            free = [s for s in self.specs if s not in self._busy and s not in self._queued]
+        if not free:
+            return
+        by_source: dict[str, list[int]] = {}
+        for row in runlog.take_requests(self.engine, free):
+            by_source.setdefault(row["source"], []).append(row["id"])
+        for sid, ids in by_source.items():
+            self.log(f"[{sid}] run requested (request {', '.join(map(str, ids))})")
+            with self._mutex:
+                self._queued[sid] = ids
+            self.scheduler.add_job(self._guarded, args=(self._run_request, sid),
+                                   id=f"request:{sid}:{ids[0]}", name=f"{sid} (run now)",
+                                   executor="loads")
+
+    def _run_request(self, source_id: str) -> None:
+        if self._stopping.is_set():
+            return  # shutdown() hands the claimed requests back
+        with self._mutex:
+            ids = self._queued.pop(source_id, [])
+        if not self._reserve([source_id]):
+            result = self._skip(source_id, REQUEST)
+        else:
+            try:
+                result = self._runner(REQUEST).run_source(self.specs[source_id],
+                                                          trigger=REQUEST)
+            finally:
+                self._release([source_id])
+        set_request_run(self.engine, ids, result.run_id)
+
+    def _guarded(self, job: Callable[..., Any], *args: Any) -> None:
+        """Any error in a job is logged and the scheduler keeps going."""
+        try:
+            job(*args)
+        except Exception as e:
+            where = f"[{args[0]}] " if args and isinstance(args[0], str) else ""
+            last = traceback.format_exception_only(type(e), e)[-1].strip()
+            self.log(f"{where}error in {job.__name__.strip('_').replace('_', ' ')}: {last}")
+
+    # -- life cycle --
+
+    def start(self) -> BackgroundScheduler:
+        """Start in the background: catch-up first, then a cron job per scheduled source and
+        the request poller. Returns the APScheduler instance (its jobs are inspectable)."""
+        conf = self.settings.scheduler
+        workers = LOAD_WORKERS.get(self.engine.dialect.name, DEFAULT_LOAD_WORKERS)
+        self._stopping.clear()
+        sched = BackgroundScheduler(
+            timezone=self.tz,
+            executors={"loads": ThreadPoolExecutor(workers), "default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": max(1, int(conf.misfire_grace_hours * 3600))},
+        )
+        # Decide before any job runs, from the run log alone: re-added jobs never carry a
+        # missed run over (APScheduler drops it), so the catch-up is ours to do.
+        missed = self.missed()
+        if missed:
+            sched.add_job(self._guarded, args=(self._catch_up, missed), id="catchup",
+                          name="catch-up at start", executor="loads")
+        for sid, trigger in self.triggers.items():
+            sched.add_job(self._guarded, trigger, args=(self._run_scheduled, sid),
+                          id=f"schedule:{sid}", name=f"{sid} ({self.specs[sid].schedule})",
+                          executor="loads")
+        sched.add_job(self._guarded, IntervalTrigger(seconds=conf.poll_seconds, timezone=self.tz),
+                      args=(self._poll,), id="requests", name="run-now requests",
+                      next_run_time=datetime.now(self.tz))
+        self.scheduler = sched
+        sched.start()
+        for job in sched.get_jobs():
+            if job.id.startswith("schedule:"):
+                self.log(f"scheduled {job.name}, next run "
+                         f"{job.next_run_time:%Y-%m-%d %H:%M:%S %Z}")
+        catching = f"catching up {', '.join(missed)}" if missed else "no missed runs"
+        self.log(f"scheduler started ({HOST}:{os.getpid()}): {len(self.triggers)} scheduled "
+                 f"source(s), time zone {conf.timezone}, {catching}")
+        return sched
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop: jobs not yet begun are dropped (the next start catches them up), running
+        loads finish when ``wait``; claimed requests that never ran go back to pending."""
+        self._stopping.set()
+        sched, self.scheduler = self.scheduler, None
+        if sched is not None and sched.running:
+            sched.shutdown(wait=wait)
+        with self._mutex:
+            ids = [i for q in self._queued.values() for i in q]
+            self._queued.clear()
+        if ids:
+            with write_transaction(self.engine) as conn:
+                conn.execute(update(run_requests).where(run_requests.c.id.in_(ids),
+                                                        run_requests.c.run_id.is_(None))
+                             .values(picked_at=None))
+        self.log("scheduler stopped")
+
+    def serve_forever(self) -> None:
+        """Run until SIGTERM/SIGINT, then stop cleanly, waiting for running loads."""
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(_ZoneFormatter(self.tz))
+        aps = logging.getLogger("apscheduler")
+        aps.addHandler(handler)
+        aps.setLevel(logging.WARNING)  # misfires and skipped instances, not every job start
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            self.log(f"received {signal.Signals(signum).name}: stopping after running loads")
+            stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not stop.wait(1.0):
+                pass
+        finally:
+            for s, h in previous.items():  # a second signal acts as usual
+                signal.signal(s, h)
+            self.shutdown(wait=True)
+            aps.removeHandler(handler)
+
+    # -- helpers --
+
+    def _runner(self, trigger: str) -> Runner:
+        # One per job: Progress keeps the current source, so it is not shared across threads.
+        return Runner(self.settings, self.engine, progress=_LogProgress(self.log, trigger),
+                      observers=self.observers)
+
+    def _reserve(self, source_ids: Sequence[str]) -> list[str]:
+        with self._mutex:
+            got = [s for s in source_ids if s not in self._busy]
+            self._busy.update(got)
+        return got
+
+    def _release(self, source_ids: Sequence[str]) -> None:
+        with self._mutex:
+            self._busy.difference_update(source_ids)
+
+    def _skip(self, source_id: str, trigger: str) -> RunResult:
+        """Log a run refused because this process is already loading the source."""
+        msg = (f"source '{source_id}' is being loaded by this scheduler "
+               f"({HOST}:{os.getpid()}), or queued to be; this {trigger} run was skipped")
+        run_id = runlog.start_run(self.engine, source_id, trigger)
+        runlog.fail_run(self.engine, run_id, msg, status=runlog.SKIPPED)
+        self.log(f"[{source_id}] {trigger} run skipped: already loading here")
+        return RunResult(source_id, run_id, runlog.SKIPPED, error=msg)
+
+
+def set_request_run(engine: Engine, request_ids: Sequence[int], run_id: int | None) -> None:
+    """Record which run served the run-now requests (the dashboard shows it)."""
+    if not request_ids or run_id is None:
+        return
+    with write_transaction(engine) as conn:
+        conn.execute(update(run_requests).where(run_requests.c.id.in_(list(request_ids)))
+                     .values(run_id=run_id))
+
+
+def _feeds_divisions(spec: SourceSpec) -> bool:
+    return spec.plugin == "divisions" or spec.table == "divisions"
+
+
+def _local(t: datetime | None, tz: tzinfo) -> str:
+    if t is None:
+        return "never"
+    return f"{t.replace(tzinfo=UTC).astimezone(tz):%Y-%m-%d %H:%M:%S}"
