@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,15 @@ def main() -> None:
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # a clear line for people; the traceback on request
+        if os.environ.get("GONGZHI_DEBUG"):
+            raise
+        from gongzhi.privacy import redact
+        from warehouse.engine import explain
+
+        why = explain(e) or f"internal error: {type(e).__name__}: {str(e).splitlines()[0]}"
+        click.echo(f"error: {redact(why)} (set GONGZHI_DEBUG=1 for the traceback)", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _json_default(o: Any) -> Any:

@@ -228,7 +228,8 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
 def _resolve_sqlite_url(url: str, base_dir: Path) -> str:
     """Make a relative SQLite path relative to the config folder, as every other path is."""
     u = make_url(url)
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+    if (u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:"
+            and not u.database.startswith("file:")):  # URI filenames are used as given
         db = Path(u.database)
         if not db.is_absolute():
             return str(u.set(database=str((base_dir / db).resolve())))

@@ -8,6 +8,7 @@ failed with the reason. One failing source never stops the others. Counts always
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -27,7 +28,7 @@ from ingest.normalize.cast import Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
 from warehouse import bulk, runlog
-from warehouse.engine import bump_data_version, stamp_loaded, utcnow
+from warehouse.engine import bump_data_version, explain, stamp_loaded, utcnow
 from warehouse.locks import HOST, pid_alive, source_lock
 from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
 
@@ -40,7 +41,11 @@ def faultpoint(name: str) -> None:
     if os.environ.get(FAULTPOINT_ENV) == name:
         sys.stderr.write(f"FAULTPOINT {name}\n")
         sys.stderr.flush()
-        time.sleep(3600)
+        # with GONGZHI_FAULTPOINT_CONTINUE=file the run resumes once that file exists
+        go_on = os.environ.get("GONGZHI_FAULTPOINT_CONTINUE")
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline and not (go_on and os.path.exists(go_on)):
+            time.sleep(0.05)
 
 
 class RunObserver(Protocol):
@@ -117,12 +122,15 @@ class Runner:
                     result = self._run_locked(spec, run_id)
                 except Exception as e:
                     msg = _describe(e)
-                    runlog.fail_run(self.engine, run_id, msg)
+                    with contextlib.suppress(Exception):  # may fail too (disk full): say so
+                        runlog.fail_run(self.engine, run_id, msg)
                     result = RunResult(spec.id, run_id, runlog.FAILED, error=msg)
         except LockBusy as e:
             run_id = runlog.start_run(self.engine, spec.id, trigger)
             runlog.fail_run(self.engine, run_id, str(e), status=runlog.SKIPPED)
             result = RunResult(spec.id, run_id, runlog.SKIPPED, error=str(e))
+        except Exception as e:  # the run log itself could not be written (disk, server)
+            result = RunResult(spec.id, None, runlog.FAILED, error=_describe(e))
         self.progress.done(_summary(result))
         return result
 
@@ -286,6 +294,9 @@ def _known_codes(engine: Engine) -> dict[str, pl.Series]:
 
 def _describe(e: BaseException) -> str:
     """The run log's error text; personal numbers are masked even in a library's message."""
+    fault = explain(e)
+    if fault:
+        return f"WarehouseError: {fault}"
     if isinstance(e, GongzhiError):
         return privacy.redact(f"{type(e).__name__}: {e}")
     last = traceback.format_exception_only(type(e), e)[-1].strip()

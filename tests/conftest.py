@@ -49,7 +49,8 @@ def pg_schema_url() -> Iterator[str]:
     """A URL on the test database whose search_path is a fresh, private schema."""
     need_pg()
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # pre-ping: a test may restart the server while this engine holds a connection
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as c:
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"

@@ -39,6 +39,30 @@ SCHEMA_VERSION = 2
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
+_STORAGE_FAULTS = (
+    (("database or disk is full", "no space left on device", "disk full",
+      "could not extend file"),
+     "the warehouse's disk is full: free space (or move the warehouse) and run again; "
+     "nothing from this run was kept"),
+    (("readonly database", "read-only", "read only", "cannot execute insert in a read-only"),
+     "the warehouse is read-only (file permissions, a read-only mount or a read-only "
+     "database user): writes are refused"),
+    (("server closed the connection", "terminating connection", "connection refused",
+      "could not connect", "connection is closed", "consuming input failed"),
+     "the connection to the warehouse server was lost (was PostgreSQL restarted?); "
+     "nothing from this run was kept"),
+)
+
+
+def explain(e: BaseException) -> str | None:
+    """A clear sentence for storage faults (full disk, read-only, lost server), else None."""
+    text = str(getattr(e, "orig", None) or e).lower()
+    for needles, sentence in _STORAGE_FAULTS:
+        if any(n in text for n in needles):
+            return sentence
+    return None
+
+
 def utcnow() -> dt.datetime:
     """Naive UTC now: the warehouse stores every timestamp as naive UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -134,7 +158,8 @@ def migrate(engine: Engine) -> int:
             schema.metadata.create_all(conn, checkfirst=True)
             return current
     except OperationalError as e:
-        raise WarehouseError(f"cannot prepare the warehouse at {engine.url!r}: {e.orig}") from e
+        why = explain(e) or str(e.orig)
+        raise WarehouseError(f"cannot prepare the warehouse at {engine.url!r}: {why}") from e
 
 
 def _v2_personal_columns(conn: Connection) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import zipfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gongzhi.errors import SourceError
 from ingest.contract import Batch, PluginConfig, Source
@@ -31,6 +32,47 @@ class FilesConfig(PluginConfig):
     encoding: str | None = None
     delimiter: str | None = None
     max_file_mb: float = 1024.0
+    max_unzipped_mb: float = 1024.0  # an XLSX is a zip: its inflated size, checked first
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        # The drop folder is a sandbox: a config cannot make the loader read /etc or ../..
+        p = PurePosixPath(v.replace("\\", "/"))
+        if p.is_absolute() or PureWindowsPath(v).is_absolute():
+            raise ValueError("must be relative to the config folder, not an absolute path")
+        if ".." in p.parts:
+            raise ValueError("must stay inside the config folder ('..' is not allowed)")
+        return v
+
+
+def check_inside(path: Path, root: Path) -> None:
+    """Refuse symbolic links and anything that resolves outside the drop folder."""
+    p = path
+    while p != p.parent and p != root and str(p).startswith(str(root)):
+        if p.is_symlink():
+            raise SourceError("symbolic links are not followed in a drop folder",
+                              location=str(path))
+        p = p.parent
+    if not path.resolve().is_relative_to(root):
+        raise SourceError("the file is outside the config folder", location=str(path))
+
+
+def check_zip(path: Path, max_unzipped_mb: float) -> None:
+    """Refuse zip bombs before any parsing: too many entries, or too much once inflated."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except zipfile.BadZipFile:
+        raise SourceError("not a valid XLSX (zip) file", location=str(path)) from None
+    total = sum(i.file_size for i in infos)
+    packed = max(sum(i.compress_size for i in infos), 1)
+    if len(infos) > 10_000:
+        raise SourceError(f"refused: the XLSX holds {len(infos):,} parts", location=str(path))
+    if total > max_unzipped_mb * 2**20 or total / packed > 200:
+        raise SourceError(f"refused: the XLSX inflates to {total / 2**20:,.0f} MB from "
+                          f"{packed / 2**20:,.1f} MB (a zip bomb?); limit "
+                          f"{max_unzipped_mb:,.0f} MB, ratio 200", location=str(path))
 
 
 class FilesSource(Source):
@@ -47,7 +89,11 @@ class FilesSource(Source):
 
     def files(self) -> list[Path]:
         pattern = str(self.spec.resolve(self.config.path))
-        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        root = self.spec.base_dir.resolve()
+        found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+        for p in found:
+            check_inside(p, root)
+        return [p for p in found if p.is_file()]
 
     def extract(self, cursor: Any | None) -> Iterator[Batch]:
         loaded: dict[str, Any] = dict((cursor or {}).get("files", {}))
@@ -68,6 +114,7 @@ class FilesSource(Source):
                 continue
             suffix = path.suffix.lower()
             if suffix in XLSX_SUFFIXES:
+                check_zip(path, self.config.max_unzipped_mb)
                 frame = read_xlsx(path, location=location, known_headers=known,
                                   sheet=self.config.sheet)
                 encoding = "xlsx"

@@ -155,3 +155,72 @@ def test_manual_run_during_a_running_load_is_refused_not_doubled(tmp_path: Path,
         writer.wait(10)
     r = Runner(settings, eng).run(["cases"])[0]
     assert r.ok and r.loaded == 300
+
+
+def test_full_disk_fails_the_run_clearly_and_keeps_nothing(tmp_path: Path, sqlite_url: str,
+                                                           run_sources) -> None:
+    """SQLite's max_page_count raises the same SQLITE_FULL a full disk does."""
+    from sqlalchemy import event
+
+    run_sources(sqlite_url, [divisions_source()])
+    write_cases(tmp_path / "inbox", "a.csv", 20_000)
+    cfg = write_config(tmp_path, sqlite_url, [divisions_source(), cases_source()])
+    settings = load_validated(cfg)
+    eng = open_warehouse(settings.warehouse_url)
+    with eng.connect() as c:
+        pages = c.exec_driver_sql("PRAGMA page_count").scalar()
+
+    @event.listens_for(eng, "connect")
+    def _cap(dbapi_conn, _rec) -> None:  # a disk with room for a few more pages only
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages + 20}")
+
+    eng.dispose()
+    r = Runner(settings, eng).run(["cases"])[0]
+    assert not r.ok and "disk is full" in r.error
+    assert count(sqlite_url) == 0
+    event.remove(eng, "connect", _cap)
+    eng.dispose()
+    again = Runner(settings, eng).run(["cases"])[0]
+    assert again.ok and again.loaded == 20_000
+
+
+def test_read_only_warehouse_gives_a_clear_error(tmp_path: Path, sqlite_url: str,
+                                                 run_sources) -> None:
+    run_sources(sqlite_url, [divisions_source()])
+    db = sqlite_url.removeprefix("sqlite:///")
+    ro = f"sqlite:///file:{db}?mode=ro&uri=true"
+    cfg = write_config(tmp_path, ro, [divisions_source()])
+    out = subprocess.run([GONGZHI, "--config", str(cfg), "ingest", "--quiet"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "read-only" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.postgres
+def test_postgresql_restarted_during_a_run(tmp_path: Path, pg_schema_url: str,
+                                           run_sources) -> None:
+    """The server goes away mid-merge: that run fails cleanly, the next one completes."""
+    import shutil
+
+    assert shutil.which("pg_ctlcluster"), "pg_ctlcluster is needed to restart the server"
+    write_cases(tmp_path / "inbox", "a.csv", 3000)
+    run_sources(pg_schema_url, [divisions_source()])
+    cfg = write_config(tmp_path, pg_schema_url, [divisions_source(), cases_source()])
+    go_on = tmp_path / "continue"
+    proc = _start(cfg, "merging", {"GONGZHI_FAULTPOINT_CONTINUE": str(go_on)})
+    try:
+        _wait_for(proc, "FAULTPOINT merging")
+        version = os.listdir("/etc/postgresql")[0]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main",
+                        "restart"], check=True, timeout=120)
+        go_on.touch()
+        assert proc.wait(120) == 1
+        err = proc.stderr.read() if proc.stderr else ""
+        assert "connection to the warehouse server was lost" in err, err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert count(pg_schema_url) == 0
+    r = run_sources(pg_schema_url, [divisions_source(), cases_source()], ids=["cases"])[0]
+    assert r.ok and r.loaded == 3000

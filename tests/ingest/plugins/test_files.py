@@ -236,3 +236,45 @@ def test_file_over_size_limit_is_refused_before_reading(tmp_path: Path, sqlite_u
 
 
 from warehouse import runlog  # noqa: E402
+
+
+@pytest.mark.parametrize("bad", ["/etc/*.csv", "../outside/*.csv", "inbox/../../x.csv"])
+def test_paths_outside_the_config_folder_are_refused(tmp_path: Path, bad: str) -> None:
+    from gongzhi.errors import ConfigError
+    from ingest.registry import load_validated
+    from tests.conftest import write_config
+
+    cfg = write_config(tmp_path, "sqlite:///w.db", [cases_source(tmp_path, bad)])
+    with pytest.raises(ConfigError) as e:
+        load_validated(cfg)
+    assert "path" in str(e.value) and "config folder" in str(e.value)
+
+
+def test_symlinks_in_the_drop_folder_are_refused(tmp_path: Path, sqlite_url: str,
+                                                 run_sources) -> None:
+    secret = tmp_path / "elsewhere" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("\n".join([HEADER_ZH, *ROWS_ZH]) + "\n", encoding="utf-8")
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "link.csv").symlink_to(secret)
+    r = run_sources(sqlite_url, [divisions_source(), cases_source(tmp_path)])[1]
+    assert not r.ok and "symbolic link" in r.error and "link.csv" in r.error
+    (tmp_path / "inbox" / "link.csv").unlink()
+    (tmp_path / "inbox" / "sub").symlink_to(secret.parent, target_is_directory=True)
+    r = run_sources(sqlite_url, [divisions_source(), cases_source(tmp_path, "inbox/**/*.csv")])[1]
+    assert not r.ok and "symbolic link" in r.error
+
+
+def test_xlsx_zip_bomb_is_refused_before_parsing(tmp_path: Path, sqlite_url: str,
+                                                 run_sources) -> None:
+    import zipfile
+
+    (tmp_path / "items").mkdir()
+    bomb = tmp_path / "items" / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"<" + b"a" * (300 * 2**20) + b">")
+    assert bomb.stat().st_size < 2 * 2**20
+    src = {"id": "items", "plugin": "files", "table": "service_items", "path": "items/*.xlsx"}
+    r = run_sources(sqlite_url, [src])[0]
+    assert not r.ok and "zip bomb" in r.error and "bomb.xlsx" in r.error

@@ -1,0 +1,1 @@
+"""Reproducible performance runs against baselines (DESIGN §8); see benchmarks/README.md."""
