@@ -33,5 +33,8 @@ lint: install
 bench-ingest: install
 	$(BIN)/python -m benchmarks.bench_ingest
 
+bench-kpi: install
+	$(BIN)/python -m benchmarks.bench_kpi
+
 clean:
-	rm -rf $(VENV) var benchmarks/out
+	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
 from gongzhi.errors import ConfigError, Problem
-from metrics.model import Domain, Filter, Kpi, Measure
+from metrics.model import Domain, Filter, Kpi, Label, Measure
 from warehouse.schema import data_tables
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "config" / "kpis"
@@ -92,8 +92,8 @@ def _load_file(path: Path) -> tuple[Domain | None, list[Problem]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        return None, [Problem(f"{path}{line}", f"not valid YAML: {e}")]
+        at = f":{mark.line + 1}" if mark else ""
+        return None, [Problem(f"{path}{at}", f"not valid YAML: {e}")]
     if not isinstance(data, dict) or not isinstance(data.get("kpis"), list):
         return None, [Problem(str(path), "expected a mapping with 'domain', 'label' and 'kpis'")]
     lines = _kpi_lines(node)
@@ -102,7 +102,7 @@ def _load_file(path: Path) -> tuple[Domain | None, list[Problem]]:
     domain = str(data.get("domain", ""))
     for i, raw in enumerate(data["kpis"]):
         line, keys = lines[i] if i < len(lines) else (0, {})
-        place = f"{path}:{line}"
+        place: str = f"{path}:{line}"
         if not isinstance(raw, dict):
             problems.append(Problem(place, "a KPI must be a mapping"))
             continue
@@ -123,8 +123,8 @@ def _load_file(path: Path) -> tuple[Domain | None, list[Problem]]:
                         for k, msg in check_kpi(kpi))
         kpis.append(kpi)
     try:
-        dom = Domain(domain=domain, label=data.get("label") or {"zh": domain, "en": domain},
-                     kpis=tuple(kpis))
+        label = Label(**(data.get("label") or {"zh": domain, "en": domain}))
+        dom = Domain(domain=domain, label=label, kpis=tuple(kpis))
     except ValidationError as e:
         problems.append(Problem(str(path), f"domain header: {e.errors()[0]['msg']}"))
         return None, problems

@@ -150,12 +150,11 @@ def group_key(group: Group, area: ColumnElement[Any] | None, t: Table, time: str
               gridded: bool) -> ColumnElement[Any]:
     if area is None and group in ("street", "community", "grid"):
         raise NotApplicable("this data is kept for the whole district only")
-    assert area is not None or group == "month"
-    if group == "street":
+    if group == "street" and area is not None:
         return sqlexpr.street_of(area)
-    if group == "community":
+    if group == "community" and area is not None:
         return sqlexpr.community_of(area)
-    if group == "grid":
+    if group == "grid" and area is not None:
         if not gridded:
             raise NotApplicable("this data is kept per community, not per grid")
         return area

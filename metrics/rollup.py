@@ -96,8 +96,8 @@ class Family:
         return hashlib.sha1(json.dumps(spec).encode()).hexdigest()[:16]
 
     def sa_table(self) -> Table:
-        cols = [Column("area", String(32), primary_key=True),
-                Column("month", String(7), primary_key=True)]
+        cols: list[Column[Any]] = [Column("area", String(32), primary_key=True),
+                                   Column("month", String(7), primary_key=True)]
         for m in sorted(self.measures.values(), key=lambda x: x.key):
             cols += [Column(m.value_col, Float, nullable=False, default=0),
                      Column(m.rows_col, Integer, nullable=False, default=0)]

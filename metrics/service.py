@@ -212,14 +212,17 @@ class Metrics:
         tables = {m.table for m in measures.values()}
         fresh_at = min((fresh[t] for t in tables if t in fresh), default=None)
 
-        def value_at(tag: str) -> dict[Any, tuple[float | None, float | None, float | None, int]]:
-            parts = {role: results.get((_mkey(m), tag)) for role, m in measures.items()}
-            if any(v is None for v in parts.values()):
+        Values = tuple[float | None, float | None, float | None, int]
+
+        def value_at(tag: str) -> dict[Any, Values]:
+            found = {role: results.get((_mkey(m), tag)) for role, m in measures.items()}
+            parts: dict[str, dict[Any, Any]] = {r: v for r, v in found.items() if v is not None}
+            if len(parts) < len(found):
                 return {}
-            keys = set().union(*[set(v) for v in parts.values()])
+            keys: set[Any] = set().union(*[set(v) for v in parts.values()])
             if group is None:
                 keys = {None}
-            out = {}
+            out: dict[Any, Values] = {}
             for k in keys:
                 if kpi.is_ratio:
                     num, _ = parts["numerator"].get(k, (0, 0))

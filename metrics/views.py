@@ -49,7 +49,8 @@ def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
                     months: int) -> pl.DataFrame:
     """Monthly values of each KPI over the ``months`` months ending with ``period``."""
     rng = month_range(period, months)
-    flows, stocks = [], []
+    flows: list[str] = []
+    stocks: list[str] = []
     for kid in ids:
         k = m.catalog.get(kid)
         if not k.periodic:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
+    literal,
     literal_column,
     or_,
     select,
@@ -65,6 +66,8 @@ def to_wire(df: pl.DataFrame, table: Table, *, dialect: str) -> pl.DataFrame:
     exprs = []
     for col in table.columns:
         name = col.name
+        if name.startswith("_"):
+            continue  # lineage is the same for every row: the merge adds it as literals
         if name not in df.columns:
             exprs.append(pl.lit(None, dtype=pl.String).alias(name))
             continue
@@ -122,7 +125,7 @@ class Stager:
             cur.close()
 
     def _stage_copy(self, table: Table, name: str, wire: pl.DataFrame) -> None:
-        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        cols = ", ".join(f'"{c}"' for c in wire.columns)
         with self.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             st = _mirror(table, name, schema=None, prefixes=["UNLOGGED"])
@@ -198,18 +201,26 @@ def drop_stage(engine: Engine, run_id: int) -> None:
 
 def _mirror(table: Table, name: str, schema: str | None, prefixes: list[str] | None = None
             ) -> Table:
-    return Table(name, MetaData(), *[Column(c.name, c.type) for c in table.columns],
+    """A scratch table with the target's columns, lineage excluded."""
+    return Table(name, MetaData(), *[Column(c.name, c.type) for c in table.columns
+                                     if not c.name.startswith("_")],
                  schema=schema, prefixes=prefixes or [])
 
 
-def merge(conn: Connection, table: Table, stage: Table) -> MergeCounts:
-    """Upsert the staged rows into ``table`` by key; rows equal to what is stored are skipped."""
+def merge(conn: Connection, table: Table, stage: Table,
+          lineage: dict[str, Any] | None = None) -> MergeCounts:
+    """Upsert the staged rows into ``table`` by key; rows equal to what is stored are skipped.
+
+    ``lineage`` gives the values of the ``_`` columns (run, time, source) for every row."""
+    lineage = lineage or {}
     keys = key_columns(table)
     cols = [c.name for c in table.columns]
     # "keep" columns (e.g. divisions.valid_from) hold the first value ever loaded.
     kept = {c.name for c in table.columns if c.info.get("merge") == "keep"}
     data_cols = [c for c in cols if c not in keys and not c.startswith("_") and c not in kept]
-    sel = select(*[stage.c[c] for c in cols]).where(true())  # WHERE: SQLite's upsert grammar
+    sel = select(*[stage.c[c] if c in stage.c else
+                   literal(lineage.get(c), type_=table.c[c].type).label(c) for c in cols]
+                 ).where(true())  # WHERE: SQLite's upsert grammar
     total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
     if conn.dialect.name == "sqlite":
         ins: Any = sq.insert(table).from_select(cols, sel)
@@ -227,8 +238,8 @@ def merge(conn: Connection, table: Table, stage: Table) -> MergeCounts:
         ins = ins.on_conflict_do_nothing(index_elements=keys)
 
     if conn.dialect.name == "sqlite":
-        before = conn.execute(select(func.max(literal_column("rowid"))).select_from(table))
-        max_rowid = before.scalar_one() or 0
+        max_rowid: int = conn.execute(
+            select(func.max(literal_column("rowid"))).select_from(table)).scalar_one() or 0
         changed = conn.execute(ins).rowcount
         inserted = conn.execute(
             select(func.count()).select_from(table).where(literal_column("rowid") > max_rowid)
@@ -258,7 +269,7 @@ def retire_missing(
     vintage becomes inactive (``values``), it is never deleted.
     """
     keys = key_columns(table)
-    conds = [table.c.active.is_(True)]
+    conds: list[Any] = [table.c.active.is_(True)]
     for col, allowed in scope.items():
         conds.append(table.c[col].in_(allowed))
     if prefix is not None:

@@ -191,13 +191,13 @@ def cast_batch(
         pl.col(ROW).cast(pl.Int64),
         pl.struct(pl.all().exclude(*INTERNAL).cast(pl.String)).struct.json_encode().alias("raw"),
     )
-    bad = pl.DataFrame({
+    bad_rows = pl.DataFrame({
         "origin": info[ORIGIN], "sheet": info[SHEET], "row_number": info[ROW],
         "column_name": first_col, "reason": first_reason, "message": message, "raw": info["raw"],
     }).filter(any_bad).with_columns(  # last safety net: no ID or mobile number in clear
         pl.col("message").map_elements(privacy.redact, return_dtype=pl.String),
         pl.col("raw").map_elements(privacy.redact, return_dtype=pl.String))
-    return Prepared(good, bad, n, unmapped)
+    return Prepared(good, bad_rows, n, unmapped)
 
 
 def _mask_personal(original: pl.DataFrame, rename: Mapping[str, str],

@@ -9,6 +9,7 @@ rows that fail it go through the slower fallbacks (Chinese dates, Excel serials,
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 
@@ -23,6 +24,7 @@ HALFWIDTH = dict(zip(_FULL, _HALF, strict=True))
 _WS = " \t\r\n\u3000\ufeff\xa0"
 
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+SHANGHAI_NO_DST = dt.datetime(1991, 9, 16)
 
 
 def clean_strings(s: pl.Series) -> pl.Series:
@@ -46,10 +48,12 @@ def parse_bool(s: pl.Series) -> pl.Series:
 
 
 def parse_enum(s: pl.Series, codes: tuple[str, ...], synonyms: dict[str, str]) -> pl.Series:
-    folded = halfwidth(s).str.to_lowercase()
+    """Codes from the words sources use; folding runs on the few distinct values only."""
     mapping = {c: c for c in codes} | {k.lower(): v for k, v in synonyms.items() if v in codes}
-    return folded.replace_strict(list(mapping), list(mapping.values()), default=None,
-                                 return_dtype=pl.String)
+    distinct = s.drop_nulls().unique()
+    folded = halfwidth(distinct).str.to_lowercase().replace_strict(
+        list(mapping), list(mapping.values()), default=None, return_dtype=pl.String)
+    return s.replace_strict(distinct, folded, default=None, return_dtype=pl.String)
 
 
 def parse_number(s: pl.Series, *, integer: bool, words: dict[str, int] | None = None) -> pl.Series:
@@ -141,6 +145,10 @@ def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ) -> pl.Series:
         out = out.scatter(idx, _fallback_datetimes(s.gather(idx)))
     if source_tz == "UTC":
         return out
+    earliest: Any = out.drop_nulls().min()
+    if source_tz == LOCAL_TZ and (earliest is None or earliest >= SHANGHAI_NO_DST):
+        # China has kept UTC+8 all year since September 1991: a fixed shift is exact
+        return out - dt.timedelta(hours=8)
     return (
         out.dt.replace_time_zone(source_tz, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")

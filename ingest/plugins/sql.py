@@ -47,6 +47,8 @@ def _encode(value: Any) -> dict[str, Any]:
 
 def _decode(c: dict[str, Any]) -> Any:
     kind, value = c.get("type"), c.get("value")
+    if value is None:
+        return None
     if kind == "datetime":
         return dt.datetime.fromisoformat(value)
     if kind == "date":

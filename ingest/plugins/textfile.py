@@ -103,6 +103,9 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
     # Row numbers as a person sees them in the file: header line + 1 onwards.
     df = df.with_row_index(ROW, offset=header_idx + 2).with_columns(
         pl.col(ROW).cast(pl.Int64), pl.lit(location).alias(ORIGIN))
+    data_cols = [c for c in df.columns if c not in (ROW, ORIGIN)]
+    if data_cols and df.height:  # rows empty in every cell are layout (a blank line), not data
+        df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
     return df, enc
 
 
