@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, and_, func, select
 
+from metrics.access import Viewer
 from metrics.compiler import Scope, area_column, grid_level, scope_condition, time_bounds
 from metrics.periods import Period
 from warehouse.schema import data_tables, polars_dtype
@@ -71,7 +72,10 @@ def _query(spec: DetailSpec, scope: Scope, period: Period | None) -> Any:
     return t, (and_(*conds) if conds else None)
 
 
-def count(engine: Engine, domain: str, scope: Scope, period: Period | None) -> int:
+def count(engine: Engine, domain: str, scope: Scope, period: Period | None, *,
+          viewer: Viewer | None = None) -> int:
+    if viewer is not None:
+        viewer.check(scope.level, scope.code)
     spec = DETAILS[domain]
     t, where = _query(spec, scope, period)
     stmt = select(func.count()).select_from(t)
@@ -82,8 +86,10 @@ def count(engine: Engine, domain: str, scope: Scope, period: Period | None) -> i
 
 
 def rows(engine: Engine, domain: str, scope: Scope, period: Period | None, *, offset: int = 0,
-         limit: int = 100) -> pl.DataFrame:
+         limit: int = 100, viewer: Viewer | None = None) -> pl.DataFrame:
     """One page of detail rows (canonical column names, stored UTC times), newest first."""
+    if viewer is not None:
+        viewer.check(scope.level, scope.code)
     spec = DETAILS[domain]
     t, where = _query(spec, scope, period)
     cols = [c for c, _, _ in spec.columns]

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Select, select
 
 from gongzhi.errors import ConfigError, Problem
 from metrics import compiler, rollup
+from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
 from metrics.model import Kpi, Measure
@@ -107,11 +108,18 @@ class Metrics:
     # -- computing -----------------------------------------------------------------------------
 
     def compute(self, kpi_ids: Sequence[str] | None, scope: Scope, period: Period | None,
-                group: Group = None, *, compare: bool = True) -> pl.DataFrame:
-        """Every requested KPI (all when None) for ``scope`` and ``period``."""
+                group: Group = None, *, compare: bool = True,
+                viewer: Viewer | None = None) -> pl.DataFrame:
+        """Every requested KPI (all when None) for ``scope`` and ``period``.
+
+        With a ``viewer`` the scope must lie inside their area (:class:`AccessDenied`
+        otherwise) and the cache is kept apart per viewer area."""
+        if viewer is not None:
+            viewer.check(scope.level, scope.code)
         version = data_version(self.engine)
         ids = tuple(kpi_ids) if kpi_ids else tuple(self.catalog.kpis)
-        key = (version, ids, scope.key(), period, group, compare)
+        key = (version, ids, scope.key(), period, group, compare,
+               viewer.key() if viewer else "internal")
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from metrics.access import Viewer
 from metrics.compiler import Group, Scope
 from metrics.periods import Period, month_range, months_in, parse
 from metrics.service import Metrics
@@ -46,7 +47,7 @@ def domain_ids(m: Metrics, domain: str) -> list[str]:
 
 
 def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
-                    months: int) -> pl.DataFrame:
+                    months: int, viewer: Viewer | None = None) -> pl.DataFrame:
     """Monthly values of each KPI over the ``months`` months ending with ``period``."""
     rng = month_range(period, months)
     flows: list[str] = []
@@ -59,12 +60,12 @@ def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
         (flows if windows == {"period"} else stocks).append(kid)
     frames = []
     if flows:
-        f = m.compute(flows, scope, rng, "month", compare=False)
+        f = m.compute(flows, scope, rng, "month", compare=False, viewer=viewer)
         if f.height:
             frames.append(f.select("kpi", pl.col("key").alias("month"), "value", "target",
                                    "status"))
     for month in months_in(rng) if stocks else []:
-        f = m.compute(stocks, scope, parse(month), compare=False)
+        f = m.compute(stocks, scope, parse(month), compare=False, viewer=viewer)
         if f.height:
             frames.append(f.select("kpi", pl.lit(month).alias("month"), "value", "target",
                                    "status"))
@@ -75,38 +76,39 @@ def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
     return out.filter(pl.col("month").is_in(months_in(rng))).sort("kpi", "month")
 
 
-def overview(m: Metrics, scope: Scope, period: Period, months: int = 12) -> Overview:
+def overview(m: Metrics, scope: Scope, period: Period, months: int = 12,
+             viewer: Viewer | None = None) -> Overview:
     ids = headline_ids(m)
     child = CHILD.get(scope.level)
-    cards = m.compute(ids, scope, period)
-    ranking = m.compute(ids, scope, period, child) if child else cards.head(0)
+    cards = m.compute(ids, scope, period, viewer=viewer)
+    ranking = m.compute(ids, scope, period, child, viewer=viewer) if child else cards.head(0)
     rate_ids = [k for k in ids if m.catalog.get(k).target is not None]
     board_group: Group = "community" if scope.level in ("district", "street") else child
-    board = m.compute(rate_ids, scope, period, board_group, compare=False) if board_group \
-        else cards.head(0)
-    return Overview(cards=cards, sparklines=_trend_by_month(m, ids, scope, period, months),
+    board = m.compute(rate_ids, scope, period, board_group, compare=False,
+                      viewer=viewer) if board_group else cards.head(0)
+    return Overview(cards=cards, sparklines=_trend_by_month(m, ids, scope, period, months, viewer),
                     ranking=ranking, board=board)
 
 
 def domain_page(m: Metrics, domain: str, scope: Scope, period: Period,
-                months: int = 12) -> DomainPage:
+                months: int = 12, viewer: Viewer | None = None) -> DomainPage:
     ids = domain_ids(m, domain)
     child = CHILD.get(scope.level)
-    kpis = m.compute(ids, scope, period)
-    ranking = m.compute(ids, scope, period, child) if child else kpis.head(0)
-    return DomainPage(kpis=kpis, trend=_trend_by_month(m, ids, scope, period, months),
+    kpis = m.compute(ids, scope, period, viewer=viewer)
+    ranking = m.compute(ids, scope, period, child, viewer=viewer) if child else kpis.head(0)
+    return DomainPage(kpis=kpis, trend=_trend_by_month(m, ids, scope, period, months, viewer),
                       ranking=ranking)
 
 
-def heatmap(m: Metrics, kpi_id: str, scope: Scope, period: Period, months: int = 12
-            ) -> pl.DataFrame:
+def heatmap(m: Metrics, kpi_id: str, scope: Scope, period: Period, months: int = 12,
+            viewer: Viewer | None = None) -> pl.DataFrame:
     """One KPI by the areas one level down × month (the street × month heatmap)."""
     child = CHILD.get(scope.level)
     if child is None:
         return pl.DataFrame()
     frames = []
     for month in months_in(month_range(period, months)):
-        f = m.compute([kpi_id], scope, parse(month), child, compare=False)
+        f = m.compute([kpi_id], scope, parse(month), child, compare=False, viewer=viewer)
         if f.height:
             frames.append(f.select(pl.col("key").alias("area"), pl.lit(month).alias("month"),
                                    "value", "status"))

@@ -35,7 +35,7 @@ from sqlalchemy.schema import DDLElement
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -137,9 +137,12 @@ def migrate(engine: Engine) -> int:
         with write_transaction(engine) as conn:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(4206060001)"))
+            from warehouse.audit import protect
+
             insp = inspect(conn)
             if not insp.has_table("schema_version"):
                 schema.metadata.create_all(conn)
+                protect(conn)
                 conn.execute(insert(schema.schema_version).values(version=SCHEMA_VERSION,
                                                                   applied_at=utcnow()))
                 return SCHEMA_VERSION
@@ -191,8 +194,16 @@ def _add_column(element: AddColumn, compiler: Any, **kw: Any) -> str:
     return f"ALTER TABLE {prep.quote(element.table)} ADD COLUMN {spec}"
 
 
+def _v3_accounts_and_audit(conn: Connection) -> None:
+    """v3: local accounts; the audit log becomes append-only."""
+    from warehouse.audit import protect
+
+    schema.users.create(conn, checkfirst=True)
+    protect(conn)
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
-MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns)]
+MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit)]
 
 
 def open_warehouse(url: str, **kw: Any) -> Engine:

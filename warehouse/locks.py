@@ -8,6 +8,7 @@ run killed with SIGKILL does not block the next one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -69,7 +70,9 @@ def _advisory(engine: Engine, source_id: str) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute(text(f"SELECT pg_advisory_unlock({_SPACE}, :k)"), {"k": key})
+            # a lost connection has released the lock already: nothing to undo then
+            with contextlib.suppress(Exception):
+                conn.execute(text(f"SELECT pg_advisory_unlock({_SPACE}, :k)"), {"k": key})
 
 
 @contextmanager

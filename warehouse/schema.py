@@ -379,6 +379,24 @@ run_requests = Table(
     info={"kind": OPERATIONAL},
 )
 
+ROLES = ("leader", "street_staff", "community_staff")
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("display_name", String(128)),
+    Column("password_hash", Text),  # argon2id; NULL for accounts that sign in with OIDC only
+    Column("role", String(32), nullable=False, info={"enum": ROLES}),
+    Column("area_code", String(32), nullable=False),  # the district, a street or a community
+    Column("active", Boolean, nullable=False, default=True),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_login_at", DateTime),
+    info={"kind": OPERATIONAL},
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

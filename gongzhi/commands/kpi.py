@@ -26,10 +26,13 @@ JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "targe
               default=None, help="one row per street, community, grid or month")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
+@click.option("--user", "username", default=None,
+              help="compute as this account (password from GONGZHI_PASSWORD or a prompt); "
+                   "staff see only their own area")
 @pass_ctx
 def kpi(ctx: Context, street: str | None, community: str | None, grid: str | None,
         period: str | None, kpi_ids: tuple[str, ...], group: str | None, fmt: str,
-        lang: str) -> None:
+        lang: str, username: str | None) -> None:
     """Compute governance KPIs with status (blue/yellow/red) and deltas."""
     import datetime as dt
 
@@ -39,17 +42,25 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     from warehouse.timeutil import to_local
 
     m = Metrics(ctx.engine())
+    viewer = None
+    if username:
+        from gongzhi.commands.users import sign_in
+
+        viewer = sign_in(ctx, username)
     if grid:
         scope = m.scope("grid", grid)
     elif community:
         scope = m.scope("community", community)
     elif street:
         scope = m.scope("street", street)
+    elif viewer is not None and viewer.level != "district":
+        scope = m.scope(viewer.level, viewer.area)  # staff start from their own area
     else:
         scope = m.district()
     today: dt.date = to_local(utcnow()).date()
     p = periods.parse(period) if period else periods.latest_complete("month", today)
-    frame = m.compute(list(kpi_ids) or None, scope, p, group)  # type: ignore[arg-type]
+    frame = m.compute(list(kpi_ids) or None, scope, p, group,  # type: ignore[arg-type]
+                      viewer=viewer)
     rows = frame.to_dicts()
     if fmt == "json":
         click.echo(json.dumps([{k: _plain(r[k]) for k in JSON_KEYS} | (

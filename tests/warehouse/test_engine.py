@@ -72,13 +72,14 @@ def test_two_processes_creating_the_warehouse_at_once(tmp_path: Path) -> None:
             SCHEMA_VERSION]
 
 
-def test_v1_warehouse_is_migrated_to_v2(engine) -> None:
-    """A warehouse made before v2 gets the personal columns and keeps its rows."""
+def test_v1_warehouse_is_migrated_to_the_latest(engine) -> None:
+    """A warehouse made at v1 gets the personal columns and the accounts, keeping its rows."""
     from sqlalchemy import delete, insert
 
     from warehouse.engine import utcnow
 
     with write_transaction(engine) as c:
+        c.execute(text("DROP TABLE users"))
         for t in schema.PERSONAL_TABLES:
             for col in ("name_masked", "id_hash", "id_masked", "phone_masked"):
                 c.execute(text(f"ALTER TABLE {t} DROP COLUMN {col}"))
@@ -89,10 +90,12 @@ def test_v1_warehouse_is_migrated_to_v2(engine) -> None:
                        "('V1', '420606001001', '2024-01-01 00:00:00', false, 1, "
                        "'2024-01-01 00:00:00', 'x')"))
     assert "id_hash" not in {c["name"] for c in inspect(engine).get_columns("volunteers")}
-    assert migrate(engine) == 2
+    assert migrate(engine) == SCHEMA_VERSION
     cols = {c["name"] for c in inspect(engine).get_columns("volunteers")}
     assert {"name_masked", "id_hash", "id_masked", "phone_masked"} <= cols
     with engine.connect() as c:
         assert c.execute(text("SELECT volunteer_id FROM volunteers")).scalars().all() == ["V1"]
         assert c.execute(select(schema.schema_version.c.version).order_by(
-            schema.schema_version.c.version)).scalars().all() == [1, 2]
+            schema.schema_version.c.version)).scalars().all() == list(
+                range(1, SCHEMA_VERSION + 1))
+        assert c.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
