@@ -20,7 +20,7 @@ import polars as pl
 from sqlalchemy import Engine, Select, select
 
 from gongzhi.errors import ConfigError, Problem
-from metrics import compiler, rollup
+from metrics import compiler, rollup, sqlexpr
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
@@ -63,6 +63,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._ready: tuple[int, set[str]] | None = None
         self._divisions: tuple[int, pl.DataFrame] | None = None
+        self._jobs: dict[tuple[Any, ...], dict[Any, tuple[Any, int]] | None] = {}
 
     # -- scope ---------------------------------------------------------------------------------
 
@@ -154,37 +155,58 @@ class Metrics:
 
     def _run_jobs(self, jobs: dict[tuple[str, str], _Job], version: int
                   ) -> dict[tuple[str, str], dict[Any, tuple[Any, int]] | None]:
+        """Run every job: rollup measures of one family, scope and grouping in one statement
+        (all periods at once), fact-table measures one by one, memoised by data version."""
         ready = self._rollups_ready(version)
         out: dict[tuple[str, str], dict[Any, tuple[Any, int]] | None] = {}
-        batched: dict[tuple[Any, ...], list[tuple[tuple[str, str], Measure]]] = {}
+        batched: dict[tuple[Any, ...], list[tuple[tuple[str, str], _Job]]] = {}
         plain: list[tuple[tuple[str, str], _Job]] = []
         for jk, job in jobs.items():
             fam = self._family_for(job, ready)
             if fam is not None:
-                bk = (fam.name, job.measure.window, job.period, job.scope, job.group)
-                batched.setdefault(bk, []).append((jk, job.measure))
+                batched.setdefault((fam.name, job.scope, job.group), []).append((jk, job))
             else:
                 plain.append((jk, job))
         with self.engine.connect() as conn:
-            for (fname, _w, p, sc, grp), items in batched.items():
+            for (fname, sc, grp), items in batched.items():
                 fam = next(f for f in self.families.values() if f.name == fname)
-                stmt = _batched_rollup_query(fam, items, sc, p, grp)
+                stmt, labels = _batched_rollup_query(fam, [j for _, j in items], sc, grp)
                 res = conn.execute(stmt).mappings().all()
-                for jk, m in items:
-                    mk = rollup.measure_key(m)
-                    out[jk] = {(r["key"] if grp else None): (r[f"value_{mk}"], int(r[f"rows_{mk}"]
-                                                                                   or 0))
-                               for r in res}
+                for jk, job in items:
+                    v, n = labels[_item_key(job)]
+                    out[jk] = {(r["key"] if grp else None): (r[v], int(r[n] or 0)) for r in res}
             for jk, job in plain:
-                try:
-                    stmt = compiler.raw_query(job.measure, job.scope, job.period, job.group)
-                except NotApplicable:
-                    out[jk] = None
-                    continue
-                res = conn.execute(stmt).mappings().all()
-                out[jk] = {(r["key"] if job.group else None): (r["value"], int(r["rows"] or 0))
-                           for r in res}
+                out[jk] = self._raw(conn, job, version)
         return out
+
+    def _raw(self, conn: Any, job: _Job, version: int) -> dict[Any, tuple[Any, int]] | None:
+        """One measure from its fact table (memoised; district from streets when additive)."""
+        key = (version, _mkey(job.measure), job.scope.key(), job.period, job.group)
+        if key in self._jobs:
+            return self._jobs[key]
+        m = job.measure
+        # distinct people counted through their own record (volunteers via volunteer_id):
+        # each has one area, so the district is the sum of its streets, one scan saved
+        additive = (m.agg == "count_distinct" and m.via is not None
+                    and m.via.partition(".")[2] == m.column)
+        if job.scope.level == "district" and job.group is None and additive:
+            by_street = self._raw(conn, _Job(m, job.scope, job.period, "street"), version)
+            result = None if by_street is None else {None: (
+                sum(v or 0 for v, _ in by_street.values()),
+                sum(n for _, n in by_street.values()))}
+        else:
+            try:
+                stmt = compiler.raw_query(m, job.scope, job.period, job.group)
+                res = conn.execute(stmt).mappings().all()
+                result = {(r["key"] if job.group else None): (r["value"], int(r["rows"] or 0))
+                          for r in res}
+            except NotApplicable:
+                result = None
+        with self._lock:
+            if len(self._jobs) > 4 * self._cache_size:
+                self._jobs.clear()
+            self._jobs[key] = result
+        return result
 
     def _family_for(self, job: _Job, ready: set[str]) -> rollup.Family | None:
         m = job.measure
@@ -284,28 +306,48 @@ def _group_level(group: Group, scope: Scope) -> str:
                                                                              scope.level)
 
 
-def _batched_rollup_query(fam: rollup.Family, items: list[tuple[Any, Measure]], scope: Scope,
-                          period: Period | None, group: Group) -> Select:
-    """One statement for every measure of one rollup family at one scope and period."""
-    rt = fam.sa_table()
-    first = items[0][1]
-    base = compiler.rollup_query(first, rt, fam.measures[rollup.measure_key(first)].value_col,
-                                 fam.measures[rollup.measure_key(first)].rows_col, scope, period,
-                                 group)
-    from sqlalchemy import func
+def _item_key(job: _Job) -> tuple[str, str | None, Any]:
+    return (rollup.measure_key(job.measure), job.measure.window, job.period)
 
+
+def _batched_rollup_query(fam: rollup.Family, jobs: list[_Job], scope: Scope, group: Group
+                          ) -> tuple[Select, dict[Any, tuple[str, str]]]:
+    """One statement for every measure × period of one rollup family at one scope: each
+    (measure, window, period) is a pair of conditional sums over the monthly rows."""
+    from sqlalchemy import and_, case, func, or_
+
+    rt = fam.sa_table()
+    month, area = rt.c.month, rt.c.area
     cols: list[Any] = []
-    seen: set[str] = set()
-    for _, m in items:
-        mk = rollup.measure_key(m)
-        if mk in seen:
+    labels: dict[Any, tuple[str, str]] = {}
+    spans: list[Any] = []
+    for job in jobs:
+        ik = _item_key(job)
+        if ik in labels:
             continue
-        seen.add(mk)
-        rm = fam.measures[mk]
-        v = func.sum(rt.c[rm.value_col])
-        n = func.sum(rt.c[rm.rows_col])
+        m, p = job.measure, job.period
+        assert p is not None
+        first, last = p.months
+        inside = and_(month >= first, month <= last) if m.window == "period" else month <= last
+        spans.append(inside)
+        rm = fam.measures[rollup.measure_key(m)]
+        v = func.sum(case((inside, rt.c[rm.value_col]), else_=0))
+        n = func.sum(case((inside, rt.c[rm.rows_col]), else_=0))
         value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
-        cols += [value.label(f"value_{mk}"), func.coalesce(n, 0).label(f"rows_{mk}")]
+        i = len(labels)
+        cols += [value.label(f"v{i}"), func.coalesce(n, 0).label(f"n{i}")]
+        labels[ik] = (f"v{i}", f"n{i}")
+    conds = [or_(*spans)]
+    sc = compiler.scope_condition(area, scope, gridded=False)
+    if sc is not None:
+        conds.append(sc)
+    stmt = select(*cols).select_from(rt).where(and_(*conds))
     if group is not None:
-        cols.append(base.selected_columns["key"])
-    return base.with_only_columns(*cols)
+        if group == "month":
+            key: Any = month
+        elif group == "street":
+            key = sqlexpr.street_of(area)
+        else:
+            key = area
+        stmt = stmt.add_columns(key.label("key")).group_by(key)
+    return stmt, labels

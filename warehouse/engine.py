@@ -35,7 +35,7 @@ from sqlalchemy.schema import DDLElement
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -202,8 +202,19 @@ def _v3_accounts_and_audit(conn: Connection) -> None:
     protect(conn)
 
 
+def _v4_covering_indexes(conn: Connection) -> None:
+    """v4: covering indexes for the distinct counts (active volunteers, teams)."""
+    if "ix_volunteer_services_started" in {
+            i["name"] for i in inspect(conn).get_indexes("volunteer_services")}:
+        conn.execute(text("DROP INDEX ix_volunteer_services_started"))
+    for table in (schema.volunteer_services, schema.volunteers):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
-MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit)]
+MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
+                                     (4, _v4_covering_indexes)]
 
 
 def open_warehouse(url: str, **kw: Any) -> Engine:
