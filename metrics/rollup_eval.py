@@ -66,12 +66,13 @@ def _condition(f: Filter) -> pl.Expr:
 
 
 def _month(table: Table, time: str) -> pl.Expr:
+    """The month of each row, as a value that groups fast (formatted after grouping)."""
     if (table.name, time) in MONTH_COLUMNS:
         return pl.col(time)
     if isinstance(table.c[time].type, DateTime):
-        return _local_day(time).dt.strftime("%Y-%m")
+        return (pl.col(time) + LOCAL_OFFSET).dt.truncate("1mo")
     assert isinstance(table.c[time].type, Date)
-    return pl.col(time).dt.strftime("%Y-%m")
+    return pl.col(time).dt.truncate("1mo")
 
 
 def contributions(frame: pl.DataFrame, table: Table, fam: Family,
@@ -95,4 +96,6 @@ def contributions(frame: pl.DataFrame, table: Table, fam: Family,
         aggs += [v.sum().alias(m.value_col), n.sum().alias(m.rows_col)]
     return (f.with_columns(pl.col(area_name).str.slice(0, 12).alias("area"),
                            _month(table, fam.time).alias("month"))
-            .group_by("area", "month").agg(aggs))
+            .group_by("area", "month").agg(aggs)
+            .with_columns(pl.col("month") if (table.name, fam.time) in MONTH_COLUMNS
+                          else pl.col("month").dt.strftime("%Y-%m")))
