@@ -165,12 +165,14 @@ def main() -> None:
                           for t in ("service_cases", "grid_events", "volunteer_services")}
     log(f"rows: {result['rows']}")
     result |= measure(engine, settings, folder, nightly=True)
+    (OUT / "kpi.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.skip_baselines:
         period = periods.parse(PERIOD)
         log("baseline (b): hand-written SQL on the raw tables …")
         result["raw_sql_overview_ms"] = ms(lambda: kpi_baselines.raw_sql(engine, period))
         log("baseline (a): pandas.read_sql of the fact rows, then groupby (minutes) …")
         result["pandas_overview_ms"] = ms(lambda: kpi_baselines.pandas(engine, period))
+        (OUT / "kpi.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.skip_postgres:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
