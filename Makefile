@@ -36,5 +36,12 @@ bench-ingest: install
 bench-kpi: install
 	$(BIN)/python -m benchmarks.bench_kpi
 
+# The dashboard on the benchmark-scale warehouse that bench-kpi builds (override both to try
+# another warehouse: make bench-dashboard BENCH_CONFIG=var/demo/gongzhi.toml BENCH_PERIOD=…).
+BENCH_CONFIG ?= benchmarks/data/kpi/scale-67/gongzhi.toml
+BENCH_PERIOD ?= 2025-12
+bench-dashboard: install
+	$(BIN)/python -m benchmarks.bench_dashboard --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
+
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

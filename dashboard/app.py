@@ -1,41 +1,84 @@
-"""Gongzhi dashboard entry point (placeholder until the dashboard issue lands).
+"""Gongzhi dashboard entry point (``gongzhi serve`` runs it): navigation, filters, errors.
 
-Shows the state of the warehouse so `make demo` has something to open.
+Every run: read the URL's filters (first run of a session), draw the language switch and the
+street → community → grid and period filters in the sidebar, build the view the pages read,
+write the filters back to the URL, then run the chosen page. A page failure becomes a clear
+message, never a traceback in the browser.
 """
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
-from ingest.registry import load_validated
-from warehouse import runlog
-from warehouse.engine import make_engine
+from dashboard import auth, data, i18n, state
+from dashboard.components import filters
+from dashboard.i18n import t
+from gongzhi.errors import ConfigError, WarehouseError
+from metrics.access import AccessDenied, Viewer
 
-st.set_page_config(page_title="共治 Gongzhi", page_icon="🏙️", layout="wide")
+log = logging.getLogger("gongzhi.dashboard")
+
+st.set_page_config(page_title=i18n.STRINGS["app.page_title"]["zh"], page_icon="🏙️",
+                   layout="wide")
+
+PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
+         ("gov", "screens/gov.py", ":material/account_balance:"),
+         ("grid", "screens/grid.py", ":material/grid_view:"),
+         ("vol", "screens/vol.py", ":material/volunteer_activism:"),
+         ("party", "screens/party.py", ":material/flag:"),
+         ("data", "screens/runs.py", ":material/database:")]
 
 
-@st.cache_resource
-def _engine():
-    settings = load_validated()
-    return make_engine(settings.warehouse_url)
+def _prepare(user: Viewer) -> None:
+    """Filters and the view; without a division list the KPI pages report 'no data'."""
+    key = data.key(user)
+    data.allowed_scope(key)  # raises when the warehouse has no district yet
+    units = data.units(key)
+    state.sanitize(units)
+    with st.sidebar:
+        filters.sidebar(units, data.names(key))
+    state.build_view(user, key)
 
 
-def overview() -> None:
-    st.title("共治 · 樊城区基层治理数据")
+def _explain(e: Exception) -> str:
+    if isinstance(e, state.NoData) or (isinstance(e, ConfigError) and "no district" in str(e)):
+        return t("err.no_data")
+    if isinstance(e, AccessDenied):
+        return t("err.access")
+    if isinstance(e, ConfigError):
+        return t("err.config", detail=str(e))
+    if isinstance(e, SQLAlchemyError | WarehouseError):
+        return t("err.warehouse", detail=str(getattr(e, "orig", None) or e).splitlines()[0])
+    return t("err.page", kind=type(e).__name__)
+
+
+def main() -> None:
+    state.load_from_url()
+    nav = st.navigation([
+        st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
+                default=name == "overview") for name, path, icon in PAGES])
+    with st.sidebar:
+        filters.language()
+    state.forget_view()
     try:
-        runs = runlog.list_runs(_engine(), limit=100)
-    except Exception as e:  # show the problem, not a traceback
-        st.error(f"无法读取数据仓库：{e}")
-        return
-    if not runs:
-        st.info("数据仓库还没有数据。请运行 `gongzhi ingest`。")
-        return
-    st.subheader("最近的数据加载")
-    st.dataframe(
-        [{"数据源": r["source"], "状态": r["status"], "读取": r["read"], "入库": r["loaded"],
-          "隔离": r["quarantined"], "重复": r["duplicates"]} for r in runs],
-        hide_index=True,
-    )
+        user = auth.current_user()
+        st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
+                             area=t(f"role.{user.role}")))
+        _prepare(user)
+    except Exception as e:  # the KPI pages say what is wrong; the data page still works
+        log.warning("dashboard filters unavailable: %s", e)
+        state.fail(e)
+    state.write_url()
+    st.session_state[state.KPI_USED] = False
+    try:
+        nav.run()
+    except Exception as e:
+        log.exception("dashboard page failed")
+        st.error(_explain(e))
+    if not st.session_state.get(state.KPI_USED):
+        state.set_param("kpi", state.NONE)
 
-
-st.navigation([st.Page(overview, title="总览", default=True)]).run()
+main()

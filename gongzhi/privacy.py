@@ -24,19 +24,22 @@ _PERSONAL_HEADERS = re.compile(r"(身份证|证件号|手机|电话|联系方式
                                re.IGNORECASE)
 
 
-def pseudonym_key() -> bytes:
-    """The HMAC key for pseudonyms, from the environment (never from a committed file)."""
+def pseudonym_key(key_file: Path | None = None) -> bytes:
+    """The HMAC key for pseudonyms: ``GONGZHI_PSEUDONYM_KEY``, else the file named by
+    ``GONGZHI_PSEUDONYM_KEY_FILE``, else ``key_file`` (the config's ``[privacy] key_file``)."""
     value = os.environ.get(KEY_ENV)
-    if not value and os.environ.get(KEY_FILE_ENV):
-        path = Path(os.environ[KEY_FILE_ENV])
+    file_name = os.environ.get(KEY_FILE_ENV) or (str(key_file) if key_file else None)
+    if not value and file_name:
+        path = Path(file_name)
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as e:
             raise ConfigError([Problem(KEY_FILE_ENV, f"cannot read {path}: {e}")]) from None
     if not value or len(value) < 16:
         raise ConfigError([Problem(KEY_ENV, "a source holds ID numbers: set the pseudonym key "
-                                            f"(at least 16 characters) in {KEY_ENV} or a file "
-                                            f"named by {KEY_FILE_ENV}")])
+                                            f"(at least 16 characters) in {KEY_ENV}, in a file "
+                                            f"named by {KEY_FILE_ENV}, or in the file named "
+                                            "by [privacy] key_file")])
     return value.encode("utf-8")
 
 

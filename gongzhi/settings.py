@@ -64,6 +64,7 @@ class Settings:
     sources: list[SourceSpec]
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     raw: dict[str, Any] = field(default_factory=dict)
+    pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
 
     def source(self, source_id: str) -> SourceSpec:
         for s in self.sources:
@@ -132,16 +133,14 @@ def settings_from_dict(
         problems.append(Problem(lines.top("warehouse"), f"warehouse url is not valid: {e}"))
 
     privacy_cfg = data.get("privacy") or {}
-    key_file = privacy_cfg.get("key_file")
-    if key_file is not None:
-        if not isinstance(key_file, str):
+    key_file: Path | None = None
+    raw_key_file = privacy_cfg.get("key_file")
+    if raw_key_file is not None:
+        if not isinstance(raw_key_file, str):
             problems.append(Problem(lines.top("privacy"), "'key_file' must be a path"))
-        elif not os.environ.get("GONGZHI_PSEUDONYM_KEY"):
-            # a path to the secret, relative to the config; processes started from here
-            # (scheduler, dashboard) inherit it
-            kf = Path(key_file).expanduser()
-            os.environ["GONGZHI_PSEUDONYM_KEY_FILE"] = str(kf if kf.is_absolute()
-                                                           else base_dir / kf)
+        else:  # a path to the secret (never the secret), relative to the config
+            kf = Path(raw_key_file).expanduser()
+            key_file = kf if kf.is_absolute() else base_dir / kf
 
     sched = SchedulerSettings()
     for key, value in (data.get("scheduler") or {}).items():
@@ -175,7 +174,8 @@ def settings_from_dict(
     if problems:
         raise ConfigError(problems, header=f"configuration {fname} is invalid")
     return Settings(
-        path=path, base_dir=base_dir, warehouse_url=url, sources=sources, scheduler=sched, raw=data
+        path=path, base_dir=base_dir, warehouse_url=url, sources=sources, scheduler=sched,
+        raw=data, pseudonym_key_file=key_file,
     )
 
 

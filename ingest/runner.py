@@ -175,7 +175,9 @@ class Runner:
     def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
                  known: dict[str, pl.Series]) -> Prepared:
         location = batch.note or spec.id
+        key_file = self.settings.pseudonym_key_file
         return cast_batch(batch.frame, table, columns=spec.columns, defaults=spec.defaults,
+                          key_getter=lambda: privacy.pseudonym_key(key_file),
                           known_codes=known, mapped=batch.mapped, location=location)
 
     def _load(self, spec: SourceSpec, run_id: int, collected: dict[str, _Collected],

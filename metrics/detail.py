@@ -27,6 +27,7 @@ class DetailSpec:
     table: str
     time: str
     columns: tuple[tuple[str, str, str], ...]  # (column, zh, en)
+    personal: bool = False  # rows about persons: every view and export is audited
 
 
 DETAILS: dict[str, DetailSpec] = {
@@ -47,11 +48,11 @@ DETAILS: dict[str, DetailSpec] = {
         ("record_id", "记录编号", "Record"), ("volunteer_id", "志愿者编号", "Volunteer"),
         ("community_code", "社区", "Community"), ("activity", "服务内容", "Activity"),
         ("started_at", "服务时间", "Started"), ("hours", "时长(小时)", "Hours"),
-        ("timebank", "存入时间存折", "Time bank"))),
+        ("timebank", "存入时间存折", "Time bank")), personal=True),
     "party": DetailSpec("party_deeds", "done_at", (
         ("deed_id", "编号", "Deed"), ("member_id", "党员编号", "Member"),
         ("community_code", "社区", "Community"), ("done_at", "时间", "Done"),
-        ("kind", "事项", "Kind"))),
+        ("kind", "事项", "Kind")), personal=True),
     "civic": DetailSpec("consultations", "raised_at", (
         ("topic_id", "议题编号", "Topic"), ("community_code", "社区", "Community"),
         ("mechanism", "议事形式", "Mechanism"), ("raised_at", "提出时间", "Raised"),

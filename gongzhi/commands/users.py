@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -88,7 +89,7 @@ def passwd(ctx: Context, username: str, password_stdin: bool) -> None:
     click.echo(f"password of {username} changed")
 
 
-def sign_in(ctx: Context, username: str):  # type: ignore[no-untyped-def]
+def sign_in(ctx: Context, username: str) -> Any:
     """A viewer from credentials: GONGZHI_PASSWORD or a prompt."""
     import os
 
@@ -98,4 +99,5 @@ def sign_in(ctx: Context, username: str):  # type: ignore[no-untyped-def]
     password = os.environ.get("GONGZHI_PASSWORD") or click.prompt(
         f"password for {username}", hide_input=True)
     acc = accounts.verify(ctx.engine(), username, password)
-    return Viewer(acc.username, acc.role, acc.area_code, acc.display_name)  # type: ignore[arg-type]
+    role: Any = acc.role  # one of ROLES: the users table checks it on creation
+    return Viewer(acc.username, role, acc.area_code, acc.display_name)

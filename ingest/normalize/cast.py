@@ -8,7 +8,7 @@ source and the raw row as the source had it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,7 @@ def cast_batch(
     known_codes: Mapping[str, pl.Series],
     mapped: bool = False,
     location: str = "",
+    key_getter: Callable[[], bytes] = privacy.pseudonym_key,
 ) -> Prepared:
     """Map, cast and validate one batch of a source against ``table``'s contract."""
     n = frame.height
@@ -129,7 +130,7 @@ def cast_batch(
     # Personal inputs become masked / pseudonymised columns here and go no further in clear.
     inputs = {c: values.clean_strings(renamed[c]) for c in personal.INPUTS
               if c in renamed.columns and table.info.get("personal")}
-    pres = personal.process(inputs) if inputs else personal.PersonalResult()
+    pres = personal.process(inputs, key_getter) if inputs else personal.PersonalResult()
     renamed = renamed.drop(list(inputs))
     problems: list[tuple[str, str, pl.Series, pl.Series]] = list(pres.problems)
 

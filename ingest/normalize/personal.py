@@ -9,6 +9,7 @@ leave this module in clear: bad values are reported masked.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -59,7 +60,8 @@ def normalise_phones(s: pl.Series) -> pl.Series:
     return digits.str.replace(r"^(0086|86)(1[3-9]\d{9})$", "$2")
 
 
-def process(inputs: dict[str, pl.Series], key_getter=privacy.pseudonym_key) -> PersonalResult:
+def process(inputs: dict[str, pl.Series],
+            key_getter: Callable[[], bytes] = privacy.pseudonym_key) -> PersonalResult:
     """Turn the present personal inputs into stored columns and problems (masked)."""
     out = PersonalResult()
     if "id_number" in inputs:

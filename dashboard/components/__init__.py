@@ -1,0 +1,1 @@
+"""Building blocks the pages lay out: cards, charts, tables, exports, filters."""

@@ -1,0 +1,104 @@
+"""KPI cards: value, target, status colour, change, sparkline and how fresh the data is.
+
+The cards sit in a fragment that reruns every few seconds on its own: it reads the
+warehouse's data version and, when a run has landed, draws the cards from the new data
+without reloading the page (the rest of the page keeps its state until the user asks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data, i18n
+from dashboard.i18n import t
+from dashboard.state import View
+from metrics import format as fmt
+
+# How often the cards look for a new data version; small in tests.
+REFRESH_SECONDS = float(os.environ.get("GONGZHI_REFRESH_SECONDS", "5"))
+BADGE = {"blue": "blue", "yellow": "yellow", "red": "red", None: "gray"}
+MARK = {"blue": ":blue[●]", "yellow": ":orange[▲]", "red": ":red[■]", None: ":gray[·]"}
+COLUMNS = 4
+
+# (cards, sparklines) for a view at a data version: each page passes its own loader
+Loader = Callable[[View, data.Key], tuple[pl.DataFrame, pl.DataFrame]]
+
+
+def status_label(row: dict[str, Any]) -> str:
+    """Why a card has its colour, or why it has none."""
+    if row["status"] in ("blue", "yellow", "red"):
+        return t(f"status.{row['status']}")
+    if row["value"] is None:
+        return t("status.no_value")
+    if row["target"] is None:
+        return t("status.no_target")
+    kpi = data.catalog().kpis.get(row["kpi"])
+    if kpi is not None and (row["sample"] or 0) < kpi.min_sample:
+        return t("status.small_sample")
+    return t("status.none")
+
+
+def target_text(row: dict[str, Any], lang: str) -> str:
+    if row["target"] is None:
+        return t("card.no_target")
+    v = fmt.value(row["target"], row["unit"], lang)
+    return t("card.target_higher" if row["direction"] == "higher" else "card.target_lower", v=v)
+
+
+def card(row: dict[str, Any], spark: list[float], lang: str) -> None:
+    """One KPI card (native components only: no HTML with data in it)."""
+    kpi = data.catalog().kpis.get(row["kpi"])
+    label = i18n.pick(row["label"], row["label_en"])
+    delta = row["delta_prev"]
+    flat = delta is None or delta == 0
+    with st.container(border=True, key=f"card_{row['kpi'].replace('.', '_')}"):
+        st.metric(
+            label=f"{MARK[row['status']]} {label}",
+            value=fmt.value(row["value"], row["unit"], lang),
+            delta=None if delta is None else fmt.delta(delta, row["unit"], lang),
+            delta_color="off" if flat else ("normal" if row["direction"] == "higher"
+                                            else "inverse"),
+            delta_arrow="off" if flat else "auto",
+            delta_description=None if delta is None else t("card.vs_prev"),
+            chart_data=spark or None,
+            chart_type="area",
+            help=kpi.description if kpi is not None else None,
+        )
+        st.badge(status_label(row), color=BADGE[row["status"]])  # type: ignore[arg-type]
+        st.caption(f"{target_text(row, lang)} · "
+                   f"{t('card.fresh', t=fmt.fresh(row['fresh_at'], lang))}")
+
+
+def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str) -> None:
+    """A grid of cards, ``COLUMNS`` per row, in catalogue order."""
+    spark: dict[str, list[float]] = {}
+    for r in sparklines.sort("kpi", "month").iter_rows(named=True):
+        if r["value"] is not None:
+            spark.setdefault(r["kpi"], []).append(float(r["value"]))
+    rows = frame.to_dicts()
+    for start in range(0, len(rows), COLUMNS):
+        cols = st.columns(COLUMNS)
+        for col, row in zip(cols, rows[start:start + COLUMNS], strict=False):
+            with col:
+                card(row, spark.get(row["kpi"], []), lang)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_cards(view: View, loader: Loader) -> None:
+    """Cards that redraw themselves when a new run changes the data version."""
+    ver = data.version()
+    key = dataclasses.replace(view.key, version=ver)
+    frame, sparklines = loader(view, key)
+    if ver != view.key.version:
+        note, button = st.columns([4, 1])
+        note.info(t("live.note"), icon="🔄")
+        if button.button(t("live.refresh_all"), key="refresh_all"):
+            st.rerun(scope="app")
+    st.caption(t("data.version", v=ver))
+    cards(data.applicable(frame, view.scope.level), sparklines, view.lang)

@@ -1,0 +1,75 @@
+"""The sidebar filters (language, street → community → grid, period) and the breadcrumb."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import i18n, state
+from dashboard.i18n import t
+from dashboard.state import GRAIN_KEY, GRAINS, KEYS, NONE, View, bound
+from metrics.periods import Grain
+
+
+def _choices(units: pl.DataFrame, level: str, parent: str | None) -> list[str]:
+    rows = units.filter(pl.col("level") == level)
+    if parent is not None:
+        rows = rows.filter(pl.col("parent_code") == parent)
+    return [NONE, *rows.sort("code")["code"].to_list()]
+
+
+def language() -> None:
+    st.segmented_control(
+        t("lang.label"), options=list(i18n.LANGS), key=i18n.LANG_KEY, required=True,
+        format_func=lambda code: i18n.STRINGS[f"lang.{code}"][code])
+
+
+def sidebar(units: pl.DataFrame, names: dict[str, str]) -> None:
+    """Draw the filters; their values live in session state under ``state.KEYS``."""
+    ss = st.session_state
+    street = ss.get(KEYS["street"]) or NONE
+    community = ss.get(KEYS["community"]) or NONE
+    st.subheader(t("filter.header"))
+    bound(st.selectbox, t("filter.street"), _choices(units, "street", None), KEYS["street"],
+          format_func=lambda c: names.get(c, c) if c else t("filter.all_streets"),
+          on_change=state.on_street_change)
+    bound(st.selectbox, t("filter.community"), _choices(units, "community", street or "-"),
+          KEYS["community"], disabled=not street,
+          format_func=lambda c: names.get(c, c) if c else (
+              t("filter.all_communities") if street else t("filter.pick_street_first")),
+          on_change=state.on_community_change)
+    if community:
+        bound(st.selectbox, t("filter.grid"), _choices(units, "grid", community), KEYS["grid"],
+              format_func=lambda c: names.get(c, c) if c else t("filter.all_grids"))
+    bound(st.segmented_control, t("filter.grain"), list(GRAINS), GRAIN_KEY, required=True,
+          format_func=lambda g: t(f"grain.{g}"), on_change=state.on_grain_change)
+    grain: Grain = ss.get(GRAIN_KEY) or "month"
+    current = ss.get(KEYS["period"]) or state.default_period()
+    bound(st.selectbox, t("filter.period"), state.period_options(grain, current), KEYS["period"])
+    st.caption(t("filter.share"))
+
+
+def breadcrumb(view: View, names: dict[str, str]) -> None:
+    """District › street › community › grid, each a button back up to that level."""
+    ss = st.session_state
+    path = [("district", view.allowed.code, view.allowed.name)]
+    for lv in state.LEVELS:
+        code = ss.get(KEYS[lv]) or NONE
+        if code:
+            path.append((lv, code, names.get(code, code)))
+    if len(path) == 1:
+        st.caption(t("drill.hint"))
+        return
+    cols = st.columns(len(path) + 2)
+    for col, (lv, _code, name) in zip(cols, path[:-1], strict=False):
+        col.button(t("drill.up", name=name), key=f"up_{lv}", on_click=state.drill_up,
+                   args=(lv,), icon=":material/arrow_upward:", type="tertiary")
+    cols[len(path) - 1].markdown(f"**{_escape(path[-1][2])}**")
+
+
+def _escape(text: str) -> str:
+    """Make a name safe to put in markdown (it is data, not markup)."""
+    out = []
+    for ch in text:
+        out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~:$" else ch)
+    return "".join(out)

@@ -1,0 +1,313 @@
+"""Cached loaders: the only module of the dashboard that reads the warehouse.
+
+KPIs come from :mod:`metrics` (``views`` for page frames, ``detail`` for rows) and run
+information from :mod:`warehouse.runlog`; pages never hold SQL or KPI arithmetic. Every
+cached function takes a :class:`Key` (config path, data version and the viewer) as its first
+argument: ``st.cache_data`` is shared by every session, so the viewer's area must be part of
+the key, and a new run (a new data version) must miss the cache. The viewer also goes into
+every metrics call, which refuses an area outside the viewer's own (``AccessDenied``): the
+data layer enforces access, not only the widgets. Exports, and views of person-level rows,
+write an audit record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import streamlit as st
+from sqlalchemy.event import listens_for
+
+from gongzhi.errors import ConfigError, Problem
+from gongzhi.settings import Settings
+from ingest.registry import load_validated
+from metrics import detail, periods, views
+from metrics.access import Viewer
+from metrics.compiler import NotApplicable, Scope
+from metrics.service import Metrics
+from warehouse import audit, runlog
+from warehouse.engine import data_version, is_sqlite, make_engine
+
+# Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
+PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
+_DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
+
+# Bounded, so a long-running server keeps its memory: old data versions age out.
+cached = st.cache_data(show_spinner=False, max_entries=256, ttl=dt.timedelta(hours=6))
+
+
+@dataclass(frozen=True)
+class Key:
+    """What every cached read depends on: which warehouse, which data, whose area."""
+
+    config: str
+    version: int
+    viewer: Viewer
+
+
+SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard connection
+
+
+@st.cache_resource(show_spinner=False)
+def _open(config: str) -> tuple[Settings, Metrics]:
+    settings = load_validated(config or None)
+    engine = make_engine(settings.warehouse_url)
+    if is_sqlite(engine):
+        # The warehouse's default page cache (128 MiB a connection) suits merges into big
+        # tables; the dashboard only reads, from several pooled connections, and keeps its
+        # memory bounded (DESIGN §8: ≤ 600 MB RSS at benchmark scale).
+        @listens_for(engine, "connect")
+        def _smaller_cache(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(SQLITE_CACHE)
+            cur.close()
+
+    return settings, Metrics(engine)
+
+
+def config_path() -> str:
+    """The config ``gongzhi serve`` passed on (``GONGZHI_CONFIG``), or '' for the default."""
+    return os.environ.get("GONGZHI_CONFIG", "")
+
+
+def settings() -> Settings:
+    return _open(config_path())[0]
+
+
+def metrics() -> Metrics:
+    return _open(config_path())[1]
+
+
+def version() -> int:
+    """The warehouse's data version (changes on every run that changes data)."""
+    return data_version(metrics().engine)
+
+
+def key(viewer: Viewer, ver: int | None = None) -> Key:
+    return Key(config_path(), version() if ver is None else ver, viewer)
+
+
+# -- divisions ---------------------------------------------------------------------------------
+
+
+@cached
+def _divisions(config: str, ver: int) -> pl.DataFrame:
+    d = metrics().divisions()
+    return d.with_columns(pl.coalesce("short_name", "name").alias("label"))
+
+
+def units(k: Key) -> pl.DataFrame:
+    """Divisions people can pick: active, not a placeholder (虚拟社区), inside the viewer's
+    area."""
+    d = _divisions(k.config, k.version).filter(pl.col("active") & ~pl.col("placeholder"))
+    depth = pl.col("level").replace_strict(_DEPTH, default=-1, return_dtype=pl.Int8)
+    return d.filter(pl.col("code").str.starts_with(k.viewer.prefix)
+                    & (depth >= _DEPTH[k.viewer.level]))
+
+
+def names(k: Key) -> dict[str, str]:
+    """Code → display name for every division, retired ones included (old rows use them)."""
+    d = _divisions(k.config, k.version)
+    return dict(zip(d["code"], d["label"], strict=True))
+
+
+def parents(k: Key) -> dict[str, str]:
+    """Code → parent code for every division."""
+    d = _divisions(k.config, k.version)
+    return dict(zip(d["code"], d["parent_code"], strict=True))
+
+
+def district(k: Key) -> Scope:
+    """The district; raises ConfigError when the warehouse has no division list yet."""
+    d = _divisions(k.config, k.version).filter(pl.col("level") == "district")
+    if d.is_empty():
+        raise ConfigError([Problem("", "no district in the warehouse")])
+    return Scope("district", d["code"][0], d["label"][0])
+
+
+def district_code() -> str:
+    """The district's code ('' before the division list is loaded)."""
+    d = _divisions(config_path(), version()).filter(pl.col("level") == "district")
+    return "" if d.is_empty() else str(d["code"][0])
+
+
+def allowed_scope(k: Key) -> Scope:
+    """The widest area the viewer may see."""
+    if k.viewer.level == "district" or not k.viewer.area:
+        return district(k)
+    return unit_scope(k, k.viewer.area)
+
+
+def unit_scope(k: Key, code: str) -> Scope:
+    row = _divisions(k.config, k.version).filter(pl.col("code") == code)
+    if row.is_empty():
+        raise ConfigError([Problem(code, "unknown division code")])
+    r = row.row(0, named=True)
+    return Scope(r["level"], r["code"], r["label"])
+
+
+def _check(k: Key, scope: Scope) -> None:
+    """Refuse a scope outside the viewer's area (AccessDenied)."""
+    k.viewer.check(scope.level, scope.code)
+
+
+# -- KPI views ---------------------------------------------------------------------------------
+
+
+def _plain(frame: pl.DataFrame) -> pl.DataFrame:
+    """An empty result comes with Object columns, which cannot be cached (pickled): give it
+    plain null columns instead."""
+    if not any(dt == pl.Object for dt in frame.dtypes):
+        return frame
+    if frame.height:
+        return frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.String)
+                                  for c, dt in frame.schema.items() if dt == pl.Object)
+    return pl.DataFrame(schema={c: (pl.Null if dt == pl.Object else dt)
+                                for c, dt in frame.schema.items()})
+
+
+def _plain_all(page: Any) -> Any:
+    for f in dataclasses.fields(page):
+        setattr(page, f.name, _plain(getattr(page, f.name)))
+    return page
+
+
+@cached
+def _overview(k: Key, level: str, code: str, name: str, period: str) -> views.Overview:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return _plain_all(views.overview(metrics(), scope, periods.parse(period),
+                                     viewer=k.viewer))
+
+
+def overview(k: Key, scope: Scope, period: str) -> views.Overview:
+    """Headline cards, sparklines, ranking one level down and the three-colour board."""
+    return _overview(k, scope.level, scope.code, scope.name, period)
+
+
+@cached
+def _domain(k: Key, domain: str, level: str, code: str, name: str,
+            period: str) -> views.DomainPage:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return _plain_all(views.domain_page(metrics(), domain, scope, periods.parse(period),
+                                        viewer=k.viewer))
+
+
+def domain_page(k: Key, domain: str, scope: Scope, period: str) -> views.DomainPage:
+    """A domain's KPIs, 12-month trends and ranking one level down."""
+    return _domain(k, domain, scope.level, scope.code, scope.name, period)
+
+
+@cached
+def _heatmap(k: Key, kpi: str, level: str, code: str, name: str, period: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return _plain(views.heatmap(metrics(), kpi, scope, periods.parse(period),
+                                viewer=k.viewer))
+
+
+def heatmap(k: Key, kpi: str, scope: Scope, period: str) -> pl.DataFrame:
+    """One KPI by the areas one level down × month (area, month, value, status)."""
+    return _heatmap(k, kpi, scope.level, scope.code, scope.name, period)
+
+
+def catalog() -> Any:
+    return metrics().catalog
+
+
+def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
+    """Rows of KPIs that are defined for areas of ``level`` (the catalogue's ``scopes``):
+    a district-only KPI has no card on a street's page."""
+    cat = catalog()
+    ids = [k for k in frame["kpi"].unique(maintain_order=True) if level in cat.get(k).scopes]
+    return frame.filter(pl.col("kpi").is_in(ids))
+
+
+# -- detail rows -------------------------------------------------------------------------------
+
+
+@cached
+def _detail_count(k: Key, domain: str, level: str, code: str, period: str) -> int | None:
+    scope = Scope(level, code)
+    _check(k, scope)
+    try:
+        return detail.count(metrics().engine, domain, scope, periods.parse(period),
+                            viewer=k.viewer)
+    except NotApplicable:
+        return None
+
+
+def detail_count(k: Key, domain: str, scope: Scope, period: str) -> int | None:
+    """How many detail rows the filter selects; None when the data has no such breakdown."""
+    return _detail_count(k, domain, scope.level, scope.code, period)
+
+
+@cached
+def _detail_page(k: Key, domain: str, level: str, code: str, period: str, offset: int,
+                 limit: int, lang: str) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    rows = detail.rows(metrics().engine, domain, scope, periods.parse(period), offset=offset,
+                       limit=limit, viewer=k.viewer)
+    return detail.labelled(rows, domain, lang, names(k))
+
+
+def detail_page(k: Key, domain: str, scope: Scope, period: str, offset: int, limit: int,
+                lang: str) -> pl.DataFrame:
+    """One page of detail rows for people (local times, names, headers in ``lang``)."""
+    return _detail_page(k, domain, scope.level, scope.code, period, offset, limit, lang)
+
+
+def audit_view(k: Key, domain: str, scope: Scope, period: str, offset: int, rows: int) -> None:
+    """Record that person-level detail rows were shown (DESIGN §6)."""
+    if domain in PERSONAL_DETAILS:
+        audit.record(metrics().engine, username=k.viewer.username, role=k.viewer.role,
+                     action=audit.VIEW_ROWS, target=f"detail:{domain}",
+                     filters={"scope": scope.key(), "period": period, "offset": offset},
+                     row_count=rows)
+
+
+def export_rows(k: Key, domain: str, scope: Scope, period: str, lang: str,
+                fmt: str) -> pl.DataFrame:
+    """Every detail row of the filter, up to ``detail.EXPORT_CAP``, for an export in ``fmt``
+    (audited; not cached: an export is made once, when its button is clicked)."""
+    _check(k, scope)
+    rows = detail.rows(metrics().engine, domain, scope, periods.parse(period), offset=0,
+                       limit=detail.EXPORT_CAP, viewer=k.viewer)
+    audit.record(metrics().engine, username=k.viewer.username, role=k.viewer.role,
+                 action=audit.EXPORT, target=f"detail:{domain}:{fmt}",
+                 filters={"scope": scope.key(), "period": period}, row_count=rows.height)
+    return detail.labelled(rows, domain, lang, names(k))
+
+
+# -- runs, quarantine, freshness, run-now ------------------------------------------------------
+
+
+def runs(source: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    return runlog.list_runs(metrics().engine, source=source, limit=limit, offset=offset)
+
+
+def quarantine(source: str | None, run_id: int | None, reason: str | None, limit: int,
+               offset: int) -> list[dict[str, Any]]:
+    return runlog.list_quarantine(metrics().engine, source=source, run_id=run_id,
+                                  reason=reason, limit=limit, offset=offset)
+
+
+def last_success() -> dict[str, dt.datetime]:
+    return runlog.last_success(metrics().engine)
+
+
+def pending_requests() -> list[dict[str, Any]]:
+    return runlog.pending_requests(metrics().engine)
+
+
+def request_run(source: str, viewer: Viewer) -> int:
+    """Ask the scheduler process to run ``source`` (no ingestion inside the dashboard)."""
+    if source not in {s.id for s in settings().sources}:
+        raise ConfigError([Problem(source, "unknown source")])
+    return runlog.request_run(metrics().engine, source, requested_by=viewer.username)

@@ -1,0 +1,210 @@
+"""Every string the dashboard shows, in Chinese (the default) and English.
+
+Pages call :func:`t` with a key; KPI and domain labels come from the KPI catalogue
+(``label.zh`` / ``label.en``) and value formatting from :mod:`metrics.format`, so nothing
+shown to a person is written in a page module. A test checks that every key has both
+languages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+LANG_KEY = "f_lang"  # the language switch's widget key (and so its session-state key)
+
+STRINGS: dict[str, dict[str, str]] = {
+    # app frame
+    "app.page_title": {"zh": "共治 Gongzhi", "en": "Gongzhi"},
+    "nav.overview": {"zh": "总览", "en": "Overview"},
+    "nav.gov": {"zh": "政务服务", "en": "Government services"},
+    "nav.grid": {"zh": "网格治理", "en": "Grid management"},
+    "nav.vol": {"zh": "志愿服务", "en": "Volunteer service"},
+    "nav.party": {"zh": "党建与队伍", "en": "Party and workforce"},
+    "nav.data": {"zh": "数据与运行", "en": "Data and runs"},
+    "lang.label": {"zh": "语言 / Language", "en": "Language / 语言"},
+    "lang.zh": {"zh": "中文", "en": "中文"},
+    "lang.en": {"zh": "English", "en": "English"},
+    "user.signed_in": {"zh": "当前用户：{name}（{area}）", "en": "Signed in: {name} ({area})"},
+    "role.leader": {"zh": "区领导", "en": "district leader"},
+    "role.street_staff": {"zh": "街道工作人员", "en": "street staff"},
+    "role.community_staff": {"zh": "社区工作人员", "en": "community staff"},
+    # filters
+    "filter.header": {"zh": "筛选", "en": "Filters"},
+    "filter.street": {"zh": "街道", "en": "Street"},
+    "filter.community": {"zh": "社区", "en": "Community"},
+    "filter.grid": {"zh": "网格", "en": "Grid"},
+    "filter.all_streets": {"zh": "全部街道", "en": "All streets"},
+    "filter.all_communities": {"zh": "全部社区", "en": "All communities"},
+    "filter.all_grids": {"zh": "全部网格", "en": "All grids"},
+    "filter.pick_street_first": {"zh": "先选择街道", "en": "Choose a street first"},
+    "filter.grain": {"zh": "周期", "en": "Period type"},
+    "filter.period": {"zh": "时段", "en": "Period"},
+    "grain.month": {"zh": "月", "en": "Month"},
+    "grain.quarter": {"zh": "季度", "en": "Quarter"},
+    "grain.year": {"zh": "年", "en": "Year"},
+    "filter.share": {"zh": "复制地址栏中的链接即可分享当前视图。",
+                     "en": "Copy the address bar to share this view."},
+    # drill-down
+    "drill.up": {"zh": "返回 {name}", "en": "Back to {name}"},
+    "drill.hint": {"zh": "点击柱形或表格行可下钻到下一级。",
+                   "en": "Click a bar or a table row to drill down."},
+    "drill.finest": {"zh": "已是最细一级（网格），没有下一级排名。",
+                     "en": "This is the finest level (a grid): there is no ranking below it."},
+    # levels
+    "level.district": {"zh": "区", "en": "District"},
+    "level.street": {"zh": "街道", "en": "Street"},
+    "level.community": {"zh": "社区", "en": "Community"},
+    "level.grid": {"zh": "网格", "en": "Grid"},
+    # cards
+    "card.target_higher": {"zh": "目标 ≥ {v}", "en": "Target ≥ {v}"},
+    "card.target_lower": {"zh": "目标 ≤ {v}", "en": "Target ≤ {v}"},
+    "card.no_target": {"zh": "无目标", "en": "No target"},
+    "card.fresh": {"zh": "数据更新于 {t}", "en": "Data as of {t}"},
+    "card.vs_prev": {"zh": "环比", "en": "vs previous"},
+    "status.blue": {"zh": "达标（蓝）", "en": "On target (blue)"},
+    "status.yellow": {"zh": "预警（黄）", "en": "Warning (yellow)"},
+    "status.red": {"zh": "落后（红）", "en": "Lagging (red)"},
+    "status.small_sample": {"zh": "样本不足，不评色", "en": "Sample too small: no colour"},
+    "status.no_value": {"zh": "无数据", "en": "No data"},
+    "status.no_target": {"zh": "不设目标", "en": "No target"},
+    "status.none": {"zh": "无颜色", "en": "No colour"},
+    "live.refresh_all": {"zh": "刷新全部图表", "en": "Refresh all charts"},
+    "live.note": {"zh": "新数据已到达，指标卡已更新。",
+                  "en": "New data arrived: the cards are updated."},
+    # overview
+    "overview.title": {"zh": "总览", "en": "Overview"},
+    "overview.caption": {"zh": "{area} · {period}", "en": "{area} · {period}"},
+    "overview.cards": {"zh": "核心指标", "en": "Headline KPIs"},
+    "overview.ranking": {"zh": "{level}排名", "en": "{level} ranking"},
+    "overview.board": {"zh": "红黄蓝三色榜（{level} × 指标）",
+                       "en": "Three-colour board ({level} × KPIs)"},
+    "overview.board_none": {"zh": "灰色：样本不足或不设目标，不评色。",
+                            "en": "Grey: sample too small or no target, so no colour."},
+    "overview.board_empty": {"zh": "当前范围内没有社区数据。",
+                             "en": "No community data in this area."},
+    # domain pages
+    "domain.kpis": {"zh": "指标", "en": "KPIs"},
+    "domain.kpi_pick": {"zh": "查看指标", "en": "KPI to chart"},
+    "domain.trend": {"zh": "近 12 个月走势（虚线为目标）",
+                     "en": "Last 12 months (dashed line: target)"},
+    "domain.heatmap": {"zh": "{level} × 月 热力图", "en": "{level} × month heatmap"},
+    "domain.ranking": {"zh": "{level}排名", "en": "{level} ranking"},
+    "domain.table": {"zh": "{level}指标对比", "en": "KPIs by {level}"},
+    "domain.no_trend": {"zh": "该指标没有按月走势。", "en": "This KPI has no monthly trend."},
+    "domain.no_data": {"zh": "当前筛选下没有数据。", "en": "No data for this filter."},
+    "domain.section": {"zh": "明细数据", "en": "Detail rows"},
+    "domain.detail_of": {"zh": "明细类别", "en": "Detail of"},
+    # detail table and exports
+    "detail.count": {"zh": "共 {n} 条记录（按时间倒序）", "en": "{n} rows (newest first)"},
+    "detail.page": {"zh": "页码（共 {pages} 页）", "en": "Page (of {pages})"},
+    "detail.not_applicable": {"zh": "该数据按社区记录，无法细分到网格。",
+                              "en": "This data is kept per community, not per grid."},
+    "export.xlsx": {"zh": "导出 Excel", "en": "Export Excel"},
+    "export.csv": {"zh": "导出 CSV", "en": "Export CSV"},
+    "export.help": {"zh": "导出当前筛选下的全部明细（不止本页）。",
+                    "en": "Exports every row of the current filter (not only this page)."},
+    "export.capped": {"zh": "共 {n} 条，超过导出上限 {cap} 条：只导出最新的 {cap} 条，"
+                            "请缩小筛选范围。",
+                      "en": "{n} rows exceed the export cap of {cap}: only the newest {cap} are "
+                            "exported; narrow the filter."},
+    "export.empty": {"zh": "没有可导出的数据。", "en": "Nothing to export."},
+    # data and runs
+    "data.title": {"zh": "数据与运行", "en": "Data and runs"},
+    "data.freshness": {"zh": "各数据源新鲜度", "en": "Freshness per source"},
+    "data.runs": {"zh": "运行记录", "en": "Run log"},
+    "data.quarantine": {"zh": "隔离区（未入库的行及原因）",
+                        "en": "Quarantine (rows kept out, with reasons)"},
+    "data.run_now": {"zh": "立即运行", "en": "Run now"},
+    "data.run_now_help": {"zh": "向调度进程（gongzhi schedule）提交运行请求；"
+                                "数据加载不在看板内进行。",
+                          "en": "Asks the scheduler process (gongzhi schedule) to run the source; "
+                                "the dashboard never loads data itself."},
+    "data.run_source": {"zh": "数据源", "en": "Source"},
+    "data.requested": {"zh": "已提交运行请求 #{id}（{source}），调度进程会尽快执行。",
+                       "en": "Run request #{id} for {source} sent; the scheduler will pick it up."},
+    "data.pending": {"zh": "运行请求", "en": "Run requests"},
+    "data.no_runs": {"zh": "还没有运行记录。", "en": "No runs yet."},
+    "data.no_quarantine": {"zh": "隔离区为空。", "en": "The quarantine is empty."},
+    "data.filter_source": {"zh": "按数据源", "en": "Source"},
+    "data.filter_reason": {"zh": "按原因", "en": "Reason"},
+    "data.filter_run": {"zh": "按运行编号", "en": "Run id"},
+    "data.all": {"zh": "全部", "en": "All"},
+    "data.page": {"zh": "页码", "en": "Page"},
+    "data.never": {"zh": "从未成功", "en": "never succeeded"},
+    "data.age_hours": {"zh": "{h:.1f} 小时前", "en": "{h:.1f} h ago"},
+    "data.manual": {"zh": "仅手动", "en": "manual only"},
+    "data.version": {"zh": "数据版本 {v}", "en": "Data version {v}"},
+    # quarantine reasons (codes from ingest.normalize.cast)
+    "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
+    "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},
+    "reason.bad_number": {"zh": "数字无法识别", "en": "not a number"},
+    "reason.bad_boolean": {"zh": "是/否无法识别", "en": "not yes/no"},
+    "reason.bad_code": {"zh": "代码不在取值表中", "en": "code not in its list"},
+    "reason.bad_format": {"zh": "格式不正确", "en": "wrong format"},
+    "reason.out_of_range": {"zh": "数值超出合理范围", "en": "value out of range"},
+    "reason.unknown_street": {"zh": "街道代码不存在", "en": "unknown street"},
+    "reason.unknown_community": {"zh": "社区代码不存在", "en": "unknown community"},
+    "reason.unknown_grid": {"zh": "网格代码不存在", "en": "unknown grid"},
+    # column headers
+    "col.area": {"zh": "区域", "en": "Area"},
+    "col.kpi": {"zh": "指标", "en": "KPI"},
+    "col.value": {"zh": "数值", "en": "Value"},
+    "col.month": {"zh": "月份", "en": "Month"},
+    "col.status": {"zh": "状态", "en": "Status"},
+    "col.sample": {"zh": "样本", "en": "Sample"},
+    "col.source": {"zh": "数据源", "en": "Source"},
+    "col.plugin": {"zh": "插件", "en": "Plugin"},
+    "col.table": {"zh": "数据表", "en": "Table"},
+    "col.schedule": {"zh": "计划", "en": "Schedule"},
+    "col.last_success": {"zh": "最近成功", "en": "Last success"},
+    "col.age": {"zh": "距今", "en": "Age"},
+    "col.run_id": {"zh": "运行编号", "en": "Run"},
+    "col.trigger": {"zh": "触发", "en": "Trigger"},
+    "col.run_status": {"zh": "结果", "en": "Result"},
+    "col.started": {"zh": "开始", "en": "Started"},
+    "col.finished": {"zh": "结束", "en": "Finished"},
+    "col.read": {"zh": "读取", "en": "Read"},
+    "col.loaded": {"zh": "入库", "en": "Loaded"},
+    "col.quarantined": {"zh": "隔离", "en": "Quarantined"},
+    "col.duplicates": {"zh": "重复", "en": "Duplicates"},
+    "col.error": {"zh": "错误", "en": "Error"},
+    "col.origin": {"zh": "来源位置", "en": "Origin"},
+    "col.row": {"zh": "行号", "en": "Row"},
+    "col.column": {"zh": "列", "en": "Column"},
+    "col.reason": {"zh": "原因", "en": "Reason"},
+    "col.message": {"zh": "说明", "en": "Message"},
+    "col.raw": {"zh": "原始数据", "en": "Raw row"},
+    "col.requested": {"zh": "请求时间", "en": "Requested"},
+    "col.requested_by": {"zh": "请求人", "en": "By"},
+    "col.picked": {"zh": "调度接收", "en": "Picked up"},
+    # errors
+    "err.no_data": {"zh": "还没有数据，请先运行 gongzhi ingest。",
+                    "en": "No data yet: run gongzhi ingest first."},
+    "err.config": {"zh": "配置有误：{detail}", "en": "Configuration problem: {detail}"},
+    "err.warehouse": {"zh": "无法读取数据仓库：{detail}",
+                      "en": "Cannot read the warehouse: {detail}"},
+    "err.page": {"zh": "页面出错（{kind}），详细信息已写入服务器日志。",
+                 "en": "The page failed ({kind}); the details are in the server log."},
+    "err.access": {"zh": "无权查看该区域的数据。", "en": "You may not see this area's data."},
+}
+
+
+def lang() -> str:
+    """The language of this session: the switch's value, else Chinese."""
+    value = st.session_state.get(LANG_KEY)
+    return value if value in LANGS else DEFAULT_LANG
+
+
+def t(key: str, /, **values: Any) -> str:
+    """The string ``key`` in the session's language, with ``values`` filled in."""
+    text = STRINGS[key][lang()]
+    return text.format(**values) if values else text
+
+
+def pick(zh: str, en: str) -> str:
+    """One of two catalogue labels (KPI, domain) by the session's language."""
+    return en if lang() == "en" else zh

@@ -1,0 +1,5 @@
+"""政务服务 Government services: a domain page."""
+
+from dashboard.components.domain import render
+
+render(("gov",), "gov")

@@ -1,0 +1,5 @@
+"""网格治理 Grid management: a domain page."""
+
+from dashboard.components.domain import render
+
+render(("grid",), "grid")

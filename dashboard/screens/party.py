@@ -1,0 +1,5 @@
+"""党建与队伍 Party and workforce: party KPIs with consultation and property fees (civic)."""
+
+from dashboard.components.domain import render
+
+render(("party", "civic"), "party")

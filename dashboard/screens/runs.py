@@ -1,0 +1,146 @@
+"""数据与运行 Data and runs: freshness per source, the run log, the quarantine browser and
+"run now" (a request the scheduler process picks up: nothing is ingested inside Streamlit).
+Works on an empty warehouse too, so the first load can be started from here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard import auth, data, i18n, state
+from dashboard.i18n import t
+from ingest.normalize import cast
+from metrics import format as fmt
+from metrics.access import Viewer
+from warehouse.engine import utcnow
+
+ROWS = 50
+REASONS = [cast.MISSING, cast.BAD_DATE, cast.BAD_NUMBER, cast.BAD_BOOL, cast.BAD_CODE,
+           cast.BAD_FORMAT, cast.OUT_OF_RANGE, "unknown_street", "unknown_community",
+           "unknown_grid"]
+
+
+def _when(v: Any) -> str | None:
+    return fmt.fresh(v, i18n.lang()) if v is not None else None
+
+
+def freshness() -> None:
+    st.subheader(t("data.freshness"))
+    last = data.last_success()
+    now = utcnow()
+    rows = []
+    for s in data.settings().sources:
+        when = last.get(s.id)
+        rows.append({
+            t("col.source"): s.id, t("col.plugin"): s.plugin, t("col.table"): s.table or "",
+            t("col.schedule"): s.schedule or t("data.manual"),
+            t("col.last_success"): _when(when) or t("data.never"),
+            t("col.age"): t("data.age_hours", h=(now - when).total_seconds() / 3600)
+            if when else "—",
+        })
+    st.dataframe(pl.DataFrame(rows) if rows else pl.DataFrame(), hide_index=True)
+
+
+def run_now(user: Viewer) -> None:
+    st.subheader(t("data.run_now"))
+    st.caption(t("data.run_now_help"))
+    ids = [s.id for s in data.settings().sources]
+    with st.form("run_now", border=False):
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        source = left.selectbox(t("data.run_source"), ids, key="run_source")
+        sent = right.form_submit_button(t("data.run_now"), type="primary",
+                                        icon=":material/play_arrow:")
+    if sent and source:
+        rid = data.request_run(source, user)
+        st.success(t("data.requested", id=rid, source=source))
+    pending = data.pending_requests()
+    if pending:
+        st.markdown(f"**{t('data.pending')}**")
+        st.dataframe(pl.DataFrame([{
+            "#": r["id"], t("col.source"): r["source"],
+            t("col.requested"): _when(r["requested_at"]),
+            t("col.requested_by"): r["requested_by"], t("col.picked"): _when(r["picked_at"]),
+            t("col.run_id"): r["run_id"]} for r in pending]), hide_index=True)
+
+
+def _pager(key: str) -> int:
+    page = st.number_input(t("data.page"), min_value=1, value=1, step=1, key=key)
+    return (int(page) - 1) * ROWS
+
+
+def _source_filter(key: str) -> str | None:
+    ids = [s.id for s in data.settings().sources]
+    picked = state.bound(st.selectbox, t("data.filter_source"), ["", *ids], key,
+                         format_func=lambda s: s or t("data.all"))
+    return picked or None
+
+
+def run_log() -> None:
+    st.subheader(t("data.runs"))
+    left, right = st.columns(2)
+    with left:
+        source = _source_filter("runs_source")
+    with right:
+        offset = _pager("runs_page")
+    runs = data.runs(source, ROWS, offset)
+    if not runs:
+        st.info(t("data.no_runs"))
+        return
+    st.dataframe(pl.DataFrame([{
+        t("col.run_id"): r["run_id"], t("col.source"): r["source"],
+        t("col.trigger"): r["trigger"], t("col.run_status"): r["status"],
+        t("col.started"): _when(r["started_at"]), t("col.finished"): _when(r["finished_at"]),
+        t("col.read"): r["read"], t("col.loaded"): r["loaded"],
+        t("col.quarantined"): r["quarantined"], t("col.duplicates"): r["duplicates"],
+        t("col.error"): r["error"]} for r in runs], infer_schema_length=None), hide_index=True)
+
+
+def quarantine() -> None:
+    st.subheader(t("data.quarantine"))
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        source = _source_filter("q_source")
+    with c2:
+        reason = state.bound(st.selectbox, t("data.filter_reason"), ["", *REASONS], "q_reason",
+                             format_func=lambda r: f"{r} · {t('reason.' + r)}" if r
+                             else t("data.all"))
+    run_id = c3.number_input(t("data.filter_run"), min_value=0, value=0, step=1, key="q_run")
+    with c4:
+        offset = _pager("q_page")
+    rows = data.quarantine(source, int(run_id) or None, reason or None, ROWS, offset)
+    if not rows:
+        st.info(t("data.no_quarantine"))
+        return
+    st.dataframe(pl.DataFrame([{
+        t("col.run_id"): r["run_id"], t("col.source"): r["source"],
+        t("col.origin"): r["origin"], t("col.row"): r["row_number"],
+        t("col.column"): r["column_name"], t("col.reason"): r["reason"],
+        t("col.message"): r["message"], t("col.raw"): _raw(r["raw"])} for r in rows],
+        infer_schema_length=None), hide_index=True)
+
+
+def _raw(text: str) -> str:
+    """The quarantined row as 'column: value' pairs (it is stored as JSON)."""
+    try:
+        row = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    if isinstance(row, dict):
+        return "; ".join(f"{k}: {v}" for k, v in row.items())
+    return text
+
+
+def main() -> None:
+    st.title(t("data.title"))
+    user = auth.current_user()
+    st.caption(t("data.version", v=data.version()))
+    freshness()
+    run_now(user)
+    run_log()
+    quarantine()
+
+
+main()

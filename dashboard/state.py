@@ -1,0 +1,289 @@
+"""The filter state: street → community → grid, period and language, kept in the URL.
+
+Query parameters (``?street=…&community=…&grid=…&period=2024-05&lang=en``) are read once
+when a session starts, held in session state under ``KEYS`` (the widgets mirror them, see
+:func:`bound`) and written back to the URL on every run, so a copied link reproduces the view
+and the filters survive a page switch (Streamlit clears the query string when the page
+changes). The deepest of street, community and grid that is set is the drill-down level;
+a click on a ranking bar or row sets it (:func:`drill_to`). Codes, not names, go in the URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data, i18n
+from gongzhi.errors import ConfigError
+from metrics.access import Viewer
+from metrics.compiler import Scope
+from metrics.periods import Grain, Period, at, latest_complete, parse
+from warehouse.timeutil import LOCAL
+
+LEVELS = ("street", "community", "grid")
+KEYS = {"street": "f_street", "community": "f_community", "grid": "f_grid",
+        "period": "f_period", "lang": i18n.LANG_KEY}
+GRAIN_KEY = "f_grain"
+GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
+HISTORY = {"month": 36, "quarter": 12, "year": 5}  # how many periods the picker offers
+_LOADED = "_url_loaded"
+_VIEW = "_view"
+_ERROR = "_view_error"
+KPI_USED = "_kpi_param_used"  # a page showed a KPI picker this run (else `kpi` leaves the URL)
+NONE = ""  # the "all" choice of a filter select
+
+
+@dataclass(frozen=True)
+class View:
+    """What the current run shows: for whom, where, when, in which language."""
+
+    user: Viewer
+    key: data.Key
+    allowed: Scope
+    scope: Scope
+    period: str
+    lang: str
+
+    @property
+    def child_level(self) -> str | None:
+        return {"district": "street", "street": "community", "community": "grid"}.get(
+            self.scope.level)
+
+
+def today() -> dt.date:
+    """Today in Asia/Shanghai (the district's calendar)."""
+    return dt.datetime.now(LOCAL).date()
+
+
+def default_period() -> str:
+    return latest_complete("month", today()).label
+
+
+def _valid_period(text: str | None) -> Period | None:
+    if not text:
+        return None
+    try:
+        p = parse(text)
+    except ConfigError:
+        return None
+    return p if p.grain in GRAINS else at("month", p.last_day)
+
+
+# -- reading the URL ---------------------------------------------------------------------------
+
+
+def load_from_url() -> None:
+    """On a session's first run, copy the URL's filters into session state."""
+    ss = st.session_state
+    if ss.get(_LOADED):
+        return
+    qp = st.query_params
+    for param, skey in KEYS.items():
+        value = qp.get(param)
+        if value:
+            ss[skey] = value
+    p = _valid_period(ss.get(KEYS["period"])) or parse(default_period())
+    ss[KEYS["period"]] = p.label
+    ss[GRAIN_KEY] = p.grain
+    if ss.get(i18n.LANG_KEY) not in i18n.LANGS:
+        ss[i18n.LANG_KEY] = i18n.DEFAULT_LANG
+    ss[_LOADED] = True
+
+
+def sanitize(units: pl.DataFrame) -> None:
+    """Drop filter values that are unknown or not under their parent; fill a missing parent
+    from a child (a link with only ``community=…`` selects its street too)."""
+    ss = st.session_state
+    parent = dict(zip(units["code"], units["parent_code"], strict=True))
+    level = dict(zip(units["code"], units["level"], strict=True))
+    codes = {lv: ss.get(KEYS[lv]) or NONE for lv in LEVELS}
+    for lv in LEVELS:
+        if codes[lv] and level.get(codes[lv]) != lv:
+            codes[lv] = NONE
+    # a child without its parent names the parent
+    if codes["grid"] and not codes["community"]:
+        codes["community"] = parent.get(codes["grid"], NONE)
+    if codes["community"] and not codes["street"]:
+        codes["street"] = parent.get(codes["community"], NONE)
+    # a child under another parent is dropped (the street → community cascade)
+    if codes["community"] and parent.get(codes["community"]) != codes["street"]:
+        codes["community"] = NONE
+    if codes["grid"] and parent.get(codes["grid"]) != codes["community"]:
+        codes["grid"] = NONE
+    for lv in LEVELS:
+        ss[KEYS[lv]] = codes[lv]
+    if not _valid_period(ss.get(KEYS["period"])):
+        ss[KEYS["period"]] = default_period()
+
+
+def write_url() -> None:
+    """Put the filters into the URL (only what changed, so the browser is not spammed)."""
+    ss = st.session_state
+    want = {lv: ss.get(KEYS[lv]) or NONE for lv in LEVELS}
+    want["period"] = ss.get(KEYS["period"]) or default_period()
+    lang = ss.get(i18n.LANG_KEY)
+    want["lang"] = lang if lang and lang != i18n.DEFAULT_LANG else NONE
+    for param, value in want.items():
+        set_param(param, value)
+
+
+def set_param(param: str, value: str) -> None:
+    """Set (or with '' remove) one query parameter when it differs from the URL."""
+    qp = st.query_params
+    if value:
+        if qp.get(param) != value:
+            qp[param] = value
+    elif param in qp:
+        del qp[param]
+
+
+def url_param(param: str) -> str | None:
+    return st.query_params.get(param) or None
+
+
+# -- callbacks (run before the script, so they may set widget keys) ------------------------------
+
+
+def on_street_change() -> None:
+    """A street change clears the community and grid: they were under the old street."""
+    st.session_state[KEYS["community"]] = NONE
+    st.session_state[KEYS["grid"]] = NONE
+
+
+def on_community_change() -> None:
+    st.session_state[KEYS["grid"]] = NONE
+
+
+def on_grain_change() -> None:
+    """A new period type keeps the time in view: the period of that type holding its end."""
+    ss = st.session_state
+    old = _valid_period(ss.get(KEYS["period"])) or parse(default_period())
+    grain: Grain = ss.get(GRAIN_KEY) or "month"
+    ss[KEYS["period"]] = at(grain, old.last_day).label
+
+
+def drill_to(code: str, level: str) -> None:
+    """Narrow the view to the division ``code`` of ``level`` (a click on a bar or a row).
+
+    Only that level is set; :func:`sanitize` fills in its parents on the run that follows.
+    """
+    ss = st.session_state
+    for lv in LEVELS:
+        ss[KEYS[lv]] = code if lv == level else NONE
+
+
+def drill_up(level: str) -> None:
+    """Widen the view back to ``level`` ('district', 'street' or 'community')."""
+    ss = st.session_state
+    keep = {"district": 0, "street": 1, "community": 2}[level]
+    for lv in LEVELS[keep:]:
+        ss[KEYS[lv]] = NONE
+
+
+def on_chart_select(widget_key: str, level: str) -> None:
+    """``on_select`` of a ranking chart: the clicked bar's area becomes the filter."""
+    event: Any = st.session_state.get(widget_key)
+    picked = (event or {}).get("selection", {}).get("pick") or []
+    if picked and picked[0].get("key"):
+        drill_to(str(picked[0]["key"]), level)
+
+
+def on_table_select(widget_key: str, codes: list[str], level: str) -> None:
+    """``on_select`` of a ranking table: the selected row's area becomes the filter."""
+    event: Any = st.session_state.get(widget_key)
+    rows = (event or {}).get("selection", {}).get("rows") or []
+    if rows and rows[0] < len(codes):
+        drill_to(codes[rows[0]], level)
+
+
+# -- widgets whose labels change with the language --------------------------------------------
+
+
+def widget_key(state_key: str) -> str:
+    """The key of the widget showing ``state_key`` in the session's language.
+
+    A select's value travels as its formatted label, so a widget whose labels change with the
+    language would lose its value on a switch; each language gets its own widget, and the
+    value itself lives under ``state_key``, independent of the language.
+    """
+    return f"{state_key}__{i18n.lang()}"
+
+
+def bound(widget: Callable[..., Any], label: str, options: list[Any], state_key: str, *,
+          on_change: Callable[[], None] | None = None, **kw: Any) -> Any:
+    """Draw ``widget`` (st.selectbox, st.segmented_control…) for the value in
+    ``session_state[state_key]``; a change is copied back before the next run."""
+    ss = st.session_state
+    wkey = widget_key(state_key)
+    if ss.get(state_key) not in options:
+        ss[state_key] = options[0]
+    ss[wkey] = ss[state_key]
+    fmt = kw.pop("format_func", str)
+    labels = {o: fmt(o) for o in options}  # formatted now, in this run's language
+
+    def changed() -> None:
+        ss[state_key] = ss[wkey]
+        if on_change is not None:
+            on_change()
+
+    return widget(label, options, key=wkey, on_change=changed, format_func=labels.__getitem__,
+                  **kw)
+
+
+# -- the current view --------------------------------------------------------------------------
+
+
+def period_options(grain: Grain, current: str) -> list[str]:
+    """Periods of ``grain`` from this one back; the current choice is always among them."""
+    p = at(grain, today())
+    out = []
+    for _ in range(HISTORY[grain] + 1):
+        out.append(p.label)
+        p = p.previous()
+    if current not in out and _valid_period(current) and parse(current).grain == grain:
+        out.append(current)
+        out.sort(reverse=True)
+    return out
+
+
+def build_view(user: Viewer, key: data.Key) -> View:
+    """The scope and period the filters select, checked against the user's area."""
+    ss = st.session_state
+    allowed = data.allowed_scope(key)
+    scope = allowed
+    for lv in LEVELS:
+        code = ss.get(KEYS[lv]) or NONE
+        if code:
+            scope = data.unit_scope(key, code)
+    period = ss.get(KEYS["period"]) or default_period()
+    view = View(user=user, key=key, allowed=allowed, scope=scope, period=period,
+                lang=i18n.lang())
+    ss[_VIEW] = view
+    return view
+
+
+class NoData(Exception):
+    """The warehouse has no division list yet (nothing was ingested)."""
+
+
+def forget_view() -> None:
+    st.session_state.pop(_VIEW, None)
+    st.session_state.pop(_ERROR, None)
+
+
+def fail(error: Exception) -> None:
+    """Remember why no view could be built, for the page to report."""
+    st.session_state[_ERROR] = error
+
+
+def current() -> View:
+    """The view the entry point built for this run (pages call this)."""
+    view = st.session_state.get(_VIEW)
+    if view is None:
+        raise st.session_state.get(_ERROR) or NoData()
+    return view
