@@ -37,9 +37,9 @@ def _prepare(user: Viewer) -> None:
     key = data.key(user)
     data.allowed_scope(key)  # raises when the warehouse has no district yet
     units = data.units(key)
-    state.sanitize(units)
+    state.sanitize(units, user)
     with st.sidebar:
-        filters.sidebar(units, data.names(key))
+        filters.sidebar(units, data.names(key), user.level)
     state.build_view(user, key)
 
 
@@ -57,16 +57,29 @@ def _explain(e: Exception) -> str:
 
 def main() -> None:
     state.load_from_url()
+    with st.sidebar:
+        filters.language()
+    try:
+        user = auth.current_user()
+    except Exception as e:  # no warehouse or config: say so instead of a sign-in form
+        log.warning("sign-in unavailable: %s", e)
+        st.error(_explain(e))
+        return
+    if user is None:
+        auth.sign_in_page()
+        return
     nav = st.navigation([
         st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
                 default=name == "overview") for name, path, icon in PAGES])
-    with st.sidebar:
-        filters.language()
     state.forget_view()
     try:
-        user = auth.current_user()
         st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
                              area=t(f"role.{user.role}")))
+        if auth.open_access():
+            st.sidebar.caption(t("auth.open"))
+        elif st.sidebar.button(t("auth.sign_out"), key="auth_sign_out"):
+            auth.sign_out()
+            st.rerun()
         _prepare(user)
     except Exception as e:  # the KPI pages say what is wrong; the data page still works
         log.warning("dashboard filters unavailable: %s", e)

@@ -105,8 +105,11 @@ def units(k: Key) -> pl.DataFrame:
     area."""
     d = _divisions(k.config, k.version).filter(pl.col("active") & ~pl.col("placeholder"))
     depth = pl.col("level").replace_strict(_DEPTH, default=-1, return_dtype=pl.Int8)
-    return d.filter(pl.col("code").str.starts_with(k.viewer.prefix)
-                    & (depth >= _DEPTH[k.viewer.level]))
+    own = d.filter(pl.col("code").str.starts_with(k.viewer.prefix)
+                   & (depth >= _DEPTH[k.viewer.level]))
+    if k.viewer.level == "community":  # their street, shown (fixed) above their community
+        own = pl.concat([d.filter(pl.col("code") == k.viewer.area[:9] + "000"), own])
+    return own
 
 
 def names(k: Key) -> dict[str, str]:

@@ -32,6 +32,28 @@ STRINGS: dict[str, dict[str, str]] = {
     "role.leader": {"zh": "区领导", "en": "district leader"},
     "role.street_staff": {"zh": "街道工作人员", "en": "street staff"},
     "role.community_staff": {"zh": "社区工作人员", "en": "community staff"},
+    # sign-in
+    "auth.title": {"zh": "登录共治", "en": "Sign in to Gongzhi"},
+    "auth.username": {"zh": "用户名", "en": "User name"},
+    "auth.password": {"zh": "密码", "en": "Password"},
+    "auth.submit": {"zh": "登录", "en": "Sign in"},
+    "auth.failed": {"zh": "登录失败：{reason}", "en": "Sign-in failed: {reason}"},
+    "auth.wrong": {"zh": "用户名或密码错误。", "en": "wrong name or password."},
+    "auth.locked": {"zh": "连续失败次数过多，账户已锁定 15 分钟。",
+                    "en": "too many failed attempts; the account is locked for 15 minutes."},
+    "auth.disabled": {"zh": "该账户已停用。", "en": "this account is disabled."},
+    "auth.no_accounts": {"zh": "还没有账户：请在服务器上运行 gongzhi users add 创建。",
+                         "en": "No accounts yet: create one with gongzhi users add on the "
+                               "server."},
+    "auth.oidc": {"zh": "使用统一身份认证登录", "en": "Sign in with single sign-on"},
+    "auth.timed_out": {"zh": "长时间未操作，已自动退出，请重新登录。",
+                       "en": "The session timed out; please sign in again."},
+    "auth.no_account": {"zh": "统一身份认证已通过，但该用户尚未开通本系统账户。",
+                        "en": "Single sign-on worked, but this person has no Gongzhi "
+                              "account."},
+    "auth.sign_out": {"zh": "退出登录", "en": "Sign out"},
+    "auth.open": {"zh": "演示模式：未要求登录，所有访问者按区领导查看。",
+                  "en": "Demo mode: no sign-in, every visitor sees the district."},
     # filters
     "filter.header": {"zh": "筛选", "en": "Filters"},
     "filter.street": {"zh": "街道", "en": "Street"},

@@ -95,10 +95,15 @@ def load_from_url() -> None:
     ss[_LOADED] = True
 
 
-def sanitize(units: pl.DataFrame) -> None:
+def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:
     """Drop filter values that are unknown or not under their parent; fill a missing parent
-    from a child (a link with only ``community=…`` selects its street too)."""
+    from a child (a link with only ``community=…`` selects its street too). Staff are pinned
+    to their own street (and community): they have no wider choice to make."""
     ss = st.session_state
+    if viewer is not None and viewer.level in ("street", "community"):
+        ss[KEYS["street"]] = viewer.area[:9] + "000"
+        if viewer.level == "community":
+            ss[KEYS["community"]] = viewer.area
     parent = dict(zip(units["code"], units["parent_code"], strict=True))
     level = dict(zip(units["code"], units["level"], strict=True))
     codes = {lv: ss.get(KEYS[lv]) or NONE for lv in LEVELS}

@@ -10,12 +10,17 @@ from dashboard.i18n import t
 from dashboard.state import GRAIN_KEY, GRAINS, KEYS, NONE, View, bound
 from metrics.periods import Grain
 
+_DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
 
-def _choices(units: pl.DataFrame, level: str, parent: str | None) -> list[str]:
+
+def _choices(units: pl.DataFrame, level: str, parent: str | None,
+             viewer_level: str = "district") -> list[str]:
     rows = units.filter(pl.col("level") == level)
     if parent is not None:
         rows = rows.filter(pl.col("parent_code") == parent)
-    return [NONE, *rows.sort("code")["code"].to_list()]
+    codes = rows.sort("code")["code"].to_list()
+    # staff are pinned to their street (and community): no "all", only their own
+    return codes if _DEPTH[level] <= _DEPTH[viewer_level] else [NONE, *codes]
 
 
 def language() -> None:
@@ -24,16 +29,18 @@ def language() -> None:
         format_func=lambda code: i18n.STRINGS[f"lang.{code}"][code])
 
 
-def sidebar(units: pl.DataFrame, names: dict[str, str]) -> None:
+def sidebar(units: pl.DataFrame, names: dict[str, str], viewer_level: str = "district") -> None:
     """Draw the filters; their values live in session state under ``state.KEYS``."""
     ss = st.session_state
     street = ss.get(KEYS["street"]) or NONE
     community = ss.get(KEYS["community"]) or NONE
     st.subheader(t("filter.header"))
-    bound(st.selectbox, t("filter.street"), _choices(units, "street", None), KEYS["street"],
+    bound(st.selectbox, t("filter.street"), _choices(units, "street", None, viewer_level),
+          KEYS["street"],
           format_func=lambda c: names.get(c, c) if c else t("filter.all_streets"),
           on_change=state.on_street_change)
-    bound(st.selectbox, t("filter.community"), _choices(units, "community", street or "-"),
+    bound(st.selectbox, t("filter.community"),
+          _choices(units, "community", street or "-", viewer_level),
           KEYS["community"], disabled=not street,
           format_func=lambda c: names.get(c, c) if c else (
               t("filter.all_communities") if street else t("filter.pick_street_first")),

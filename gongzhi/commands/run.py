@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gongzhi.cli import EXIT_FAILED, Context, cli, pass_ctx
+from gongzhi.errors import ConfigError, Problem
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,8 +81,39 @@ def serve(ctx: Context, port: int, host: str, config: str | None) -> None:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.port", str(port), "--server.address", host,
            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    os.chdir(REPO)  # .streamlit/config.toml (theme) is read from the working folder
-    sys.exit(subprocess.call(cmd, env=env))
+    with tempfile.TemporaryDirectory(prefix="gongzhi-secrets-") as private:
+        secrets_file = oidc_secrets(settings, Path(private))
+        if secrets_file is not None:
+            cmd += ["--secrets.files", str(secrets_file)]
+        os.chdir(REPO)  # .streamlit/config.toml (theme) is read from the working folder
+        code = subprocess.call(cmd, env=env)
+    sys.exit(code)
+
+
+def oidc_secrets(settings: Any, folder: Path) -> Path | None:
+    """Streamlit's ``[auth]`` secrets for ``st.login``, built from the config's ``[auth]``
+    (settings) and the environment (secrets), in a private file that lives as long as the
+    server. None when no provider is configured."""
+    auth = dict(settings.raw.get("auth") or {})
+    if not auth.get("server_metadata_url"):
+        return None
+    missing = [auth.get(k) for k in ("client_secret_env", "cookie_secret_env")
+               if not os.environ.get(str(auth.get(k) or ""))]
+    if missing or not auth.get("client_id") or not auth.get("redirect_uri"):
+        raise ConfigError([Problem("[auth]", "an OIDC provider needs client_id, redirect_uri, "
+                                             "server_metadata_url, and the environment "
+                                             "variables named by client_secret_env and "
+                                             "cookie_secret_env")])
+    lines = ["[auth]",
+             f"redirect_uri = {json.dumps(auth['redirect_uri'])}",
+             f"cookie_secret = {json.dumps(os.environ[auth['cookie_secret_env']])}",
+             f"client_id = {json.dumps(auth['client_id'])}",
+             f"client_secret = {json.dumps(os.environ[auth['client_secret_env']])}",
+             f"server_metadata_url = {json.dumps(auth['server_metadata_url'])}"]
+    path = folder / "secrets.toml"
+    path.touch(mode=0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 @cli.command()

@@ -58,6 +58,11 @@ def render(ctx: DemoContext, entries: list[SourceEntry]) -> str:
         "# GONGZHI_PSEUDONYM_KEY environment variable, which wins), never in the config itself.",
         "[privacy]",
         'key_file = ".pseudonym_key"',
+        "",
+        "# Demo: every visitor sees the district without signing in. Remove this (or set",
+        '# sign_in = "required") and create accounts with `gongzhi users add` for real use.',
+        "[dashboard]",
+        'sign_in = "open"',
     ]
     for i, e in enumerate(entries):
         lines.append("")

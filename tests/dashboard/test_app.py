@@ -181,7 +181,8 @@ def test_empty_warehouse_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mon
     from tests.conftest import write_config
     from warehouse.engine import open_warehouse
 
-    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}", [])
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}", [],
+                       '[dashboard]\nsign_in = "open"\n')
     open_warehouse(f"sqlite:///{tmp_path / 'empty.db'}").dispose()
     monkeypatch.setenv("GONGZHI_CONFIG", str(cfg))
     at = AppTest.from_file(str(APP), default_timeout=60).run()

@@ -142,7 +142,7 @@ def test_data_page_lists_sources_runs_and_quarantine(app: AppTest, case_config: 
     app.button[0].click().run()
     assert any("t_grid_events" in s.value for s in app.success)
     pending = runlog.pending_requests(engine)
-    assert pending[0]["source"] == "t_grid_events" and pending[0]["requested_by"] == "leader"
+    assert pending[0]["source"] == "t_grid_events" and pending[0]["requested_by"] == "demo"
     assert len(runlog.list_runs(engine, limit=100)) == before
     engine.dispose()
 
@@ -163,9 +163,9 @@ def test_a_staff_viewer_sees_only_their_street(app: AppTest,
     app.query_params["street"] = HANJIANG  # someone else's street: not shown
     app.run()
     assert not app.exception and not app.error
-    assert app.query_params.get("street") in (None, "")
+    assert app.query_params.get("street") == WANGZHAI  # pinned to their own street
     assert [m.value for m in app.metric if m.label.endswith("网办率")] == ["100.0%"]  # 王寨's
-    assert set(app.selectbox(key="f_street__zh").options) == {"全部街道", "王寨街道"}
+    assert set(app.selectbox(key="f_street__zh").options) == {"王寨街道"}
     # the data layer refuses the district even when a page asks for it
     key = data.key(staff)
     with pytest.raises(AccessDenied):
