@@ -26,7 +26,7 @@ from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
 from ingest.registry import load_validated
 from metrics import detail, periods, views
-from metrics.access import Viewer
+from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
 from warehouse import audit, runlog
@@ -295,10 +295,26 @@ def runs(source: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
     return runlog.list_runs(metrics().engine, source=source, limit=limit, offset=offset)
 
 
-def quarantine(source: str | None, run_id: int | None, reason: str | None, limit: int,
-               offset: int) -> list[dict[str, Any]]:
-    return runlog.list_quarantine(metrics().engine, source=source, run_id=run_id,
+def quarantine(viewer: Viewer, source: str | None, run_id: int | None, reason: str | None,
+               limit: int, offset: int) -> list[dict[str, Any]]:
+    """Quarantined rows (raw source rows: person-level, so leaders only, and audited)."""
+    if viewer.role != "leader":
+        raise AccessDenied(f"{viewer.username} ({viewer.role}) may not browse the quarantine")
+    rows = runlog.list_quarantine(metrics().engine, source=source, run_id=run_id,
                                   reason=reason, limit=limit, offset=offset)
+    if rows:
+        audit.record(metrics().engine, username=viewer.username, role=viewer.role,
+                     action=audit.VIEW_ROWS, target="quarantine",
+                     filters={"source": source, "run": run_id, "reason": reason,
+                              "offset": offset}, row_count=len(rows))
+    return rows
+
+
+def audit_entries(viewer: Viewer, limit: int, offset: int) -> list[dict[str, Any]]:
+    """The audit log, for leaders."""
+    if viewer.role != "leader":
+        raise AccessDenied(f"{viewer.username} ({viewer.role}) may not read the audit log")
+    return audit.entries(metrics().engine, limit=limit, offset=offset)
 
 
 def last_success() -> dict[str, dt.datetime]:
@@ -311,6 +327,8 @@ def pending_requests() -> list[dict[str, Any]]:
 
 def request_run(source: str, viewer: Viewer) -> int:
     """Ask the scheduler process to run ``source`` (no ingestion inside the dashboard)."""
+    if viewer.role != "leader":
+        raise AccessDenied(f"{viewer.username} ({viewer.role}) may not start runs")
     if source not in {s.id for s in settings().sources}:
         raise ConfigError([Problem(source, "unknown source")])
     return runlog.request_run(metrics().engine, source, requested_by=viewer.username)

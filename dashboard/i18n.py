@@ -34,6 +34,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "role.community_staff": {"zh": "社区工作人员", "en": "community staff"},
     # sign-in
     "auth.title": {"zh": "登录共治", "en": "Sign in to Gongzhi"},
+    "data.audit": {"zh": "审计日志", "en": "Audit log"},
+    "data.audit_help": {"zh": "每次导出、每次查看个人明细数据都会记录；"
+                              "日志只能追加，不能修改或删除。",
+                        "en": "Every export and every view of person-level rows is recorded; "
+                              "the log can only grow."},
+    "data.no_audit": {"zh": "审计日志为空。", "en": "The audit log is empty."},
+    "col.when": {"zh": "时间", "en": "When"},
+    "col.user": {"zh": "用户", "en": "User"},
+    "col.role": {"zh": "角色", "en": "Role"},
+    "col.action": {"zh": "操作", "en": "Action"},
+    "col.target": {"zh": "对象", "en": "Target"},
+    "col.filters": {"zh": "筛选条件", "en": "Filters"},
+    "col.rows": {"zh": "行数", "en": "Rows"},
     "auth.username": {"zh": "用户名", "en": "User name"},
     "auth.password": {"zh": "密码", "en": "Password"},
     "auth.submit": {"zh": "登录", "en": "Sign in"},

@@ -16,6 +16,7 @@ from ingest.normalize import cast
 from metrics import format as fmt
 from metrics.access import Viewer
 from warehouse.engine import utcnow
+from warehouse.schema import ROLES
 
 ROWS = 50
 REASONS = [cast.MISSING, cast.BAD_DATE, cast.BAD_NUMBER, cast.BAD_BOOL, cast.BAD_CODE,
@@ -98,7 +99,7 @@ def run_log() -> None:
         t("col.error"): r["error"]} for r in runs], infer_schema_length=None), hide_index=True)
 
 
-def quarantine() -> None:
+def quarantine(user: Viewer) -> None:
     st.subheader(t("data.quarantine"))
     c1, c2, c3, c4 = st.columns(4)
     with c1:
@@ -110,7 +111,7 @@ def quarantine() -> None:
     run_id = c3.number_input(t("data.filter_run"), min_value=0, value=0, step=1, key="q_run")
     with c4:
         offset = _pager("q_page")
-    rows = data.quarantine(source, int(run_id) or None, reason or None, ROWS, offset)
+    rows = data.quarantine(user, source, int(run_id) or None, reason or None, ROWS, offset)
     if not rows:
         st.info(t("data.no_quarantine"))
         return
@@ -133,14 +134,36 @@ def _raw(text: str) -> str:
     return text
 
 
+def audit_log(user: Viewer) -> None:
+    st.subheader(t("data.audit"))
+    st.caption(t("data.audit_help"))
+    offset = _pager("audit_page")
+    rows = data.audit_entries(user, ROWS, offset)
+    if not rows:
+        st.info(t("data.no_audit"))
+        return
+    st.dataframe(pl.DataFrame([{
+        "#": r["id"], t("col.when"): _when(r["at"]), t("col.user"): r["username"],
+        t("col.role"): t(f"role.{r['role']}") if r["role"] in ROLES else r["role"],
+        t("col.action"): r["action"], t("col.target"): r["target"],
+        t("col.filters"): r["filters"], t("col.rows"): r["row_count"]} for r in rows],
+        infer_schema_length=None), hide_index=True)
+
+
 def main() -> None:
     st.title(t("data.title"))
     user = auth.current_user()
+    if user is None:  # the app shows the sign-in form first; never reached signed out
+        st.stop()
+        return
     st.caption(t("data.version", v=data.version()))
     freshness()
-    run_now(user)
+    if user.role == "leader":  # runs and raw source rows are the data office's business
+        run_now(user)
     run_log()
-    quarantine()
+    if user.role == "leader":
+        quarantine(user)
+        audit_log(user)
 
 
 main()

@@ -47,10 +47,11 @@ def free_port() -> int:
 
 @contextmanager
 def serve(config: Path, *, env: dict[str, str] | None = None, timeout: float = 60.0,
-          log: Path | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+          log: Path | None = None, port: int | None = None
+          ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``gongzhi --config CONFIG serve --port N`` until ``/_stcore/health`` answers;
     yield the base URL and the process (its own process group, stopped at the end)."""
-    port = free_port()
+    port = port or free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [str(GONGZHI), "--config", str(config), "serve", "--port", str(port)],

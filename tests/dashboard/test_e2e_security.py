@@ -1,0 +1,139 @@
+"""In a real headless Chromium: data is shown as text (a name that is HTML does not run),
+filter values that look like SQL change nothing, and single sign-on through an OpenID Connect
+provider on 127.0.0.1 leads to the dashboard with the account's area."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.dashboard import browser
+from tests.dashboard.conftest import GAOZHUANG, HANJIANG, PERIOD, build_case_warehouse
+from tests.dashboard.fake_oidc import FakeOIDC
+from warehouse import accounts
+from warehouse.engine import open_warehouse, write_transaction
+
+pytestmark = pytest.mark.browser
+PAYLOAD = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _need_browser() -> None:
+    why = browser.missing_browser()
+    if why is None:
+        return
+    if browser.REQUIRE:
+        pytest.fail(f"the browser tests must run (GONGZHI_REQUIRE_BROWSER=1): {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with browser.chromium() as b:
+        yield b
+
+
+def _copy(tmp: Path) -> Path:
+    src = build_case_warehouse(tmp / "src")
+    dst = tmp / "copy"
+    shutil.copytree(src.parent, dst)
+    cfg = dst / "gongzhi.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(src.parent), str(dst)),
+                   encoding="utf-8")
+    return cfg
+
+
+def _page(chromium: Any) -> tuple[Any, Any, list[str]]:
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = ctx.new_page()
+    page.set_default_timeout(20_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return ctx, page, dialogs
+
+
+def test_html_in_names_is_text_and_sql_in_filters_changes_nothing(
+        chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cfg = _copy(tmp_path_factory.mktemp("xss"))
+    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
+    with write_transaction(eng) as c:
+        c.execute(text("UPDATE divisions SET short_name = :p, name = :p WHERE code = :c"),
+                  {"p": PAYLOAD, "c": GAOZHUANG})
+        c.execute(text("UPDATE warehouse_meta SET value = value + 1 WHERE key = 'data_version'"))
+    eng.dispose()
+    with browser.serve(cfg, log=cfg.parent / "serve.log") as (base, _):
+        ctx, page, dialogs = _page(chromium)
+        page.goto(f"{base}/gov?period={PERIOD}&street={HANJIANG}")
+        browser.wait_cards(page, 3)
+        page.get_by_text(PAYLOAD).first.wait_for()  # shown as the literal text
+        assert page.locator('img[src="x"]').count() == 0
+        page.goto(f"{base}/?period={PERIOD}&street={HANJIANG}")
+        browser.wait_cards(page, 5)
+        page.wait_for_timeout(500)
+        assert dialogs == [] and page.locator('img[src="x"]').count() == 0
+        page.goto(f"{base}/?period={PERIOD}")
+        browser.wait_cards(page, 5)
+        district = browser.wait_for_cards(page, browser.cards(page))
+        # values that look like SQL are not codes: ignored, the view stays the district's
+        for query in ("street=' OR '1'='1", "street=420606001000' OR '1'='1",
+                      "street=1;DROP TABLE divisions", "community=x'--"):
+            page.goto(f"{base}/?period={PERIOD}&{query}")
+            browser.wait_cards(page, 5)
+            assert browser.wait_for_cards(page, district) == district
+            assert page.locator('[data-testid="stException"]').count() == 0
+        page.goto(f"{base}/?street={HANJIANG}&period=2024-05' OR 1=1 --")
+        browser.wait_cards(page, 3)  # a bad period falls back to the default one
+        assert page.locator('[data-testid="stException"]').count() == 0
+        ctx.close()
+    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
+    with eng.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM divisions")).scalar_one() > 200
+
+
+def test_single_sign_on_through_an_oidc_provider(
+        chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cfg = _copy(tmp_path_factory.mktemp("oidc"))
+    provider = FakeOIDC().start()
+    port = browser.free_port()
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('sign_in = "open"',
+                                                           'sign_in = "required"')
+                   + "\n[auth]\n"
+                   f'client_id = "{provider.client_id}"\n'
+                   'client_secret_env = "GZ_TEST_OIDC_SECRET"\n'
+                   'cookie_secret_env = "GZ_TEST_COOKIE_SECRET"\n'
+                   f'server_metadata_url = "{provider.base}/.well-known/openid-configuration"\n'
+                   f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n',
+                   encoding="utf-8")
+    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
+    accounts.add_user(eng, "leader@fancheng.example", None, "street_staff", HANJIANG,
+                      "汉江街道 李主任")
+    eng.dispose()
+    env = {"GZ_TEST_OIDC_SECRET": provider.client_secret,
+           "GZ_TEST_COOKIE_SECRET": "a-cookie-secret-for-the-test-only-0123456789"}
+    try:
+        with browser.serve(cfg, env=env, port=port, log=cfg.parent / "serve.log") as (base, _):
+            ctx, page, _ = _page(chromium)
+            page.goto(f"{base}/?period={PERIOD}")
+            page.get_by_role("button", name="使用统一身份认证登录").click()
+            browser.wait_cards(page, 3, timeout=30_000)  # back from the provider, signed in
+            assert provider.token_requests == 1
+            assert page.get_by_text("汉江街道 李主任").count() >= 1
+            page.goto(f"{base}/?period={PERIOD}")  # the sign-in cookie stays
+            browser.wait_for_cards(page, {"gov_online_case_rate": "25.0%"})
+            assert browser.card_value(page, "gov.online_case_rate") == "25.0%"  # their street
+            ctx.close()
+
+            provider.user = {"sub": "someone", "email": "nobody@example.org", "name": "路人"}
+            ctx, page, _ = _page(chromium)
+            page.goto(f"{base}/?period={PERIOD}")
+            page.get_by_role("button", name="使用统一身份认证登录").click()
+            page.get_by_text("尚未开通本系统账户").wait_for()
+            assert page.locator('[data-testid="stMetricValue"]').count() == 0
+            ctx.close()
+    finally:
+        provider.stop()
