@@ -43,5 +43,8 @@ BENCH_PERIOD ?= 2025-12
 bench-dashboard: install
 	$(BIN)/python -m benchmarks.bench_dashboard --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
 
+bench-load: install
+	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG)
+
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

@@ -40,7 +40,7 @@ from gongzhi.settings import Settings, SourceSpec
 from ingest.progress import Progress
 from ingest.runner import Runner, RunObserver, RunResult
 from warehouse import runlog
-from warehouse.engine import write_transaction
+from warehouse.engine import app_engine, write_transaction
 from warehouse.locks import HOST
 from warehouse.schema import run_requests
 
@@ -396,7 +396,7 @@ class SchedulerService:
             ids = [i for q in self._queued.values() for i in q]
             self._queued.clear()
         if ids:
-            with write_transaction(self.engine) as conn:
+            with write_transaction(app_engine(self.engine)) as conn:
                 conn.execute(update(run_requests).where(run_requests.c.id.in_(ids),
                                                         run_requests.c.run_id.is_(None))
                              .values(picked_at=None))
@@ -457,7 +457,7 @@ def set_request_run(engine: Engine, request_ids: Sequence[int], run_id: int | No
     """Record which run served the run-now requests (the dashboard shows it)."""
     if not request_ids or run_id is None:
         return
-    with write_transaction(engine) as conn:
+    with write_transaction(app_engine(engine)) as conn:
         conn.execute(update(run_requests).where(run_requests.c.id.in_(list(request_ids)))
                      .values(run_id=run_id))
 

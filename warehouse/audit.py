@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from warehouse.engine import utcnow, write_transaction
+from warehouse.engine import app_engine, utcnow, write_transaction
 from warehouse.schema import audit_log
 
 EXPORT, VIEW_ROWS, SIGN_IN, DENIED = "export", "view_rows", "sign_in", "denied"
@@ -18,6 +18,7 @@ EXPORT, VIEW_ROWS, SIGN_IN, DENIED = "export", "view_rows", "sign_in", "denied"
 def record(engine: Engine, *, username: str, role: str, action: str, target: str,
            filters: dict[str, Any], row_count: int) -> None:
     """Append one audit record (its own transaction: it stays even if the caller fails)."""
+    engine = app_engine(engine)
     with write_transaction(engine) as conn:
         conn.execute(insert(audit_log).values(
             at=utcnow(), username=username, role=role, action=action, target=target,
@@ -27,6 +28,7 @@ def record(engine: Engine, *, username: str, role: str, action: str, target: str
 
 def entries(engine: Engine, *, limit: int = 200, offset: int = 0,
             username: str | None = None) -> list[dict[str, Any]]:
+    engine = app_engine(engine)
     a = audit_log.c
     stmt = select(a.id, a.at, a.username, a.role, a.action, a.target, a.filters, a.row_count)
     if username:

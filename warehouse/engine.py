@@ -142,7 +142,9 @@ def migrate(engine: Engine) -> int:
             insp = inspect(conn)
             if not insp.has_table("schema_version"):
                 schema.metadata.create_all(conn)
-                protect(conn)
+                if not is_sqlite(conn):  # SQLite keeps them in a file of their own
+                    schema.app_metadata.create_all(conn)
+                    protect(conn)
                 conn.execute(insert(schema.schema_version).values(version=SCHEMA_VERSION,
                                                                   applied_at=utcnow()))
                 return SCHEMA_VERSION
@@ -159,6 +161,8 @@ def migrate(engine: Engine) -> int:
                     current = version
             # Tables added without a migration of their own (new operational tables).
             schema.metadata.create_all(conn, checkfirst=True)
+            if not is_sqlite(conn):
+                schema.app_metadata.create_all(conn, checkfirst=True)
             return current
     except OperationalError as e:
         why = explain(e) or str(e.orig)
@@ -195,11 +199,12 @@ def _add_column(element: AddColumn, compiler: Any, **kw: Any) -> str:
 
 
 def _v3_accounts_and_audit(conn: Connection) -> None:
-    """v3: local accounts; the audit log becomes append-only."""
+    """v3: local accounts; the audit log becomes append-only (SQLite: in the app file)."""
     from warehouse.audit import protect
 
-    schema.users.create(conn, checkfirst=True)
-    protect(conn)
+    if not is_sqlite(conn):
+        schema.app_metadata.create_all(conn, checkfirst=True)
+        protect(conn)
 
 
 def _v4_covering_indexes(conn: Connection) -> None:
@@ -215,6 +220,31 @@ def _v4_covering_indexes(conn: Connection) -> None:
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes)]
+
+
+_APP_ENGINES: dict[str, Engine] = {}
+
+
+def app_engine(engine: Engine) -> Engine:
+    """Where accounts, the audit log and run-now requests are kept for ``engine``'s warehouse.
+
+    SQLite: ``<warehouse>-app.db`` beside it (created and made append-only for the audit log on
+    first use), so these short writes never queue behind an ingestion run's merge.
+    PostgreSQL: the warehouse itself (row locks do not block them)."""
+    db = sqlite_path(engine)
+    if db is None:
+        return engine
+    path = db.with_name(f"{db.stem}-app{db.suffix or '.db'}")
+    key = str(path)
+    if key not in _APP_ENGINES:
+        from warehouse.audit import protect
+
+        app = make_engine(f"sqlite:///{path}")
+        with write_transaction(app) as conn:
+            schema.app_metadata.create_all(conn, checkfirst=True)
+            protect(conn)
+        _APP_ENGINES[key] = app
+    return _APP_ENGINES[key]
 
 
 def open_warehouse(url: str, **kw: Any) -> Engine:

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from warehouse.engine import utcnow, write_transaction
+from warehouse.engine import app_engine, utcnow, write_transaction
 from warehouse.schema import ingest_runs, ingest_state, quarantine, run_requests
 
 RUNNING, SUCCEEDED, FAILED, SKIPPED = "running", "succeeded", "failed", "skipped"
@@ -150,6 +150,7 @@ def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | 
 
 def request_run(engine: Engine, source: str, requested_by: str | None = None) -> int:
     """Ask the scheduler process to run ``source`` soon (the dashboard's "run now")."""
+    engine = app_engine(engine)
     with write_transaction(engine) as conn:
         res = conn.execute(insert(run_requests).values(
             source=source, requested_at=utcnow(), requested_by=requested_by
@@ -159,6 +160,7 @@ def request_run(engine: Engine, source: str, requested_by: str | None = None) ->
 
 def take_requests(engine: Engine, sources: Iterable[str]) -> list[dict[str, Any]]:
     """Claim the pending run-now requests for ``sources`` (marks them picked)."""
+    engine = app_engine(engine)
     rq = run_requests.c
     with write_transaction(engine) as conn:
         rows = [dict(m) for m in conn.execute(
@@ -172,6 +174,7 @@ def take_requests(engine: Engine, sources: Iterable[str]) -> list[dict[str, Any]
 
 
 def pending_requests(engine: Engine) -> list[dict[str, Any]]:
+    engine = app_engine(engine)
     rq = run_requests.c
     with engine.connect() as conn:
         return [dict(m) for m in conn.execute(

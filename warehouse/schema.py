@@ -370,9 +370,15 @@ ingest_locks = Table(
     info={"kind": OPERATIONAL},
 )
 
+# -- the application's own state: accounts, the audit log, run-now requests ---------------------
+# On SQLite these live in a file of their own beside the warehouse (``<name>-app.db``): an
+# ingestion run holds the warehouse's single write lock for the whole merge, and signing in or
+# writing an audit record must not wait for it. On PostgreSQL they sit in the same schema.
+app_metadata = MetaData()
+
 run_requests = Table(
     "run_requests",
-    metadata,
+    app_metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("source", String(64), nullable=False),
     Column("requested_at", DateTime, nullable=False),
@@ -386,7 +392,7 @@ ROLES = ("leader", "street_staff", "community_staff")
 
 users = Table(
     "users",
-    metadata,
+    app_metadata,
     Column("username", String(64), primary_key=True),
     Column("display_name", String(128)),
     Column("password_hash", Text),  # argon2id; NULL for accounts that sign in with OIDC only
@@ -402,7 +408,7 @@ users = Table(
 
 audit_log = Table(
     "audit_log",
-    metadata,
+    app_metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime, nullable=False),
     Column("username", String(128), nullable=False),

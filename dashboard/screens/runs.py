@@ -14,9 +14,8 @@ from dashboard import auth, data, i18n, state
 from dashboard.i18n import t
 from ingest.normalize import cast
 from metrics import format as fmt
-from metrics.access import Viewer
+from metrics.access import LEVEL_OF_ROLE, Viewer
 from warehouse.engine import utcnow
-from warehouse.schema import ROLES
 
 ROWS = 50
 REASONS = [cast.MISSING, cast.BAD_DATE, cast.BAD_NUMBER, cast.BAD_BOOL, cast.BAD_CODE,
@@ -144,7 +143,7 @@ def audit_log(user: Viewer) -> None:
         return
     st.dataframe(pl.DataFrame([{
         "#": r["id"], t("col.when"): _when(r["at"]), t("col.user"): r["username"],
-        t("col.role"): t(f"role.{r['role']}") if r["role"] in ROLES else r["role"],
+        t("col.role"): t(f"role.{r['role']}") if r["role"] in LEVEL_OF_ROLE else r["role"],
         t("col.action"): r["action"], t("col.target"): r["target"],
         t("col.filters"): r["filters"], t("col.rows"): r["row_count"]} for r in rows],
         infer_schema_length=None), hide_index=True)

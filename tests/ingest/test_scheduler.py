@@ -23,7 +23,7 @@ from ingest.runner import Runner
 from ingest.scheduler import SchedulerService, cron_trigger, previous_fire_time
 from tests.conftest import divisions_source, write_config
 from warehouse import runlog
-from warehouse.engine import open_warehouse, utcnow
+from warehouse.engine import app_engine, open_warehouse, utcnow
 from warehouse.schema import ingest_runs, run_requests
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -229,7 +229,7 @@ def test_run_now_request_is_picked_up_and_answered(tmp_path: Path, warehouse_url
     wait_for(answered)
     [run] = runs(engine, "manual_only")
     assert (run.trigger, run.status) == ("request", "succeeded")
-    with engine.connect() as c:
+    with app_engine(engine).connect() as c:
         row = c.execute(select(run_requests).where(run_requests.c.id == req)).one()
     assert row.run_id == run.run_id and row.picked_at is not None
 

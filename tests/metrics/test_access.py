@@ -75,7 +75,9 @@ def test_lock_out_after_repeated_failures(gov) -> None:
     accounts.disable_user(eng, "zhang")
     with pytest.raises(accounts.SignInFailed, match="disabled"):
         accounts.verify(eng, "zhang", "correct horse battery")
-    with eng.connect() as c:
+    from warehouse.engine import app_engine
+
+    with app_engine(eng).connect() as c:
         stored = c.execute(text("SELECT password_hash FROM users")).scalar_one()
     assert stored.startswith("$argon2id$") and "horse" not in stored
 
@@ -110,8 +112,11 @@ def test_audit_log_is_append_only(warehouse_url: str) -> None:
                  target="gov.detail", filters={"street": HANJIANG}, row_count=12)
     rows = audit.entries(eng)
     assert rows[0]["row_count"] == 12 and HANJIANG in rows[0]["filters"]
+    from warehouse.engine import app_engine
+
     for stmt in ("UPDATE audit_log SET row_count = 0", "DELETE FROM audit_log"):
-        with pytest.raises(Exception, match="append-only"), write_transaction(eng) as c:
+        with pytest.raises(Exception, match="append-only"), \
+                write_transaction(app_engine(eng)) as c:
             c.execute(text(stmt))
     assert audit.entries(eng)[0]["row_count"] == 12
 

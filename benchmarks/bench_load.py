@@ -1,0 +1,199 @@
+"""``make bench-load``: 30 concurrent browser sessions (leaders and staff mixed) against
+``gongzhi serve`` while an ingestion run writes, in headless Chromium.
+
+Each session is its own browser context (its own cookies and Streamlit session): it opens the
+dashboard, signs in with a local account and waits until the KPI cards are drawn; that span
+is its first render. Meanwhile ``gongzhi ingest`` merges a file of new service cases into the
+same warehouse in another process. An error is a session that fails to sign in, shows an
+exception or an error box, or does not draw its cards within 60 s. Writes
+``benchmarks/out/load.json`` with ``sessions``, ``errors`` and ``p95_first_render_ms``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from tests.dashboard import browser
+from warehouse import accounts
+from warehouse.engine import open_warehouse
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+PASSWORD = "load-test-password-2024"
+BARS = {"errors_max": 0, "p95_first_render_ms_max": 5000}
+
+
+def prepare(config: Path) -> tuple[Path, list[tuple[str, str]]]:
+    """A sign-in-required copy of the config beside it, and accounts (leaders, street and
+    community staff) in its warehouse; returns the config and the (username, role) list."""
+    text_cfg = config.read_text(encoding="utf-8").replace('sign_in = "open"',
+                                                          'sign_in = "required"')
+    if "[dashboard]" not in text_cfg:
+        text_cfg += '\n[dashboard]\nsign_in = "required"\n'
+    load_cfg = config.with_name("load.toml")
+    load_cfg.write_text(text_cfg, encoding="utf-8")
+    from ingest.registry import load_validated
+
+    engine = open_warehouse(load_validated(load_cfg).warehouse_url)
+    with engine.connect() as c:
+        streets = [r[0] for r in c.execute(text(
+            "SELECT code FROM divisions WHERE level = 'street' AND active ORDER BY code"))]
+        comms = [r[0] for r in c.execute(text(
+            "SELECT code FROM divisions WHERE level = 'community' AND active AND NOT "
+            "placeholder ORDER BY code"))]
+        district = c.execute(text("SELECT code FROM divisions WHERE level = 'district'")
+                             ).scalar_one()
+    users: list[tuple[str, str]] = []
+    have = {u["username"] for u in accounts.list_users(engine)}
+    for i in range(10):
+        plan = [(f"load_leader{i}", "leader", district),
+                (f"load_street{i}", "street_staff", streets[i % len(streets)]),
+                (f"load_comm{i}", "community_staff", comms[(7 * i) % len(comms)])]
+        for name, role, area in plan:
+            if name not in have:
+                accounts.add_user(engine, name, PASSWORD, role, area)
+            accounts.set_password(engine, name, PASSWORD)  # also lifts any lock-out
+            users.append((name, role))
+    engine.dispose()
+    return load_cfg, users
+
+
+def start_ingest(config: Path, rows: int) -> subprocess.Popen[bytes]:
+    """Drop a file of new cases and merge it in a separate ``gongzhi ingest`` process."""
+    from ingest.registry import load_validated
+
+    settings = load_validated(config)
+    spec = next(s for s in settings.sources if s.table == "service_cases")
+    folder = spec.resolve(spec.options["path"]).parent
+    stamp = int(time.time())
+    engine = open_warehouse(settings.warehouse_url)
+    with engine.connect() as c:
+        item = c.execute(text("SELECT item_code FROM service_items LIMIT 1")).scalar_one()
+    engine.dispose()
+    lines = ["case_id,item_code,community_code,channel,submitted_at,completed_at,status,"
+             "visits,rating,rectified"]
+    lines += [f"L{stamp}{i:07d},{item},420606001001,online,2025-12-{1 + i % 28:02d} 09:00:00,,"
+              "accepted,0,," for i in range(rows)]
+    (folder / f"load-{stamp}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return subprocess.Popen([str(browser.GONGZHI), "--config", str(config), "ingest", spec.id,
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def session(ctx: Any, base: str, user: str, delay: float,
+                  all_open: asyncio.Event) -> dict[str, Any]:
+    """One person: arrives after ``delay``, opens the dashboard in a tab of their own (its own
+    Streamlit session and sign-in), signs in, waits for the cards, then stays on the page (its
+    live refresh keeps polling) until every session has rendered."""
+    await asyncio.sleep(delay)
+    page = await ctx.new_page()
+    page.set_default_timeout(60_000)
+    t0 = time.perf_counter()
+    try:
+        await page.goto(base)
+        await page.get_by_label("用户名").fill(user)
+        await page.get_by_label("密码").fill(PASSWORD)
+        await page.get_by_role("button", name="登录").click()
+        await page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 3",
+            polling=50)
+        ms = (time.perf_counter() - t0) * 1000
+        bad = await page.locator('[data-testid="stException"], [data-testid="stAlertContainer"]'
+                                 ' .stAlertContentError').count()
+        result = {"user": user, "ms": ms, "error": "error shown" if bad else None}
+    except Exception as e:
+        result = {"user": user, "ms": None, "error": f"{type(e).__name__}: {str(e)[:120]}"}
+    _RENDERED.append(user)  # rendered, or given up on: either way it has arrived
+    try:
+        await all_open.wait()
+        await asyncio.sleep(3)  # all sessions open together, live refresh running
+        if result["error"] is None and await page.locator(
+                '[data-testid="stException"]').count():
+            result["error"] = "exception while open"
+    finally:
+        await page.close()
+    return result
+
+
+async def drive(base: str, users: list[tuple[str, str]], spread_s: float) -> list[dict[str, Any]]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS)
+        # One browser profile, a tab per person: the static assets come from the browser's
+        # cache after the first visit, as they do on an office PC; every tab is still its own
+        # Streamlit session with its own sign-in (local accounts use no cookie).
+        ctx = await b.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            n = len(users)
+            all_open = asyncio.Event()
+            tasks = [asyncio.create_task(session(ctx, base, name, spread_s * i / max(n - 1, 1),
+                                                 all_open))
+                     for i, (name, _role) in enumerate(users)]
+            while sum(1 for t in tasks if t.done()) < n and not _all_rendered(tasks, n):
+                await asyncio.sleep(0.2)
+            all_open.set()
+            return list(await asyncio.gather(*tasks))
+        finally:
+            await ctx.close()
+            await b.close()
+
+
+_RENDERED: list[str] = []
+
+
+def _all_rendered(tasks: list[Any], n: int) -> bool:
+    return len(_RENDERED) >= n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, required=True)
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--spread", type=float, default=30.0,
+                    help="seconds over which the sessions arrive (one a second for 30)")
+    ap.add_argument("--ingest-rows", type=int, default=300_000)
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    load_cfg, users = prepare(args.config)
+    users = users[: args.sessions]
+    with browser.serve(load_cfg, log=OUT / "load-serve.log") as (base, proc):
+        # warm the server once (imports, first connection) like a running office server
+        asyncio.run(drive(base, users[:1], 0))
+        _RENDERED.clear()
+        ingest = start_ingest(load_cfg, args.ingest_rows)
+        t0 = time.perf_counter()
+        results = asyncio.run(drive(base, users, args.spread))
+        wall = time.perf_counter() - t0
+        ingest_rc = ingest.wait(600)
+        rss = sum(browser.rss_kb(p) for p in [proc.pid, *browser.descendants(proc.pid)])
+    times = sorted(r["ms"] for r in results if r["ms"] is not None)
+    errors = [r for r in results if r["error"]]
+    p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)] if times else None
+    out = {
+        "sessions": len(results), "errors": len(errors),
+        "p95_first_render_ms": p95,
+        "median_first_render_ms": statistics.median(times) if times else None,
+        "max_first_render_ms": times[-1] if times else None,
+        "wall_s": wall, "ingest_exit_code": ingest_rc, "ingest_rows": args.ingest_rows,
+        "server_rss_mb": rss / 1024, "roles": sorted({role for _, role in users}),
+        "error_samples": errors[:5], "bars": BARS,
+        "meets_bars": {"errors": len(errors) <= BARS["errors_max"],
+                       "p95": p95 is not None and p95 <= BARS["p95_first_render_ms_max"]},
+        "machine": {"nproc": os.cpu_count()},
+    }
+    (OUT / "load.json").write_text(json.dumps(out, indent=2, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in out.items() if k != "error_samples"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
