@@ -107,9 +107,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "status.no_value": {"zh": "无数据", "en": "No data"},
     "status.no_target": {"zh": "不设目标", "en": "No target"},
     "status.none": {"zh": "无颜色", "en": "No colour"},
-    "live.refresh_all": {"zh": "刷新全部图表", "en": "Refresh all charts"},
-    "live.note": {"zh": "新数据已到达，指标卡已更新。",
-                  "en": "New data arrived: the cards are updated."},
     # overview
     "overview.title": {"zh": "总览", "en": "Overview"},
     "overview.caption": {"zh": "{area} · {period}", "en": "{area} · {period}"},

@@ -1,13 +1,12 @@
 """KPI cards: value, target, status colour, change, sparkline and how fresh the data is.
 
-The cards sit in a fragment that reruns every few seconds on its own: it reads the
-warehouse's data version and, when a run has landed, draws the cards from the new data
-without reloading the page (the rest of the page keeps its state until the user asks).
+A fragment reruns every few seconds on its own: it reads the warehouse's data version and,
+when a run has landed, reruns the app so the cards (and the charts) are drawn from the new
+data without reloading the page.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -89,16 +88,17 @@ def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str) -> None:
                 card(row, spark.get(row["kpi"], []), lang)
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
 def live_cards(view: View, loader: Loader) -> None:
-    """Cards that redraw themselves when a new run changes the data version."""
-    ver = data.version()
-    key = dataclasses.replace(view.key, version=ver)
-    frame, sparklines = loader(view, key)
-    if ver != view.key.version:
-        note, button = st.columns([4, 1])
-        note.info(t("live.note"), icon="🔄")
-        if button.button(t("live.refresh_all"), key="refresh_all"):
-            st.rerun(scope="app")
-    st.caption(t("data.version", v=ver))
+    """The cards, plus a small fragment that watches for a new run and then redraws the page
+    in place (a rerun, not a browser reload): each tick costs one tiny query, so dozens of
+    open dashboards stay cheap."""
+    frame, sparklines = loader(view, view.key)
+    st.caption(t("data.version", v=view.key.version))
     cards(data.applicable(frame, view.scope.level), sparklines, view.lang)
+    _watch(view.key.version)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _watch(drawn_version: int) -> None:
+    if data.version() != drawn_version:
+        st.rerun(scope="app")

@@ -80,7 +80,9 @@ def serve(ctx: Context, port: int, host: str, config: str | None) -> None:
         env["GONGZHI_CONFIG"] = str(Path(settings.path).resolve())
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.port", str(port), "--server.address", host,
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           # a served dashboard does not watch its own source files (polling per session)
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     with tempfile.TemporaryDirectory(prefix="gongzhi-secrets-") as private:
         secrets_file = oidc_secrets(settings, Path(private))
         if secrets_file is not None:
