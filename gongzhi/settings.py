@@ -52,6 +52,7 @@ class SchedulerSettings:
     misfire_grace_hours: float = 6.0
     poll_seconds: float = 5.0
     lease_seconds: float = 120.0
+    nice: int = 19  # loads use spare CPU: the dashboard people are using comes first
 
 
 @dataclass

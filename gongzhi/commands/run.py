@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
     from ingest.progress import Progress
     from ingest.runner import Runner
 
+    lower_priority(ctx.settings.scheduler.nice)
     runner = Runner(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
                     observers=_observers(ctx))
     results = runner.run(source_ids or None, trigger="manual")
@@ -35,6 +37,14 @@ def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
         for r in failed:
             click.echo(f"error: source {r.source} {r.status}: {r.error}", err=True)
         sys.exit(EXIT_FAILED)
+
+
+def lower_priority(nice: int) -> None:
+    """Loads yield the CPU to the dashboard: a merge of a million rows uses every core, and
+    the people looking at KPIs meanwhile should not wait for it."""
+    if nice > 0 and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(nice)
 
 
 def _observers(ctx: Context) -> list:
@@ -53,6 +63,7 @@ def schedule(ctx: Context, once: bool) -> None:
     """Run the scheduler process: cron per source (Asia/Shanghai), catch-up at start-up."""
     from ingest.scheduler import SchedulerService
 
+    lower_priority(ctx.settings.scheduler.nice)
     service = SchedulerService(ctx.settings, ctx.engine(), observers=_observers(ctx))
     if once:
         results = service.catch_up()
