@@ -44,7 +44,7 @@ bench-dashboard: install
 	$(BIN)/python -m benchmarks.bench_dashboard --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
 
 bench-load: install
-	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG)
+	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
 
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

@@ -131,7 +131,7 @@ async def session(ctx: Any, base: str, user: str, delay: float,
     page.set_default_timeout(60_000)
     t0 = time.perf_counter()
     try:
-        await page.goto(base)
+        await page.goto(base + (f"/?period={PERIOD[0]}" if PERIOD else ""))
         await page.get_by_label("用户名").fill(user)
         await page.get_by_label("密码").fill(PASSWORD)
         await page.get_by_role("button", name="登录").click()
@@ -181,6 +181,7 @@ async def drive(base: str, users: list[tuple[str, str]], spread_s: float) -> lis
 
 
 _RENDERED: list[str] = []
+PERIOD: list[str] = []  # the month the sessions open on (the data's last month)
 
 
 def _all_rendered(tasks: list[Any], n: int) -> bool:
@@ -196,8 +197,11 @@ def main() -> None:
     ap.add_argument("--ingest-rows", type=int, default=2_000_000,
                     help="rows per ingestion run (2M: the run spans the sessions' arrival)")
     ap.add_argument("--ingest-runs", type=int, default=1)
+    ap.add_argument("--period", default=None, help="the month to open on (default: the app's)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.period:
+        PERIOD.append(args.period)
     load_cfg, users = prepare(args.config)
     users = users[: args.sessions]
     with browser.serve(load_cfg, log=OUT / "load-serve.log") as (base, proc):
@@ -220,7 +224,7 @@ def main() -> None:
         "max_first_render_ms": times[-1] if times else None,
         "wall_s": wall, "ingest_runs": len(codes), "ingest_failed_runs": sum(1 for c in codes if c),
         "ingest_rows_per_run": args.ingest_rows, "arrivals_over_s": args.spread,
-        "ingest_run_s": [round(s, 1) for s in ingest.seconds],
+        "ingest_run_s": [round(s, 1) for s in ingest.seconds], "period": args.period,
         "server_rss_mb": rss / 1024, "roles": sorted({role for _, role in users}),
         "error_samples": errors[:5], "bars": BARS,
         "meets_bars": {"errors": len(errors) <= BARS["errors_max"],

@@ -127,6 +127,13 @@ def window_conditions(m: Measure, t: Table, period: Period | None) -> list[Colum
     return [col >= low, upper]
 
 
+def prefix_range(col: ColumnElement[Any], prefix: str) -> ColumnElement[Any]:
+    """``col`` starts with ``prefix``, as a range an index can serve (LIKE cannot in SQLite,
+    whose LIKE is case-insensitive)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(col >= prefix, col < upper)
+
+
 def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
                     ) -> ColumnElement[Any] | None:
     if area is None:
@@ -134,11 +141,11 @@ def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
             raise NotApplicable("this data is kept for the whole district only")
         return None
     if scope.level == "district":
-        return area.startswith(scope.code[:6])
+        return prefix_range(area, scope.code[:6])
     if scope.level == "street":
-        return area.startswith(scope.code[:9])
+        return prefix_range(area, scope.code[:9])
     if scope.level == "community":
-        return area.startswith(scope.code) if gridded else area == scope.code
+        return prefix_range(area, scope.code) if gridded else area == scope.code
     if scope.level == "grid":
         if not gridded:
             raise NotApplicable("this data is kept per community, not per grid")
