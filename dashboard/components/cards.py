@@ -8,6 +8,8 @@ data without reloading the page.
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,8 @@ from metrics import format as fmt
 
 # How often the cards look for a new data version; small in tests.
 REFRESH_SECONDS = float(os.environ.get("GONGZHI_REFRESH_SECONDS", "5"))
+# Redraws after a run are spread over this many seconds across open dashboards.
+SPREAD_SECONDS = float(os.environ.get("GONGZHI_REFRESH_SPREAD_SECONDS", "60"))
 BADGE = {"blue": "blue", "yellow": "yellow", "red": "red", None: "gray"}
 MARK = {"blue": ":blue[●]", "yellow": ":orange[▲]", "red": ":red[■]", None: ":gray[·]"}
 COLUMNS = 4
@@ -100,5 +104,16 @@ def live_cards(view: View, loader: Loader) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _watch(drawn_version: int) -> None:
-    if data.version() != drawn_version:
+    if data.version() == drawn_version:
+        st.session_state.pop(_DUE, None)
+        return
+    # Every open dashboard sees the new run at once; spread their redraws over a short
+    # window so that thirty of them do not recompute in the same second.
+    due = st.session_state.setdefault(
+        _DUE, time.monotonic() + random.uniform(0, SPREAD_SECONDS))
+    if time.monotonic() >= due:
+        st.session_state.pop(_DUE, None)
         st.rerun(scope="app")
+
+
+_DUE = "gz_redraw_due"

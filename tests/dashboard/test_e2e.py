@@ -39,7 +39,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("e2e_log") / "serve.log"
-    with browser.serve(warehouse, env={"GONGZHI_REFRESH_SECONDS": "1"}, log=log) as (base, _):
+    env = {"GONGZHI_REFRESH_SECONDS": "1", "GONGZHI_REFRESH_SPREAD_SECONDS": "0"}
+    with browser.serve(warehouse, env=env, log=log) as (base, _):
         yield base
 
 
