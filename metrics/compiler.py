@@ -18,8 +18,10 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     distinct,
     func,
+    or_,
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -217,38 +219,43 @@ def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = No
     return stmt
 
 
-def rollup_query(m: Measure, rollup: Table, value_col: str, rows_col: str, scope: Scope,
-                 period: Period | None, group: Group = None) -> Select:
-    """The same answer as :func:`raw_query` from a monthly rollup of ``m``'s table (periods
-    must be whole months: month, quarter or year)."""
+def rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str]],
+                 scope: Scope, group: Group = None) -> tuple[Select, dict[Any, tuple[str, str]]]:
+    """One statement over a monthly rollup for several measures × periods at one scope: each
+    part ``(key, measure, period, value column, rows column)`` becomes a pair of conditional
+    sums; returns the statement and, per part key, the labels of its value and rows. Periods
+    must be whole months (month, quarter, year, ranges of months)."""
     month, area = rollup.c.month, rollup.c.area
-    conds: list[ColumnElement[Any]] = []
-    if period is not None:
-        if not period.whole_months:
-            raise NotApplicable("monthly rollups cannot answer day or week periods")
-        first, last = period.months
-        if m.window == "period":
-            conds += [month >= first, month <= last]
-        elif m.window == "to_end":
-            conds.append(month <= last)
     if scope.level == "grid" or group == "grid":
         raise NotApplicable("rollups are kept per community")
+    cols: list[Any] = []
+    labels: dict[Any, tuple[str, str]] = {}
+    spans: list[Any] = []
+    for key, m, p, value_col, rows_col in parts:
+        if key in labels:
+            continue
+        if not p.whole_months:
+            raise NotApplicable("monthly rollups cannot answer day or week periods")
+        first, last = p.months
+        inside = and_(month >= first, month <= last) if m.window == "period" else month <= last
+        spans.append(inside)
+        v = func.sum(case((inside, rollup.c[value_col]), else_=0))
+        n = func.sum(case((inside, rollup.c[rows_col]), else_=0))
+        value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
+        i = len(labels)
+        cols += [value.label(f"v{i}"), func.coalesce(n, 0).label(f"n{i}")]
+        labels[key] = (f"v{i}", f"n{i}")
+    conds = [or_(*spans)]
     sc = scope_condition(area, scope, gridded=False)
     if sc is not None:
         conds.append(sc)
-    v = func.sum(rollup.c[value_col])
-    n = func.sum(rollup.c[rows_col])
-    value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
-    stmt = select(value.label("value"), func.coalesce(n, 0).label("rows")).select_from(rollup)
-    if conds:
-        stmt = stmt.where(and_(*conds))
+    stmt = select(*cols).select_from(rollup).where(and_(*conds))
     if group is not None:
         if group == "month":
-            key: Any = month
+            gkey: Any = month
         elif group == "street":
-            key = sqlexpr.street_of(area)
+            gkey = sqlexpr.street_of(area)
         else:
-            key = area
-        key = key.label("key")
-        stmt = stmt.add_columns(key).group_by(key)
-    return stmt
+            gkey = area
+        stmt = stmt.add_columns(gkey.label("key")).group_by(gkey)
+    return stmt, labels

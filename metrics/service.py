@@ -14,13 +14,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, select
 
 from gongzhi.errors import ConfigError, Problem
-from metrics import compiler, rollup, sqlexpr
+from metrics import compiler, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
@@ -170,7 +170,11 @@ class Metrics:
         with self.engine.connect() as conn:
             for (fname, sc, grp), items in batched.items():
                 fam = next(f for f in self.families.values() if f.name == fname)
-                stmt, labels = _batched_rollup_query(fam, [j for _, j in items], sc, grp)
+                parts = [(_item_key(j), j.measure, cast(Period, j.period),
+                          fam.measures[rollup.measure_key(j.measure)].value_col,
+                          fam.measures[rollup.measure_key(j.measure)].rows_col)
+                         for _, j in items]
+                stmt, labels = compiler.rollup_query(fam.sa_table(), parts, sc, grp)
                 res = conn.execute(stmt).mappings().all()
                 for jk, job in items:
                     v, n = labels[_item_key(job)]
@@ -308,46 +312,3 @@ def _group_level(group: Group, scope: Scope) -> str:
 
 def _item_key(job: _Job) -> tuple[str, str | None, Any]:
     return (rollup.measure_key(job.measure), job.measure.window, job.period)
-
-
-def _batched_rollup_query(fam: rollup.Family, jobs: list[_Job], scope: Scope, group: Group
-                          ) -> tuple[Select, dict[Any, tuple[str, str]]]:
-    """One statement for every measure × period of one rollup family at one scope: each
-    (measure, window, period) is a pair of conditional sums over the monthly rows."""
-    from sqlalchemy import and_, case, func, or_
-
-    rt = fam.sa_table()
-    month, area = rt.c.month, rt.c.area
-    cols: list[Any] = []
-    labels: dict[Any, tuple[str, str]] = {}
-    spans: list[Any] = []
-    for job in jobs:
-        ik = _item_key(job)
-        if ik in labels:
-            continue
-        m, p = job.measure, job.period
-        assert p is not None
-        first, last = p.months
-        inside = and_(month >= first, month <= last) if m.window == "period" else month <= last
-        spans.append(inside)
-        rm = fam.measures[rollup.measure_key(m)]
-        v = func.sum(case((inside, rt.c[rm.value_col]), else_=0))
-        n = func.sum(case((inside, rt.c[rm.rows_col]), else_=0))
-        value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
-        i = len(labels)
-        cols += [value.label(f"v{i}"), func.coalesce(n, 0).label(f"n{i}")]
-        labels[ik] = (f"v{i}", f"n{i}")
-    conds = [or_(*spans)]
-    sc = compiler.scope_condition(area, scope, gridded=False)
-    if sc is not None:
-        conds.append(sc)
-    stmt = select(*cols).select_from(rt).where(and_(*conds))
-    if group is not None:
-        if group == "month":
-            key: Any = month
-        elif group == "street":
-            key = sqlexpr.street_of(area)
-        else:
-            key = area
-        stmt = stmt.add_columns(key.label("key")).group_by(key)
-    return stmt, labels

@@ -39,6 +39,18 @@ def missing_browser() -> str | None:
     return None
 
 
+def require_browser() -> None:
+    """Skip (locally) or fail (in CI, GONGZHI_REQUIRE_BROWSER=1) without a browser."""
+    import pytest
+
+    why = missing_browser()
+    if why is None:
+        return
+    if REQUIRE:
+        pytest.fail(f"the browser tests must run (GONGZHI_REQUIRE_BROWSER=1): {why}")
+    pytest.skip(why)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

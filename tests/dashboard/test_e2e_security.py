@@ -24,12 +24,7 @@ PAYLOAD = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module", autouse=True)
 def _need_browser() -> None:
-    why = browser.missing_browser()
-    if why is None:
-        return
-    if browser.REQUIRE:
-        pytest.fail(f"the browser tests must run (GONGZHI_REQUIRE_BROWSER=1): {why}")
-    pytest.skip(why)
+    browser.require_browser()
 
 
 @pytest.fixture(scope="module")
