@@ -108,6 +108,7 @@ def nightly_run(settings: Any, engine: Any, folder: Path, n: int = 10_000) -> fl
     for i in range(n):
         lines.append(f"N{stamp}{i:06d},{items[i % len(items)]},{comms[i % len(comms)]},online,"
                      f"2025-12-{1 + i % 28:02d} 10:00:00,,accepted,0,,")
+    # the night's file, kept: the warehouse has loaded it (its hash is in the cursor)
     (cases_dir / f"nightly-{stamp}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     t = time.perf_counter()
     r = Runner(settings, engine, observers=[RollupObserver(Metrics(engine).catalog)]).run(

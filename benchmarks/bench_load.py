@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import time
@@ -34,15 +35,31 @@ BARS = {"errors_max": 0, "p95_first_render_ms_max": 5000}
 
 
 def prepare(config: Path) -> tuple[Path, list[tuple[str, str]]]:
-    """A sign-in-required copy of the config beside it, and accounts (leaders, street and
-    community staff) in its warehouse; returns the config and the (username, role) list."""
+    """A sign-in-required copy of the config beside it (same sources) on a copy of its
+    warehouse (the benchmark warehouse stays as it was), and accounts (leaders, street and
+    community staff); returns the config and the (username, role) list."""
+    from ingest.registry import load_validated
+
+    original = load_validated(config).warehouse_url
+    work = OUT / "load-work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    url = original
+    if original.startswith("sqlite:///"):
+        src = Path(original.removeprefix("sqlite:///"))
+        engine = open_warehouse(original)
+        with engine.connect() as c:  # fold the WAL in, so the copy is the whole warehouse
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        shutil.copy2(src, work / src.name)
+        url = f"sqlite:///{work / src.name}"
     text_cfg = config.read_text(encoding="utf-8").replace('sign_in = "open"',
                                                           'sign_in = "required"')
     if "[dashboard]" not in text_cfg:
         text_cfg += '\n[dashboard]\nsign_in = "required"\n'
     load_cfg = config.with_name("load.toml")
     load_cfg.write_text(text_cfg, encoding="utf-8")
-    from ingest.registry import load_validated
+    os.environ["GONGZHI_WAREHOUSE_URL"] = url  # the copy, for this process and its children
 
     engine = open_warehouse(load_validated(load_cfg).warehouse_url)
     with engine.connect() as c:
@@ -116,7 +133,9 @@ def start_ingest(config: Path, rows: int) -> subprocess.Popen[bytes]:
              "visits,rating,rectified"]
     lines += [f"L{stamp}{i:07d},{item},420606001001,online,2025-12-{1 + i % 28:02d} 09:00:00,,"
               "accepted,0,," for i in range(rows)]
-    (folder / f"load-{stamp}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dropped = folder / f"load-{stamp}.csv"
+    dropped.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    DROPPED.append(dropped)
     return subprocess.Popen([str(browser.GONGZHI), "--config", str(config), "ingest", spec.id,
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -181,6 +200,7 @@ async def drive(base: str, users: list[tuple[str, str]], spread_s: float) -> lis
 
 
 _RENDERED: list[str] = []
+DROPPED: list[Path] = []  # files this run put in the shared source folder: removed at the end
 PERIOD: list[str] = []  # the month the sessions open on (the data's last month)
 
 
@@ -214,6 +234,9 @@ def main() -> None:
         wall = time.perf_counter() - t0
         codes = ingest.stop()
         rss = sum(browser.rss_kb(p) for p in [proc.pid, *browser.descendants(proc.pid)])
+    for f in DROPPED:
+        f.unlink(missing_ok=True)
+    shutil.rmtree(OUT / "load-work", ignore_errors=True)
     times = sorted(r["ms"] for r in results if r["ms"] is not None)
     errors = [r for r in results if r["error"]]
     p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)] if times else None
