@@ -107,6 +107,9 @@ def _load_file(path: Path) -> tuple[Domain | None, list[Problem]]:
             problems.append(Problem(place, "a KPI must be a mapping"))
             continue
         kid = raw.get("id", f"#{i + 1}")
+        if isinstance(raw.get("id"), str) and not kid.startswith(f"{domain}."):
+            problems.append(Problem(f"{path}:{keys.get('id', line)}",
+                                    f"{kid}: id must start with the file's domain '{domain}.'"))
         try:
             kpi = Kpi(**raw, domain=domain, source_file=str(path), source_line=line)
         except ValidationError as e:
@@ -116,9 +119,6 @@ def _load_file(path: Path) -> tuple[Domain | None, list[Problem]]:
                 problems.append(Problem(f"{path}:{where}",
                                         f"{kid}: {'.'.join(loc) or 'kpi'}: {err['msg']}"))
             continue
-        if not kpi.id.startswith(f"{domain}."):
-            problems.append(Problem(place, f"{kpi.id}: id must start with the file's domain "
-                                           f"'{domain}.'"))
         problems.extend(Problem(f"{path}:{keys.get(k, line)}", f"{kpi.id}: {msg}")
                         for k, msg in check_kpi(kpi))
         kpis.append(kpi)

@@ -1,0 +1,92 @@
+"""KPI definitions: the catalogue covers DESIGN §5, and bad definitions are reported all at
+once with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gongzhi.errors import ConfigError
+from metrics.catalog import load_catalog
+
+CORE = {
+    "gov.online_case_rate", "gov.on_time_rate", "gov.avg_visits", "gov.good_rating_rate",
+    "gov.rectification_rate", "gov.online_capable_rate", "grid.registration_rate",
+    "grid.closure_rate", "grid.on_time_closure_rate", "grid.rework_rate",
+    "vol.service_hours", "vol.active_rate", "vol.registered_per_1000",
+    "civic.property_fee_collection_rate",
+}
+
+BAD = """\
+domain: gov
+label: {zh: 政务服务, en: Government services}
+kpis:
+  - id: gov.good_one
+    label: {zh: 好, en: Good}
+    description: fine
+    table: service_cases
+    time: submitted_at
+    measure: {measure: count}
+    unit: count
+    direction: higher
+
+  - id: gov.bad_table
+    label: {zh: 坏, en: Bad}
+    description: unknown table
+    table: service_casez
+    measure: {measure: count}
+    unit: count
+    direction: higher
+
+  - id: gov.bad_column
+    label: {zh: 坏, en: Bad}
+    description: unknown column and a value outside the codes
+    table: service_cases
+    time: submitted_at
+    numerator:
+      measure: sum
+      column: visitz
+      filter: [{column: channel, op: eq, value: fax}]
+    denominator: {measure: count}
+    unit: ratio
+    direction: higher
+
+  - id: grid.wrong_domain
+    label: {zh: 坏, en: Bad}
+    description: a grid id in the gov file, and a target below its warning
+    table: service_cases
+    time: submitted_at
+    measure: {measure: count}
+    unit: count
+    direction: higher
+    target: 0.5
+    warning: 0.9
+"""
+
+
+def test_catalogue_covers_the_core_kpis_with_their_ids() -> None:
+    cat = load_catalog()
+    assert set(cat.kpis) >= CORE
+    assert {k.domain for k in cat.kpis.values()} == {"gov", "grid", "vol", "party", "civic"}
+    assert cat.get("gov.online_capable_rate").target == 0.9
+    assert cat.get("gov.retained_certificates").target == 13
+    assert cat.get("party.certified_social_worker_rate").target == 0.5
+    assert cat.get("civic.property_fee_collection_rate").target == 0.88
+    assert all(k.description and k.label.zh and k.label.en for k in cat.kpis.values())
+
+
+def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "gov.yaml").write_text(BAD, encoding="utf-8")
+    (tmp_path / "vol.yaml").write_text("domain: vol\nkpis: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_catalog(tmp_path)
+    msg = str(e.value)
+    gov = tmp_path / "gov.yaml"
+    assert f"{gov}:16: gov.bad_table: unknown table 'service_casez'" in msg
+    assert "unknown column 'visitz' in service_cases" in msg
+    assert "'fax' is not a value of service_cases.channel" in msg
+    assert "id must start with the file's domain 'gov.'" in msg
+    assert "warning must not exceed the target" in msg
+    assert f"{tmp_path / 'vol.yaml'}:" in msg and "not valid YAML" in msg
+    assert "gov.good_one" not in msg
