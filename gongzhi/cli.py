@@ -41,7 +41,32 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
+def _config_after_command(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        obj = ctx.find_object(Context)
+        if obj is not None:
+            obj.config, obj._settings = value, None
+
+
+class GongzhiGroup(click.Group):
+    """A group whose every command also takes ``--config`` after its name.
+
+    People type ``gongzhi runs --config x.toml`` as often as ``gongzhi --config x.toml runs``;
+    both mean the same, for every command, without each command declaring it.
+    """
+
+    group_class = type  # nested groups (``users``) behave the same
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "config" for p in cmd.params):
+            cmd.params.append(click.Option(
+                ["--config"], type=click.Path(dir_okay=False), expose_value=False,
+                callback=_config_after_command,
+                help="config file (same as `gongzhi --config`)"))
+        super().add_command(cmd, name)
+
+
+@click.group(cls=GongzhiGroup)
 @click.option("--config", "config", envvar="GONGZHI_CONFIG", default=None,
               type=click.Path(dir_okay=False), help="config file (default config/gongzhi.toml)")
 @click.pass_context

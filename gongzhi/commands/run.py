@@ -87,13 +87,9 @@ def schedule(ctx: Context, once: bool) -> None:
 @cli.command()
 @click.option("--port", default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
-              help="config file (same as the option before the command)")
 @pass_ctx
-def serve(ctx: Context, port: int, host: str, config: str | None) -> None:
+def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
-    if config:
-        ctx.config, ctx._settings = config, None
     settings = ctx.settings  # validate before starting a server
     ctx.engine()  # create/migrate the warehouse so the app only reads
     app = REPO / "dashboard" / "app.py"

@@ -67,3 +67,18 @@ def test_config_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "'table' is required" in out.stderr and "path" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_config_after_the_command_means_the_same(tmp_path: Path) -> None:
+    cfg = setup(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["ingest", "--config", str(cfg), "--quiet"])
+    assert res.exit_code == 0, res.output
+    before = runner.invoke(cli, ["--config", str(cfg), "runs", "--format", "json"]).output
+    after = runner.invoke(cli, ["runs", "--format", "json", "--config", str(cfg)]).output
+    assert json.loads(before) == json.loads(after) and len(json.loads(after)) == 2
+    # nested commands too; the later option wins over the one before the command
+    res = runner.invoke(cli, ["--config", str(tmp_path / "missing.toml"), "users", "list",
+                              "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "username" in res.output
