@@ -229,7 +229,7 @@ class Runner:
         runlog.mark_interrupted(conn, spec.id, run_id)
         for name, stage in staged.items():
             table = tables[name]
-            self.progress.update(f"merging {name}", 0, force=True)
+            self.progress.update(f"merging {name}", frames[name].height, force=True)
             for ob in self.observers:
                 ob.before_merge(conn, table, stage)
             counts = bulk.merge(conn, table, stage, lineage={
