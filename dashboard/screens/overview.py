@@ -36,20 +36,27 @@ def main() -> None:
         titles.append(t("overview.board", level=t(f"level.{unit}")))
     if not titles:
         return
-    # Tabs: the board (a large chart) is drawn when opened, so the cards appear sooner.
-    tabs = iter(st.tabs(titles))
+    # Lazy tabs: only the open tab's content runs and is sent. The board is ~2,000 coloured
+    # cells (~270 KB); sending it with every first visit kept the browser busy while the
+    # cards were being drawn, so it is built only when someone opens its tab.
+    tabs = st.tabs(titles, key=f"overview_tab_{view.scope.level}_{view.lang}", on_change="rerun")
+    opened = iter(tabs)
     if view.child_level is not None:
-        with next(tabs):
-            ranked = ov.ranking.filter(pl.col("key").is_not_null())["kpi"].unique(
-                maintain_order=True).to_list()
-            if ranked:
-                kpi = sections.kpi_picker(ranked, "overview")
-                sections.ranking_chart(view, ov.ranking, kpi, names, "overview")
-            else:
-                st.info(t("domain.no_data"))
+        tab = next(opened)
+        if tab.open:
+            with tab:
+                ranked = ov.ranking.filter(pl.col("key").is_not_null())["kpi"].unique(
+                    maintain_order=True).to_list()
+                if ranked:
+                    kpi = sections.kpi_picker(ranked, "overview")
+                    sections.ranking_chart(view, ov.ranking, kpi, names, "overview")
+                else:
+                    st.info(t("domain.no_data"))
     if board:
-        with next(tabs):
-            sections.board_chart(view, ov.board, names)
+        tab = next(opened)
+        if tab.open:
+            with tab:
+                sections.board_chart(view, ov.board, names)
 
 
 main()

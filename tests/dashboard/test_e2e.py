@@ -224,8 +224,11 @@ def test_every_page_works_on_the_demo_and_screenshots(chromium: Any,
             else:
                 pg.locator('[data-testid="stDataFrame"]').first.wait_for()
             if path == "":
+                # the board is built only when its tab is opened (lazy tabs)
+                board = pg.locator('[class*="st-key-board_"] [data-testid="stVegaLiteChart"]')
+                assert board.count() == 0
                 pg.get_by_role("tab", name="红黄蓝三色榜（社区 × 指标）").click()
-                pg.locator('[data-testid="stVegaLiteChart"]').nth(1).wait_for()
+                board.wait_for()
             pg.wait_for_timeout(800)  # let the charts finish drawing
             assert pg.locator('[data-testid="stException"]').count() == 0, path
             assert pg.locator('[data-testid="stAlertContentError"]').count() == 0, path
