@@ -112,6 +112,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "overview.caption": {"zh": "{area} · {period}", "en": "{area} · {period}"},
     "overview.cards": {"zh": "核心指标", "en": "Headline KPIs"},
     "overview.ranking": {"zh": "{level}排名", "en": "{level} ranking"},
+    "overview.ranking_chart": {"zh": "{level}排名图", "en": "{level} ranking chart"},
     "overview.board": {"zh": "红黄蓝三色榜（{level} × 指标）",
                        "en": "Three-colour board ({level} × KPIs)"},
     "overview.board_none": {"zh": "灰色：样本不足或不设目标，不评色。",

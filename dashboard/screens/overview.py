@@ -7,9 +7,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, state
-from dashboard.components import cards, filters, sections
+from dashboard.components import cards, filters, sections, tables
 from dashboard.i18n import t
 from dashboard.state import View
+from metrics import views
 
 
 def load_cards(view: View, key: data.Key) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -27,36 +28,43 @@ def main() -> None:
     cards.live_cards(view, load_cards)
 
     ov = data.overview(view.key, view.scope, view.period)
+    lower_sections(view, ov, names)
+
+
+def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> None:
+    """The ranking one level down (a table, then a bar chart) and the three-colour board, as
+    lazy tabs: only the open tab's content is built and sent. Measured in Chromium here, a
+    Vega chart costs a first visit ~0.5 CPU-s more than the native table and the board
+    (~2,000 cells, ~270 KB) more still; leaders open the overview many times a day, so the
+    default tab is the table (a row click drills down) and the charts come on request."""
+    level = view.child_level
     board = view.scope.level in ("district", "street", "community")
-    titles = []
-    if view.child_level is not None:
-        titles.append(t("overview.ranking", level=t(f"level.{view.child_level}")))
+    sections_: list[tuple[str, str]] = []
+    if level is not None:
+        lv = t(f"level.{level}")
+        sections_ += [("table", t("overview.ranking", level=lv)),
+                      ("chart", t("overview.ranking_chart", level=lv))]
     if board:
         unit = "community" if view.scope.level in ("district", "street") else "grid"
-        titles.append(t("overview.board", level=t(f"level.{unit}")))
-    if not titles:
+        sections_.append(("board", t("overview.board", level=t(f"level.{unit}"))))
+    if not sections_:
         return
-    # Lazy tabs: only the open tab's content runs and is sent. The board is ~2,000 coloured
-    # cells (~270 KB); sending it with every first visit kept the browser busy while the
-    # cards were being drawn, so it is built only when someone opens its tab.
-    tabs = st.tabs(titles, key=f"overview_tab_{view.scope.level}_{view.lang}", on_change="rerun")
-    opened = iter(tabs)
-    if view.child_level is not None:
-        tab = next(opened)
-        if tab.open:
-            with tab:
-                ranked = ov.ranking.filter(pl.col("key").is_not_null())["kpi"].unique(
-                    maintain_order=True).to_list()
-                if ranked:
-                    kpi = sections.kpi_picker(ranked, "overview")
-                    sections.ranking_chart(view, ov.ranking, kpi, names, "overview")
-                else:
-                    st.info(t("domain.no_data"))
-    if board:
-        tab = next(opened)
-        if tab.open:
-            with tab:
+    tabs = st.tabs([title for _, title in sections_], on_change="rerun",
+                   key=f"overview_tab_{view.scope.level}_{view.lang}")
+    ranked = ov.ranking.filter(pl.col("key").is_not_null())
+    for (what, _), tab in zip(sections_, tabs, strict=True):
+        if not tab.open:
+            continue
+        with tab:
+            if what == "board":
                 sections.board_chart(view, ov.board, names)
-
+            elif ranked.is_empty():
+                st.info(t("domain.no_data"))
+            elif what == "table":
+                tables.ranking_table(view, ranked, names, "overview_rank")
+            else:
+                kpi = sections.kpi_picker(ranked["kpi"].unique(maintain_order=True).to_list(),
+                                          "overview")
+                sections.ranking_chart(view, ov.ranking, kpi, names, "overview")
 
 main()
