@@ -7,8 +7,10 @@ source and the raw row as the source had it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
 INTERNAL = (ROW, ORIGIN, SHEET, "_idx")
+PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
 
 # reason codes, stable: they are shown in the dashboard and filtered on
 MISSING = "missing_value"
@@ -134,33 +137,44 @@ def cast_batch(
     renamed = renamed.drop(list(inputs))
     problems: list[tuple[str, str, pl.Series, pl.Series]] = list(pres.problems)
 
-    typed: dict[str, pl.Series] = {}
-    for col in content_columns(table):
+    def one(col: Any) -> tuple[pl.Series, list[tuple[str, str, pl.Series, pl.Series]]]:
         name = col.name
         if name in personal.OUTPUTS:
-            typed[name] = pres.columns.get(name, pl.Series(name, [None] * n, dtype=pl.String)
-                                           ).alias(name)
-            continue
+            return pres.columns.get(name, pl.Series(name, [None] * n, dtype=pl.String)
+                                    ).alias(name), []
+        default = defaults.get(name, col.info.get("default"))
         if name in renamed.columns:
             raw_series = renamed[name]
         else:
-            default = defaults.get(name, col.info.get("default"))
             raw_series = pl.Series(name, [None if default is None else str(default)] * n,
                                    dtype=pl.String)
-        default = defaults.get(name, col.info.get("default"))
         if name in renamed.columns and not col.nullable and default is not None:
             # a blank cell in a required column with a default means "the default"
             blank = raw_series.is_null() | (raw_series.cast(pl.String).str.strip_chars() == "")
             if blank.any():
                 raw_series = raw_series.cast(pl.String).set(blank, str(default))
         value, raw_text, reason = _cast_column(raw_series, col)
+        found: list[tuple[str, str, pl.Series, pl.Series]] = []
         bad = raw_text.is_not_null() & value.is_null()
         if reason and bad.any():
-            problems.append((name, reason, bad, raw_text))
+            found.append((name, reason, bad, raw_text))
             value = value.set(bad, None) if value.dtype != pl.Null else value
         value, more = _validate(value, raw_text, col, known_codes)
-        problems.extend(more)
-        typed[name] = value.alias(name)
+        return value.alias(name), found + more
+
+    # Columns are independent and polars releases the GIL while it parses, so large batches
+    # cast their columns side by side; results are gathered in the table's column order, so
+    # the quarantine's "first failing column" does not depend on timing.
+    cols = content_columns(table)
+    if n >= PARALLEL_ROWS and len(cols) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(cols), os.cpu_count() or 1)) as pool:
+            results = list(pool.map(one, cols))
+    else:
+        results = [one(col) for col in cols]
+    typed: dict[str, pl.Series] = {}
+    for col, (value, found) in zip(cols, results, strict=True):
+        typed[col.name] = value
+        problems.extend(found)
 
     good_frame = pl.DataFrame(list(typed.values()))
     if not problems:
