@@ -36,10 +36,6 @@ from warehouse.engine import data_version, is_sqlite, make_engine
 PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
 _DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
 
-# Bounded, so a long-running server keeps its memory: old data versions age out.
-cached = st.cache_data(show_spinner=False, max_entries=256, ttl=dt.timedelta(hours=6))
-
-
 @dataclass(frozen=True)
 class Key:
     """What every cached read depends on: which warehouse, which data, whose area."""
@@ -47,6 +43,18 @@ class Key:
     config: str
     version: int
     viewer: Viewer
+
+
+def _key_hash(k: Key) -> tuple[str, int, str]:
+    # A cached read depends on the viewer's role and area, never on who they are: ten street
+    # staff of one street share one entry (the metrics layer keys its results the same way),
+    # while a leader's entry is never a street's. Audit records are written outside the cache.
+    return (k.config, k.version, k.viewer.key())
+
+
+# Bounded, so a long-running server keeps its memory: old data versions age out.
+cached = st.cache_data(show_spinner=False, max_entries=256, ttl=dt.timedelta(hours=6),
+                       hash_funcs={Key: _key_hash})
 
 
 SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard connection

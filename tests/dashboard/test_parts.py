@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import i18n
 from dashboard.components import exports
-from tests.dashboard.conftest import GAOZHUANG, HANJIANG, PERIOD
+from tests.dashboard.conftest import GAOZHUANG, HANJIANG, PERIOD, WANGZHAI
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 
@@ -156,7 +156,6 @@ def test_a_staff_viewer_sees_only_their_street(app: AppTest,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from dashboard import auth, data
     from metrics.access import AccessDenied, Viewer
-    from tests.dashboard.conftest import WANGZHAI
 
     staff = Viewer("wz", "street_staff", WANGZHAI)
     monkeypatch.setattr(auth, "current_user", lambda: staff)
@@ -193,3 +192,35 @@ def test_exports_and_person_level_views_are_audited(app: AppTest, case_config: P
     assert (last["action"], last["target"], last["row_count"]) == ("export",
                                                                    "detail:gov:csv", 5)
     engine.dispose()
+
+
+def test_cached_pages_are_shared_by_role_and_area_not_by_person(
+        app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import data
+    from metrics import views
+    from metrics.access import Viewer
+    from metrics.compiler import Scope
+
+    app.run()  # the app's config and warehouse
+    computed: list[str] = []
+    real = views.overview
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(kwargs["viewer"].key())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "overview", counting)
+    data._overview.clear()
+    district = data.district_code()
+    li, wang = Viewer("li", "leader", district), Viewer("wang", "leader", district, "王主任")
+    first = data.overview(data.key(li), data.district(data.key(li)), PERIOD)
+    again = data.overview(data.key(wang), data.district(data.key(wang)), PERIOD)
+    assert computed == [f"leader:{district}"]  # the second leader is served the first's entry
+    assert again.cards.equals(first.cards)
+    # staff of a street get their own entry, computed for their area
+    staff = Viewer("wz", "street_staff", WANGZHAI)
+    mine = data.overview(data.key(staff), Scope("street", WANGZHAI, "王寨街道"), PERIOD)
+    assert computed == [f"leader:{district}", f"street_staff:{WANGZHAI}"]
+    assert not mine.cards.equals(first.cards)
+    with pytest.raises(Exception, match="may not see"):
+        data.overview(data.key(staff), data.district(data.key(staff)), PERIOD)
