@@ -24,6 +24,10 @@ class Context:
         self.config = config
         self._settings: Settings | None = None
 
+    def use_config(self, config: str) -> None:
+        """Switch to another config file (settings are loaded again on first use)."""
+        self.config, self._settings = config, None
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:
@@ -45,7 +49,7 @@ def _config_after_command(ctx: click.Context, _param: click.Parameter, value: st
     if value:
         obj = ctx.find_object(Context)
         if obj is not None:
-            obj.config, obj._settings = value, None
+            obj.use_config(value)
 
 
 class GongzhiGroup(click.Group):

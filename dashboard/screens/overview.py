@@ -65,6 +65,6 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
             else:
                 kpi = sections.kpi_picker(ranked["kpi"].unique(maintain_order=True).to_list(),
                                           "overview")
-                sections.ranking_chart(view, ov.ranking, kpi, names, "overview")
+                sections.ranking_chart(view, ranked, kpi, names, "overview")
 
 main()

@@ -171,12 +171,10 @@ def cast_batch(
             results = list(pool.map(one, cols))
     else:
         results = [one(col) for col in cols]
-    typed: dict[str, pl.Series] = {}
-    for col, (value, found) in zip(cols, results, strict=True):
-        typed[col.name] = value
+    for _value, found in results:
         problems.extend(found)
 
-    good_frame = pl.DataFrame(list(typed.values()))
+    good_frame = pl.DataFrame([value for value, _found in results])
     if not problems:
         return Prepared(good_frame, _empty_quarantine(), n, unmapped)
 
