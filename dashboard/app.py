@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import auth, data, i18n, state
 from dashboard.components import filters
-from dashboard.i18n import t
+from dashboard.i18n import Markdown, t
 from gongzhi.errors import ConfigError, WarehouseError
 from metrics.access import AccessDenied, Viewer
 
@@ -43,7 +43,7 @@ def _prepare(user: Viewer) -> None:
     state.build_view(user, key)
 
 
-def _explain(e: Exception) -> str:
+def _explain(e: Exception) -> Markdown:
     if isinstance(e, state.NoData) or (isinstance(e, ConfigError) and "no district" in str(e)):
         return t("err.no_data")
     if isinstance(e, AccessDenied):

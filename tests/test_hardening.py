@@ -46,3 +46,100 @@ def test_xml_is_parsed_with_defusedxml_only() -> None:
            if re.search(r"^\s*(import|from)\s+(xml\.|lxml)", p.read_text(encoding="utf-8"),
                         re.M)]
     assert not bad, f"XML parsed without defusedxml in {bad}"
+
+
+# Streamlit elements whose text (first argument, or label/help/body) renders as Markdown.
+MARKDOWN_CALLS = {"markdown", "caption", "title", "header", "subheader", "info", "success",
+                  "warning", "error", "toast", "write", "button", "download_button",
+                  "form_submit_button", "metric", "badge", "tabs", "expander", "checkbox",
+                  "radio", "selectbox", "segmented_control", "number_input", "text_input",
+                  "link_button", "page_link", "popover", "multiselect", "toggle", "slider",
+                  "date_input", "pills"}
+# Lookup tables of our own markup (status marks, the strings table): not data.
+MARKUP_TABLES = {"MARK", "STRINGS"}
+
+
+def _markdown_problems(sources: list[Path]) -> list[str]:
+    """Calls that put text not known to be safe into a Markdown-rendering element.
+
+    Safe: literals, ``t(…)`` and ``md(…)`` (dashboard.i18n), functions annotated
+    ``-> Markdown``, our own markup tables, and f-strings, lists, conditionals and sums made
+    of those. Anything else (a name, a row value, a catalogue field) must go through md()."""
+    import ast
+
+    trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in sources}
+    safe_funcs = {"t", "md", "Markdown"} | {
+        n.name for tree in trees.values() for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and n.returns is not None
+        and ast.unparse(n.returns).rsplit(".", 1)[-1] == "Markdown"}
+
+    def name_of(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Attribute):
+            return node.attr
+        return node.id if isinstance(node, ast.Name) else None
+
+    def safe(e: ast.AST | None) -> bool:
+        if e is None or isinstance(e, ast.Constant):
+            return True
+        if isinstance(e, ast.JoinedStr):
+            return all(safe(v.value) for v in e.values if isinstance(v, ast.FormattedValue))
+        if isinstance(e, ast.Call):
+            return name_of(e.func) in safe_funcs
+        if isinstance(e, ast.IfExp):
+            return safe(e.body) and safe(e.orelse)
+        if isinstance(e, ast.BinOp):
+            return safe(e.left) and safe(e.right)
+        if isinstance(e, ast.List | ast.Tuple):
+            return all(safe(x) for x in e.elts)
+        if isinstance(e, ast.ListComp):
+            return safe(e.elt)
+        if isinstance(e, ast.Lambda):
+            return safe(e.body)
+        if isinstance(e, ast.Subscript):  # MARK[status], STRINGS[key][lang]
+            return name_of(e.value) in MARKUP_TABLES or (
+                isinstance(e.value, ast.Subscript) and safe(e.value))
+        return False
+
+    bad = []
+    for p, tree in trees.items():
+        where = p.relative_to(ROOT) if p.is_relative_to(ROOT) else p.name
+        for n in ast.walk(tree):
+            if not isinstance(n, ast.Call):
+                continue
+            name = name_of(n.func)
+            args: list[ast.AST] = []
+            if name in MARKDOWN_CALLS:
+                args = n.args[:1]
+                widget = name
+            elif name == "bound" and len(n.args) >= 2:  # state.bound(widget, label, …)
+                args = [n.args[1]]
+                widget = name_of(n.args[0]) or ""
+            else:
+                continue
+            args += [k.value for k in n.keywords if k.arg in ("label", "help", "body")]
+            if widget in ("segmented_control", "pills", "radio"):  # options render as Markdown
+                args += [k.value for k in n.keywords if k.arg == "format_func"]
+            bad += [f"{where}:{n.lineno}: {name}({ast.unparse(a)[:80]})"
+                    for a in args if not safe(a)]
+    return bad
+
+
+def test_data_in_markdown_is_escaped() -> None:
+    """Every text a Markdown-rendering element shows is our own string or escaped data."""
+    bad = _markdown_problems(list((ROOT / "dashboard").rglob("*.py")))
+    assert not bad, "unescaped text in Markdown elements (wrap data in md()):\n" + "\n".join(bad)
+
+
+def test_the_markdown_scan_finds_unescaped_data(tmp_path: Path) -> None:
+    """The scan above is not vacuous: it flags the shapes it must flag."""
+    page = tmp_path / "page.py"
+    page.write_text(
+        "st.caption(view.scope.name)\n"
+        "st.caption(f'{area} · {t(\"x\")}')\n"
+        "col.button(label=row['name'])\n"
+        "st.metric('x', 1, help=kpi.description)\n"
+        "bound(st.segmented_control, t('a'), opts, 'k', format_func=lambda d: names[d])\n"
+        "st.caption(md(view.scope.name))\n"
+        "st.caption(t('overview.caption', area=view.scope.name))\n", encoding="utf-8")
+    bad = _markdown_problems([page])
+    assert [b.split(":")[1] for b in bad] == ["1", "2", "3", "4", "5"], bad

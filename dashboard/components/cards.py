@@ -17,7 +17,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, i18n
-from dashboard.i18n import t
+from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
 from metrics import format as fmt
 
@@ -36,7 +36,7 @@ COLUMNS = 4
 Loader = Callable[[View, data.Key], tuple[pl.DataFrame, pl.DataFrame]]
 
 
-def status_label(row: dict[str, Any]) -> str:
+def status_label(row: dict[str, Any]) -> Markdown:
     """Why a card has its colour, or why it has none."""
     if row["status"] in ("blue", "yellow", "red"):
         return t(f"status.{row['status']}")
@@ -50,7 +50,7 @@ def status_label(row: dict[str, Any]) -> str:
     return t("status.none")
 
 
-def target_text(row: dict[str, Any], lang: str) -> str:
+def target_text(row: dict[str, Any], lang: str) -> Markdown:
     if row["target"] is None:
         return t("card.no_target")
     v = fmt.value(row["target"], row["unit"], lang)
@@ -65,7 +65,7 @@ def card(row: dict[str, Any], spark: list[float], lang: str) -> None:
     flat = delta is None or delta == 0
     with st.container(border=True, key=f"card_{row['kpi'].replace('.', '_')}"):
         st.metric(
-            label=f"{MARK[row['status']]} {label}",
+            label=f"{MARK[row['status']]} {md(label)}",
             value=fmt.value(row["value"], row["unit"], lang),
             delta=None if delta is None else fmt.delta(delta, row["unit"], lang),
             delta_color="off" if flat else ("normal" if row["direction"] == "higher"
@@ -74,7 +74,7 @@ def card(row: dict[str, Any], spark: list[float], lang: str) -> None:
             delta_description=None if delta is None else t("card.vs_prev"),
             chart_data=spark or None,
             chart_type="area",
-            help=kpi.description if kpi is not None else None,
+            help=md(kpi.description) if kpi is not None else None,
         )
         st.badge(status_label(row), color=BADGE[row["status"]])  # type: ignore[arg-type]
         st.caption(f"{target_text(row, lang)} · "

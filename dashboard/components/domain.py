@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data, i18n, state
 from dashboard.components import cards, filters, sections, tables
-from dashboard.i18n import t
+from dashboard.i18n import md, t
 from dashboard.state import View
 
 
@@ -63,5 +63,6 @@ def render(domains: tuple[str, ...], page: str) -> None:
         shown = state.bound(
             st.segmented_control, t("domain.detail_of"), list(domains), f"detail_{page}",
             required=True,
-            format_func=lambda d: i18n.pick(cat.domains[d].label.zh, cat.domains[d].label.en))
+            format_func=lambda d: md(i18n.pick(cat.domains[d].label.zh,
+                                             cat.domains[d].label.en)))
     tables.detail_table(view, shown)

@@ -1,5 +1,6 @@
 """Exports of exactly the filtered detail rows: XLSX, and CSV in UTF-8 with a BOM (so Excel
 opens Chinese text correctly). The files are made when a button is clicked, not on every run.
+Text that a spreadsheet would run as a formula is neutralised (:mod:`gongzhi.spreadsheet`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ import polars as pl
 import streamlit as st
 
 from dashboard.i18n import t
+from gongzhi.spreadsheet import safe_frame
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:
-    """CSV, UTF-8 with a byte-order mark."""
-    return frame.write_csv(include_bom=True).encode("utf-8")
+    """CSV, UTF-8 with a byte-order mark; no cell that a spreadsheet would run."""
+    return safe_frame(frame).write_csv(include_bom=True).encode("utf-8")
 
 
 def to_xlsx(frame: pl.DataFrame, sheet: str = "data") -> bytes:
+    """An XLSX workbook of ``frame``; text cells are strings, never formulas."""
     buf = io.BytesIO()
-    frame.write_excel(buf, worksheet=sheet, autofit=frame.height <= 5000)
+    safe_frame(frame).write_excel(buf, worksheet=sheet, autofit=frame.height <= 5000)
     return buf.getvalue()
 
 

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import i18n, state
-from dashboard.i18n import t
+from dashboard.i18n import md, t
 from dashboard.state import GRAIN_KEY, GRAINS, KEYS, NONE, View, bound
 from metrics.periods import Grain
 
@@ -71,12 +71,5 @@ def breadcrumb(view: View, names: dict[str, str]) -> None:
     for col, (lv, _code, name) in zip(cols, path[:-1], strict=False):
         col.button(t("drill.up", name=name), key=f"up_{lv}", on_click=state.drill_up,
                    args=(lv,), icon=":material/arrow_upward:", type="tertiary")
-    cols[len(path) - 1].markdown(f"**{_escape(path[-1][2])}**")
+    cols[len(path) - 1].markdown(f"**{md(path[-1][2])}**")
 
-
-def _escape(text: str) -> str:
-    """Make a name safe to put in markdown (it is data, not markup)."""
-    out = []
-    for ch in text:
-        out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~:$" else ch)
-    return "".join(out)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import data, state
 from dashboard.components import cards, filters, sections, tables
-from dashboard.i18n import t
+from dashboard.i18n import md, t
 from dashboard.state import View
 from metrics import views
 
@@ -49,7 +49,7 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         sections_.append(("board", t("overview.board", level=t(f"level.{unit}"))))
     if not sections_:
         return
-    tabs = st.tabs([title for _, title in sections_], on_change="rerun",
+    tabs = st.tabs([md(title) for _, title in sections_], on_change="rerun",
                    key=f"overview_tab_{view.scope.level}_{view.lang}")
     ranked = ov.ranking.filter(pl.col("key").is_not_null())
     for (what, _), tab in zip(sections_, tabs, strict=True):

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
+from gongzhi.spreadsheet import safe_cell
 
 JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "target", "status",
              "period", "scope", "sample", "delta_prev", "delta_yoy")
@@ -72,7 +73,7 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
         w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({k: _plain(r.get(k)) for k in keys})
+            w.writerow({k: safe_cell(_plain(r.get(k))) for k in keys})
         click.echo(buf.getvalue().rstrip("\n"))
         return
     _table(rows, scope.name, p.label, group, lang)

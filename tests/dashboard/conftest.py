@@ -3,6 +3,7 @@ values, so the numbers a page shows can be checked), and an ``AppTest`` on the r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ WANGZHAI = "420606002000"  # 王寨街道
 GAOZHUANG = "420606001001"  # 高庄社区, in 汉江街道
 LIUGENG = "420606001002"  # 刘埂社区, in 汉江街道
 SHIYING = "420606002001"  # 施营社区, in 王寨街道
+
+
+def shown(markdown: str) -> str:
+    """What a Markdown text shows: data in it is backslash-escaped (dashboard.i18n.md)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def merged_case() -> dict[str, Any]:

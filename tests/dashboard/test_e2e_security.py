@@ -4,6 +4,7 @@ provider on 127.0.0.1 leads to the dashboard with the account's area."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,38 @@ def test_html_in_names_is_text_and_sql_in_filters_changes_nothing(
     eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
     with eng.connect() as c:
         assert c.execute(text("SELECT count(*) FROM divisions")).scalar_one() > 200
+
+
+MD_COMMUNITY = "**粗体**[点我](javascript:alert(1))"
+MD_STREET = "_斜体_ `code` :red[红]"
+
+
+def test_markdown_in_names_is_shown_as_text(chromium: Any,
+                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Names are data: Markdown in them (bold, a javascript: link, italics, code, Streamlit's
+    colour directive) reaches captions, buttons and the breadcrumb as the literal text."""
+    cfg = _copy(tmp_path_factory.mktemp("markdown"))
+    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
+    with write_transaction(eng) as c:
+        for code, name in ((GAOZHUANG, MD_COMMUNITY), (HANJIANG, MD_STREET)):
+            c.execute(text("UPDATE divisions SET short_name = :p, name = :p WHERE code = :c"),
+                      {"p": name, "c": code})
+        c.execute(text("UPDATE warehouse_meta SET value = value + 1 WHERE key = 'data_version'"))
+    eng.dispose()
+    with browser.serve(cfg, log=cfg.parent / "serve.log") as (base, _):
+        ctx, page, dialogs = _page(chromium)
+        page.goto(f"{base}/gov?period={PERIOD}&street={HANJIANG}&community={GAOZHUANG}")
+        browser.wait_cards(page, 3)
+        main = page.locator('[data-testid="stMain"]')
+        # the page caption names the community; the breadcrumb has a button back to the street
+        main.get_by_text(f"{MD_COMMUNITY} · {PERIOD}").wait_for()
+        main.get_by_role("button", name=f"返回 {MD_STREET}").wait_for()
+        assert main.locator('a[href^="javascript"]').count() == 0
+        # (the breadcrumb shows the current area in bold: the whole name, not a piece of it)
+        for tag, piece in (("strong", "粗体"), ("em", "斜体"), ("code", "code")):
+            assert main.locator(tag, has_text=re.compile(f"^{piece}$")).count() == 0, tag
+        assert dialogs == []
+        ctx.close()
 
 
 def test_single_sign_on_through_an_oidc_provider(

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import i18n
 from dashboard.components import exports
-from tests.dashboard.conftest import GAOZHUANG, HANJIANG, PERIOD, WANGZHAI
+from tests.dashboard.conftest import GAOZHUANG, HANJIANG, PERIOD, WANGZHAI, shown
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 
@@ -140,7 +140,7 @@ def test_data_page_lists_sources_runs_and_quarantine(app: AppTest, case_config: 
     before = len(runlog.list_runs(engine, limit=100))
     app.selectbox(key="run_source").set_value("t_grid_events")
     app.button[0].click().run()
-    assert any("t_grid_events" in s.value for s in app.success)
+    assert any("t_grid_events" in shown(s.value) for s in app.success)
     pending = runlog.pending_requests(engine)
     assert pending[0]["source"] == "t_grid_events" and pending[0]["requested_by"] == "demo"
     assert len(runlog.list_runs(engine, limit=100)) == before
@@ -224,3 +224,12 @@ def test_cached_pages_are_shared_by_role_and_area_not_by_person(
     assert not mine.cards.equals(first.cards)
     with pytest.raises(Exception, match="may not see"):
         data.overview(data.key(staff), data.district(data.key(staff)), PERIOD)
+
+
+def test_text_filled_into_strings_is_escaped_for_markdown() -> None:
+    name = "**x** [a](javascript:alert(1))\n# big"
+    text = i18n.t("overview.caption", area=name, period="2024-05")
+    assert shown(text) == "**x** [a](javascript:alert(1)) # big · 2024-05"
+    assert "**" not in text and "](" not in text and "\n" not in text
+    assert i18n.md(text) is text  # already safe: not escaped twice
+    assert i18n.t("data.age_hours", h=2.25) == "2.2 小时前"  # numbers keep their format
