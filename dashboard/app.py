@@ -18,6 +18,7 @@ from dashboard.components import filters
 from dashboard.i18n import Markdown, t
 from gongzhi.errors import ConfigError, WarehouseError
 from metrics.access import AccessDenied, Viewer
+from metrics.areas import AreaMismatch
 
 log = logging.getLogger("gongzhi.dashboard")
 
@@ -40,6 +41,7 @@ def _prepare(user: Viewer) -> None:
     state.sanitize(units, user)
     with st.sidebar:
         filters.sidebar(units, data.names(key), user.level)
+    state.raise_misfit()  # a link naming areas that do not nest: say so, show no figures
     state.build_view(user, key)
 
 
@@ -48,6 +50,12 @@ def _explain(e: Exception) -> Markdown:
         return t("err.no_data")
     if isinstance(e, AccessDenied):
         return t("err.access")
+    if isinstance(e, AreaMismatch):
+        bad = e.misfit
+        return t("err.areas", inner_level=t(f"level.{bad.inner.level}").lower(),
+                 inner=bad.inner.name, outer_level=t(f"level.{bad.outer.level}").lower(),
+                 outer=bad.outer.name,
+                 actual=bad.actual.name if bad.actual else "—")
     if isinstance(e, ConfigError):
         return t("err.config", detail=str(e))
     if isinstance(e, SQLAlchemyError | WarehouseError):

@@ -230,6 +230,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "err.page": {"zh": "页面出错（{kind}），详细信息已写入服务器日志。",
                  "en": "The page failed ({kind}); the details are in the server log."},
     "err.access": {"zh": "无权查看该区域的数据。", "en": "You may not see this area's data."},
+    "err.areas": {"zh": "链接中的{inner_level}「{inner}」不在{outer_level}「{outer}」内（它属于"
+                        "「{actual}」），两者不能同时选择。请在左侧重新选择区域。",
+                  "en": "The link names {inner_level} “{inner}”, which is not in "
+                        "{outer_level} “{outer}” (it is in “{actual}”): they cannot be chosen "
+                        "together. Choose the area again on the left."},
 }
 
 

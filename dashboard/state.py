@@ -21,6 +21,7 @@ import streamlit as st
 from dashboard import data, i18n
 from gongzhi.errors import ConfigError
 from metrics.access import Viewer
+from metrics.areas import AreaMismatch, misfit
 from metrics.compiler import Scope
 from metrics.periods import Grain, Period, at, latest_complete, parse
 from warehouse.timeutil import LOCAL
@@ -34,6 +35,7 @@ HISTORY = {"month": 36, "quarter": 12, "year": 5}  # how many periods the picker
 _LOADED = "_url_loaded"
 _VIEW = "_view"
 _ERROR = "_view_error"
+_MISFIT = "_area_misfit"  # a link named areas that do not nest (reported once, then dropped)
 KPI_USED = "_kpi_param_used"  # a page showed a KPI picker this run (else `kpi` leaves the URL)
 NONE = ""  # the "all" choice of a filter select
 
@@ -115,15 +117,28 @@ def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:
         codes["community"] = parent.get(codes["grid"], NONE)
     if codes["community"] and not codes["street"]:
         codes["street"] = parent.get(codes["community"], NONE)
-    # a child under another parent is dropped (the street → community cascade)
-    if codes["community"] and parent.get(codes["community"]) != codes["street"]:
-        codes["community"] = NONE
-    if codes["grid"] and parent.get(codes["grid"]) != codes["community"]:
-        codes["grid"] = NONE
+    # a child under another parent (a link naming 汉江街道 with a community of 屏襄门街道) is
+    # an error naming both, shown instead of figures (:func:`raise_misfit`); the filters keep
+    # the outer area so the next choice starts from there
+    label = dict(zip(units["code"], units["label"], strict=True))
+    chosen = [Scope(lv, codes[lv], label[codes[lv]]) for lv in LEVELS if codes[lv]]
+    problem = misfit(units, chosen)
+    if problem is not None:
+        ss[_MISFIT] = problem
+        for lv in LEVELS[LEVELS.index(problem.inner.level):]:
+            codes[lv] = NONE
     for lv in LEVELS:
         ss[KEYS[lv]] = codes[lv]
     if not _valid_period(ss.get(KEYS["period"])):
         ss[KEYS["period"]] = default_period()
+
+
+def raise_misfit() -> None:
+    """Raise :class:`AreaMismatch` (once) when :func:`sanitize` found areas that do not
+    nest: the page then names both areas instead of showing figures."""
+    problem = st.session_state.pop(_MISFIT, None)
+    if problem is not None:
+        raise AreaMismatch(problem)
 
 
 def write_url() -> None:
@@ -282,7 +297,8 @@ def forget_view() -> None:
 
 
 def fail(error: Exception) -> None:
-    """Remember why no view could be built, for the page to report."""
+    """Remember why no view could be built, for the page to report (and show no figures)."""
+    st.session_state.pop(_VIEW, None)
     st.session_state[_ERROR] = error
 
 

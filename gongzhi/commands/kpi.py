@@ -14,6 +14,11 @@ from gongzhi.spreadsheet import safe_cell
 
 JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "target", "status",
              "period", "scope", "sample", "delta_prev", "delta_yoy")
+# grouped output adds the group's code (``key``) and its name (``key_name``) beside it
+GROUP_KEYS = ("key", "key_name")
+GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格", "month": "月份"},
+               "en": {"street": "street", "community": "community", "grid": "grid",
+                      "month": "month"}}
 
 
 @cli.command()
@@ -26,7 +31,8 @@ JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "targe
 @click.option("--by", "group", type=click.Choice(["street", "community", "grid", "month"]),
               default=None, help="one row per street, community, grid or month")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="GONGZHI_LANG",
+              show_envvar=True, help="language of the table (default zh)")
 @click.option("--user", "username", default=None,
               help="compute as this account (password from GONGZHI_PASSWORD or a prompt); "
                    "staff see only their own area")
@@ -37,7 +43,7 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     """Compute governance KPIs with status (blue/yellow/red) and deltas."""
     import datetime as dt
 
-    from metrics import periods
+    from metrics import areas, periods
     from metrics.service import Metrics
     from warehouse.engine import utcnow
     from warehouse.timeutil import to_local
@@ -48,12 +54,9 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
         from gongzhi.commands.users import sign_in
 
         viewer = sign_in(ctx, username)
-    if grid:
-        scope = m.scope("grid", grid)
-    elif community:
-        scope = m.scope("community", community)
-    elif street:
-        scope = m.scope("street", street)
+    named = areas.resolve(m, street, community, grid)  # they must nest (exit 2 otherwise)
+    if named is not None:
+        scope = named
     elif viewer is not None and viewer.level != "district":
         scope = m.scope(viewer.level, viewer.area)  # staff start from their own area
     else:
@@ -63,13 +66,18 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     frame = m.compute(list(kpi_ids) or None, scope, p, group,  # type: ignore[arg-type]
                       viewer=viewer)
     rows = frame.to_dicts()
+    if group:
+        names = _group_names(m, group, [r["key"] for r in rows])
+        for r in rows:
+            r["key_name"] = names.get(r["key"], r["key"])
+    extra = list(GROUP_KEYS) if group else []
     if fmt == "json":
-        click.echo(json.dumps([{k: _plain(r[k]) for k in JSON_KEYS} | (
-            {"key": r["key"]} if group else {}) for r in rows], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([{k: _plain(r[k]) for k in [*JSON_KEYS, *extra]} for r in rows],
+                              ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
         buf = io.StringIO()
-        keys = list(JSON_KEYS) + (["key"] if group else []) + ["fresh_at"]
+        keys = [*JSON_KEYS, *extra, "fresh_at"]
         w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         for r in rows:
@@ -77,6 +85,18 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
         click.echo(buf.getvalue().rstrip("\n"))
         return
     _table(rows, scope.name, p.label, group, lang)
+
+
+def _group_names(m: Any, group: str, keys: list[Any]) -> dict[Any, str]:
+    """Names of the groups' codes (months name themselves); a name shared by two areas gets
+    its code beside it, so no two rows of a table look the same."""
+    if group == "month":
+        return {}
+    d = m.divisions()
+    label = dict(zip(d["code"], d["short_name"].fill_null(d["name"]), strict=True))
+    names = {k: label.get(k) or str(k) for k in keys if k is not None}
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {k: f"{n} ({k})" if n in shared else n for k, n in names.items()}
 
 
 def _plain(v: Any) -> Any:
@@ -90,13 +110,14 @@ def _table(rows: list[dict[str, Any]], scope_name: str, period: str, group: str 
     from metrics import format as fmt
 
     zh = lang == "zh"
-    click.echo(f"{scope_name} · {period}" + (f" · 按{group}" if group and zh else
-                                             f" · by {group}" if group else ""))
+    word = GROUP_WORDS[lang].get(group or "", group or "")
+    click.echo(f"{scope_name} · {period}" + (f" · 按{word}" if group and zh else
+                                             f" · by {word}" if group else ""))
     out = []
     for r in rows:
         out.append({
             "kpi": r["label"] if zh else r["label_en"],
-            "key": r.get("key") or "",
+            "key": r.get("key_name") or r.get("key") or "",
             "value": fmt.value(r["value"], r["unit"], lang),
             "target": fmt.value(r["target"], r["unit"], lang) if r["target"] is not None else "",
             "status": fmt.status(r["status"], lang),
@@ -107,8 +128,8 @@ def _table(rows: list[dict[str, Any]], scope_name: str, period: str, group: str 
         })
     cols = ["kpi"] + (["key"] if group else []) + ["value", "target", "status", "prev", "yoy",
                                                     "sample", "fresh"]
-    headers = {"kpi": "指标", "key": "分组", "value": "数值", "target": "目标", "status": "状态",
+    headers = {"kpi": "指标", "key": word, "value": "数值", "target": "目标", "status": "状态",
                "prev": "环比", "yoy": "同比", "sample": "样本", "fresh": "数据更新"} if zh else {
-        "kpi": "KPI", "key": "group", "value": "value", "target": "target", "status": "status",
+        "kpi": "KPI", "key": word, "value": "value", "target": "target", "status": "status",
         "prev": "vs prev", "yoy": "vs last year", "sample": "sample", "fresh": "data as of"}
     echo_table(out, cols, headers)

@@ -16,6 +16,7 @@ from tests.dashboard.conftest import (
     PERIOD,
     SHIYING,
     WANGZHAI,
+    shown,
 )
 
 PAGES = ["screens/overview.py", "screens/gov.py", "screens/grid.py", "screens/vol.py",
@@ -108,11 +109,10 @@ def test_a_street_change_drops_a_community_not_in_it(app: AppTest) -> None:
 
 
 def test_links_with_wrong_or_partial_filters_are_repaired(app: AppTest) -> None:
-    # a community under another street is dropped; a bad period falls back to a valid one
-    app.query_params.update({"street": WANGZHAI, "community": GAOZHUANG, "period": "2024-13"})
+    # a bad period falls back to a valid one
+    app.query_params.update({"street": WANGZHAI, "period": "2024-13"})
     app.run()
     assert_clean(app)
-    assert "community" not in app.query_params
     assert app.query_params["period"] != "2024-13"
     # a link naming only a community selects its street as well
     other = AppTest.from_file(str(APP), default_timeout=60)
@@ -120,6 +120,31 @@ def test_links_with_wrong_or_partial_filters_are_repaired(app: AppTest) -> None:
     other.run()
     assert other.query_params["street"] == HANJIANG
     assert other.selectbox(key="f_community__zh").value == GAOZHUANG
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_link_naming_areas_that_do_not_nest_names_both(app: AppTest, lang: str) -> None:
+    # 高庄社区 is in 汉江街道: a link pairing it with 王寨街道 is an error naming the three
+    # areas, with no figures for either (never a silent answer for one of them)
+    app.query_params.update({"street": WANGZHAI, "community": GAOZHUANG, "lang": lang})
+    app.run()
+    assert not app.exception
+    errors = [shown(e.value) for e in app.error]
+    assert len(errors) == 1 and not app.metric
+    assert all(name in errors[0] for name in ("高庄社区", "王寨街道", "汉江街道"))
+    assert ("不在街道" if lang == "zh" else "not in street") in errors[0]
+    # the street stays chosen; the next choice shows figures again
+    assert app.selectbox(key=f"f_street__{lang}").value == WANGZHAI
+    app.selectbox(key=f"f_community__{lang}").set_value(SHIYING).run()
+    assert_clean(app)
+    assert cards(app)["网办率" if lang == "zh" else "Online case rate"] == "100.0%"
+    # a grid under another community, through the URL as well
+    other = AppTest.from_file(str(APP), default_timeout=60)
+    other.query_params.update({"community": LIUGENG, "grid": "420606001001001",
+                               "period": PERIOD})
+    other.run()
+    assert not other.exception and not other.metric
+    assert "刘埂社区" in shown(other.error[0].value) and "高庄社区" in shown(other.error[0].value)
 
 
 def test_the_breadcrumb_widens_the_view_again(app: AppTest) -> None:
