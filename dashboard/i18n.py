@@ -105,6 +105,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "card.target_higher": {"zh": "目标 ≥ {v}", "en": "Target ≥ {v}"},
     "card.target_lower": {"zh": "目标 ≤ {v}", "en": "Target ≤ {v}"},
     "card.no_target": {"zh": "无目标", "en": "No target"},
+    "card.target_elsewhere": {"zh": "目标适用于{levels}级",
+                              "en": "Target applies at {levels} level"},
     "card.fresh": {"zh": "数据更新于 {t}", "en": "Data as of {t}"},
     "card.vs_prev": {"zh": "环比", "en": "vs previous"},
     "status.blue": {"zh": "达标（蓝）", "en": "On target (blue)"},
@@ -113,6 +115,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "status.small_sample": {"zh": "样本不足，不评色", "en": "Sample too small: no colour"},
     "status.no_value": {"zh": "无数据", "en": "No data"},
     "status.no_target": {"zh": "不设目标", "en": "No target"},
+    "status.target_elsewhere": {"zh": "本级不设目标，不评色", "en": "No target at this level"},
     "status.none": {"zh": "无颜色", "en": "No colour"},
     # overview
     "overview.title": {"zh": "总览", "en": "Overview"},

@@ -84,7 +84,8 @@ class Kpi(_Strict):
     direction: Literal["higher", "lower"]
     target: float | None = None
     warning: float | None = None
-    target_scopes: tuple[Level, ...] = LEVELS  # where the target applies (district-wide counts)
+    # levels of area the target applies to; None: by the measure's kind (see target_levels)
+    target_scopes: tuple[Level, ...] | None = None
     min_sample: int = 0
     scopes: tuple[Level, ...] = ("district", "street", "community")
     headline: bool = False
@@ -102,7 +103,33 @@ class Kpi(_Strict):
                 raise ValueError("with direction 'higher' the warning must not exceed the target")
             if self.direction == "lower" and self.warning < self.target:
                 raise ValueError("with direction 'lower' the warning must not be below the target")
+        if self.target_scopes is not None:
+            if self.target is None:
+                raise ValueError("'target_scopes' says where the target applies, but there is "
+                                 "no 'target'")
+            if not self.target_scopes:
+                raise ValueError("'target_scopes' must list at least one level (omit it for "
+                                 "the default)")
+            if len(set(self.target_scopes)) != len(self.target_scopes):
+                raise ValueError("'target_scopes' lists a level twice")
         return self
+
+    @property
+    def additive(self) -> bool:
+        """A count or a sum: its size grows with the area (a ratio or an average does not)."""
+        return self.measure is not None and self.measure.agg in ("count", "sum",
+                                                                 "count_distinct")
+
+    @property
+    def target_levels(self) -> tuple[Level, ...]:
+        """Levels of area the target applies to: ``target_scopes`` when given, else every
+        level for ratios and averages, and the district alone for counts and sums (a district
+        target of 5,000 says nothing about one community; per-area targets are set apart)."""
+        if self.target is None:
+            return ()
+        if self.target_scopes is not None:
+            return self.target_scopes
+        return ("district",) if self.additive else LEVELS
 
     @property
     def is_ratio(self) -> bool:

@@ -26,7 +26,7 @@ from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
 from metrics.model import Kpi, Measure
 from metrics.periods import Period
-from metrics.status import kpi_status
+from metrics.status import kpi_status, target_for
 from warehouse.engine import data_version
 from warehouse.schema import divisions, warehouse_meta
 
@@ -278,6 +278,8 @@ class Metrics:
         prev = value_at("prev") if "prev" in periods and kpi.periodic else {}
         ly = value_at("ly") if "ly" in periods and kpi.periodic else {}
         rows = []
+        level = _group_level(group, scope)  # of the rows' areas: a target may not apply there
+        target, warning = target_for(kpi, level)
         for k in sorted(cur, key=lambda x: (x is None, x)):
             val, num, den, sample = cur[k]
             pv = prev.get(k, (None,))[0]
@@ -285,10 +287,9 @@ class Metrics:
             rows.append({
                 "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
                 "domain": kpi.domain, "key": k, "value": val, "numerator": num,
-                "denominator": den, "unit": kpi.unit, "target": kpi.target,
-                "warning": kpi.warning, "direction": kpi.direction,
-                "status": kpi_status(kpi, val, sample, scope.level if group is None
-                                     else _group_level(group, scope)),
+                "denominator": den, "unit": kpi.unit, "target": target,
+                "warning": warning, "direction": kpi.direction,
+                "status": kpi_status(kpi, val, sample, level),
                 "sample": sample, "period": period.label if period and kpi.periodic else None,
                 "scope": scope.key(), "scope_name": scope.name,
                 "prev_value": pv, "delta_prev": None if val is None or pv is None else val - pv,
@@ -298,8 +299,8 @@ class Metrics:
         if not rows and group is None:
             rows.append({c: None for c in RESULT_COLUMNS} | {
                 "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
-                "domain": kpi.domain, "unit": kpi.unit, "target": kpi.target,
-                "warning": kpi.warning, "direction": kpi.direction, "sample": 0,
+                "domain": kpi.domain, "unit": kpi.unit, "target": target,
+                "warning": warning, "direction": kpi.direction, "sample": 0,
                 "scope": scope.key(), "scope_name": scope.name, "fresh_at": fresh_at,
                 "period": period.label if period and kpi.periodic else None})
         return rows

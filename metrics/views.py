@@ -82,10 +82,11 @@ def overview(m: Metrics, scope: Scope, period: Period, months: int = 12,
     child = CHILD.get(scope.level)
     cards = m.compute(ids, scope, period, viewer=viewer)
     ranking = m.compute(ids, scope, period, child, viewer=viewer) if child else cards.head(0)
-    rate_ids = [k for k in ids if m.catalog.get(k).target is not None]
     board_group: Group = "community" if scope.level in ("district", "street") else child
+    # the board colours areas against their targets: KPIs whose target holds at its level
+    rate_ids = [k for k in ids if board_group in m.catalog.get(k).target_levels]
     board = m.compute(rate_ids, scope, period, board_group, compare=False,
-                      viewer=viewer) if board_group else cards.head(0)
+                      viewer=viewer) if board_group and rate_ids else cards.head(0)
     return Overview(cards=cards, sparklines=_trend_by_month(m, ids, scope, period, months, viewer),
                     ranking=ranking, board=board)
 

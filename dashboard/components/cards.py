@@ -42,16 +42,26 @@ def status_label(row: dict[str, Any]) -> Markdown:
         return t(f"status.{row['status']}")
     if row["value"] is None:
         return t("status.no_value")
-    if row["target"] is None:
-        return t("status.no_target")
     kpi = data.catalog().kpis.get(row["kpi"])
+    if row["target"] is None:
+        if kpi is not None and kpi.target is not None:  # set for other levels, not this one
+            return t("status.target_elsewhere")
+        return t("status.no_target")
     if kpi is not None and (row["sample"] or 0) < kpi.min_sample:
         return t("status.small_sample")
     return t("status.none")
 
 
 def target_text(row: dict[str, Any], lang: str) -> Markdown:
+    """The target that holds for the card's area, or why there is none (a district count
+    target is not shown on a community's card)."""
     if row["target"] is None:
+        kpi = data.catalog().kpis.get(row["kpi"])
+        if kpi is not None and kpi.target_levels:
+            zh = i18n.lang() == "zh"
+            words = [t(f"level.{lv}") if zh else t(f"level.{lv}").lower()
+                     for lv in kpi.target_levels]
+            return t("card.target_elsewhere", levels=("、" if zh else ", ").join(words))
         return t("card.no_target")
     v = fmt.value(row["target"], row["unit"], lang)
     return t("card.target_higher" if row["direction"] == "higher" else "card.target_lower", v=v)

@@ -13,12 +13,15 @@ from dashboard import data, i18n, state
 from dashboard.components import charts
 from dashboard.i18n import t
 from dashboard.state import View
+from metrics.status import target_for
 
 
-def kpi_meta(kpi_id: str) -> dict[str, Any]:
+def kpi_meta(kpi_id: str, level: str) -> dict[str, Any]:
+    """Label, unit, direction and the target that holds for areas of ``level`` (None where
+    the KPI's target does not apply: no target line is drawn)."""
     k = data.catalog().get(kpi_id)
     return {"label": i18n.pick(k.label.zh, k.label.en), "unit": k.unit,
-            "direction": k.direction, "target": k.target}
+            "direction": k.direction, "target": target_for(k, level)[0]}
 
 
 def kpi_picker(kpi_ids: list[str], page: str) -> str:
@@ -49,7 +52,7 @@ def ranking_chart(view: View, ranking: pl.DataFrame, kpi_id: str, names: dict[st
     if rows.is_empty():
         st.info(t("domain.no_data"))
         return
-    meta = kpi_meta(kpi_id)
+    meta = kpi_meta(kpi_id, level)
     frame = charts.labelled(rows.select("key", "value", "status", "sample"), meta["unit"],
                             view.lang, names)
     widget = f"rank_{page}_{view.scope.code}_{view.period}_{kpi_id}"
@@ -63,7 +66,7 @@ def trend_chart(view: View, trend: pl.DataFrame, kpi_id: str) -> None:
     if rows.is_empty():
         st.info(t("domain.no_trend"))
         return
-    meta = kpi_meta(kpi_id)
+    meta = kpi_meta(kpi_id, view.scope.level)
     frame = charts.labelled(rows.select("month", "value", "status"), meta["unit"], view.lang)
     st.altair_chart(charts.trend(frame, meta, view.lang), width="stretch")
 
@@ -75,7 +78,7 @@ def heatmap_chart(view: View, kpi_id: str, names: dict[str, str]) -> None:
     if heat.is_empty() or heat["value"].drop_nulls().is_empty():
         st.info(t("domain.no_data"))
         return
-    meta = kpi_meta(kpi_id)
+    meta = kpi_meta(kpi_id, view.child_level)
     frame = charts.labelled(heat.rename({"area": "area_code"}), meta["unit"], view.lang, names,
                             key="area_code")
     st.altair_chart(charts.heatmap(frame, meta, view.lang), width="stretch")

@@ -3,8 +3,11 @@ round-trip through the URL's query parameters."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -215,3 +218,57 @@ def test_empty_warehouse_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mon
     assert [e.value for e in at.error] == ["还没有数据，请先运行 gongzhi ingest。"]
     at.switch_page("screens/runs.py").run()  # the data page still works
     assert not at.exception and not at.error
+
+
+def card_parts(at: AppTest) -> dict[str, tuple[str, str]]:
+    """KPI card label → (badge, caption) as the card shows them."""
+    out: dict[str, tuple[str, str]] = {}
+
+    def walk(node: Any) -> None:
+        kids = list(getattr(node, "children", {}).values())
+        metric = [k for k in kids if getattr(k, "type", "") == "metric"]
+        if metric:
+            texts = [shown(str(k.value)) for k in kids if getattr(k, "type", "") in
+                     ("markdown", "caption")]
+            out[shown(metric[0].label).split(" ", 1)[1]] = (texts[0], texts[1])
+        for k in kids:
+            walk(k)
+
+    walk(at.main)
+    return out
+
+
+def trend_marks(at: AppTest) -> list[str]:
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    return [layer["mark"]["type"] for layer in spec["layer"]]
+
+
+def test_a_district_count_target_is_neither_shown_nor_coloured_for_a_community(
+        app: AppTest) -> None:
+    from dashboard import auth, data
+
+    app.query_params["kpi"] = "party.checked_in_members"
+    app.run()
+    badge, caption = card_parts(app)["双报到党员数"]
+    assert caption.startswith("目标 ≥ 5,000")  # the district's own target
+    app.switch_page("screens/party.py").run()
+    assert "rule" in trend_marks(app)  # the target line
+    app.switch_page("screens/overview.py").run()
+    app.selectbox(key="f_street__zh").set_value(HANJIANG).run()
+    app.selectbox(key="f_community__zh").set_value(GAOZHUANG).run()
+    assert_clean(app)
+    parts = card_parts(app)
+    badge, caption = parts["双报到党员数"]
+    assert "5,000" not in caption and caption.startswith("目标适用于区级")
+    assert badge == ":gray-badge[本级不设目标，不评色]"
+    assert parts["网办率"][1].startswith("目标 ≥ 60.0%")  # a ratio's target holds everywhere
+    app.switch_page("screens/party.py").run()
+    assert "rule" not in trend_marks(app)
+    # the district's ranking of streets and its board carry no count target either
+    key = data.key(auth.current_user())
+    ov = data.overview(key, data.district(key), PERIOD)
+    members = ov.ranking.filter(pl.col("kpi") == "party.checked_in_members")
+    assert members.height > 0 and members["target"].is_null().all()
+    assert members["status"].is_null().all()
+    assert "party.checked_in_members" not in ov.board["kpi"].to_list()
+    assert "gov.online_case_rate" in ov.board["kpi"].to_list()

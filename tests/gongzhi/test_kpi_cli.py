@@ -177,3 +177,22 @@ def test_csv_output_neutralises_formulas(tmp_path: Path) -> None:
     # numbers stay numbers: June has fewer cases than May in each community, and those
     # negative changes are written as numbers, not neutralised as text
     assert [float(rows[c]["delta_prev"]) for c in sorted(rows)] == [-1.0, -2.0, -1.0]
+
+
+def test_a_district_count_target_is_not_given_to_a_community(config: Path) -> None:
+    ids = ["--kpi", "party.checked_in_members", "--kpi", "gov.online_case_rate"]
+    district = {r["kpi"]: r for r in json.loads(run(config, "--period", "2024-05", *ids,
+                                                    "--format", "json"))}
+    assert district["party.checked_in_members"]["target"] == 5000
+    community = {r["kpi"]: r for r in json.loads(run(
+        config, "--community", "高庄社区", "--period", "2024-05", *ids, "--format", "json"))}
+    assert community["party.checked_in_members"]["target"] is None
+    assert community["party.checked_in_members"]["status"] is None
+    assert community["gov.online_case_rate"]["target"] == 0.6  # a ratio's target holds
+    ranked = json.loads(run(config, "--period", "2024-05", "--by", "community", "--kpi",
+                            "gov.case_count", "--kpi", "gov.online_case_rate", "--format",
+                            "json"))
+    assert {r["target"] for r in ranked if r["kpi"] == "gov.online_case_rate"} == {0.6}
+    table = run(config, "--community", "高庄社区", "--period", "2024-05", "--kpi",
+                "party.checked_in_members")
+    assert "5,000" not in table
