@@ -38,6 +38,7 @@ def _prepare(user: Viewer) -> None:
     key = data.key(user)
     data.allowed_scope(key)  # raises when the warehouse has no district yet
     units = data.units(key)
+    state.open_on_data(key)
     state.sanitize(units, user)
     with st.sidebar:
         filters.sidebar(units, data.names(key), user.level)

@@ -25,7 +25,7 @@ from sqlalchemy.event import listens_for
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
 from ingest.registry import load_validated
-from metrics import detail, periods, views
+from metrics import detail, latest, periods, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -225,6 +225,20 @@ def _heatmap(k: Key, kpi: str, level: str, code: str, name: str, period: str) ->
 def heatmap(k: Key, kpi: str, scope: Scope, period: str) -> pl.DataFrame:
     """One KPI by the areas one level down × month (area, month, value, status)."""
     return _heatmap(k, kpi, scope.level, scope.code, scope.name, period)
+
+
+@cached
+def _opening_month(k: Key, level: str, code: str, not_after: str) -> str | None:
+    scope = Scope(level, code)
+    _check(k, scope)
+    found = latest.latest_month(metrics(), scope, periods.parse(not_after))
+    return found.label if found else None
+
+
+def opening_month(k: Key, scope: Scope, not_after: str) -> str | None:
+    """The latest month, up to ``not_after``, with data in ``scope`` (where the dashboard
+    opens); None when the area has no data at all."""
+    return _opening_month(k, scope.level, scope.code, not_after)
 
 
 def catalog() -> Any:

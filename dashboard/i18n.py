@@ -88,6 +88,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "grain.month": {"zh": "月", "en": "Month"},
     "grain.quarter": {"zh": "季度", "en": "Quarter"},
     "grain.year": {"zh": "年", "en": "Year"},
+    "period.opened_on_data": {"zh": "已打开有数据的最近月份 {month}（{calendar} 起尚无数据）。",
+                              "en": "Showing {month}, the latest month with data (none from "
+                                    "{calendar} on)."},
     "filter.share": {"zh": "复制地址栏中的链接即可分享当前视图。",
                      "en": "Copy the address bar to share this view."},
     # drill-down

@@ -35,6 +35,8 @@ HISTORY = {"month": 36, "quarter": 12, "year": 5}  # how many periods the picker
 _LOADED = "_url_loaded"
 _VIEW = "_view"
 _ERROR = "_view_error"
+_AUTO = "_period_auto"  # the link named no period: open on the latest month with data
+_OPENED = "_period_opened"  # (month opened on, calendar month) for the caption
 _MISFIT = "_area_misfit"  # a link named areas that do not nest (reported once, then dropped)
 KPI_USED = "_kpi_param_used"  # a page showed a KPI picker this run (else `kpi` leaves the URL)
 NONE = ""  # the "all" choice of a filter select
@@ -89,12 +91,41 @@ def load_from_url() -> None:
         value = qp.get(param)
         if value:
             ss[skey] = value
-    p = _valid_period(ss.get(KEYS["period"])) or parse(default_period())
+    p = _valid_period(ss.get(KEYS["period"]))
+    if p is None:  # a period in the link wins; without one, :func:`open_on_data` picks it
+        ss[_AUTO] = True
+        p = parse(default_period())
     ss[KEYS["period"]] = p.label
     ss[GRAIN_KEY] = p.grain
     if ss.get(i18n.LANG_KEY) not in i18n.LANGS:
         ss[i18n.LANG_KEY] = i18n.DEFAULT_LANG
     ss[_LOADED] = True
+
+
+def open_on_data(key: data.Key) -> None:
+    """On a session's first run without a period in the link: open on the latest month with
+    data in the viewer's area when the calendar's last month has none (a district whose
+    history ends in 2024-06 opens on 2024-06, not on 无数据), and remember it for the
+    caption (:func:`opened_note`)."""
+    ss = st.session_state
+    if not ss.get(_AUTO):
+        return
+    calendar = default_period()
+    month = data.opening_month(key, data.allowed_scope(key), calendar)
+    if month and month != calendar:
+        ss[KEYS["period"]] = month
+        ss[GRAIN_KEY] = "month"
+        ss[_OPENED] = (month, calendar)
+    ss.pop(_AUTO, None)
+
+
+def opened_note() -> i18n.Markdown | None:
+    """Why the page shows an older month than the calendar's, while it still does."""
+    ss = st.session_state
+    opened = ss.get(_OPENED)
+    if not opened or ss.get(KEYS["period"]) != opened[0]:
+        return None
+    return i18n.t("period.opened_on_data", month=opened[0], calendar=opened[1])
 
 
 def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:

@@ -33,6 +33,7 @@ def render(domains: tuple[str, ...], page: str) -> None:
     cat = data.catalog()
     st.title(t(f"nav.{page}"))
     st.caption(t("overview.caption", area=view.scope.name, period=view.period))
+    filters.period_note()
     filters.breadcrumb(view, names)
     st.subheader(t("domain.kpis"))
     cards.live_cards(view, functools.partial(load_cards, domains))

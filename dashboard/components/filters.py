@@ -56,6 +56,13 @@ def sidebar(units: pl.DataFrame, names: dict[str, str], viewer_level: str = "dis
     st.caption(t("filter.share"))
 
 
+def period_note() -> None:
+    """Say so when the page opened on the latest month with data, not the calendar's."""
+    note = state.opened_note()
+    if note:
+        st.caption(note)
+
+
 def breadcrumb(view: View, names: dict[str, str]) -> None:
     """District › street › community › grid, each a button back up to that level."""
     ss = st.session_state

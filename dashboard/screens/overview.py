@@ -23,6 +23,7 @@ def main() -> None:
     names = data.names(view.key)
     st.title(t("overview.title"))
     st.caption(t("overview.caption", area=view.scope.name, period=view.period))
+    filters.period_note()
     filters.breadcrumb(view, names)
     st.subheader(t("overview.cards"))
     cards.live_cards(view, load_cards)
