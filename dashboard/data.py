@@ -30,7 +30,7 @@ from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
 from warehouse import audit, runlog
-from warehouse.engine import data_version, is_sqlite, make_engine
+from warehouse.engine import data_version, is_sqlite, last_loaded, make_engine
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
 PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
@@ -93,6 +93,16 @@ def metrics() -> Metrics:
 def version() -> int:
     """The warehouse's data version (changes on every run that changes data)."""
     return data_version(metrics().engine)
+
+
+@cached
+def _last_loaded(config: str, ver: int) -> dt.datetime | None:
+    return last_loaded(metrics().engine)
+
+
+def last_update() -> dt.datetime | None:
+    """When the warehouse's data last changed (naive UTC), or None before the first load."""
+    return _last_loaded(config_path(), version())
 
 
 def key(viewer: Viewer, ver: int | None = None) -> Key:

@@ -48,6 +48,23 @@ def status(s: str | None, lang: str = "zh") -> str:
     return f"{STATUS_SYMBOL[s]} {STATUS[lang][s]}"
 
 
+def ago(t: dt.datetime, now: dt.datetime, lang: str = "zh") -> str:
+    """How long before ``now`` (both naive UTC or both aware) ``t`` was: 刚刚, 5 分钟前,
+    3 小时前, 2 天前; beyond 30 days only the date says it."""
+    seconds = (now - t).total_seconds()
+    zh = lang == "zh"
+    if seconds < 60:
+        return "刚刚" if zh else "just now"
+    for below, unit, word_zh, word_en in ((3600, 60, "分钟", "min"), (86400, 3600, "小时", "h")):
+        if seconds < below:
+            n = int(seconds // unit)
+            return f"{n} {word_zh}前" if zh else f"{n} {word_en} ago"
+    days = int(seconds // 86400)
+    if days <= 30:
+        return f"{days} 天前" if zh else f"{days} day{'s' if days > 1 else ''} ago"
+    return to_local(t).strftime("%Y-%m-%d")
+
+
 def fresh(t: dt.datetime | None, lang: str = "zh") -> str:
     """When the data behind a KPI was last loaded, in Asia/Shanghai time."""
     if t is None:

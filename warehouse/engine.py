@@ -280,6 +280,16 @@ def bump_data_version(conn: Connection) -> int:
     return new
 
 
+def last_loaded(engine: Engine) -> dt.datetime | None:
+    """When data last changed: the latest of the per-table load stamps (naive UTC), or None
+    before the first load. What a person means by "the data version"."""
+    meta = schema.warehouse_meta
+    with engine.connect() as c:
+        values = c.execute(select(meta.c.value).where(meta.c.key.startswith("loaded:"))).scalars()
+        stamps = [dt.datetime.fromisoformat(v) for v in values]
+    return max(stamps, default=None)
+
+
 def stamp_loaded(conn: Connection, tables: set[str]) -> None:
     """Record that ``tables`` were loaded now (the freshness shown beside every KPI)."""
     meta = schema.warehouse_meta

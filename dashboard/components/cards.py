@@ -20,6 +20,7 @@ from dashboard import data, i18n
 from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
 from metrics import format as fmt
+from warehouse.engine import utcnow
 
 # How often the cards look for a new data version; small in tests. Runs land a few times a
 # day, while every tick is a fragment run in each open browser (measured here: ~6 ms on the
@@ -67,6 +68,15 @@ def target_text(row: dict[str, Any], lang: str) -> Markdown:
     return t("card.target_higher" if row["direction"] == "higher" else "card.target_lower", v=v)
 
 
+def updated_caption(lang: str) -> None:
+    """When the data last changed, in Asia/Shanghai time and how long ago (the data version
+    number, which means nothing to a leader, only in the tooltip)."""
+    when = data.last_update()
+    text = t("data.never_loaded") if when is None else t(
+        "data.updated", when=fmt.fresh(when, lang), ago=fmt.ago(when, utcnow(), lang))
+    st.caption(text, help=t("data.version", v=data.version()))
+
+
 def card(row: dict[str, Any], spark: list[float], lang: str) -> None:
     """One KPI card (native components only: no HTML with data in it)."""
     kpi = data.catalog().kpis.get(row["kpi"])
@@ -110,7 +120,7 @@ def live_cards(view: View, loader: Loader) -> None:
     in place (a rerun, not a browser reload): each tick costs one tiny query, so dozens of
     open dashboards stay cheap."""
     frame, sparklines = loader(view, view.key)
-    st.caption(t("data.version", v=view.key.version))
+    updated_caption(view.lang)
     cards(data.applicable(frame, view.scope.level), sparklines, view.lang)
     _watch(view.key.version)
 

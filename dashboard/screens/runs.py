@@ -11,7 +11,9 @@ import polars as pl
 import streamlit as st
 
 from dashboard import auth, data, i18n, state
+from dashboard.components.cards import updated_caption
 from dashboard.i18n import t
+from gongzhi.cronwords import describe
 from ingest.normalize import cast
 from metrics import format as fmt
 from metrics.access import LEVEL_OF_ROLE, Viewer
@@ -36,7 +38,9 @@ def freshness() -> None:
         when = last.get(s.id)
         rows.append({
             t("col.source"): s.id, t("col.plugin"): s.plugin, t("col.table"): s.table or "",
-            t("col.schedule"): s.schedule or t("data.manual"),
+            t("col.schedule"): (describe(s.schedule, i18n.lang()) or s.schedule)
+            if s.schedule else t("data.manual"),
+            t("col.cron"): s.schedule or "",
             t("col.last_success"): _when(when) or t("data.never"),
             t("col.age"): t("data.age_hours", h=(now - when).total_seconds() / 3600)
             if when else "—",
@@ -155,7 +159,7 @@ def main() -> None:
     if user is None:  # the app shows the sign-in form first; never reached signed out
         st.stop()
         return
-    st.caption(t("data.version", v=data.version()))
+    updated_caption(i18n.lang())
     freshness()
     if user.role == "leader":  # runs and raw source rows are the data office's business
         run_now(user)
