@@ -188,7 +188,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "data.updated": {"zh": "数据最近更新于 {when}（{ago}）",
                      "en": "Data last updated {when} ({ago})"},
     "data.never_loaded": {"zh": "尚未加载任何数据", "en": "No data loaded yet"},
-    # quarantine reasons (codes from ingest.normalize.cast)
+    # quarantine reasons (every code of ingest.normalize.reasons; a test checks)
     "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
     "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},
     "reason.bad_number": {"zh": "数字无法识别", "en": "not a number"},
@@ -199,6 +199,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.unknown_street": {"zh": "街道代码不存在", "en": "unknown street"},
     "reason.unknown_community": {"zh": "社区代码不存在", "en": "unknown community"},
     "reason.unknown_grid": {"zh": "网格代码不存在", "en": "unknown grid"},
+    "reason.invalid_id_number": {"zh": "身份证号无效（校验位或出生日期错误）",
+                                 "en": "invalid ID number (check digit or birth date)"},
+    "reason.invalid_phone": {"zh": "电话号码无效", "en": "invalid phone number"},
     # column headers
     "col.area": {"zh": "区域", "en": "Area"},
     "col.kpi": {"zh": "指标", "en": "KPI"},

@@ -143,3 +143,62 @@ def test_the_markdown_scan_finds_unescaped_data(tmp_path: Path) -> None:
         "st.caption(t('overview.caption', area=view.scope.name))\n", encoding="utf-8")
     bad = _markdown_problems([page])
     assert [b.split(":")[1] for b in bad] == ["1", "2", "3", "4", "5"], bad
+
+
+def test_every_third_party_import_is_declared() -> None:
+    """A module imported by product code is a declared dependency in pyproject.toml, not a
+    package that happens to come along with another one (numpy came with polars' extras)."""
+    import ast
+    import importlib.metadata
+    import sys
+    import tomllib
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"]
+    declared = {norm(re.split(r"[\[<>=!~; ]", d, maxsplit=1)[0]) for d in deps}
+    dists = importlib.metadata.packages_distributions()
+    undeclared = []
+    for p in _sources():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in PACKAGES:
+                    continue
+                if not {norm(d) for d in dists.get(top, [])} & declared:
+                    undeclared.append(f"{p.relative_to(ROOT)}: {top}")
+    assert not undeclared, "imported but not in pyproject's dependencies:\n" + "\n".join(
+        sorted(set(undeclared)))
+
+
+def test_quarantine_reason_codes_are_defined_in_one_place() -> None:
+    """Reason codes live in ingest/normalize/reasons.py (the dashboard's filter and labels
+    derive from it): no other ingest module defines a snake_case code constant or passes a
+    literal reason that is not one of them."""
+    import ast
+
+    from ingest.normalize import reasons
+
+    bad = []
+    for p in (ROOT / "ingest").rglob("*.py"):
+        if p.name == "reasons.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) \
+                    and isinstance(node.value.value, str) \
+                    and re.fullmatch(r"[a-z]+(_[a-z]+)+(_\{level\})?", node.value.value) \
+                    and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets):
+                bad.append(f"{p.relative_to(ROOT)}:{node.lineno}: {node.value.value}")
+            if isinstance(node, ast.keyword) and node.arg == "reason" \
+                    and isinstance(node.value, ast.Constant) \
+                    and node.value.value not in reasons.CODES:
+                bad.append(f"{p.relative_to(ROOT)}:{node.lineno}: reason={node.value.value!r}")
+    assert not bad, "reason codes outside ingest/normalize/reasons.py:\n" + "\n".join(bad)

@@ -74,7 +74,7 @@ def updated_caption(lang: str) -> None:
     when = data.last_update()
     text = t("data.never_loaded") if when is None else t(
         "data.updated", when=fmt.fresh(when, lang), ago=fmt.ago(when, utcnow(), lang))
-    st.caption(text, help=t("data.version", v=data.version()))
+    st.caption(md(text), help=t("data.version", v=data.version()))
 
 
 def card(row: dict[str, Any], spark: list[float], lang: str) -> None:

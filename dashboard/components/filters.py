@@ -60,7 +60,7 @@ def period_note() -> None:
     """Say so when the page opened on the latest month with data, not the calendar's."""
     note = state.opened_note()
     if note:
-        st.caption(note)
+        st.caption(md(note))
 
 
 def breadcrumb(view: View, names: dict[str, str]) -> None:

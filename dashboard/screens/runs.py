@@ -14,15 +14,13 @@ from dashboard import auth, data, i18n, state
 from dashboard.components.cards import updated_caption
 from dashboard.i18n import t
 from gongzhi.cronwords import describe
-from ingest.normalize import cast
+from ingest.normalize import reasons
 from metrics import format as fmt
 from metrics.access import LEVEL_OF_ROLE, Viewer
 from warehouse.engine import utcnow
 
 ROWS = 50
-REASONS = [cast.MISSING, cast.BAD_DATE, cast.BAD_NUMBER, cast.BAD_BOOL, cast.BAD_CODE,
-           cast.BAD_FORMAT, cast.OUT_OF_RANGE, "unknown_street", "unknown_community",
-           "unknown_grid"]
+REASONS = list(reasons.CODES)  # the filter offers every code ingestion can give
 
 
 def _when(v: Any) -> str | None:

@@ -146,7 +146,8 @@ def _write_readme(ctx: DemoContext, entries: list[SourceEntry]) -> None:
     lines += ["", "## Rows planted for the quarantine", ""]
     for p in ctx.planted:
         lines.append(f"- `{p.source}` {p.file}: {p.reason} ({p.what})")
-    lines += ["", "The volunteer register also holds two ID numbers with a wrong check digit;",
-              "they load (the personal columns are not mapped) and are there for the",
-              "pseudonymisation step to flag."]
+    lines += ["", "The volunteer register's 姓名, 身份证号 and 手机号 are mapped: ingestion masks",
+              "names and phones and pseudonymises ID numbers (keyed hash) before anything is",
+              "stored. Its two ID numbers with a wrong check digit are quarantined",
+              "(invalid_id_number, listed above), shown masked, never stored in clear."]
     (ctx.sources / README).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -60,8 +60,8 @@ def id_numbers(rng: np.random.Generator, born: np.ndarray, male: np.ndarray) -> 
 
 
 def id_valid(ids: pl.Series) -> np.ndarray:
-    """Whether each ID number's check character is right (for tests and for the later
-    pseudonymisation step, which should not trust a broken one)."""
+    """Whether each ID number's check character is right (for tests: ingestion checks ID
+    numbers itself, in ingest/normalize/personal.py, and quarantines broken ones)."""
     arr = ids.to_numpy().astype(str)
     body = np.char.upper(arr)
     digits = np.frombuffer("".join(s[:17] for s in body).encode("ascii"),

@@ -21,21 +21,21 @@ from gongzhi import privacy
 from gongzhi.errors import MissingColumnsError
 from ingest.contract import ORIGIN, ROW, SHEET
 from ingest.normalize import personal, values
+from ingest.normalize.reasons import (  # the reason codes, defined once there
+    BAD_BOOL,
+    BAD_CODE,
+    BAD_DATE,
+    BAD_FORMAT,
+    BAD_NUMBER,
+    MISSING,
+    OUT_OF_RANGE,
+    UNKNOWN,
+)
 from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
 INTERNAL = (ROW, ORIGIN, SHEET, "_idx")
 PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
-
-# reason codes, stable: they are shown in the dashboard and filtered on
-MISSING = "missing_value"
-BAD_DATE = "bad_date"
-BAD_NUMBER = "bad_number"
-BAD_BOOL = "bad_boolean"
-BAD_CODE = "bad_code"
-BAD_FORMAT = "bad_format"
-OUT_OF_RANGE = "out_of_range"
-UNKNOWN = "unknown_{level}"
 
 _TYPE_WORDS = {BAD_DATE: "a date or time", BAD_NUMBER: "a number", BAD_BOOL: "yes/no"}
 QUARANTINE_SCHEMA = {

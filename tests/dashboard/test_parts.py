@@ -233,3 +233,35 @@ def test_text_filled_into_strings_is_escaped_for_markdown() -> None:
     assert "**" not in text and "](" not in text and "\n" not in text
     assert i18n.md(text) is text  # already safe: not escaped twice
     assert i18n.t("data.age_hours", h=2.25) == "2.2 小时前"  # numbers keep their format
+
+
+def test_the_quarantine_filter_offers_every_reason_code(app: AppTest, case_config: Path) -> None:
+    """The reason filter is derived from the reason codes: personal-data reasons included, each
+    with a label in both languages."""
+    from ingest.normalize import personal, reasons
+    from ingest.registry import load_validated
+    from warehouse import runlog
+    from warehouse.engine import make_engine, write_transaction
+
+    assert {personal.INVALID_ID, personal.INVALID_PHONE} <= set(reasons.CODES)
+    for code in reasons.CODES:
+        assert set(i18n.STRINGS[f"reason.{code}"]) == set(i18n.LANGS), code
+    engine = make_engine(load_validated(case_config).warehouse_url)
+    run_id = runlog.list_runs(engine, limit=1)[0]["run_id"]
+    with write_transaction(engine) as conn:
+        runlog.add_quarantine(conn, run_id, "t_volunteers", "volunteers", pl.DataFrame({
+            "origin": ["data/volunteers.csv"], "sheet": [None], "row_number": [4],
+            "column_name": ["id_number"], "reason": [personal.INVALID_ID],
+            "message": ["ID number 420***********1234 fails its check"],
+            "raw": ['{"volunteer_id": "V9"}']}, schema_overrides={"sheet": pl.String}))
+    engine.dispose()
+    app.run()
+    app.switch_page("screens/runs.py").run()
+    box = app.selectbox(key="q_reason__zh")
+    assert len(box.options) == len(reasons.CODES) + 1  # "all" and every code
+    box.set_value(personal.INVALID_ID).run()
+    assert not app.exception
+    rows = app.dataframe[2].value
+    assert list(rows["原因"]) == [personal.INVALID_ID]
+    app.selectbox(key="q_reason__zh").set_value(personal.INVALID_PHONE).run()
+    assert any("隔离区为空" in i.value for i in app.info)

@@ -350,6 +350,23 @@ def test_volunteer_register_personal_columns_load_only_masked(demo: Demo) -> Non
     assert not [v for v in list(clear)[:500] if v.encode() in db]
 
 
+def test_what_the_demo_says_about_personal_columns_is_what_happens(demo: Demo) -> None:
+    """sources/README.md and the volunteer module say what ingestion does with the register's
+    personal columns: mapped, masked or pseudonymised, bad ID numbers quarantined."""
+    import gongzhi.demo.volunteer as volunteer_module
+
+    readme = (demo.root / "sources" / "README.md").read_text(encoding="utf-8")
+    doc = volunteer_module.__doc__ or ""
+    for text in (readme, doc):
+        assert "quarantined" in text and "invalid_id_number" in text
+        assert "unmapped" not in text and "not mapped" not in text and "they load" not in text
+    entry = next(s for s in demo.settings.sources if s.id == "volunteers")
+    assert {"name", "id_number", "phone"} <= set(entry.columns.values())  # they are mapped
+    bad = [r for r in runlog.list_quarantine(demo.engine, source="volunteers", limit=100)
+           if r["reason"] == "invalid_id_number"]
+    assert len(bad) == 2 and readme.count("invalid_id_number") >= 3  # 2 listed + the note
+
+
 # -- reproducibility and re-runs --------------------------------------------------------------
 
 
