@@ -25,7 +25,7 @@ from sqlalchemy.event import listens_for
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
 from ingest.registry import load_validated
-from metrics import detail, latest, periods, views
+from metrics import calendar, detail, latest, periods, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -351,6 +351,12 @@ def audit_entries(viewer: Viewer, limit: int, offset: int) -> list[dict[str, Any
 
 def last_success() -> dict[str, dt.datetime]:
     return runlog.last_success(metrics().engine)
+
+
+def calendar_status() -> calendar.CalendarStatus:
+    """Whether this year's and next year's holiday arrangements are known (按期 deadlines)."""
+    return calendar.calendar_status(metrics().engine,
+                                    warn_days_ahead=settings().calendar.warn_days_ahead)
 
 
 def pending_requests() -> list[dict[str, Any]]:

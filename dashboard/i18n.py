@@ -188,6 +188,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "data.updated": {"zh": "数据最近更新于 {when}（{ago}）",
                      "en": "Data last updated {when} ({ago})"},
     "data.never_loaded": {"zh": "尚未加载任何数据", "en": "No data loaded yet"},
+    # the holiday calendar behind 按期 deadlines (metrics/calendar.py)
+    "calendar.missing": {
+        "zh": "尚未载入 {year} 年节假日安排（{notice}）：{year} 年的按期指标暂按周一至周五为工作日"
+              "计算。请将通知整理为 holiday_calendar 数据源载入（见 config/calendar/README.md）。",
+        "en": "The {year} holiday arrangement ({notice}) is not loaded: on-time (按期) KPIs in "
+              "{year} count Monday–Friday as working days. Load the notice as a "
+              "holiday_calendar source (see config/calendar/README.md)."},
+    "calendar.years": {"zh": "节假日安排：{years}", "en": "Holiday calendar: {years}"},
+    "calendar.year_notice": {"zh": "{year} 年（已载入通知，{sources}）",
+                             "en": "{year} (loaded notice, {sources})"},
+    "calendar.year_package": {"zh": "{year} 年（chinese-calendar）",
+                              "en": "{year} (chinese-calendar)"},
+    "calendar.year_none": {"zh": "{year} 年（未载入）", "en": "{year} (not loaded)"},
     # quarantine reasons (every code of ingest.normalize.reasons; a test checks)
     "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
     "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},

@@ -56,6 +56,15 @@ class SchedulerSettings:
 
 
 @dataclass
+class CalendarSettings:
+    """``[calendar]``: the holiday calendar behind 按期 deadlines (metrics/calendar.py)."""
+
+    # warn on 数据与运行, `gongzhi runs` and `gongzhi sources` this many days before next year
+    # when its holiday arrangement is not loaded yet (31: from 1 December on)
+    warn_days_ahead: int = 31
+
+
+@dataclass
 class Settings:
     """The whole configuration of one Gongzhi installation."""
 
@@ -64,6 +73,7 @@ class Settings:
     warehouse_url: str
     sources: list[SourceSpec]
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
 
@@ -122,7 +132,7 @@ def settings_from_dict(
     problems: list[Problem] = []
 
     unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
-                           "privacy", "roles"}
+                           "privacy", "roles", "calendar"}
     for key in sorted(unknown):
         problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
 
@@ -153,6 +163,20 @@ def settings_from_dict(
         except (TypeError, ValueError):
             problems.append(Problem(lines.top("scheduler"), f"'{key}' has a bad value {value!r}"))
 
+    calendar = CalendarSettings()
+    cal_cfg = data.get("calendar") or {}
+    if not isinstance(cal_cfg, dict):
+        problems.append(Problem(lines.top("calendar"), "'calendar' must be a table ([calendar])"))
+        cal_cfg = {}
+    for key, value in cal_cfg.items():
+        if key != "warn_days_ahead":
+            problems.append(Problem(lines.top("calendar"), f"unknown calendar key '{key}'"))
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+            problems.append(Problem(lines.top("calendar"), "'warn_days_ahead' must be a whole "
+                                    f"number of days from 0 to 366, not {value!r}"))
+        else:
+            calendar.warn_days_ahead = value
+
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -176,7 +200,7 @@ def settings_from_dict(
         raise ConfigError(problems, header=f"configuration {fname} is invalid")
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, sources=sources, scheduler=sched,
-        raw=data, pseudonym_key_file=key_file,
+        calendar=calendar, raw=data, pseudonym_key_file=key_file,
     )
 
 

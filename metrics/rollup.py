@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 
 from metrics import sqlexpr
+from metrics.calendar import ensure_calendar
 from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
 from metrics.compiler import area_column, column, condition
 from metrics.model import Filter, Measure
@@ -51,6 +52,7 @@ from metrics.rollup_eval import contributions
 from warehouse.engine import write_transaction
 from warehouse.schema import (
     data_tables,
+    holiday_calendar,
     key_columns,
     polars_dtype,
     service_items,
@@ -193,8 +195,6 @@ def _set_meta(conn: Connection, key: str, value: str) -> None:
 
 def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
     """Create and build missing or outdated rollups; returns the names rebuilt."""
-    from metrics.calendar import ensure_calendar
-
     catalog = catalog or load_catalog()
     fams = families(catalog)
     rebuilt: list[str] = []
@@ -264,8 +264,11 @@ class RollupObserver:
 
     def after_merge(self, conn: Connection, table: Table, stage: Table, counts: Any,
                     frame: pl.DataFrame | None = None) -> None:
-        if table.name == service_items.name and (counts.inserted or counts.updated):
-            # 按期 deadlines depend on promised_days: recompute the families that use them.
+        changed = bool(counts.inserted or counts.updated)
+        if changed and (table.name == service_items.name or (
+                table.name == holiday_calendar.name and ensure_calendar(conn))):
+            # 按期 deadlines depend on promised_days and on the holiday calendar: recompute the
+            # families that use them.
             for fam in self.by_table.get("service_cases", []):
                 if fam.uses("on_time"):
                     rebuild(conn, fam)

@@ -287,6 +287,18 @@ property_fees = _table(
     area="community_code",
 )
 
+# The official holiday arrangement (国务院办公厅关于20XX年部分节假日安排的通知) as an office
+# supplies it: the days the notice names, working (调休 weekends) or not (holidays). Preferred
+# over the chinese-calendar package for the days it lists; a year with any row counts as
+# covered (metrics/calendar.py builds the working-day index behind 按期 deadlines from both).
+holiday_calendar = _table(
+    "holiday_calendar",
+    DIMENSION,
+    Column("day", Date, primary_key=True),
+    Column("workday", Boolean, nullable=False),
+    Column("holiday", String(32)),  # 春节, 国庆节 … (empty on a 调休 working day is fine)
+)
+
 # -- operational tables: owned by the framework, never fed by a source ---------------------------
 
 schema_version = Table(

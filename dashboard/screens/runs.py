@@ -17,6 +17,7 @@ from gongzhi.cronwords import describe
 from ingest.normalize import reasons
 from metrics import format as fmt
 from metrics.access import LEVEL_OF_ROLE, Viewer
+from metrics.calendar import NOTICE_TITLE
 from warehouse.engine import utcnow
 
 ROWS = 50
@@ -44,6 +45,18 @@ def freshness() -> None:
             if when else "—",
         })
     st.dataframe(pl.DataFrame(rows) if rows else pl.DataFrame(), hide_index=True)
+
+
+def holiday_calendar() -> None:
+    """Which holiday arrangements 按期 deadlines count on; a warning when this year's, or
+    (from December, by default) next year's, is missing."""
+    status = data.calendar_status()
+    for year in status.missing:
+        st.warning(t("calendar.missing", year=year, notice=NOTICE_TITLE.format(year=year)),
+                   icon=":material/event_busy:")
+    parts = [t(f"calendar.year_{y.origin or 'none'}", year=y.year, sources=", ".join(y.sources))
+             for y in status.years]
+    st.caption(t("calendar.years", years=i18n.Markdown("; ".join(parts))))  # parts: escaped
 
 
 def run_now(user: Viewer) -> None:
@@ -159,6 +172,7 @@ def main() -> None:
         return
     updated_caption(i18n.lang())
     freshness()
+    holiday_calendar()
     if user.role == "leader":  # runs and raw source rows are the data office's business
         run_now(user)
     run_log()

@@ -37,14 +37,24 @@ def sources(ctx: Context, fmt: str) -> None:
     plugins = [{"plugin": n, "status": "ok", "target": reg.origins[n]} for n in sorted(reg.plugins)]
     plugins += [{"plugin": b.name, "status": "broken", "target": f"{b.target}: {b.error}"}
                 for b in reg.broken.values()]
+    calendar = None if config_error else _calendar(ctx, fmt == "table")
     if fmt == "json":
-        echo_json({"sources": configured, "plugins": plugins, "config_error": config_error})
+        echo_json({"sources": configured, "plugins": plugins, "config_error": config_error,
+                   "calendar": calendar})
         return
     if config_error:
         click.echo(f"config error: {config_error}\n", err=True)
     if configured:
         click.echo("Sources:")
         echo_table(configured, ["source", "plugin", "table", "schedule", "last_success"])
+        click.echo("")
+    if calendar is not None:
+        click.echo("Holiday calendar (按期 working days):")
+        labels = {"notice": "loaded notice", "package": "chinese-calendar",
+                  None: "none: Monday-Friday"}
+        echo_table([{**y, "origin": labels[y["origin"]], "sources": ", ".join(y["sources"])}
+                    for y in calendar["years"]],
+                   ["year", "origin", "sources", "days"])
         click.echo("")
     click.echo("Plugins (entry-point group gongzhi.sources):")
     echo_table(plugins, ["plugin", "status", "target"])
@@ -70,9 +80,28 @@ def runs(ctx: Context, source: str | None, limit: int, fmt: str) -> None:
         return
     if not rows:
         click.echo("no runs yet; try `gongzhi ingest`")
-        return
-    echo_table(rows, ["run_id", "source", "trigger", "status", "started_at", "read", "loaded",
-                      "quarantined", "duplicates", "error"], RUN_HEADERS)
+    else:
+        echo_table(rows, ["run_id", "source", "trigger", "status", "started_at", "read",
+                          "loaded", "quarantined", "duplicates", "error"], RUN_HEADERS)
+    # (JSON keeps its documented list shape: `gongzhi sources --format json` has the calendar)
+    _calendar(ctx)
+
+
+def _calendar(ctx: Context, warn: bool = True) -> dict:
+    """This year's and next year's holiday calendar; with ``warn``, a warning on stderr when
+    one is missing (next year: from ``[calendar] warn_days_ahead`` days before it begins)."""
+    from metrics.calendar import calendar_status, missing_message
+
+    status = calendar_status(ctx.engine(),
+                             warn_days_ahead=ctx.settings.calendar.warn_days_ahead)
+    message = missing_message(status)
+    if message and warn:
+        click.echo(message, err=True)
+    return {
+        "years": [{"year": y.year, "origin": y.origin,
+                   "sources": list(y.sources), "days": y.days} for y in status.years],
+        "missing": list(status.missing),
+    }
 
 
 @cli.command()

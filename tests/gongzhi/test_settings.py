@@ -82,3 +82,18 @@ def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
     bad.write_text("[warehouse\nurl=", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(bad)
+
+
+def test_calendar_lead_time_is_read_and_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n', encoding="utf-8")
+    assert load_settings(cfg).calendar.warn_days_ahead == 31  # from 1 December
+    cfg.write_text('[calendar]\nwarn_days_ahead = 60\n', encoding="utf-8")
+    assert load_settings(cfg).calendar.warn_days_ahead == 60
+    cfg.write_text('[calendar]\nwarn_days_ahead = "december"\nwarn_from = 3\n',
+                   encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(cfg)
+    assert "'warn_days_ahead' must be a whole number of days" in str(e.value)
+    assert "unknown calendar key 'warn_from'" in str(e.value)
+    assert f"{cfg}:1" in str(e.value)
