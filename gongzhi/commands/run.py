@@ -143,7 +143,8 @@ def oidc_secrets(settings: Any, folder: Path) -> Path | None:
 @click.option("--dir", "out_dir", default="var/demo", show_default=True,
               type=click.Path(file_okay=False), help="where the demo sources and config go")
 @click.option("--scale", default=1.0, show_default=True,
-              help="volume factor: 1 ≈ 150k cases; 65 ≈ the benchmark's 10M")
+              help="activity volume: 1 ≈ 150k cases; 67 ≈ the benchmark's 10M "
+                   "(people stay the seed's)")
 @click.option("--seed", default=2023, show_default=True)
 @click.option("--no-ingest", is_flag=True, help="only write the sources and the config")
 @click.option("--quiet", is_flag=True)

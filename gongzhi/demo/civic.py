@@ -65,7 +65,8 @@ def _consultations(ctx: DemoContext, geo: Geography) -> SourceEntry:
     raised = day * DAY + tod
     order = np.argsort(raised, kind="stable")
     comm, mech, raised = comm[order], mech[order], raised[order]
-    resolved = raised + rng.integers(2, 61, n) * DAY
+    # Most topics are settled at the next meeting or two, a few take months.
+    resolved = raised + np.minimum(2 + np.round(rng.gamma(1.5, 8.0, n)), 90).astype(np.int64) * DAY
     done = (rng.random(n) < 0.87) & (resolved <= ctx.end_secs)
     status = np.where(done, 2, np.where(rng.random(n) < 0.65, 1, 0))
     modified = np.where(done, resolved, raised + np.minimum(

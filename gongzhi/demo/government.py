@@ -152,3 +152,23 @@ def build_certificates(ctx: DemoContext) -> SourceEntry:
                        columns={"证明事项编码": "certificate_id", "证明事项名称": "name",
                                 "清理结果": "status", "调整时间": "changed_at"},
                        comment="证明事项清理结果 (无证明城市: 97 → 13)")
+
+
+CALENDAR_DIR = Path(__file__).resolve().parents[2] / "config" / "calendar"
+
+
+def build_calendar(ctx: DemoContext) -> SourceEntry:
+    """The holiday notices the office keeps for 按期 deadlines (config/calendar/: the years
+    written so far), loaded as the ``work_calendar`` source; 数据与运行 says when next year's
+    is missing."""
+    dest = ctx.sources / "calendar"
+    dest.mkdir(parents=True, exist_ok=True)
+    files = sorted(CALENDAR_DIR.glob("holiday_calendar_*.csv"))
+    for f in files:
+        (dest / f.name).write_bytes(f.read_bytes())
+    ctx.log(f"holiday_calendar: {', '.join(f.stem[-4:] for f in files)} notice(s) → "
+            f"{ctx.rel(dest)}/")
+    return SourceEntry("work_calendar", "files", "holiday_calendar",
+                       {"path": ctx.rel(dest) + "/holiday_calendar_*.csv"},
+                       columns={"日期": "day", "安排": "workday", "节日": "holiday"},
+                       comment="国务院办公厅 holiday notices (节假日安排), for 按期 deadlines")

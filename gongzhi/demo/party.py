@@ -1,8 +1,8 @@
 """Party building (党建): checked-in party members (双报到) with points, the deeds they did for
 residents (办实事), and the 262 红色驿站 stations.
 
-Seed figures: 5,000+ checked-in members, 2,400+ deeds, 262 stations in three tiers, of which
-92 were newly built.
+Seed figures: 5,000+ checked-in members on the article's date (a few hundred more a year after
+it), 2,400+ deeds, 262 stations in three tiers, of which 92 were newly built.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import polars as pl
 
 from gongzhi.demo.common import (
     DAY,
+    SEED_DATE,
     DemoContext,
     SourceEntry,
     allocate,
@@ -25,7 +26,9 @@ from gongzhi.demo.common import (
 )
 from gongzhi.demo.geography import Geography
 
-PARTY_MEMBERS = 5_236  # seed: 5000余名党员干部常态下沉
+CHECKED_IN_BY_SEED = 5_120  # seed: 5000余名党员干部常态下沉 (on the article's date)
+NEW_PER_YEAR = 240  # check-ins after the article
+CHECK_INS_BEGAN = dt.date(2019, 6, 1)  # 双报到 began
 DEEDS = 2_437  # seed: 为群众办实事好事2400余件
 STATIONS = 262  # seed: 打造基础型、标准型、引领型"红色驿站"262个
 NEW_STATIONS = 92  # seed: 新建"红色驿站"92个
@@ -39,13 +42,15 @@ ESTATES = ("锦绣苑", "幸福里", "和谐家园", "阳光小区", "书香苑"
 def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
     """Write members, deeds and stations."""
     rng = ctx.rng("party_members")
-    n = PARTY_MEMBERS
+    # 5000余名 checked in by the article's date, since 双报到 began; a few hundred a year after.
+    began, seed = ctx.cal.index(CHECK_INS_BEGAN), ctx.cal.index(SEED_DATE)
+    before = began + np.floor((seed - began + 1) * rng.random(CHECKED_IN_BY_SEED))
+    after = rng.integers(seed + 1, max(seed + 2, ctx.last_day + 1),
+                         round(NEW_PER_YEAR * max(0, ctx.last_day - seed) / 365.25))
+    day = np.concatenate([before.astype(np.int64), after])
+    day = day[day <= ctx.last_day]
+    n = len(day)
     comm = rng.choice(geo.n, n, p=geo.residents / geo.residents.sum())
-    start_check_ins = ctx.cal.index(dt.date(2019, 6, 1))
-    early = rng.random(n) < 0.55  # 双报到 began before the span
-    day = np.where(early, rng.integers(start_check_ins, max(start_check_ins + 1, ctx.first_day),
-                                       n),
-                   rng.integers(ctx.first_day, ctx.last_day + 1, n))
     checked_in = np.sort(day * DAY + rng.integers(8 * 3600, 18 * 3600, n))
     member_ids = seq_ids("DY", 1, n, 6).to_numpy().astype(str)
 

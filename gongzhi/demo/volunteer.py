@@ -6,9 +6,15 @@ maps them, and ingestion masks names and phones and pseudonymises ID numbers bef
 Two ID numbers have a wrong check digit, as typing slips in real registers do: those rows are
 quarantined (invalid_id_number), masked.
 
-Proportions: 30,000+ volunteers at scale 1 (seed 3万余名; the register grows with the square
-root of the scale), 铁路社区 with 14 teams and ≈ 1,100 volunteers, hours 0.5–8, ≈ 40 % of
-hours deposited in the time bank and ≈ 30 % of deposits redeemed.
+Proportions follow the seed at every scale, because people and their activity belong
+together: the register holds 3万余名 volunteers on the article's date (≈ 29 per 1,000
+residents) and grows slowly after it; they serve regularly (常态化参与): about a third of a
+service record per registered volunteer a month, so about a quarter of them serve in a month
+(more in March, 学雷锋月; fewer around the Spring Festival), some communities more engaged
+than others. ``scale`` adds service records beyond that (30,000 per unit of scale over three
+years: the benchmark's 2M at 67) but never thins the register's own activity, so the volunteer
+cards read the same at scale 0.02 and at 10. 铁路社区 has 14 teams and ≈ 1,100 volunteers;
+hours 0.5–8, ≈ 40 % of hours deposited in the time bank and ≈ 30 % of deposits redeemed.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import polars as pl
 from gongzhi.demo import people
 from gongzhi.demo.common import (
     DAY,
+    SEED_DATE,
     DemoContext,
     SourceEntry,
     allocate,
@@ -35,10 +42,15 @@ from gongzhi.demo.common import (
 )
 from gongzhi.demo.geography import Geography
 
-VOLUNTEERS_AT_SCALE_1 = 30_000
-SERVICES_AT_SCALE_1 = 30_000
+REGISTERED_BY_SEED = 30_600  # seed: 3万余名志愿者常态化参与基层治理
+NEW_PER_YEAR = 700  # the register keeps growing after the article (≈ 2 % a year)
+REGISTER_OPENED = dt.date(2016, 1, 1)  # the first registrations on the platform
+RECORDS_PER_VOLUNTEER_MONTH = 0.33  # ≈ a quarter of the register serves in a month
+SERVICES_PER_SCALE = 30_000  # records over three years per unit of scale (at least)
+# 学雷锋月 in March, 国际志愿者日 in December, fewer around the Spring Festival and in summer
+SEASON = (0.85, 0.8, 1.3, 1.05, 1.05, 0.95, 0.9, 0.9, 1.0, 1.0, 1.0, 1.1)
 RAILWAY = "铁路社区"  # the seed's pilot: 14 teams, 1,100+ volunteers
-RAILWAY_SHARE = 1100 / 30_000
+RAILWAY_SHARE = 1100 / REGISTERED_BY_SEED
 TEAM_THEMES = ("红色先锋", "银发", "巾帼", "青年", "文明劝导", "助老", "平安", "环保", "法律服务",
                "心理关爱")
 ACTIVITIES = (("环境整治", 0.18), ("敬老助残", 0.16), ("文明劝导", 0.12), ("政策宣讲", 0.10),
@@ -82,14 +94,28 @@ def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
     return [register_entry, services_entry, _redemptions(ctx, geo, vols, served)]
 
 
+def _registration_days(ctx: DemoContext, rng: np.random.Generator) -> np.ndarray:
+    """Registration days: REGISTERED_BY_SEED from the platform's opening to the article's
+    date (more of them recently), NEW_PER_YEAR a year after it; those up to the demo's end."""
+    opened, seed = ctx.cal.index(REGISTER_OPENED), ctx.cal.index(SEED_DATE)
+    before = opened + np.floor((seed - opened + 1) * np.sqrt(rng.random(REGISTERED_BY_SEED)))
+    n_after = round(NEW_PER_YEAR * max(0, ctx.last_day - seed) / 365.25)
+    after = rng.integers(seed + 1, max(seed + 2, ctx.last_day + 1), n_after)
+    days = np.sort(np.concatenate([before.astype(np.int64), after]))
+    return days[days <= ctx.last_day]
+
+
 def _volunteers(ctx: DemoContext, geo: Geography) -> tuple[SourceEntry, Register]:
     rng = ctx.rng("volunteers")
-    n = max(300, round(VOLUNTEERS_AT_SCALE_1 * ctx.scale ** 0.5))
-    p = geo.residents / geo.residents.sum()
+    reg_day = _registration_days(ctx, rng)
+    n = len(reg_day)
+    # Registration follows the residents, some communities keener than others.
+    p = geo.residents * rng.lognormal(0.0, 0.18, geo.n)
+    p = p / p.sum()
     rail = geo.index_of(RAILWAY)
     p = p * (1 - RAILWAY_SHARE) / (1 - p[rail])
     p[rail] = RAILWAY_SHARE
-    comm = np.sort(rng.choice(geo.n, n, p=p))
+    comm = rng.choice(geo.n, n, p=p)
     per_comm = np.bincount(comm, minlength=geo.n)
     teams = np.clip(np.round(per_comm / 70), 1, 10).astype(np.int64)
     teams[rail] = 14
@@ -104,15 +130,12 @@ def _volunteers(ctx: DemoContext, geo: Geography) -> tuple[SourceEntry, Register
                                               np.char.add(((team_no + 1) // 2).astype(str), "队")),
                          team_name)
 
-    # A third registered before the span; the rest during it; nobody before turning 16.
+    # Born 1950–2005 and at least 16 on the day they registered.
     male = rng.random(n) < 0.45
-    adult_by = ctx.end - dt.timedelta(days=16 * 366)
-    born = people.birth_dates(rng, n, dt.date(1950, 1, 1), min(dt.date(2005, 12, 31), adult_by))
-    sixteen = ctx.cal.index(dt.date(1970, 1, 1)) + (born.astype(np.int64) + 16 * 366)
-    before = rng.random(n) < 0.35
-    reg_day = np.where(before, ctx.first_day - rng.integers(1, 3 * 365, n),
-                       rng.integers(ctx.first_day, ctx.last_day + 1, n))
-    reg_day = np.maximum(reg_day, sixteen)
+    lo = ctx.cal.index(dt.date(1950, 1, 1))
+    hi = np.minimum(reg_day - 16 * 366, ctx.cal.index(dt.date(2005, 12, 31)))
+    born_day = lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64)
+    born = np.datetime64(ctx.cal.day0, "D") + born_day.astype("timedelta64[D]")
     registered = reg_day * DAY + rng.integers(8 * 3600, 21 * 3600, n)
     party = rng.random(n) < 0.22
     ids = people.id_numbers(rng, born, male).to_numpy()
@@ -157,29 +180,63 @@ def _unless(mask: np.ndarray, values: np.ndarray) -> pl.Series:
                      ).to_series()
 
 
+def _months(ctx: DemoContext) -> list[tuple[int, int, int]]:
+    """(month number, first day, last day) of every calendar month in the span (day indexes)."""
+    out, day = [], ctx.start
+    while day <= ctx.end:
+        nxt = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        out.append((day.month, ctx.cal.index(day), min(ctx.last_day, ctx.cal.index(nxt) - 1)))
+        day = nxt
+    return out
+
+
+def _monthly_counts(ctx: DemoContext, reg_day: np.ndarray,
+                    months: list[tuple[int, int, int]]) -> np.ndarray:
+    """Service records per month: the register's own activity (volunteers registered by the
+    month's end × RECORDS_PER_VOLUNTEER_MONTH × season, pro rata for partial months), raised
+    uniformly when ``scale`` asks for more records than that."""
+    base = np.array([np.searchsorted(reg_day, b, side="right") * RECORDS_PER_VOLUNTEER_MONTH
+                     * SEASON[m - 1] * (b - a + 1) / 30.4 for m, a, b in months])
+    total = max(round(base.sum()), round(SERVICES_PER_SCALE * ctx.scale))
+    return allocate(total, base)
+
+
 def _services(ctx: DemoContext, geo: Geography, vols: Register) -> tuple[SourceEntry, Served]:
-    total = ctx.volume(SERVICES_AT_SCALE_1, 200)
-    years = list(range(ctx.start.year, ctx.end.year + 1))
-    spans = []
-    for y in years:
-        a = max(ctx.first_day, ctx.cal.index(dt.date(y, 1, 1)))
-        b = min(ctx.last_day, ctx.cal.index(dt.date(y, 12, 31)))
-        spans.append((a, b))
-    counts = allocate(total, np.array([b - a + 1 for a, b in spans], dtype=float))
     nv = len(vols.ids)
-    base = ctx.rng("volunteer_services").gamma(0.6, 1.0, nv) * np.where(vols.party, 1.3, 1.0)
-    reg_day = vols.registered // DAY
+    reg_day = vols.registered // DAY  # sorted: the register is in registration order
+    rng = ctx.rng("volunteer_services")
+    # How much each volunteer serves: most now and then, a core of regulars often; party
+    # members a little more; some communities more engaged than others.
+    engaged = rng.lognormal(0.0, 0.25, geo.n)
+    base = rng.gamma(1.0, 1.0, nv) * np.where(vols.party, 1.3, 1.0) * engaged[vols.comm]
+    months = _months(ctx)
+    counts = _monthly_counts(ctx, reg_day, months)
+    by_year: dict[int, list[int]] = {}
+    for k, (_, a, _) in enumerate(months):
+        by_year.setdefault(ctx.cal.date(a).year, []).append(k)
+    total = int(counts.sum())
     act_p = np.array([a[1] for a in ACTIVITIES])
     keep: dict[str, list[np.ndarray]] = {"vol": [], "hours": [], "bank": [], "start": []}
     next_id, files = 1, 0
-    for k, (y, (a, b), n) in enumerate(zip(years, spans, counts, strict=True)):
-        rng = ctx.rng("volunteer_services", k + 1)
-        n = int(n)
-        w = base * (reg_day < b)
-        v = rng.choice(nv, n, p=w / w.sum())
-        # Service starts the day after registration at the earliest.
-        lo = np.maximum(a, reg_day[v] + 1)
-        day = lo + np.floor(rng.random(n) * (b - lo + 1)).astype(np.int64)
+    for y, ks in by_year.items():
+        rng = ctx.rng("volunteer_services", y)
+        vs, days = [], []
+        for k in ks:
+            _, a, b = months[k]
+            n = int(counts[k])
+            eligible = int(np.searchsorted(reg_day, b))  # registered before the month's end
+            if n == 0 or eligible == 0:
+                continue
+            w = base[:eligible]
+            v = rng.choice(eligible, n, p=w / w.sum())
+            # Service starts the day after registration at the earliest.
+            lo = np.maximum(a, reg_day[v] + 1)
+            vs.append(v)
+            days.append(lo + np.floor(rng.random(n) * (b - lo + 1)).astype(np.int64))
+        if not vs:
+            continue
+        v, day = np.concatenate(vs), np.concatenate(days)
+        n = len(v)
         started = day * DAY + 8 * 3600 + rng.integers(0, 18, n) * 1800
         order = np.argsort(started, kind="stable")
         v, started = v[order], started[order]
@@ -204,7 +261,8 @@ def _services(ctx: DemoContext, geo: Geography, vols: Register) -> tuple[SourceE
             path = ctx.sources / "volunteer" / "services" / f"{name}.csv"
             part_frame = frame.slice(r0, r1 - r0)
             if files == 0:
-                part_frame = _plant_services(ctx, part_frame, path)
+                part_frame, planted = _plant_services(ctx, part_frame, path)
+                bank[r0 + planted] = False  # quarantined: nothing of theirs is in the bank
             write_csv(path, part_frame)
             files += 1
         keep["vol"].append(v)
@@ -223,9 +281,13 @@ def _services(ctx: DemoContext, geo: Geography, vols: Register) -> tuple[SourceE
     return entry, served
 
 
-def _plant_services(ctx: DemoContext, out: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """A record without a volunteer, 30 hours in one go, and 30 February."""
+def _plant_services(ctx: DemoContext, out: pl.DataFrame,
+                    path: Path) -> tuple[pl.DataFrame, np.ndarray]:
+    """A record without a volunteer, 30 hours in one go, and 30 February; returns the frame
+    and the planted rows (written as not deposited in the time bank)."""
     n = out.height
+    rows = np.array([n // 4, n // 2, 3 * n // 4])
+    out = out.with_columns(out["是否存入时间存折"].scatter(rows, "否"))
     out = out.with_columns(out["志愿者编号"].scatter(n // 4, None))
     out = out.with_columns(out["服务时长（小时）"].scatter(n // 2, "30"))
     day = out["服务开始时间"][3 * n // 4][:4]
@@ -233,7 +295,7 @@ def _plant_services(ctx: DemoContext, out: pl.DataFrame, path: Path) -> pl.DataF
     for reason, what in (("missing_value", "志愿者编号 empty"), ("out_of_range", "服务时长 30"),
                          ("bad_date", "服务开始时间 Feb 30")):
         ctx.plant("volunteer_services", path, reason, what)
-    return out
+    return out, rows
 
 
 def _redemptions(ctx: DemoContext, geo: Geography, vols: Register,

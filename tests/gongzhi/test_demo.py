@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from gongzhi.demo import cases as demo_cases
 from gongzhi.demo import common, people, write_demo
+from gongzhi.demo import volunteer as demo_volunteer
 from gongzhi.errors import ConfigError
 from gongzhi.settings import Settings
 from ingest.registry import load_validated
@@ -90,7 +91,7 @@ def test_every_demo_source_loads_and_its_counts_add_up(demo: Demo) -> None:
     assert demo.config == demo.root / "gongzhi.toml"
     assert demo.settings.warehouse_url == f"sqlite:///{(demo.root / 'warehouse.db').resolve()}"
     ids = {s.id for s in demo.settings.sources}
-    assert {r.source for r in demo.results} == ids and len(ids) == 17
+    assert {r.source for r in demo.results} == ids and len(ids) == 18
     for r in demo.results:
         assert r.ok, f"{r.source}: {r.error}"
         assert r.read > 0, r.source
@@ -187,7 +188,12 @@ def test_dimensions_have_the_seed_sizes(demo: Demo) -> None:
         "SELECT count(*) FROM grid_staff WHERE role = 'building_head'") <= 2300
     residents = demo.one("SELECT sum(residents) FROM population WHERE year = 2025")
     assert 1_000_000 <= residents <= 1_100_000
-    assert demo.one("SELECT count(*) FROM party_members") > 5000
+    # 5000余名 checked-in party members and 3万余名 volunteers on the article's date
+    seed_day = common.SEED_DATE.isoformat()
+    assert 5000 < demo.one(f"SELECT count(*) FROM party_members WHERE checked_in_at < "
+                           f"'{seed_day}'") < 5300
+    assert 30_000 < demo.one(f"SELECT count(*) FROM volunteers WHERE registered_at < "
+                             f"'{seed_day}'") + 2 < 31_000  # 2 quarantined (bad ID numbers)
     assert demo.one("SELECT count(*) FROM party_deeds") > 2400
     assert demo.one("SELECT count(DISTINCT team_id) FROM volunteers WHERE community_code = "
                     "'420606003011'") == 14  # 铁路社区
@@ -273,7 +279,14 @@ def test_grid_events_follow_the_seed(demo: Demo) -> None:
 
 def test_volunteering_and_civic_facts_are_consistent(demo: Demo) -> None:
     # two registrations carry a bad ID number: quarantined, their services stay unmatched
-    assert demo.one("SELECT count(*) FROM volunteers") == round(30_000 * SCALE ** 0.5) - 2
+    assert demo.one("SELECT count(*) FROM volunteers") == demo_volunteer.REGISTERED_BY_SEED + \
+        round(demo_volunteer.NEW_PER_YEAR * (END - common.SEED_DATE).days / 365.25) - 2
+    # people and their activity belong together: about a quarter serve in a month
+    active = demo.rows("""SELECT substr(started_at, 1, 7), count(DISTINCT volunteer_id),
+                          max(started_at) FROM volunteer_services GROUP BY 1 ORDER BY 1""")
+    rates = [(month, n / demo.one(f"SELECT count(*) FROM volunteers WHERE registered_at "
+                                  f"<= '{last}'")) for month, n, last in active[1:-1]]
+    assert all(0.15 <= rate <= 0.4 for _, rate in rates), rates
     assert demo.one("""SELECT count(*) FROM volunteer_services s JOIN volunteers v
                        USING (volunteer_id) WHERE s.started_at < v.registered_at""") == 0
     assert demo.one("""SELECT count(DISTINCT s.volunteer_id) FROM volunteer_services s
@@ -445,7 +458,7 @@ def test_gongzhi_demo_command_then_runs_and_quarantine(tmp_path: Path) -> None:
     config = str(folder / "gongzhi.toml")
     runs = json.loads(runner.invoke(cli, ["--config", config, "runs", "--format",
                                           "json"]).output)
-    assert len(runs) == 17 and all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
+    assert len(runs) == 18 and all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
     assert all(r["read"] == r["loaded"] + r["quarantined"] + r["duplicates"] for r in runs)
     rows = json.loads(runner.invoke(cli, ["--config", config, "quarantine", "--format",
                                           "json"]).output)
