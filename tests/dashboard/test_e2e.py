@@ -205,12 +205,14 @@ def test_every_page_works_on_the_demo_and_screenshots(chromium: Any,
                                                       tmp_path_factory: pytest.TempPathFactory
                                                       ) -> None:
     """``gongzhi demo`` data, every page in Chromium; the overview and the 政务服务 page are
-    saved as the README's screenshots (into $GONGZHI_SCREENSHOT_DIR when set)."""
+    saved as the README's screenshots (into $GONGZHI_SCREENSHOT_DIR when set, from the demo
+    at $GONGZHI_SCREENSHOT_SCALE, default 0.02: the README's are taken at 1)."""
     import subprocess
 
     root = tmp_path_factory.mktemp("e2e_demo")
     env = {**os.environ, "GONGZHI_PSEUDONYM_KEY": "dashboard-e2e-pseudonym-key"}
-    subprocess.run([str(browser.GONGZHI), "demo", "--dir", str(root), "--scale", "0.02",
+    scale = os.environ.get("GONGZHI_SCREENSHOT_SCALE", "0.02")
+    subprocess.run([str(browser.GONGZHI), "demo", "--dir", str(root), "--scale", scale,
                     "--quiet"], check=True, env=env, cwd=browser.REPO, capture_output=True)
     shots = Path(os.environ.get("GONGZHI_SCREENSHOT_DIR") or root / "shots")
     shots.mkdir(parents=True, exist_ok=True)
