@@ -52,8 +52,8 @@ def sources(ctx: Context, fmt: str) -> None:
         click.echo("Holiday calendar (按期 working days):")
         labels = {"notice": "loaded notice", "package": "chinese-calendar",
                   None: "none: Monday-Friday"}
-        echo_table([{**y, "origin": labels[y["origin"]], "sources": ", ".join(y["sources"])}
-                    for y in calendar["years"]],
+        echo_table([{**y, "year": str(y["year"]), "origin": labels[y["origin"]],
+                     "sources": ", ".join(y["sources"])} for y in calendar["years"]],
                    ["year", "origin", "sources", "days"])
         click.echo("")
     click.echo("Plugins (entry-point group gongzhi.sources):")

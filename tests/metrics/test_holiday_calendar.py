@@ -255,7 +255,8 @@ def test_commands_and_the_data_page_warn_when_next_year_is_missing(
         {"year": 2040, "origin": "notice", "sources": ["work_calendar"], "days": 1},
         {"year": 2041, "origin": None, "sources": [], "days": 0}]}
     res = runner.invoke(cli, ["--config", str(cfg), "sources"])
-    assert "no holiday calendar for 2041" in res.stderr and "loaded notice" in res.stdout
+    assert "no holiday calendar for 2041" in res.stderr
+    assert "2040  loaded notice" in res.stdout and "2041  none: Monday-Friday" in res.stdout
 
     monkeypatch.setenv("GONGZHI_CONFIG", str(cfg))
     at = AppTest.from_file(str(REPO / "dashboard" / "app.py"), default_timeout=60).run()
