@@ -196,6 +196,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "{year} count Monday–Friday as working days. Load the notice as a "
               "holiday_calendar source (see config/calendar/README.md)."},
     "calendar.years": {"zh": "节假日安排：{years}", "en": "Holiday calendar: {years}"},
+    "calendar.sep": {"zh": "；", "en": "; "},
     "calendar.year_notice": {"zh": "{year} 年（已载入通知，{sources}）",
                              "en": "{year} (loaded notice, {sources})"},
     "calendar.year_package": {"zh": "{year} 年（chinese-calendar）",

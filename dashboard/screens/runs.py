@@ -56,7 +56,8 @@ def holiday_calendar() -> None:
                    icon=":material/event_busy:")
     parts = [t(f"calendar.year_{y.origin or 'none'}", year=y.year, sources=", ".join(y.sources))
              for y in status.years]
-    st.caption(t("calendar.years", years=i18n.Markdown("; ".join(parts))))  # parts: escaped
+    # the parts are escaped already: joined, they stay Markdown
+    st.caption(t("calendar.years", years=i18n.Markdown(t("calendar.sep").join(parts))))
 
 
 def run_now(user: Viewer) -> None:
