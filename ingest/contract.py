@@ -67,6 +67,9 @@ class SourceContext:
     progress: Callable[[str, int], None] = lambda what, rows: None
     warn: Callable[[str], None] = lambda message: None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: the URL of the warehouse this run loads into: plugins that read databases refuse it
+    #: (and the accounts file beside it), so a source can never copy the warehouse's own data
+    warehouse_url: str | None = None
 
 
 class Source:

@@ -136,7 +136,8 @@ class Runner:
 
     def _run_locked(self, spec: SourceSpec, run_id: int) -> RunResult:
         ctx = SourceContext(progress=lambda what, n: self.progress.update(what, n),
-                            warn=lambda m: self.progress.done(f"warning: {m}"))
+                            warn=lambda m: self.progress.done(f"warning: {m}"),
+                            warehouse_url=self.engine.url.render_as_string())
         source = build_source(spec, ctx)
         tables = data_tables()
         cursor_in = runlog.get_cursor(self.engine, spec.id)

@@ -3,18 +3,39 @@
 Rows with ``cursor >= last value`` are read in cursor order, in chunks; the boundary value is
 read again on purpose (rows committed later with the same cursor value are not missed) and
 the merge makes re-reading harmless.
+
+A source is read, never written, and never the warehouse itself: SQLite files are opened
+read-only (``mode=ro``: a missing file is an error, not a new empty file; ``ATTACH`` is
+refused), and the warehouse's own files (the warehouse, its ``-app.db`` of accounts and the
+audit log, their ``-wal``/``-shm``/``-journal`` files, also through a symlink or hard link)
+or, on PostgreSQL, the warehouse's own database are refused before anything is opened.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sqlite3
+import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from pydantic import model_validator
-from sqlalchemy import MetaData, Table, column, create_engine, literal_column, select, text
-from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy import (
+    URL,
+    Engine,
+    MetaData,
+    Table,
+    column,
+    create_engine,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 
 from gongzhi.errors import SourceError, TransientSourceError
 from ingest.contract import ORIGIN, ROW, Batch, PluginConfig, Source
@@ -94,12 +115,23 @@ class SqlSource(Source):
             url = make_url(url).set(password=secret).render_as_string(hide_password=False)
         return url
 
-    def extract(self, cursor: Any | None) -> Iterator[Batch]:
-        location = self.describe()
+    def _engine(self, location: str) -> Engine:
+        """An engine on the source: SQLite files read-only, the warehouse refused."""
         try:
-            engine = create_engine(self._url())
+            url = make_url(self._url())
+        except (ArgumentError, ValueError) as e:
+            raise SourceError(f"bad source URL: {e}", location=location) from None
+        refuse_warehouse(url, self.ctx.warehouse_url, location)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return read_only_sqlite(Path(url.database or ""), url, location)
+        try:
+            return create_engine(url)
         except (SQLAlchemyError, ValueError) as e:
             raise SourceError(f"bad source URL: {e}", location=location) from None
+
+    def extract(self, cursor: Any | None) -> Iterator[Batch]:
+        location = self.describe()
+        engine = self._engine(location)
         try:
             yield from self._read(engine, cursor, location)
         except SQLAlchemyError as e:
@@ -155,3 +187,75 @@ class SqlSource(Source):
                 cursor = new_cursor
                 yield Batch(table=self.spec.table or "", frame=frame, cursor=new_cursor,
                             note=location)
+
+
+# -- the sandbox -------------------------------------------------------------------------------
+
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def warehouse_files(warehouse_url: str | URL | None) -> list[Path]:
+    """The files of a SQLite warehouse: the database, its ``-app.db`` (accounts, audit log;
+    named as :func:`warehouse.engine.app_engine` names it) and their WAL/SHM/journal files."""
+    if not warehouse_url:
+        return []
+    url = make_url(warehouse_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return []
+    db = Path(url.database or "")
+    app = db.with_name(f"{db.stem}-app{db.suffix or '.db'}")
+    return [Path(f"{base}{side}") for base in (db, app) for side in _SIDE_FILES]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # a hard link has a path of its own
+    except OSError:
+        return False
+
+
+def _server_db(url: URL) -> tuple[str, str, int | None, str]:
+    return (url.get_backend_name(), (url.host or "localhost").lower(), url.port,
+            url.database or "")
+
+
+def refuse_warehouse(url: URL, warehouse_url: str | None, location: str) -> None:
+    """Raise when ``url`` names the warehouse itself (its files, or its PostgreSQL database):
+    a source that read it could copy password hashes and the audit log into tables people see.
+    """
+    if not warehouse_url:
+        return
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return
+        path = Path(url.database or "")
+        for own in warehouse_files(warehouse_url):
+            if _same_file(path, own):
+                raise SourceError(f"{path} is one of the warehouse's own files ({own.name}); "
+                                  "a sql source may not read the warehouse", location=location)
+        return
+    wh = make_url(warehouse_url)
+    if wh.get_backend_name() != "sqlite" and _server_db(url) == _server_db(wh):
+        raise SourceError(f"database '{url.database}' on {url.host or 'localhost'} is the "
+                          "warehouse's own; a sql source may not read the warehouse",
+                          location=location)
+
+
+def read_only_sqlite(path: Path, url: URL, location: str) -> Engine:
+    """An engine that opens ``path`` read-only and never creates it (SQLite's ``mode=ro``);
+    attaching other databases is refused too (``ATTACH`` could reach any file)."""
+    if url.query:
+        raise SourceError(f"remove '?{'&'.join(url.query)}' from the URL: SQLite sources are "
+                          "opened read-only by the sql plugin itself", location=location)
+    if not path.is_file():
+        raise SourceError(f"no SQLite database at {path}", location=location)
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        return con
+
+    return create_engine("sqlite://", creator=connect)

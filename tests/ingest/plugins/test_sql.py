@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,85 @@ def test_reads_from_a_postgresql_source(tmp_path: Path, sqlite_url: str, pg_sche
     assert r.ok and r.loaded == 3
     again = run_sources(sqlite_url, [cfg], ids=["topics"])[0]
     assert again.ok and again.read == 1 and again.inserted == 0
+
+
+# -- the sandbox: never the warehouse, never a write, never a new file ------------------------
+
+
+def _users_source(url: str) -> dict[str, Any]:
+    # the probe's shape: the accounts table read into a table people see
+    return {"id": "leak", "plugin": "sql", "table": "consultations", "url": url,
+            "source_table": "users", "columns": {"username": "topic_id"},
+            "defaults": {"community_code": "420606001001", "mechanism": "x",
+                         "status": "raised"}}
+
+
+@pytest.mark.parametrize("target", ["warehouse.db", "warehouse-app.db", "warehouse.db-wal",
+                                    "link-to-app.db", "hardlink-to-app.db"])
+def test_the_warehouse_and_its_accounts_file_are_refused(tmp_path: Path, sqlite_url: str,
+                                                         run_sources, target: str) -> None:
+    from tests.conftest import divisions_source
+    from warehouse import accounts
+
+    eng = open_warehouse(sqlite_url)
+    accounts.add_user(eng, "boss", "district-leader-2024", "leader", "420606000000")
+    with accounts.app_engine(eng).connect() as c:
+        stored_hash = c.execute(text("SELECT password_hash FROM users")).scalar_one()
+    eng.dispose()
+    (tmp_path / "link-to-app.db").symlink_to(tmp_path / "warehouse-app.db")
+    os.link(tmp_path / "warehouse-app.db", tmp_path / "hardlink-to-app.db")
+    results = run_sources(sqlite_url, [divisions_source(),
+                                       _users_source(f"sqlite:///{tmp_path / target}")])
+    leak = results[1]
+    assert not leak.ok
+    assert "warehouse's own files" in (leak.error or "") and target in (leak.error or "")
+    for f in tmp_path.glob("warehouse.db*"):
+        data = f.read_bytes()
+        assert stored_hash.encode() not in data and b"argon2id" not in data, f.name
+
+
+def test_a_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path: Path, sqlite_url: str,
+                                                              run_sources) -> None:
+    from tests.conftest import divisions_source
+
+    missing = tmp_path / "src" / "nothing_here.db"
+    missing.parent.mkdir()
+    r = run_sources(sqlite_url, [divisions_source(), source(url=f"sqlite:///{missing}")])[1]
+    assert not r.ok and f"no SQLite database at {missing}" in (r.error or "")
+    assert not missing.exists() and list(missing.parent.iterdir()) == []
+
+
+def test_sqlite_sources_are_opened_read_only(tmp_path: Path, sqlite_url: str,
+                                             run_sources) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from ingest.plugins.sql import read_only_sqlite
+    from tests.conftest import divisions_source
+
+    src = tmp_path / "src"
+    src.mkdir()
+    make_db(src / "grid_system.db", ROWS)
+    before = (src / "grid_system.db").read_bytes()
+    r = run_sources(sqlite_url, [divisions_source(), source()])[1]
+    assert r.ok and r.loaded == 3
+    assert [p.name for p in src.iterdir()] == ["grid_system.db"]  # no journal, no new file
+    assert (src / "grid_system.db").read_bytes() == before
+    path = src / "grid_system.db"
+    eng = read_only_sqlite(path, make_url(f"sqlite:///{path}"), "test")
+    with eng.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM yishi")).scalar_one() == 3
+        with pytest.raises(OperationalError, match="readonly"):
+            c.execute(text("DELETE FROM yishi"))
+        with pytest.raises(OperationalError, match="too many attached"):
+            c.execute(text(f"ATTACH DATABASE '{tmp_path / 'warehouse-app.db'}' AS w"))
+    eng.dispose()
+    assert (src / "grid_system.db").read_bytes() == before
+
+
+@pytest.mark.postgres
+def test_the_postgresql_warehouse_database_is_refused(pg_schema_url: str, run_sources) -> None:
+    from tests.conftest import divisions_source
+
+    r = run_sources(pg_schema_url, [divisions_source(), _users_source(pg_schema_url)])[1]
+    assert not r.ok and "is the warehouse's own" in (r.error or "")
