@@ -1,4 +1,14 @@
-"""HTTP helpers shared by the API plugins (``rest``, ``open311``): one GET with retries.
+"""HTTP helpers shared by the API plugins (``rest``, ``open311``, and every later HTTP
+source): where a source may connect, and one GET with retries.
+
+Where (:func:`guarded_client`): requests go only to the configured URL's origin and the
+origins a source lists in ``allowed_origins`` (``next`` links and redirects included);
+credentials go only to the configured origin. Before connecting, the host is resolved and
+*every* address checked: link-local and cloud-metadata addresses are always refused, private
+ones (RFC 1918, unique-local, shared 100.64/10 and loopback 127/8, ::1) unless the source says
+``allow_private = true``; then the connection goes to the address that was checked, so a DNS
+answer that changes in between (rebinding) cannot lead elsewhere. Proxies from the
+environment are not used: the check must see the real destination.
 
 Retries cover what may pass on its own: HTTP 429, 5xx, and transport errors (refused or reset
 connections, timeouts). The wait is exponential backoff with jitter, or the server's
@@ -9,15 +19,21 @@ heal), as do other 4xx. Secrets (tokens) are redacted from every message we buil
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import random
+import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 
+import httpcore
 import httpx
+from pydantic import Field, field_validator
 
 from gongzhi.errors import AuthError, SourceError, TransientSourceError
+from ingest.contract import PluginConfig
 
 REDACTED = "***"
 
@@ -74,6 +90,176 @@ def is_retryable_status(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
 
 
+# -- where a source may connect ----------------------------------------------------------------
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Instance-metadata services hand out cloud credentials: AWS/GCP/Azure/OpenStack (169.254.
+# 169.254, inside link-local anyway), AWS over IPv6, Alibaba Cloud and Tencent Cloud.
+METADATA = {ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "169.254.0.23")}
+SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: private in practice
+
+
+class HttpSourceConfig(PluginConfig):
+    """Settings every HTTP source has beside its own: where it may connect."""
+
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="other origins (scheme://host[:port]) that next "
+                                          "links and redirects may lead to; no credentials "
+                                          "are sent there")
+    allow_private: bool = Field(False, description="allow private and loopback addresses "
+                                                   "(an API on the intranet)")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        out = []
+        for item in v:
+            try:
+                url = httpx.URL(item)
+            except httpx.InvalidURL as e:
+                raise ValueError(f"'{item}' is not an origin: {e}") from None
+            if url.scheme not in ("http", "https") or not url.host or url.path not in ("", "/") \
+                    or url.query:
+                raise ValueError(f"'{item}' is not an origin (scheme://host[:port], nothing "
+                                 "after it)")
+            out.append(origin_text(url))
+        return out
+
+
+def origin_of(url: httpx.URL | str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, with the scheme's default port filled in."""
+    u = httpx.URL(url) if isinstance(url, str) else url
+    port = u.port or (443 if u.scheme == "https" else 80)
+    return (u.scheme, u.host.lower(), port)
+
+
+def origin_text(url: httpx.URL | str) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+def address_problem(ip: IPAddress, allow_private: bool) -> str | None:
+    """Why a source may not connect to ``ip``, or None when it may."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+    if ip in METADATA:
+        return "a cloud metadata address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_unspecified or ip.is_multicast or (
+            isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("0.0.0.0/8")):
+        return "not an address a server can have"
+    private = ip.is_loopback or ip.is_private or (
+        isinstance(ip, ipaddress.IPv4Address) and ip in SHARED)
+    if not private:
+        if ip.is_reserved:
+            return "not an address a server can have"
+        if ip.is_global:
+            return None
+    if allow_private:
+        return None
+    kind = "a loopback" if ip.is_loopback else "a private"
+    return f"{kind} address; set allow_private = true in the source if the API is on the intranet"
+
+
+class RefusedDestination(SourceError):
+    """A request would go where the source may not connect (origin or address)."""
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to (an IP literal is itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from None
+    out: list[IPAddress] = []
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if ip not in out:
+            out.append(ip)
+    return out
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, but it checks every address of a host before connecting,
+    then connects to the checked address itself (never resolving the name again)."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        addresses = resolve(host, port)
+        for ip in addresses:
+            why = address_problem(ip, self.allow_private)
+            if why:
+                named = host if host.strip("[]") == str(ip) else f"{host} ({ip})"
+                raise RefusedDestination(f"refused to connect to {named}: {why}")
+        error: Exception | None = None
+        for ip in addresses:  # like socket.create_connection: the first that answers
+            try:
+                return super().connect_tcp(str(ip), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as e:
+                error = e
+        raise error or httpcore.ConnectError(f"no address for {host}")
+
+
+class OriginBearer(httpx.Auth):
+    """``Authorization: Bearer …`` on requests to the source's own origin only."""
+
+    def __init__(self, token: str, home: tuple[str, str, int]):
+        self._token, self._home = token, home
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if origin_of(request.url) == self._home:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        else:
+            request.headers.pop("Authorization", None)
+        yield request
+
+
+def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
+                   headers: dict[str, str] | None = None, token: str | None = None,
+                   secrets: Iterable[str | None] = ()) -> httpx.Client:
+    """The HTTP client of a source whose configured URL is ``url``: only its origin and
+    ``cfg.allowed_origins``, addresses checked before connecting, ``token`` (bearer) sent to
+    its own origin only. Redirects are followed within the same rules."""
+    home = origin_of(url)
+    allowed = {home, *(origin_of(o) for o in cfg.allowed_origins)}
+    if home[0] == "http":  # an upgrade of the same host to https is the same server
+        allowed.add(("https", home[1], 443))
+    hidden = [s for s in secrets if s]
+
+    def check_origin(request: httpx.Request) -> None:
+        if origin_of(request.url) not in allowed:
+            shown = redact(str(request.url), hidden)
+            raise RefusedDestination(
+                f"{shown} is not on the source's origin ({origin_text(url)}); list its origin "
+                "in allowed_origins to follow it (no credentials are sent there)")
+        if origin_of(request.url) != home:
+            request.headers.pop("Authorization", None)  # belt and braces: never cross origins
+
+    ssl_context = httpx.create_ssl_context()
+    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
+    # the same connection pool httpx builds, with the guarded network backend
+    limits = httpx.Limits()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context, max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(cfg.allow_private))
+    return httpx.Client(transport=transport, trust_env=False, timeout=timeout,
+                        headers=headers or {}, follow_redirects=True,
+                        auth=OriginBearer(token, home) if token else None,
+                        event_hooks={"request": [check_origin]})
+
+
 def send_with_retries(
     client: httpx.Client,
     request: httpx.Request,
@@ -97,6 +283,8 @@ def send_with_retries(
         wait: float | None = None
         try:
             response = client.send(request)
+        except RefusedDestination as e:
+            raise RefusedDestination(str(e), location=where) from None
         except httpx.TooManyRedirects:
             raise SourceError("too many redirects", location=where) from None
         except httpx.TransportError as e:

@@ -29,7 +29,8 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from gongzhi.errors import AuthError, PaginationError, SourceError, TransientSourceError
-from ingest.contract import ORIGIN, ROW, Batch, PluginConfig, Source
+from ingest.contract import ORIGIN, ROW, Batch, Source
+from ingest.plugins.http_util import HttpSourceConfig, RefusedDestination, guarded_client
 from ingest.plugins.open311_format import (
     CATEGORY_COLUMNS,
     CLOSED,
@@ -46,7 +47,7 @@ from ingest.plugins.open311_format import (
 from warehouse.schema import EVENT_SOURCES
 
 
-class Open311Config(PluginConfig):
+class Open311Config(HttpSourceConfig):
     """Settings of an ``open311`` source (DESIGN §7)."""
 
     url: str = Field(description="endpoint base; requests come from {url}/requests.{format}")
@@ -121,8 +122,9 @@ class Open311Source(Source):
         headers = {"User-Agent": "gongzhi-open311/1",
                    "Accept": "application/json" if self.config.format == "json"
                    else "application/xml, text/xml"}
-        with httpx.Client(timeout=self.config.timeout_s, follow_redirects=True,
-                          headers=headers) as client:
+        # only the endpoint's origin (and allowed_origins), addresses checked (http_util)
+        with guarded_client(self.config.url, self.config, timeout=self.config.timeout_s,
+                            headers=headers, secrets=[secret]) as client:
             if self.config.fetch_services:
                 yield from self._services(client, secret)
             yield from self._requests(client, secret, cursor)
@@ -147,6 +149,8 @@ class Open311Source(Source):
             delay = cfg.retry_backoff_s * 2**attempt
             try:
                 resp = client.get(url, params=params)
+            except RefusedDestination as e:
+                raise RefusedDestination(_redact(str(e), secret), location=place) from None
             except httpx.TimeoutException:
                 last = f"no answer within {cfg.timeout_s:g} s"
             except httpx.TransportError as e:

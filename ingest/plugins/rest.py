@@ -1,12 +1,15 @@
 """``rest``: a paged JSON API, read page by page into one batch per page.
 
 The bearer token comes from an environment variable named in the config and is never stored,
-logged or shown (it is redacted from every message and origin). Each page's records become
-string columns; the framework maps, casts and validates them. Paging follows a next token or
-URL found in each response and refuses to loop: a token seen before, or more than
-``max_pages`` pages, is a :class:`PaginationError`. With ``cursor_field`` the largest value
-seen becomes the cursor ``{"last": ...}``, sent back as ``cursor_param`` on the next run; the
-runner stores it with the data, so a run that fails midway leaves it where it was.
+logged or shown (it is redacted from every message and origin), and goes only to the
+configured URL's origin: a ``next`` URL or a redirect elsewhere is refused unless its origin
+is in ``allowed_origins``, and even then gets no token (:func:`http_util.guarded_client`).
+Each page's records become string columns; the framework maps, casts and validates them.
+Paging follows a next token or URL found in each response and refuses to loop: a token seen
+before, or more than ``max_pages`` pages, is a :class:`PaginationError`. With
+``cursor_field`` the largest value seen becomes the cursor ``{"last": ...}``, sent back as
+``cursor_param`` on the next run; the runner stores it with the data, so a run that fails
+midway leaves it where it was.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from gongzhi.errors import PaginationError, SourceError
-from ingest.contract import ORIGIN, ROW, Batch, PluginConfig, Source
-from ingest.plugins.http_util import RetryPolicy, redact, send_with_retries
+from ingest.contract import ORIGIN, ROW, Batch, Source
+from ingest.plugins.http_util import (
+    HttpSourceConfig,
+    RetryPolicy,
+    guarded_client,
+    redact,
+    send_with_retries,
+)
 
 _MISSING = object()
 
 
-class RestConfig(PluginConfig):
+class RestConfig(HttpSourceConfig):
     url: str = Field(description="the first page's URL (http or https)")
     token_env: str | None = Field(None, description="environment variable with a bearer token")
     records: str | None = Field(None, description="dotted path to the record list; "
@@ -144,8 +153,6 @@ class RestSource(Source):
         token = self._token()
         secrets = [token]
         headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         base: dict[str, Any] = dict(cfg.params)
         if cfg.page_size_param and cfg.page_size is not None:
             base[cfg.page_size_param] = cfg.page_size
@@ -164,8 +171,8 @@ class RestSource(Source):
         seen: dict[str, str] = {}
         read: dict[str, str] = {}
         row = 1
-        with httpx.Client(headers=headers, timeout=cfg.timeout_s,
-                          follow_redirects=True) as client:
+        with guarded_client(cfg.url, cfg, timeout=cfg.timeout_s, headers=headers, token=token,
+                            secrets=secrets) as client:
             page = 0
             while True:
                 page += 1

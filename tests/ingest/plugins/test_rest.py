@@ -71,7 +71,7 @@ def rest_source(server: LoopbackServer, path: str = "/cases", **extra: Any) -> d
             "url": server.url + path, "token_env": ENV, "records": "data.items",
             "next": "next", "cursor_param": "since", "cursor_field": "updated",
             "page_size_param": "limit", "page_size": 2, "backoff_base_s": 0.001,
-            "max_retries": 3, **extra}
+            "max_retries": 3, "allow_private": True, **extra}  # the test server is on 127.0.0.1
 
 
 def extract(cfg: dict[str, Any], tmp_path: Path, cursor: Any = None) -> list[Batch]:
@@ -422,7 +422,8 @@ def test_unreachable_server_is_a_transient_error_after_retries(tmp_path: Path,
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg = {"id": SOURCE_ID, "plugin": "rest", "table": "service_cases", "token_env": ENV,
-           "url": f"http://127.0.0.1:{port}/cases", "max_retries": 2, "backoff_base_s": 0.001}
+           "url": f"http://127.0.0.1:{port}/cases", "max_retries": 2, "backoff_base_s": 0.001,
+           "allow_private": True}
     with pytest.raises(TransientSourceError) as e:
         extract(cfg, tmp_path)
     assert e.value.retryable and "ConnectError" in str(e.value)
