@@ -74,12 +74,14 @@ def main() -> None:
         log.warning("sign-in unavailable: %s", e)
         st.error(_explain(e))
         return
-    if user is None:
-        auth.sign_in_page()
-        return
+    # built before sign-in too (hidden): the page asked for is where a sign-in returns
     nav = st.navigation([
         st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
-                default=name == "overview") for name, path, icon in PAGES])
+                default=name == "overview") for name, path, icon in PAGES],
+        position="sidebar" if user is not None else "hidden")
+    if user is None:
+        auth.sign_in_page(nav.url_path)
+        return
     state.forget_view()
     try:
         st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
@@ -87,8 +89,7 @@ def main() -> None:
         if auth.open_access():
             st.sidebar.caption(t("auth.open"))
         elif st.sidebar.button(t("auth.sign_out"), key="auth_sign_out"):
-            auth.sign_out()
-            st.rerun()
+            auth.sign_out()  # stops the run: the browser goes to the sign-in page
         _prepare(user)
     except Exception as e:  # the KPI pages say what is wrong; the data page still works
         log.warning("dashboard filters unavailable: %s", e)

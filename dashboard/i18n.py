@@ -57,11 +57,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "auth.username": {"zh": "用户名", "en": "User name"},
     "auth.password": {"zh": "密码", "en": "Password"},
     "auth.submit": {"zh": "登录", "en": "Sign in"},
-    "auth.failed": {"zh": "登录失败：{reason}", "en": "Sign-in failed: {reason}"},
-    "auth.wrong": {"zh": "用户名或密码错误。", "en": "wrong name or password."},
-    "auth.locked": {"zh": "连续失败次数过多，账户已锁定 15 分钟。",
-                    "en": "too many failed attempts; the account is locked for 15 minutes."},
-    "auth.disabled": {"zh": "该账户已停用。", "en": "this account is disabled."},
+    # one answer for every failure (wrong password, unknown name, locked, disabled): the form
+    # must not tell who has an account
+    "auth.failed": {"zh": "登录失败：用户名或密码错误，或账户已锁定、已停用。",
+                    "en": "Sign-in failed: wrong name or password, or the account is locked "
+                          "or disabled."},
     "auth.no_accounts": {"zh": "还没有账户：请在服务器上运行 gongzhi users add 创建。",
                          "en": "No accounts yet: create one with gongzhi users add on the "
                                "server."},
@@ -71,6 +71,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "auth.no_account": {"zh": "统一身份认证已通过，但该用户尚未开通本系统账户。",
                         "en": "Single sign-on worked, but this person has no Gongzhi "
                               "account."},
+    "auth.expired": {"zh": "登录已超过最长时限，请重新登录。",
+                     "en": "The session reached its time limit; please sign in again."},
+    "auth.ended": {"zh": "登录已失效（已退出、账户已变更或停用），请重新登录。",
+                   "en": "The session has ended (signed out, or the account changed); "
+                         "please sign in again."},
+    "auth.signing_in": {"zh": "登录成功，正在进入…", "en": "Signed in; opening the dashboard…"},
     "auth.sign_out": {"zh": "退出登录", "en": "Sign out"},
     "auth.open": {"zh": "演示模式：未要求登录，所有访问者按区领导查看。",
                   "en": "Demo mode: no sign-in, every visitor sees the district."},

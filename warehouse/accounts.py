@@ -1,13 +1,17 @@
 """Local accounts: argon2id password hashes, lock-out after repeated failures.
 
-Sign-in answers the same "wrong name or password" for an unknown name and a wrong password,
-so the form cannot be used to find out who has an account.
+Sign-in gives one answer for every failure: a wrong password, an unknown name, a disabled
+account and a locked one (:data:`FAILED`), and each costs the same argon2 check (an unknown
+name, or an account without a password, is checked against a dummy hash), so neither the
+words nor the time of the answer tell who has an account. Why it failed is kept for the
+audit log (:attr:`SignInFailed.reason`), which only leaders read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -15,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, insert, select, update
 
 from gongzhi.errors import GongzhiError
+from warehouse import sessions
 from warehouse.engine import app_engine, utcnow, write_transaction
 from warehouse.schema import ROLES, users
 
@@ -33,8 +38,17 @@ class AccountError(GongzhiError):
     phase = "access"
 
 
+FAILED = "wrong name or password, or the account is locked or disabled"
+WRONG, UNKNOWN, DISABLED, LOCKED = "wrong_password", "unknown_name", "disabled", "locked"
+
+
 class SignInFailed(AccountError):
-    """Wrong name or password, a disabled account, or one locked after failures."""
+    """Wrong name or password, a disabled account, or one locked after failures: one message
+    for all (:data:`FAILED`); ``reason`` says which, for the audit log only."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(FAILED)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ def set_password(engine: Engine, username: str, password: str) -> None:
             password_hash=_HASHER.hash(password), failed_attempts=0, locked_until=None))
         if not res.rowcount:
             raise AccountError(f"no user '{username}'")
+    sessions.end_all(engine, username, sessions.PASSWORD)  # signed out everywhere
 
 
 def disable_user(engine: Engine, username: str) -> None:
@@ -80,6 +95,7 @@ def disable_user(engine: Engine, username: str) -> None:
                            .values(active=False))
         if not res.rowcount:
             raise AccountError(f"no user '{username}'")
+    sessions.end_all(engine, username, sessions.DISABLED)  # out of every open dashboard
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
@@ -101,33 +117,44 @@ def get_account(engine: Engine, username: str) -> Account | None:
 
 
 def verify(engine: Engine, username: str, password: str) -> Account:
-    """Check a password; count failures and lock the account after ``MAX_FAILURES``."""
+    """Check a password; count failures and lock the account after ``MAX_FAILURES``.
+
+    Every failure raises :class:`SignInFailed` with the same message, after the same work.
+    """
     engine = app_engine(engine)
     now = utcnow()
-    failure: SignInFailed | None = None
     with write_transaction(engine) as conn:
         row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
+        stored = row["password_hash"] if row is not None else None
+        # one argon2 check on every path (a dummy hash when there is nothing to check): an
+        # unknown name must not answer faster than a known one
+        matches = _password_ok(stored or _dummy_hash(), password) and bool(stored)
         if row is None:
-            _HASHER.hash(password)  # same work as a real check: no timing hint
-            failure = SignInFailed("wrong name or password")
+            reason: str | None = UNKNOWN
         elif not row["active"]:
-            failure = SignInFailed("this account is disabled")
+            reason = DISABLED
         elif row["locked_until"] is not None and row["locked_until"] > now:
-            failure = SignInFailed("too many failed attempts: the account is locked for "
-                                   f"{LOCK_MINUTES} minutes")
-        elif not _password_ok(row["password_hash"], password):
+            reason = LOCKED
+        elif not matches:
+            reason = WRONG
             failures = int(row["failed_attempts"] or 0) + 1
             locked = now + timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
             conn.execute(update(users).where(users.c.username == username).values(
                 failed_attempts=0 if locked else failures, locked_until=locked))
-            failure = SignInFailed("wrong name or password")
         else:
+            reason = None
             conn.execute(update(users).where(users.c.username == username).values(
                 failed_attempts=0, locked_until=None, last_login_at=now))
-    if failure is not None or row is None:
-        raise failure or SignInFailed("wrong name or password")
+    if reason is not None or row is None:
+        raise SignInFailed(reason or UNKNOWN)
     return Account(row["username"], row["display_name"] or row["username"], row["role"],
                    row["area_code"], True)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash with the same parameters as real ones, for checks that must cost the same."""
+    return _HASHER.hash("gongzhi: no such account")
 
 
 def _password_ok(stored: str | None, password: str) -> bool:

@@ -1,6 +1,7 @@
 """The audit log: who exported or viewed person-level rows, when, with which filters and how
-many rows. Append-only: the warehouse refuses UPDATE and DELETE on it (triggers on both
-engines; on PostgreSQL also no UPDATE/DELETE/TRUNCATE grant for the application's roles)."""
+many rows; who signed in (dashboard and CLI), who failed to, and who was denied what.
+Append-only: the warehouse refuses UPDATE and DELETE on it (triggers on both engines; on
+PostgreSQL also no UPDATE/DELETE/TRUNCATE grant for the application's roles)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from warehouse.engine import app_engine, utcnow, write_transaction
 from warehouse.schema import audit_log
 
 EXPORT, VIEW_ROWS, SIGN_IN, DENIED = "export", "view_rows", "sign_in", "denied"
+SIGN_IN_FAILED = "sign_in_failed"  # the name as typed; the reason (for leaders) in filters
 
 
 def record(engine: Engine, *, username: str, role: str, action: str, target: str,

@@ -418,6 +418,24 @@ users = Table(
     info={"kind": OPERATIONAL},
 )
 
+# Signed-in dashboard sessions (dashboard/auth.py, warehouse/sessions.py): the browser holds a
+# random token in an HttpOnly cookie, the table only its SHA-256, so a copy of this file signs
+# nobody in; ending a row signs that session out in every tab.
+user_sessions = Table(
+    "user_sessions",
+    app_metadata,
+    Column("id", String(64), primary_key=True),  # random; what a Streamlit session holds
+    Column("token_hash", String(64), unique=True),  # the cookie's token, once handed over
+    Column("handoff_hash", String(64), unique=True),  # one-time code that sets the cookie
+    Column("handoff_until", DateTime),
+    Column("username", String(64), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("end_reason", String(32)),  # signed_out | idle | expired | disabled | password
+    info={"kind": OPERATIONAL},
+)
+
 audit_log = Table(
     "audit_log",
     app_metadata,

@@ -110,14 +110,27 @@ def _calendar(ctx: Context, warn: bool = True) -> dict:
 @click.option("--reason", default=None, help="e.g. unknown_community, bad_date")
 @click.option("--limit", default=100, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--user", "username", default=None,
+              help="a leader's account (password from GONGZHI_PASSWORD or a prompt); "
+                   "needed unless the dashboard is open")
 @pass_ctx
 def quarantine(ctx: Context, source: str | None, run_id: int | None, reason: str | None,
-               limit: int, fmt: str) -> None:
-    """Rows set aside by runs, with the file, row, column and reason."""
-    from warehouse import runlog
+               limit: int, fmt: str, username: str | None) -> None:
+    """Rows set aside by runs, with the file, row, column and reason (raw source rows:
+    leaders only, audited, as in the dashboard)."""
+    from gongzhi.commands.access import require_leader, viewer_for
+    from warehouse import audit, runlog
 
+    viewer = viewer_for(ctx, username, "quarantine", person_level=True)
+    assert viewer is not None  # person-level: a viewer or a refusal
+    filters = {"source": source, "run": run_id, "reason": reason, "limit": limit}
+    require_leader(ctx, viewer, "quarantine", filters)
     rows = runlog.list_quarantine(ctx.engine(), source=source, run_id=run_id, reason=reason,
                                   limit=limit)
+    if rows:
+        audit.record(ctx.engine(), username=viewer.username, role=viewer.role,
+                     action=audit.VIEW_ROWS, target="cli:quarantine", filters=filters,
+                     row_count=len(rows))
     if fmt == "json":
         echo_json(rows)
         return

@@ -43,17 +43,15 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     """Compute governance KPIs with status (blue/yellow/red) and deltas."""
     import datetime as dt
 
+    from gongzhi.commands.access import deny, viewer_for
     from metrics import areas, periods
+    from metrics.access import AccessDenied
     from metrics.service import Metrics
     from warehouse.engine import utcnow
     from warehouse.timeutil import to_local
 
     m = Metrics(ctx.engine())
-    viewer = None
-    if username:
-        from gongzhi.commands.users import sign_in
-
-        viewer = sign_in(ctx, username)
+    viewer = viewer_for(ctx, username, "kpi", person_level=False)  # audited sign-in
     named = areas.resolve(m, street, community, grid)  # they must nest (exit 2 otherwise)
     if named is not None:
         scope = named
@@ -63,8 +61,13 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
         scope = m.district()
     today: dt.date = to_local(utcnow()).date()
     p = periods.parse(period) if period else periods.latest_complete("month", today)
-    frame = m.compute(list(kpi_ids) or None, scope, p, group,  # type: ignore[arg-type]
-                      viewer=viewer)
+    try:
+        frame = m.compute(list(kpi_ids) or None, scope, p, group,  # type: ignore[arg-type]
+                          viewer=viewer)
+    except AccessDenied as e:
+        if viewer is None:
+            raise
+        deny(ctx, viewer, "kpi", {"scope": scope.key(), "period": p.label}, why=str(e))
     rows = frame.to_dicts()
     if group:
         names = _group_names(m, group, [r["key"] for r in rows])

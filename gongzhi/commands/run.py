@@ -92,7 +92,7 @@ def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
     ctx.engine()  # create/migrate the warehouse so the app only reads
-    app = REPO / "dashboard" / "app.py"
+    app = REPO / "dashboard" / "server.py"  # app.py plus the sign-in cookie's routes
     env = dict(os.environ)
     if settings.path is not None:
         env["GONGZHI_CONFIG"] = str(Path(settings.path).resolve())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
@@ -88,16 +87,3 @@ def passwd(ctx: Context, username: str, password_stdin: bool) -> None:
     accounts.set_password(ctx.engine(), username, _password(password_stdin))
     click.echo(f"password of {username} changed")
 
-
-def sign_in(ctx: Context, username: str) -> Any:
-    """A viewer from credentials: GONGZHI_PASSWORD or a prompt."""
-    import os
-
-    from metrics.access import Viewer
-    from warehouse import accounts
-
-    password = os.environ.get("GONGZHI_PASSWORD") or click.prompt(
-        f"password for {username}", hide_input=True)
-    acc = accounts.verify(ctx.engine(), username, password)
-    role: Any = acc.role  # one of ROLES: the users table checks it on creation
-    return Viewer(acc.username, role, acc.area_code, acc.display_name)

@@ -3,6 +3,7 @@ who cannot reach another area through URL parameters or session state."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,10 +45,13 @@ def app_for(cfg: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTes
 
 
 def sign_in(at: AppTest, user: str, password: str) -> AppTest:
+    """Submit the form; on success the browser would fetch its cookie and reload the page,
+    here the next run is that reload (the session state holds the session)."""
     at.run()
     at.text_input(key="auth_username").set_value(user)
     at.text_input(key="auth_password").set_value(password)
-    return at.button[0].click().run()
+    at.button[0].click().run()
+    return at if at.error else at.run()
 
 
 def test_nothing_is_shown_before_sign_in(secured: Path, monkeypatch) -> None:
@@ -56,13 +60,28 @@ def test_nothing_is_shown_before_sign_in(secured: Path, monkeypatch) -> None:
     assert at.title[0].value == "登录共治" and not at.metric
 
 
-def test_wrong_passwords_lock_the_account(secured: Path, monkeypatch) -> None:
+FAILED = "登录失败：用户名或密码错误，或账户已锁定、已停用。"
+
+
+def test_every_failed_sign_in_gets_the_same_answer(secured: Path, monkeypatch) -> None:
+    """Wrong password, unknown name, locked and disabled accounts: one answer, so the form
+    does not tell who has an account; the audit log keeps the reason for leaders."""
     at = app_for(secured, monkeypatch)
     for _ in range(accounts.MAX_FAILURES):
         sign_in(at, "hj", "not-the-password")
-        assert at.error[0].value == "登录失败：用户名或密码错误。" and not at.metric
+        assert at.error[0].value == FAILED and not at.metric
     sign_in(at, "hj", PASSWORD)  # right password, but locked now
-    assert "已锁定" in at.error[0].value and not at.metric
+    assert at.error[0].value == FAILED and not at.metric
+    sign_in(at, "nobody-here", "whatever-password")
+    assert at.error[0].value == FAILED
+    eng = open_warehouse(f"sqlite:///{secured.parent / 'warehouse.db'}")
+    accounts.disable_user(eng, "boss")
+    sign_in(at, "boss", "district-leader-2024")
+    assert at.error[0].value == FAILED and not at.metric
+    failed = [e for e in audit.entries(eng) if e["action"] == audit.SIGN_IN_FAILED]
+    assert [(e["username"], json.loads(e["filters"])["reason"]) for e in failed[:3]] == [
+        ("boss", "disabled"), ("nobody-here", "unknown_name"), ("hj", "locked")]
+    eng.dispose()
 
 
 def test_staff_see_only_their_street_even_with_another_in_the_url(secured: Path,

@@ -44,7 +44,14 @@ def test_ingest_then_runs_json_and_quarantine(tmp_path: Path) -> None:
     certs = next(r for r in runs if r["source"] == "certs")
     assert (certs["read"], certs["loaded"], certs["quarantined"]) == (3, 2, 1)
     assert certs["started_at"].endswith("Z")  # UTC, said so
-    res = runner.invoke(cli, ["--config", str(cfg), "quarantine"])
+    from warehouse import accounts
+    from warehouse.engine import open_warehouse
+
+    eng = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    accounts.add_user(eng, "boss", "district-leader-2024", "leader", "420606000000")
+    eng.dispose()
+    res = runner.invoke(cli, ["--config", str(cfg), "quarantine", "--user", "boss"],
+                        env={"GONGZHI_PASSWORD": "district-leader-2024"})
     assert "row 4, column name" in res.output and "missing_value" in res.output
     table = runner.invoke(cli, ["--config", str(cfg), "runs"]).output
     assert "数据源" in table and "certs" in table

@@ -4,6 +4,7 @@ ID number or phone in the warehouse, the quarantine, the run log, CLI output or 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,9 +90,14 @@ def test_personal_fields_are_masked_hashed_and_never_stored_in_clear(planted) ->
     assert rows["V2"].phone_masked == "139****1111"
     assert rows["V2"].id_masked == "110***********002X"
     outputs = [env_out.stdout, env_out.stderr]
-    for cmd in (["quarantine"], ["quarantine", "--format", "json"], ["runs"]):
+    from warehouse import accounts
+
+    accounts.add_user(engine, "boss", "district-leader-2024", "leader", "420606000000")
+    leader_env = {**os.environ, "GONGZHI_PASSWORD": "district-leader-2024"}
+    for cmd in (["quarantine", "--user", "boss"],
+                ["quarantine", "--format", "json", "--user", "boss"], ["runs"]):
         res = subprocess.run([gz, "--config", str(cfg), *cmd], capture_output=True, text=True,
-                             timeout=60)
+                             timeout=60, env=leader_env)
         outputs += [res.stdout, res.stderr]
     joined = "\n".join(outputs)
     assert "invalid_id_number" in joined and "420***********1234" in joined
