@@ -144,12 +144,13 @@ def start_ingest(config: Path, rows: int) -> subprocess.Popen[bytes]:
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-async def session(ctx: Any, base: str, user: str, delay: float,
+async def session(b: Any, base: str, user: str, delay: float,
                   all_open: asyncio.Event) -> dict[str, Any]:
-    """One person: arrives after ``delay``, opens the dashboard in a tab of their own (its own
-    Streamlit session and sign-in), signs in, waits for the cards, then stays on the page (its
-    live refresh keeps polling) until every session has rendered."""
+    """One person: arrives after ``delay``, opens the dashboard in a browser profile of their
+    own (the sign-in cookie is per browser), signs in, waits for the cards, then stays on the
+    page (its live refresh keeps polling) until every session has rendered."""
     await asyncio.sleep(delay)
+    ctx = await b.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
     page.set_default_timeout(60_000)
     t0 = time.perf_counter()
@@ -175,7 +176,7 @@ async def session(ctx: Any, base: str, user: str, delay: float,
                 '[data-testid="stException"]').count():
             result["error"] = "exception while open"
     finally:
-        await page.close()
+        await ctx.close()
     return result
 
 
@@ -184,14 +185,12 @@ async def drive(base: str, users: list[tuple[str, str]], spread_s: float) -> lis
 
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS)
-        # One browser profile, a tab per person: the static assets come from the browser's
-        # cache after the first visit, as they do on an office PC; every tab is still its own
-        # Streamlit session with its own sign-in (local accounts use no cookie).
-        ctx = await b.new_context(viewport={"width": 1400, "height": 1000})
+        # A browser profile per person, as each person has a PC of their own: the sign-in
+        # cookie is per profile (so is the cache of static assets: every arrival fetches them).
         try:
             n = len(users)
             all_open = asyncio.Event()
-            tasks = [asyncio.create_task(session(ctx, base, name, spread_s * i / max(n - 1, 1),
+            tasks = [asyncio.create_task(session(b, base, name, spread_s * i / max(n - 1, 1),
                                                  all_open))
                      for i, (name, _role) in enumerate(users)]
             while sum(1 for t in tasks if t.done()) < n and not _all_rendered(tasks, n):
@@ -199,7 +198,6 @@ async def drive(base: str, users: list[tuple[str, str]], spread_s: float) -> lis
             all_open.set()
             return list(await asyncio.gather(*tasks))
         finally:
-            await ctx.close()
             await b.close()
 
 

@@ -76,8 +76,8 @@ def add_user(engine: Engine, username: str, password: str | None, role: str, are
             area_code=area_code, active=True, failed_attempts=0, created_at=utcnow()))
 
 
-def set_password(engine: Engine, username: str, password: str) -> None:
-    engine = app_engine(engine)
+def set_password(warehouse: Engine, username: str, password: str) -> None:
+    engine = app_engine(warehouse)
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
     with write_transaction(engine) as conn:
@@ -85,17 +85,17 @@ def set_password(engine: Engine, username: str, password: str) -> None:
             password_hash=_HASHER.hash(password), failed_attempts=0, locked_until=None))
         if not res.rowcount:
             raise AccountError(f"no user '{username}'")
-    sessions.end_all(engine, username, sessions.PASSWORD)  # signed out everywhere
+    sessions.end_all(warehouse, username, sessions.PASSWORD)  # signed out everywhere
 
 
-def disable_user(engine: Engine, username: str) -> None:
-    engine = app_engine(engine)
+def disable_user(warehouse: Engine, username: str) -> None:
+    engine = app_engine(warehouse)
     with write_transaction(engine) as conn:
         res = conn.execute(update(users).where(users.c.username == username)
                            .values(active=False))
         if not res.rowcount:
             raise AccountError(f"no user '{username}'")
-    sessions.end_all(engine, username, sessions.DISABLED)  # out of every open dashboard
+    sessions.end_all(warehouse, username, sessions.DISABLED)  # out of every open dashboard
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:

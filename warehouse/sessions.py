@@ -93,14 +93,14 @@ def check(engine: Engine, sid: str, *, idle: float, max_age: float,
     """Whether session ``sid`` may go on. Ends it when it has been idle longer than ``idle``
     seconds, lived longer than ``max_age``, or its account is gone or disabled; otherwise
     records the activity (at most every ``touch_after`` seconds: one small write a minute)."""
-    engine = app_engine(engine)
+    app = app_engine(engine)
     s, u = user_sessions.c, users.c
     now = utcnow()
     stmt = (select(s.ended_at, s.end_reason, s.created_at, s.last_seen_at, u.username,
                    u.display_name, u.role, u.area_code, u.active)
             .select_from(user_sessions.outerjoin(users, u.username == s.username))
             .where(s.id == sid))
-    with engine.connect() as conn:
+    with app.connect() as conn:
         row = conn.execute(stmt).first()
     if row is None:
         return Ended(SIGNED_OUT)
@@ -114,10 +114,10 @@ def check(engine: Engine, sid: str, *, idle: float, max_age: float,
     elif (now - row.created_at).total_seconds() > max_age:
         reason = EXPIRED
     if reason is not None:
-        end(engine, sid, reason)
+        end(engine, sid, reason)  # the warehouse's engine: end() finds the app file itself
         return Ended(reason)
     if (now - row.last_seen_at).total_seconds() >= touch_after:
-        with write_transaction(engine) as conn:
+        with write_transaction(app) as conn:
             conn.execute(update(user_sessions).where(s.id == sid, s.ended_at.is_(None))
                          .values(last_seen_at=now))
     return Live(row.username, row.display_name or row.username, row.role, row.area_code)
