@@ -93,6 +93,7 @@ def main() -> None:
         _prepare(user)
     except Exception as e:  # the KPI pages say what is wrong; the data page still works
         log.warning("dashboard filters unavailable: %s", e)
+        auth.record_denial(user, e)
         state.fail(e)
     state.write_url()
     st.session_state[state.KPI_USED] = False
@@ -100,6 +101,7 @@ def main() -> None:
         nav.run()
     except Exception as e:
         log.exception("dashboard page failed")
+        auth.record_denial(user, e)
         st.error(_explain(e))
     if not st.session_state.get(state.KPI_USED):
         state.set_param("kpi", state.NONE)

@@ -25,7 +25,7 @@ import streamlit as st
 
 from dashboard import cookie, data
 from dashboard.i18n import t
-from metrics.access import Viewer, leader
+from metrics.access import AccessDenied, Viewer, leader
 from warehouse import accounts, audit, sessions
 
 SESSION = "gz_session_id"  # the server-side session this Streamlit session belongs to
@@ -198,6 +198,14 @@ def sign_in_page(page: str = "") -> None:
         if st.button(t("auth.oidc"), key="auth_oidc"):
             st.session_state.pop(OIDC_ENDED, None)
             st.login()
+
+
+def record_denial(viewer: Viewer, error: Exception) -> None:
+    """Put a refused request (:class:`AccessDenied`) in the audit log, as the CLI does."""
+    if isinstance(error, AccessDenied):
+        audit.record(data.metrics().engine, username=viewer.username, role=viewer.role,
+                     action=audit.DENIED, target="dashboard", filters={"why": str(error)},
+                     row_count=0)
 
 
 def display_name(viewer: Viewer) -> str:

@@ -117,3 +117,27 @@ def test_leader_sign_in_is_audited_and_session_times_out(secured: Path, monkeypa
     sign_in(at2, "boss", "district-leader-2024")  # idle limit 0: the rerun after sign-in
     assert at2.title[0].value == "登录共治"
     assert "已自动退出" in at2.warning[0].value
+
+
+def test_a_refused_request_is_audited(secured: Path, monkeypatch) -> None:
+    """An AccessDenied that reaches the page (here forced: the filters never let staff ask for
+    another area) is shown as such and recorded in the audit log, as the CLI does."""
+    from dashboard import data
+    from metrics.access import AccessDenied
+
+    at = app_for(secured, monkeypatch)
+    sign_in(at, "hj", PASSWORD)
+    assert cards(at)["网办率"] == "25.0%"
+
+    def refuse(*_a, **_k):
+        raise AccessDenied(f"hj (street_staff) may not see street {WANGZHAI}")
+
+    monkeypatch.setattr(data, "allowed_scope", refuse)
+    at.run()
+    assert not at.metric
+    eng = open_warehouse(f"sqlite:///{secured.parent / 'warehouse.db'}")
+    last = audit.entries(eng)[0]
+    eng.dispose()
+    assert (last["username"], last["action"], last["target"]) == ("hj", audit.DENIED,
+                                                                   "dashboard")
+    assert WANGZHAI in json.loads(last["filters"])["why"]
