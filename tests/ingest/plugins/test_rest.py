@@ -269,13 +269,14 @@ def test_500_storm_fails_the_run_and_keeps_data_and_cursor(
 def test_auth_refusal_fails_at_once(tmp_path: Path, sqlite_url: str, run_sources,
                                     http_server: LoopbackServer, token: str,  # noqa: F811
                                     status: int) -> None:
-    http_server.route("/cases", json_reply({"error": "no"}, status, Retry_After="1"))
+    # a Retry-After long enough that honouring it could not pass unnoticed on a busy machine
+    http_server.route("/cases", json_reply({"error": "no"}, status, Retry_After="30"))
     started = time.monotonic()
     r = run_sources(sqlite_url, [divisions_source(), rest_source(http_server)])[1]
     assert not r.ok and r.error.startswith("AuthError")
     assert f"HTTP {status}" in r.error and ENV in r.error and "page 1" in r.error
     assert len(http_server.requests_to("/cases")) == 1
-    assert time.monotonic() - started < 1.0  # no Retry-After wait either
+    assert time.monotonic() - started < 20.0  # no Retry-After wait either (that is 30 s)
 
 
 def test_other_client_errors_are_not_retried(tmp_path: Path, http_server: LoopbackServer,  # noqa: F811
