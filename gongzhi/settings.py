@@ -20,7 +20,8 @@ from sqlalchemy.exc import ArgumentError
 from gongzhi.errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
-COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults"}
+COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
+                      "frequent"}
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -36,6 +37,10 @@ class SourceSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     place: str = ""
+    #: no input (nothing matched) fails the run instead of logging it as ``no_input``
+    required: bool = False
+    #: opt-in for a schedule firing more often than the scheduler's floor (every 5 minutes)
+    frequent: bool = False
     base_dir: Path = Path(".")
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
@@ -235,6 +240,13 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
     if not isinstance(defaults, dict):
         problems.append(Problem(place, "[sources.defaults] must be a table of column = value"))
         defaults = {}
+    flags: dict[str, bool] = {}
+    for key in ("required", "frequent"):
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            problems.append(Problem(place, f"'{key}' must be true or false: {value!r}"))
+            value = False
+        flags[key] = value
     options = {k: v for k, v in raw.items() if k not in COMMON_SOURCE_KEYS}
     spec = SourceSpec(
         id=sid,
@@ -246,6 +258,7 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
         options=options,
         place=place,
         base_dir=base_dir,
+        **flags,
     )
     return spec, problems
 
