@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -146,7 +146,7 @@ class Runner:
         collected: dict[str, _Collected] = {}
         cursor_out: Any = cursor_in
         read_total = 0
-        for batch in source.extract(cursor_in):
+        for batch in _extracted(source, cursor_in):
             if batch.table not in tables:
                 raise SourceError(f"plugin yielded rows for unknown table '{batch.table}'")
             table = tables[batch.table]
@@ -303,13 +303,35 @@ def _known_codes(engine: Engine) -> dict[str, pl.Series]:
     return {lvl: pl.Series(codes, dtype=pl.String) for lvl, codes in by_level.items()}
 
 
+def _extracted(source: Any, cursor: Any) -> Iterator[Batch]:
+    """The plugin's batches. Whatever a plugin raises is that source's error, named by its
+    place (URL, file, database): errors are told apart by where they came from, so a source
+    that refuses connections is never reported as the warehouse."""
+    batches = iter(source.extract(cursor))
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except GongzhiError:
+            raise
+        except Exception as e:
+            last = traceback.format_exception_only(type(e), e)[-1].strip()
+            raise SourceError(f"the {source.name} plugin failed: {last}",
+                              location=source.describe() or source.id) from e
+        yield batch
+
+
 def _describe(e: BaseException) -> str:
-    """The run log's error text; personal numbers are masked even in a library's message."""
+    """The run log's error text; personal numbers are masked even in a library's message.
+
+    Gongzhi's own errors carry the failing place already (a source's URL or file); anything
+    else was raised by the framework or the warehouse, and storage faults are explained."""
+    if isinstance(e, GongzhiError):
+        return privacy.redact(f"{type(e).__name__}: {e}")
     fault = explain(e)
     if fault:
         return f"WarehouseError: {fault}"
-    if isinstance(e, GongzhiError):
-        return privacy.redact(f"{type(e).__name__}: {e}")
     last = traceback.format_exception_only(type(e), e)[-1].strip()
     return privacy.redact(f"unexpected error: {last}")
 
