@@ -30,7 +30,7 @@ from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
 from warehouse import audit, runlog
-from warehouse.engine import data_version, is_sqlite, last_loaded, make_engine
+from warehouse.engine import data_version, is_sqlite, last_loaded, open_for_reading
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
 PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
@@ -63,7 +63,7 @@ SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard con
 @st.cache_resource(show_spinner=False)
 def _open(config: str) -> tuple[Settings, Metrics]:
     settings = load_validated(config or None)
-    engine = make_engine(settings.warehouse_url)
+    engine = open_for_reading(settings.warehouse_url)  # never waits for a running merge
     if is_sqlite(engine):
         # The warehouse's default page cache (128 MiB a connection) suits merges into big
         # tables; the dashboard only reads, from several pooled connections, and keeps its
@@ -74,6 +74,7 @@ def _open(config: str) -> tuple[Settings, Metrics]:
             cur.execute(SQLITE_CACHE)
             cur.close()
 
+        engine.dispose()  # the schema check's pooled connection had the larger cache
     return settings, Metrics(engine)
 
 

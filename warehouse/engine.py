@@ -279,10 +279,61 @@ def app_engine(engine: Engine) -> Engine:
     return _APP_ENGINES[key]
 
 
+def schema_state(engine: Engine) -> tuple[int | None, list[str]]:
+    """The warehouse's schema version (None: no schema yet) and the tables it lacks, found by
+    reading only: a reader never takes the write lock, so it never queues behind a merge."""
+    with engine.connect() as conn:
+        insp = inspect(conn)
+        have = set(insp.get_table_names())
+        if "schema_version" not in have:
+            return None, []
+        version = conn.execute(
+            select(schema.schema_version.c.version).order_by(
+                schema.schema_version.c.version.desc()).limit(1)
+        ).scalar_one_or_none() or 0
+    wanted = set(schema.metadata.tables)
+    if not is_sqlite(engine):  # SQLite keeps the app's tables in a file of their own
+        wanted |= set(schema.app_metadata.tables)
+    return int(version), sorted(wanted - have)
+
+
 def open_warehouse(url: str, **kw: Any) -> Engine:
-    """An engine on a migrated warehouse."""
+    """An engine on a migrated warehouse, for commands that write (ingest, the scheduler).
+
+    The schema is read first; the write lock is taken only when there is something to create
+    or upgrade, so a writer starting during another's merge does not wait at start-up."""
     engine = make_engine(url, **kw)
-    migrate(engine)
+    try:
+        version, missing = schema_state(engine)
+    except OperationalError as e:
+        raise WarehouseError(f"cannot open the warehouse at {engine.url!r}: "
+                             f"{explain(e) or e.orig}") from e
+    if version is None or version < SCHEMA_VERSION or missing:
+        migrate(engine)
+    return engine
+
+
+def open_for_reading(url: str, **kw: Any) -> Engine:
+    """An engine for commands that only read (kpi, runs, quarantine, sources, the dashboard).
+
+    Checks the schema without writing. A warehouse with no schema at all is new and empty
+    (there is no merge to wait behind): it is created. One older than this Gongzhi is not
+    upgraded by a reader: the error says which command does it."""
+    engine = make_engine(url, **kw)
+    try:
+        version, missing = schema_state(engine)
+    except OperationalError as e:
+        raise WarehouseError(f"cannot read the warehouse at {engine.url!r}: "
+                             f"{explain(e) or e.orig}") from e
+    if version is None:
+        migrate(engine)
+    elif version < SCHEMA_VERSION or missing:
+        what = (f"schema version {version}, this Gongzhi needs {SCHEMA_VERSION}"
+                if version < SCHEMA_VERSION else f"missing table(s) {', '.join(missing)}")
+        raise WarehouseError(
+            f"the warehouse at {engine.url!r} is older than this Gongzhi ({what}); "
+            "read-only commands never change it: run `gongzhi ingest` (or start `gongzhi "
+            "schedule` / `gongzhi up`) once to upgrade it")
     return engine
 
 

@@ -29,9 +29,13 @@ def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
     from ingest.runner import Runner
 
     lower_priority(ctx.settings.scheduler.nice)
-    runner = Runner(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
-                    observers=_observers(ctx))
+    runner = Runner(ctx.settings, ctx.engine(write=True),
+                    progress=Progress(enabled=not quiet), observers=_observers(ctx))
     results = runner.run(source_ids or None, trigger="manual")
+    for r in results:
+        if r.status == "no_input":  # not a failure unless the source says `required = true`
+            click.echo(f"warning: source {r.source} found no input ({r.error}); its data "
+                       "was not updated", err=True)
     failed = [r for r in results if not r.ok]
     if failed:
         for r in failed:
@@ -75,7 +79,7 @@ def schedule(ctx: Context, once: bool) -> None:
     from ingest.scheduler import SchedulerService
 
     lower_priority(ctx.settings.scheduler.nice)
-    service = SchedulerService(ctx.settings, ctx.engine(), observers=_observers(ctx))
+    service = SchedulerService(ctx.settings, ctx.engine(write=True), observers=_observers(ctx))
     if once:
         results = service.catch_up()
         if any(not r.ok for r in results):
@@ -91,7 +95,7 @@ def schedule(ctx: Context, once: bool) -> None:
 def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
-    ctx.engine()  # create/migrate the warehouse so the app only reads
+    ctx.engine()  # the schema is checked (never upgraded: a reader never waits for a merge)
     app = REPO / "dashboard" / "server.py"  # app.py plus the sign-in cookie's routes
     env = dict(os.environ)
     if settings.path is not None:
