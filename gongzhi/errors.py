@@ -99,3 +99,8 @@ class LockBusy(WarehouseError):
     """Another process is loading the same source right now."""
 
     retryable = True
+
+
+class LockLost(WarehouseError):
+    """A run's lock on its source was taken over before it committed: the run is refused at
+    commit (the fence), so the source's rows are loaded once."""

@@ -256,6 +256,9 @@ class SchedulerService:
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": max(1, int(conf.misfire_grace_hours * 3600))},
         )
+        # Runs left 'running' by a killed process are marked interrupted first.
+        for run_id in runlog.settle_interrupted(self.engine):
+            self.log(f"run {run_id} was interrupted (its process is gone): marked so")
         # Decide before any job runs, from the run log alone: re-added jobs never carry a
         # missed run over (APScheduler drops it), so the catch-up is ours to do.
         missed = self.missed()
