@@ -360,6 +360,35 @@ def calendar_status() -> calendar.CalendarStatus:
                                     warn_days_ahead=settings().calendar.warn_days_ahead)
 
 
+# A run that finds no input changes no data (and so not the data version): these are kept a
+# short while instead of per version, so the warning shows within half a minute.
+@st.cache_data(show_spinner=False, ttl=dt.timedelta(seconds=30), max_entries=16)
+def _states(config: str) -> dict[str, dict[str, Any]]:
+    return runlog.source_states(metrics().engine)
+
+
+def source_states() -> dict[str, dict[str, Any]]:
+    """Per source: last checked, last data arrival, latest run's status and warning."""
+    return _states(config_path())
+
+
+def input_warnings() -> dict[str, list[str]]:
+    """Per warehouse table, the sources feeding it whose latest run found no input: the
+    cards of KPIs on that table say so beside their freshness."""
+    from ingest.registry import registry
+
+    states = source_states()
+    out: dict[str, list[str]] = {}
+    for spec in settings().sources:
+        if not (states.get(spec.id) or {}).get("warning"):
+            continue
+        plugin = registry().plugins.get(spec.plugin)
+        tables = (spec.table,) if spec.table else tuple(plugin.tables or ()) if plugin else ()
+        for table in tables:
+            out.setdefault(table, []).append(spec.id)
+    return out
+
+
 def pending_requests() -> list[dict[str, Any]]:
     return runlog.pending_requests(metrics().engine)
 

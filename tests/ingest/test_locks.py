@@ -128,40 +128,34 @@ def outcome(engine: Engine) -> tuple[int, int, list[tuple[str, str]]]:
 
 def test_a_live_holder_whose_heartbeat_another_writer_blocks_keeps_its_lock(
         sqlite_url: str, setup, procs: list[Proc], tmp_path: Path) -> None:
-    """The scenario of the probe: another writer holds SQLite's write lock longer than the
-    lease, so the holder cannot renew it; a second run must still not take over."""
-    cfg, engine = setup(sqlite_url)
+    """The probe's scenario: another process's merge holds SQLite's write lock longer than
+    the lease, so the holder cannot renew it; that process then asks for the same source.
+    It must be refused (the holder is alive), not take over and load the rows a second time.
+    (Before the fix this double load needed B to win a race with A's blocked heartbeat once
+    the merge ended; the paused holder below shows the same defect without a race.)"""
+    _, engine = setup(sqlite_url)
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "c.csv").write_text("certificate_id,name,status,changed_at\n"
+                                              "C1,营业执照,retained,2024-01-02\n")
+    certs = {"id": "certs", "plugin": "files", "table": "certificates", "path": "certs/*.csv"}
+    cfg = write_config(tmp_path, sqlite_url, [divisions_source(), certs, cases()], LEASE)
     a = Proc(cfg, "ingest", "cases", "--quiet", point="staged")
     procs.append(a)
     a.wait_point()
-    release = tmp_path / "release-writer"
-    writer = subprocess.Popen(  # holds BEGIN IMMEDIATE on the warehouse until told
-        [sys.executable, "-c",
-         "import os, sys, time, sqlite3; c = sqlite3.connect(sys.argv[1], isolation_level=None);"
-         "c.execute('BEGIN IMMEDIATE'); print('holding', flush=True);"
-         "[time.sleep(0.05) for _ in iter(lambda: os.path.exists(sys.argv[2]), True)];"
-         "c.execute('COMMIT')", sqlite_url.removeprefix("sqlite:///"), str(release)],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "holding"
-        wait_until(lambda: lease_expired(engine))  # the heartbeat cannot get through
-        b = Proc(cfg, "ingest", "cases", "--quiet")
-        procs.append(b)
-        time.sleep(2)  # let B queue for the write lock beside A's heartbeat
-        release.touch()
-        assert writer.wait(60) == 0
-    finally:
-        release.touch()
-        if writer.poll() is None:
-            writer.kill()
+    # B loads certs, then cases; its certs merge holds the write lock, blocking A's heartbeat
+    b = Proc(cfg, "ingest", "certs", "cases", "--quiet", point="merging")
+    procs.append(b)
+    b.wait_point()
+    wait_until(lambda: lease_expired(engine))  # A could not renew: its lease ran out
+    b.go()  # B commits certs and at once asks for the cases lock
     code_b, err_b = b.finish()
     a.go()
     code_a, err_a = a.finish()
     assert code_a == 0, err_a
-    assert code_b == 1 and "skipped" in err_b and "being loaded by" in err_b, err_b
+    assert code_b == 1 and "source cases skipped" in err_b and "being loaded by" in err_b, err_b
     n, q, runs = outcome(engine)
     assert (n, q) == (ROWS - BAD, BAD)  # loaded once, quarantined once
-    assert sorted(s for s, _ in runs) == ["skipped", "succeeded"]
+    assert [s for s, _ in runs] == ["succeeded", "skipped"]
 
 
 def test_a_paused_holder_past_its_lease_is_not_taken_over(sqlite_url: str, setup,
