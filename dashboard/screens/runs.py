@@ -39,7 +39,7 @@ def freshness() -> None:
         state = states.get(s.id) or {}
         when, arrived = state.get("checked"), state.get("arrived")
         if state.get("warning"):
-            warned.append(t("data.no_input", source=s.id, m=state["warning"]))  # escaped
+            warned.append((s.id, state["warning"]))
         rows.append({
             t("col.source"): s.id, t("col.plugin"): s.plugin, t("col.table"): s.table or "",
             t("col.schedule"): (describe(s.schedule, i18n.lang()) or s.schedule)
@@ -51,8 +51,8 @@ def freshness() -> None:
             if arrived else "—",
             t("col.warning"): "⚠ " + t("data.no_input_short") if state.get("warning") else "",
         })
-    for w in warned:
-        st.warning(w, icon=":material/warning:")
+    for source, message in warned:  # t() escapes both for Markdown
+        st.warning(t("data.no_input", source=source, m=message), icon=":material/warning:")
     st.dataframe(pl.DataFrame(rows) if rows else pl.DataFrame(), hide_index=True)
 
 
