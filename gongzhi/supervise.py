@@ -33,7 +33,8 @@ def backoff(failures: int, base: float = 1.0, cap: float = 60.0) -> float:
     return min(cap, base * 2 ** max(0, failures - 1))
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """In a child, before exec: on Linux, ask for SIGTERM when the parent process dies."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -133,7 +134,7 @@ class Supervisor:
         child.proc = subprocess.Popen(
             child.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=child.env, cwd=child.cwd, start_new_session=True,
-            preexec_fn=_die_with_parent)  # only calls prctl: safe between fork and exec
+            preexec_fn=die_with_parent)  # only calls prctl: safe between fork and exec
         child.started = time.monotonic()
         child.restart_at = None
         again = f", restart {child.failures}" if child.failures else ""

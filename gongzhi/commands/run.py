@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -96,10 +97,17 @@ def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
     ctx.engine()  # the schema is checked (never upgraded: a reader never waits for a merge)
+    from gongzhi.supervise import die_with_parent
+
     with tempfile.TemporaryDirectory(prefix="gongzhi-secrets-") as private:
         cmd, env = dashboard_command(settings, port, host, Path(private))
         os.chdir(REPO)  # .streamlit/config.toml (theme) is read from the working folder
-        code = subprocess.call(cmd, env=env)
+        # Streamlit stops with this process: signals are passed on, and on Linux it is told
+        # to stop if this process is killed outright (no server left behind on its port)
+        proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
+        code = proc.wait()
     sys.exit(code)
 
 

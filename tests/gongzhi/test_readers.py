@@ -58,7 +58,8 @@ def test_reader_commands_and_the_dashboard_answer_during_a_merge(tmp_path: Path,
         port = free_port()
         dashboard = subprocess.Popen([*base, "serve", "--port", str(port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env={**os.environ, "GONGZHI_CONFIG": str(cfg)})
+                                     env={**os.environ, "GONGZHI_CONFIG": str(cfg)},
+                                     start_new_session=True)
         out = {}
         for name, proc in readers.items():
             stdout, stderr = proc.communicate(timeout=WAIT)
@@ -68,10 +69,14 @@ def test_reader_commands_and_the_dashboard_answer_during_a_merge(tmp_path: Path,
         assert health == "ok"
         assert writer.poll() is None  # the merge was still holding the lock throughout
     finally:
-        for p in [*readers.values(), dashboard, writer]:
-            if p is not None and p.poll() is None:
+        for p in [*readers.values(), writer]:
+            if p.poll() is None:
                 p.kill()
                 p.wait(10)
+        if dashboard is not None:  # `gongzhi serve` stops Streamlit when it is stopped
+            dashboard.terminate()
+            assert dashboard.wait(60) is not None
+            wait_gone(dashboard.pid)
     runs = {r["source"]: r for r in out["runs"] if r["status"] != "running"}
     assert runs["cases"]["loaded"] == 500
     assert next(r["status"] for r in out["runs"] if r["source"] == "cases") == "running"
@@ -79,6 +84,19 @@ def test_reader_commands_and_the_dashboard_answer_during_a_merge(tmp_path: Path,
     assert case_count["value"] == 500  # the committed rows, not the half-merged ones
     assert out["quarantine"] == []
     assert {s["source"] for s in out["sources"]["sources"]} == {"divs", "cases"}
+
+
+def wait_gone(group: int, timeout: float = 60) -> None:
+    """Wait until no process of ``group`` (the server's session) is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(group, 9)
+    raise AssertionError("the dashboard's Streamlit process outlived `gongzhi serve`")
 
 
 def _health(port: int, proc: subprocess.Popen[bytes]) -> str:
