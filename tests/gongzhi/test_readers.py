@@ -39,7 +39,9 @@ def test_reader_commands_and_the_dashboard_answer_during_a_merge(tmp_path: Path,
     first = run_sources(sqlite_url, [divisions_source(), cases_source()])
     assert all(r.ok for r in first)
     write_cases(tmp_path / "inbox", "b.csv", 500, start=500)
-    cfg = write_config(tmp_path, sqlite_url, [divisions_source(), cases_source()])
+    # open sign-in: `quarantine` runs as the district without an account
+    cfg = write_config(tmp_path, sqlite_url, [divisions_source(), cases_source()],
+                       extra='[dashboard]\nsign_in = "open"\n')
     writer = _start(cfg, "merging")  # inside BEGIN IMMEDIATE: holds the write lock
     readers: dict[str, subprocess.Popen[str]] = {}
     dashboard: subprocess.Popen[bytes] | None = None

@@ -31,7 +31,7 @@ def test_a_rest_api_refusing_connections_is_named_with_its_url(warehouse_url: st
                                                                run_sources) -> None:
     url = f"http://127.0.0.1:{refused_port()}/api/cases"
     api = {"id": "api", "plugin": "rest", "table": "service_cases", "url": url,
-           "max_retries": 0}
+           "max_retries": 0, "allow_private": True}  # the refusing port is on 127.0.0.1
     divs, r = run_sources(warehouse_url, [divisions_source(), api])
     assert divs.ok and r.status == "failed"
     assert url in r.error and "ConnectError" in r.error, r.error
@@ -53,7 +53,7 @@ def test_the_cli_names_the_failing_api(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{refused_port()}/v1/requests"
     cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", [
         {"id": "hotline", "plugin": "rest", "table": "service_cases", "url": url,
-         "max_retries": 0}])
+         "max_retries": 0, "allow_private": True}])
     out = subprocess.run([GONGZHI, "--config", str(cfg), "ingest", "--quiet"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1

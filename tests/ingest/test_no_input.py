@@ -149,9 +149,10 @@ def test_an_api_with_no_records_is_no_input_and_nothing_since_the_cursor_succeed
     http_server.route("/full", json_reply([]))
     http_server.route("/inc", json_reply([record]), json_reply([]))
     full = {"id": "full", "plugin": "rest", "table": "service_cases",
-            "url": f"{http_server.url}/full"}
+            "url": f"{http_server.url}/full", "allow_private": True}
     inc = {"id": "inc", "plugin": "rest", "table": "service_cases",
-           "url": f"{http_server.url}/inc", "cursor_field": "updated", "cursor_param": "since"}
+           "url": f"{http_server.url}/inc", "cursor_field": "updated", "cursor_param": "since",
+           "allow_private": True}  # the test server is on 127.0.0.1
     srcs = [divisions_source(), full, inc]
     results, engine = run(tmp_path, sqlite_url, srcs, ["divs", "full", "inc"])
     by = {r.source: r for r in results}
