@@ -161,6 +161,37 @@ def months_in(p: Period) -> list[str]:
     return out
 
 
+def month_parts(p: Period) -> list[tuple[str, Period, Period, Period]]:
+    """``(month, part, previous, last year)`` for each calendar month that ``p`` touches: the
+    rows of a KPI grouped by month, each with the spans its 环比 and 同比 compare against.
+
+    A whole month is its own period: it compares with the month before (M-1) and the same
+    month last year (M-12), whatever the grain of ``p`` (a quarter's February compares with
+    January, not with November). A period inside one month (a day, most weeks) is its only
+    part and keeps its own comparisons. A part of a period that straddles months (a week
+    across a month's end) compares with the same days of ``p``'s previous period and of its
+    same period last year.
+    """
+    prev_p, ly_p = p.previous(), p.last_year()
+    out: list[tuple[str, Period, Period, Period]] = []
+    month = p.start.replace(day=1)
+    while month < p.end:
+        nxt = _add_months(month, 1)
+        lo, hi = max(month, p.start), min(nxt, p.end)
+        if (lo, hi) == (month, nxt):
+            part = Period("month", lo, hi)
+            out.append((f"{month:%Y-%m}", part, part.previous(), part.last_year()))
+        elif (lo, hi) == (p.start, p.end):
+            out.append((f"{month:%Y-%m}", p, prev_p, ly_p))
+        else:
+            back, ly_back = prev_p.start - p.start, ly_p.start - p.start
+            out.append((f"{month:%Y-%m}", Period("range", lo, hi),
+                        Period("range", lo + back, hi + back),
+                        Period("range", lo + ly_back, hi + ly_back)))
+        month = nxt
+    return out
+
+
 def latest_complete(grain: Grain, today: dt.date) -> Period:
     """The last whole period before the one containing ``today`` (the default view)."""
     return at(grain, today).previous()

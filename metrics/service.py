@@ -25,7 +25,7 @@ from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
 from metrics.model import Kpi, Measure
-from metrics.periods import Period
+from metrics.periods import Period, month_parts
 from metrics.status import kpi_status, target_for
 from warehouse.engine import data_version
 from warehouse.schema import divisions, warehouse_meta
@@ -44,6 +44,10 @@ class _Job:
     scope: Scope
     period: Period | None
     group: Group
+
+
+# (measure, period tag: cur | prev | ly, the plan row: None or a month with --by month)
+_JobKey = tuple[str, str, Any]
 
 
 def _mkey(m: Measure) -> str:
@@ -135,32 +139,38 @@ class Metrics:
 
     def _compute(self, kpis: list[Kpi], scope: Scope, period: Period | None, group: Group,
                  compare: bool, version: int) -> pl.DataFrame:
-        periods: dict[str, Period | None] = {"cur": period}
-        if compare and period is not None:
-            periods |= {"prev": period.previous(), "ly": period.last_year()}
-        jobs: dict[tuple[str, str], _Job] = {}
+        plan = _plan(period, group, compare)
+        # ``--by month`` is computed month by month (each month a period of its own, with its
+        # own comparisons); other groupings are one grouped query per period.
+        job_group: Group = None if group == "month" else group
+        jobs: dict[_JobKey, _Job] = {}
         for kpi in kpis:
+            if group == "month" and not kpi.periodic:
+                continue  # a state has no months
             for m in kpi.measures().values():
-                for tag, p in periods.items():
-                    jp = p if kpi.periodic or m.window == "latest_year" else None
-                    jobs[(_mkey(m), tag)] = _Job(m, scope, jp, group)
+                for row, spans in plan:
+                    for tag, p in spans.items():
+                        jp = p if kpi.periodic or m.window == "latest_year" else None
+                        jobs[(_mkey(m), tag, row)] = _Job(m, scope, jp, job_group)
         results = self._run_jobs(jobs, version)
         fresh = self._freshness()
         rows: list[dict[str, Any]] = []
         for kpi in kpis:
-            rows.extend(self._assemble(kpi, scope, period, group, results, periods, fresh))
+            rows.extend(self._assemble(kpi, scope, period, group, results, plan, fresh))
         if not rows:
             return pl.DataFrame(schema={c: pl.Object for c in RESULT_COLUMNS})
         return pl.DataFrame(rows, infer_schema_length=None).select(RESULT_COLUMNS)
 
-    def _run_jobs(self, jobs: dict[tuple[str, str], _Job], version: int
-                  ) -> dict[tuple[str, str], dict[Any, tuple[Any, int]] | None]:
+    def _run_jobs(self, jobs: dict[_JobKey, _Job], version: int
+                  ) -> dict[_JobKey, dict[Any, tuple[Any, int]] | None]:
         """Run every job: rollup measures of one family, scope and grouping in one statement
-        (all periods at once), fact-table measures one by one, memoised by data version."""
+        (all periods at once, each period's sums kept apart), fact-table measures of
+        consecutive months in one grouped statement, the rest one by one; memoised by data
+        version."""
         ready = self._rollups_ready(version)
-        out: dict[tuple[str, str], dict[Any, tuple[Any, int]] | None] = {}
-        batched: dict[tuple[Any, ...], list[tuple[tuple[str, str], _Job]]] = {}
-        plain: list[tuple[tuple[str, str], _Job]] = []
+        out: dict[_JobKey, dict[Any, tuple[Any, int]] | None] = {}
+        batched: dict[tuple[Any, ...], list[tuple[_JobKey, _Job]]] = {}
+        plain: list[tuple[_JobKey, _Job]] = []
         for jk, job in jobs.items():
             fam = self._family_for(job, ready)
             if fam is not None:
@@ -178,10 +188,42 @@ class Metrics:
                 res = conn.execute(stmt).mappings().all()
                 for jk, job in items:
                     v, n = labels[_item_key(job)]
+                    # a row of the statement may belong to another period only: it is kept
+                    # (its sums here are 0) and the assembly shows groups with rows only
                     out[jk] = {(r["key"] if grp else None): (r[v], int(r[n] or 0)) for r in res}
+            self._raw_months(conn, plain, version)
             for jk, job in plain:
                 out[jk] = self._raw(conn, job, version)
         return out
+
+    def _raw_months(self, conn: Any, plain: list[tuple[_JobKey, _Job]], version: int) -> None:
+        """Fact-table measures over single months, ungrouped (``--by month``, trends): runs
+        of consecutive months are answered by one query grouped by month, whose rows are
+        memoised as the months' own results (a month without rows gets nothing: 0 rows)."""
+        runs: dict[tuple[Any, ...], set[Period]] = {}
+        for _, job in plain:
+            p, m = job.period, job.measure
+            if (job.group is None and p is not None and p.grain == "month"
+                    and m.window == "period" and m.time
+                    and (version, _mkey(m), job.scope.key(), p, None) not in self._jobs):
+                runs.setdefault((_mkey(m), job.scope), set()).add(p)
+        for (mk, sc), months in runs.items():
+            if len(months) < 2:
+                continue
+            m = next(j.measure for _, j in plain if _mkey(j.measure) == mk)
+            for run in _consecutive(sorted(months, key=lambda x: x.start)):
+                span = Period("range", run[0].start, run[-1].end)
+                try:
+                    res = conn.execute(compiler.raw_query(m, sc, span, "month")).mappings().all()
+                    found = {r["key"]: (r["value"], int(r["rows"] or 0)) for r in res}
+                except NotApplicable:
+                    found = None
+                with self._lock:
+                    for p in run:
+                        key = (version, mk, sc.key(), p, None)
+                        label = p.label
+                        self._jobs[key] = None if found is None else {
+                            None: found.get(label, (None, 0))}
 
     def _raw(self, conn: Any, job: _Job, version: int) -> dict[Any, tuple[Any, int]] | None:
         """One measure from its fact table (memoised; district from streets when additive)."""
@@ -240,62 +282,79 @@ class Metrics:
         return {k.removeprefix("loaded:"): dt.datetime.fromisoformat(v) for k, v in rows}
 
     def _assemble(self, kpi: Kpi, scope: Scope, period: Period | None, group: Group,
-                  results: dict[tuple[str, str], Any], periods: dict[str, Period | None],
+                  results: dict[_JobKey, Any], plan: list[tuple[Any, dict[str, Period | None]]],
                   fresh: dict[str, dt.datetime]) -> list[dict[str, Any]]:
+        """Result rows of one KPI. A grouped result has a row for each group (area, or month
+        of the period) where at least one of the KPI's measures counts a row in the current
+        period; its 环比 and 同比 are the same group's values in the comparison periods (0 for
+        a count without rows there, no value for a ratio without a denominator)."""
         measures = kpi.measures()
         tables = {m.table for m in measures.values()}
         fresh_at = min((fresh[t] for t in tables if t in fresh), default=None)
 
         Values = tuple[float | None, float | None, float | None, int]
 
-        def value_at(tag: str) -> dict[Any, Values]:
-            found = {role: results.get((_mkey(m), tag)) for role, m in measures.items()}
-            parts: dict[str, dict[Any, Any]] = {r: v for r, v in found.items() if v is not None}
-            if len(parts) < len(found):
-                return {}
-            keys: set[Any] = set().union(*[set(v) for v in parts.values()])
-            if group is None:
-                keys = {None}
-            out: dict[Any, Values] = {}
-            for k in keys:
-                if kpi.is_ratio:
-                    num, _ = parts["numerator"].get(k, (0, 0))
-                    den, den_rows = parts["denominator"].get(k, (0, 0))
-                    num = float(num or 0)
-                    den_f = float(den or 0)
-                    val = num / den_f * kpi.scale if den_f else None
-                    out[k] = (val, num, den_f, den_rows)
-                else:
-                    raw, rows = parts["measure"].get(k, (None, 0))
-                    if raw is None and measures["measure"].agg in ("count", "sum",
-                                                                   "count_distinct"):
-                        raw = 0
-                    val = float(raw) * kpi.scale if raw is not None else None
-                    out[k] = (val, val, None, rows)
-            return out
+        def parts_at(tag: str, row: Any) -> dict[str, dict[Any, Any]] | None:
+            found = {role: results.get((_mkey(m), tag, row)) for role, m in measures.items()}
+            if any(v is None for v in found.values()):
+                return None
+            return cast(dict[str, dict[Any, Any]], found)
 
-        cur = value_at("cur")
-        prev = value_at("prev") if "prev" in periods and kpi.periodic else {}
-        ly = value_at("ly") if "ly" in periods and kpi.periodic else {}
+        def present(parts: dict[str, dict[Any, Any]]) -> list[Any]:
+            keys = {k for v in parts.values() for k, (_, n) in v.items() if n}
+            return sorted(keys, key=lambda x: (x is None, x))
+
+        def value(parts: dict[str, dict[Any, Any]] | None, k: Any) -> Values | None:
+            if parts is None:
+                return None
+            if kpi.is_ratio:
+                num, _ = parts["numerator"].get(k, (0, 0))
+                den, den_rows = parts["denominator"].get(k, (0, 0))
+                num = float(num or 0)
+                den_f = float(den or 0)
+                val = num / den_f * kpi.scale if den_f else None
+                return (val, num, den_f, den_rows)
+            raw, rows = parts["measure"].get(k, (None, 0))
+            if raw is None and measures["measure"].agg in ("count", "sum", "count_distinct"):
+                raw = 0
+            v = float(raw) * kpi.scale if raw is not None else None
+            return (v, v, None, rows)
+
+        compared = kpi.periodic
         rows = []
         level = _group_level(group, scope)  # of the rows' areas: a target may not apply there
         target, warning = target_for(kpi, level)
-        for k in sorted(cur, key=lambda x: (x is None, x)):
-            val, num, den, sample = cur[k]
-            pv = prev.get(k, (None,))[0]
-            lv = ly.get(k, (None,))[0]
-            rows.append({
-                "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
-                "domain": kpi.domain, "key": k, "value": val, "numerator": num,
-                "denominator": den, "unit": kpi.unit, "target": target,
-                "warning": warning, "direction": kpi.direction,
-                "status": kpi_status(kpi, val, sample, level),
-                "sample": sample, "period": period.label if period and kpi.periodic else None,
-                "scope": scope.key(), "scope_name": scope.name,
-                "prev_value": pv, "delta_prev": None if val is None or pv is None else val - pv,
-                "ly_value": lv, "delta_yoy": None if val is None or lv is None else val - lv,
-                "fresh_at": fresh_at,
-            })
+        for plan_row, spans in plan:
+            cur = parts_at("cur", plan_row)
+            if cur is None:
+                continue
+            if group is None:
+                keys: list[Any] = [None]
+            elif group == "month":
+                keys = [None] if present(cur) else []
+            else:
+                keys = present(cur)
+            prev = parts_at("prev", plan_row) if "prev" in spans and compared else None
+            ly = parts_at("ly", plan_row) if "ly" in spans and compared else None
+            for k in keys:
+                val, num, den, sample = cast(Values, value(cur, k))
+                pv = (value(prev, k) or (None,))[0]
+                lv = (value(ly, k) or (None,))[0]
+                rows.append({
+                    "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
+                    "domain": kpi.domain, "key": plan_row if group == "month" else k,
+                    "value": val, "numerator": num,
+                    "denominator": den, "unit": kpi.unit, "target": target,
+                    "warning": warning, "direction": kpi.direction,
+                    "status": kpi_status(kpi, val, sample, level),
+                    "sample": sample,
+                    "period": period.label if period and kpi.periodic else None,
+                    "scope": scope.key(), "scope_name": scope.name,
+                    "prev_value": pv, "delta_prev": None if val is None or pv is None
+                    else val - pv,
+                    "ly_value": lv, "delta_yoy": None if val is None or lv is None else val - lv,
+                    "fresh_at": fresh_at,
+                })
         if not rows and group is None:
             rows.append({c: None for c in RESULT_COLUMNS} | {
                 "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
@@ -304,6 +363,35 @@ class Metrics:
                 "scope": scope.key(), "scope_name": scope.name, "fresh_at": fresh_at,
                 "period": period.label if period and kpi.periodic else None})
         return rows
+
+
+def _plan(period: Period | None, group: Group, compare: bool
+          ) -> list[tuple[Any, dict[str, Period | None]]]:
+    """The result's rows before grouping, each with its periods by tag (cur, prev, ly):
+    one row for the period, or with ``--by month`` one per month it touches."""
+    if group == "month" and period is not None:
+        plan: list[tuple[Any, dict[str, Period | None]]] = []
+        for month, part, prev, ly in month_parts(period):
+            spans_m: dict[str, Period | None] = {"cur": part}
+            if compare:
+                spans_m |= {"prev": prev, "ly": ly}
+            plan.append((month, spans_m))
+        return plan
+    spans: dict[str, Period | None] = {"cur": period}
+    if compare and period is not None:
+        spans |= {"prev": period.previous(), "ly": period.last_year()}
+    return [(None, spans)]
+
+
+def _consecutive(months: list[Period]) -> list[list[Period]]:
+    """Split sorted month periods into runs of consecutive months."""
+    runs: list[list[Period]] = []
+    for p in months:
+        if runs and runs[-1][-1].end == p.start:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
 
 
 def _group_level(group: Group, scope: Scope) -> str:
