@@ -48,32 +48,18 @@ def domain_ids(m: Metrics, domain: str) -> list[str]:
 
 def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
                     months: int, viewer: Viewer | None = None) -> pl.DataFrame:
-    """Monthly values of each KPI over the ``months`` months ending with ``period``."""
+    """Monthly values of each KPI over the ``months`` months ending with ``period``: flows
+    (cases in the month) and stocks (members by the month's end) alike, a point for each
+    month with rows, as ``--by month`` gives them (states without months have none)."""
     rng = month_range(period, months)
-    flows: list[str] = []
-    stocks: list[str] = []
-    for kid in ids:
-        k = m.catalog.get(kid)
-        if not k.periodic:
-            continue
-        windows = {x.window for x in k.measures().values()}
-        (flows if windows == {"period"} else stocks).append(kid)
-    frames = []
-    if flows:
-        f = m.compute(flows, scope, rng, "month", compare=False, viewer=viewer)
-        if f.height:
-            frames.append(f.select("kpi", pl.col("key").alias("month"), "value", "target",
-                                   "status"))
-    for month in months_in(rng) if stocks else []:
-        f = m.compute(stocks, scope, parse(month), compare=False, viewer=viewer)
-        if f.height:
-            frames.append(f.select("kpi", pl.lit(month).alias("month"), "value", "target",
-                                   "status"))
-    if not frames:
+    periodic = [kid for kid in ids if m.catalog.get(kid).periodic]
+    f = m.compute(periodic, scope, rng, "month", compare=False, viewer=viewer) if periodic \
+        else pl.DataFrame()
+    if not f.height:
         return pl.DataFrame(schema={"kpi": pl.String, "month": pl.String, "value": pl.Float64,
                                     "target": pl.Float64, "status": pl.String})
-    out = pl.concat(frames, how="vertical_relaxed")
-    return out.filter(pl.col("month").is_in(months_in(rng))).sort("kpi", "month")
+    return f.select("kpi", pl.col("key").alias("month"), "value", "target",
+                    "status").sort("kpi", "month")
 
 
 def overview(m: Metrics, scope: Scope, period: Period, months: int = 12,

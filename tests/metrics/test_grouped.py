@@ -141,3 +141,19 @@ def test_cli_by_month_json(tmp_path: Path, sqlite_url: str) -> None:
     rows = json.loads(res.output)
     assert [(r["key"], r["value"], r["delta_prev"]) for r in rows] == [
         ("2024-01", 3.0, 3.0), ("2024-02", 8.0, 5.0), ("2024-03", 2.0, -6.0)]
+
+
+def test_sparklines_treat_stocks_like_flows(metrics_pair: tuple[Metrics, Metrics]) -> None:
+    """A stock's sparkline has a point for each month with rows, like a flow's; none for
+    months before its first row, none where it does not apply (a grid for data kept per
+    community), and each point is the stock at the month's end."""
+    from metrics import views
+    from metrics.compiler import Scope
+
+    m = metrics_pair[0]
+    page = views.overview(m, m.district(), periods.parse("2024-03"))
+    stock = page.sparklines.filter(page.sparklines["kpi"] == "party.checked_in_members")
+    assert dict(zip(stock["month"], stock["value"], strict=True)) == {
+        "2024-01": 2.0, "2024-02": 2.0, "2024-03": 3.0}
+    grid = views.overview(m, Scope("grid", HANJIANG + "001", ""), periods.parse("2024-03"))
+    assert "party.checked_in_members" not in set(grid.sparklines["kpi"].to_list())
