@@ -21,8 +21,21 @@ from gongzhi.errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
 COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
-                      "frequent"}
+                      "frequent", "delete_flag"}
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+# what a delete-flag column holds for a deleted row (compared trimmed, case-insensitively)
+DELETED_VALUES = ("1", "y", "yes", "true", "是", "已删除", "deleted")
+
+
+@dataclass(frozen=True)
+class DeleteFlag:
+    """A soft-delete marker in a source (``[sources.delete_flag]``): rows whose ``column``
+    holds one of ``values`` were deleted in the source system and leave the warehouse."""
+
+    column: str
+    values: tuple[str, ...] = DELETED_VALUES
 
 
 @dataclass
@@ -41,6 +54,7 @@ class SourceSpec:
     required: bool = False
     #: opt-in for a schedule firing more often than the scheduler's floor (every 5 minutes)
     frequent: bool = False
+    delete_flag: DeleteFlag | None = None
     base_dir: Path = Path(".")
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
@@ -247,6 +261,8 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
             problems.append(Problem(place, f"'{key}' must be true or false: {value!r}"))
             value = False
         flags[key] = value
+    delete_flag, errs = _delete_flag(raw.get("delete_flag"), place)
+    problems += errs
     options = {k: v for k, v in raw.items() if k not in COMMON_SOURCE_KEYS}
     spec = SourceSpec(
         id=sid,
@@ -259,8 +275,28 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
         place=place,
         base_dir=base_dir,
         **flags,
+        delete_flag=delete_flag,
     )
     return spec, problems
+
+
+def _delete_flag(raw: Any, place: str) -> tuple[DeleteFlag | None, list[Problem]]:
+    """``[sources.delete_flag]``: ``column`` (the source's header, e.g. SCBZ, 删除标志,
+    is_deleted) and optional ``values`` meaning deleted (default: 1, Y, yes, true, 是 …)."""
+    if raw is None:
+        return None, []
+    bad = [Problem(place, "[sources.delete_flag] needs column = \"<header>\" and optional "
+                          "values = [\"1\", …]")]
+    if not isinstance(raw, dict) or not isinstance(raw.get("column"), str) \
+            or not raw["column"].strip() or set(raw) - {"column", "values"}:
+        return None, bad
+    values = raw.get("values", list(DELETED_VALUES))
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, str | int | bool) for v in values):
+        return None, bad
+    norm = tuple(str(v).strip().lower() if not isinstance(v, bool) else str(v).lower()
+                 for v in values)
+    return DeleteFlag(raw["column"].strip(), norm), []
 
 
 def _resolve_sqlite_url(url: str, base_dir: Path) -> str:

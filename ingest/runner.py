@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Table, select
 from gongzhi import privacy
 from gongzhi.errors import GongzhiError, LockBusy, SourceError
 from gongzhi.settings import Settings, SourceSpec
+from ingest import deletes
 from ingest.contract import Batch, Snapshot, SourceContext
 from ingest.normalize.cast import Prepared, cast_batch
 from ingest.progress import Progress
@@ -62,6 +63,9 @@ class RunObserver(Protocol):
     def after_merge(self, conn: Connection, table: Table, stage: Table,
                     counts: bulk.MergeCounts, frame: pl.DataFrame | None = None) -> None: ...
 
+    # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
+    # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes)
+
 
 @dataclass
 class RunResult:
@@ -77,6 +81,7 @@ class RunResult:
     inserted: int = 0
     updated: int = 0
     retired: int = 0
+    deleted: int = 0  # rows the source flagged deleted ([sources.delete_flag])
     error: str | None = None
 
     @property
@@ -89,6 +94,7 @@ class RunResult:
 class _Collected:
     good: list[pl.DataFrame] = field(default_factory=list)
     bad: list[pl.DataFrame] = field(default_factory=list)
+    deleted: list[pl.DataFrame] = field(default_factory=list)
     read: int = 0
     snapshot: Snapshot | None = None
 
@@ -159,8 +165,8 @@ class Runner:
             if batch.table not in tables:
                 raise SourceError(f"plugin yielded rows for unknown table '{batch.table}'")
             table = tables[batch.table]
-            prepared = self._prepare(spec, batch, table, known)
             c = collected.setdefault(batch.table, _Collected())
+            prepared = self._prepare(spec, batch, table, known, c)
             if not prepared.good.is_empty():
                 c.good.append(prepared.good)
             if not prepared.bad.is_empty():
@@ -191,18 +197,30 @@ class Runner:
         return RunResult(spec.id, run_id, runlog.NO_INPUT, error=reason)
 
     def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
-                 known: dict[str, pl.Series]) -> Prepared:
+                 known: dict[str, pl.Series], c: _Collected) -> Prepared:
         location = batch.note or spec.id
         key_file = self.settings.pseudonym_key_file
-        return cast_batch(batch.frame, table, columns=spec.columns, defaults=spec.defaults,
-                          key_getter=lambda: privacy.pseudonym_key(key_file),
-                          known_codes=known, mapped=batch.mapped, location=location)
+
+        def cast(frame: pl.DataFrame) -> Prepared:
+            return cast_batch(frame, table, columns=spec.columns, defaults=spec.defaults,
+                              key_getter=lambda: privacy.pseudonym_key(key_file),
+                              known_codes=known, mapped=batch.mapped, location=location)
+
+        if spec.delete_flag is None:
+            return cast(batch.frame)
+        split = deletes.split_and_cast(batch.frame, spec.delete_flag, location, cast)
+        if not split.deleted.good.is_empty():
+            c.deleted.append(split.deleted.good)
+        live = split.live
+        return Prepared(live.good, pl.concat([live.bad, split.deleted.bad]),
+                        live.read + split.deleted.read, live.unmapped)
 
     def _load(self, spec: SourceSpec, run_id: int, lock: SourceLock,
               collected: dict[str, _Collected], cursor_out: Any, cursor_in: Any) -> RunResult:
         tables = data_tables()
         result = RunResult(spec.id, run_id, runlog.SUCCEEDED)
         frames: dict[str, pl.DataFrame] = {}
+        removals: dict[str, pl.DataFrame] = {}
         for name, c in collected.items():
             table = tables[name]
             good = pl.concat(c.good, how="vertical_relaxed") if c.good else None
@@ -211,6 +229,13 @@ class Runner:
                 before = good.height
                 good = dedupe(good, key_columns(table))
                 result.duplicates += before - good.height
+            if c.deleted:
+                good, flagged, dropped = deletes.settle(
+                    good, pl.concat(c.deleted, how="vertical_relaxed"), key_columns(table))
+                result.duplicates += dropped
+                result.deleted += flagged.height
+                removals[name] = flagged
+            if good is not None:
                 frames[name] = good
             elif c.snapshot is not None:
                 raise SourceError(f"the snapshot for {name} is empty; refusing to retire "
@@ -225,6 +250,8 @@ class Runner:
             for name in order:
                 self.progress.update(f"staging {name}", frames[name].height, force=True)
                 staged[name] = stager.stage(tables[name], frames[name])
+            gone = {name: stager.stage(tables[name], f, as_name=f"{name}__deleted")
+                    for name, f in removals.items()}
             faultpoint("staged")
             with self.engine.connect() as conn:
                 stager.attach(conn)
@@ -234,6 +261,9 @@ class Runner:
                         lock.check(wconn)  # the fence: a run whose lock was taken over stops
                         self._commit(wconn, spec, run_id, collected, staged, frames, result,
                                      cursor_out, cursor_in)
+                        removed = self._delete(wconn, gone)
+                        if removed:
+                            bump_data_version(wconn)
                 finally:
                     stager.detach(conn)
         finally:
@@ -274,15 +304,34 @@ class Runner:
         if result.inserted or result.updated or result.retired:
             bump_data_version(conn)
         stamp_loaded(conn, arrived)  # a run that read nothing new leaves the freshness
-        assert result.read == result.loaded + result.quarantined + result.duplicates, result
+        assert result.read == (result.loaded + result.quarantined + result.duplicates
+                               + result.deleted), result
         faultpoint("before_cursor")
         if cursor_out is not None and cursor_out != cursor_in:
             runlog.put_cursor(conn, spec.id, cursor_out, run_id)
         runlog.finish_run(conn, run_id, runlog.SUCCEEDED, read=result.read,
                           loaded=result.loaded, quarantined=result.quarantined,
                           duplicate=result.duplicates, inserted=result.inserted,
-                          updated=result.updated, retired=result.retired)
+                          updated=result.updated, retired=result.retired,
+                          deleted=result.deleted)
         faultpoint("before_commit")
+
+    def _delete(self, conn: Connection, gone: dict[str, Table]) -> int:
+        """Remove the rows whose keys the source flagged deleted (same transaction)."""
+        tables = data_tables()
+        removed = 0
+        for name, stage in gone.items():
+            for ob in self.observers:
+                if hasattr(ob, "before_delete"):
+                    ob.before_delete(conn, tables[name], stage)
+            n = bulk.delete_keys(conn, tables[name], stage)
+            for ob in self.observers:
+                if hasattr(ob, "after_delete"):
+                    ob.after_delete(conn, tables[name], stage, n)
+            if n:
+                stamp_loaded(conn, {name})  # the table changed: its freshness moves
+            removed += n
+        return removed
 
 
 def _cleanup_stale_stages(engine: Engine) -> None:
@@ -363,5 +412,6 @@ def _summary(r: RunResult) -> str:
     if r.status == runlog.SUCCEEDED:
         return (f"{r.status}: read {r.read:,}, loaded {r.loaded:,} (new {r.inserted:,}, "
                 f"changed {r.updated:,}), quarantined {r.quarantined:,}, "
-                f"duplicates {r.duplicates:,}")
+                f"duplicates {r.duplicates:,}" + (f", deleted {r.deleted:,}" if r.deleted
+                                                  else ""))
     return f"{r.status}: {r.error}"

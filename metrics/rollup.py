@@ -290,6 +290,28 @@ class RollupObserver:
             _apply(conn, fam, delta)
 
 
+    def before_delete(self, conn: Connection, table: Table, stage: Table) -> None:
+        """Read the stored rows a source deleted, before they go (their contribution)."""
+        self.before_merge(conn, table, stage)
+
+    def after_delete(self, conn: Connection, table: Table, stage: Table, removed: int) -> None:
+        """Subtract what the deleted rows contributed; an item leaving the catalogue changes
+        按期 deadlines, so those families are recomputed."""
+        old = self._old.pop(table.name, None)
+        if table.name == service_items.name and removed:
+            for fam in self.by_table.get("service_cases", []):
+                if fam.uses("on_time"):
+                    rebuild(conn, fam)
+        fams = self.by_table.get(table.name)
+        if not fams or old is None or not old.height:
+            return
+        lookups = _lookups(conn) if any(f.uses("on_time") for f in fams) else {}
+        for fam in fams:
+            gone = contributions(old, table, fam, lookups)
+            value_cols = [c for c in gone.columns if c not in ("area", "month")]
+            _apply(conn, fam, gone.with_columns([pl.col(c) * -1 for c in value_cols]))
+
+
 def _lookups(conn: Connection) -> dict[str, pl.DataFrame]:
     from warehouse.schema import work_calendar
 

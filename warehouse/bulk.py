@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
+    delete,
     exists,
     func,
     inspect,
@@ -97,18 +98,20 @@ class Stager:
                 raise ValueError("the embedded warehouse needs a file, not :memory:")
             self._file = db.with_name(f"{db.name}-stage-{run_id}")
 
-    def stage(self, table: Table, df: pl.DataFrame) -> Table:
-        """Write ``df`` (already cast to the contract) into a scratch copy of ``table``."""
+    def stage(self, table: Table, df: pl.DataFrame, *, as_name: str | None = None) -> Table:
+        """Write ``df`` (already cast to the contract) into a scratch copy of ``table``
+        (named after ``as_name`` when a run stages two frames for one table)."""
         wire = to_wire(df, table, dialect=self.dialect)
+        base = as_name or table.name
         if self.dialect == "sqlite":
             # A name unlike the target's: the same name in two schemas confuses correlation.
-            self._stage_sqlite(f"s_{table.name}", wire)
-            st = _mirror(table, f"s_{table.name}", schema="stage")
+            self._stage_sqlite(f"s_{base}", wire)
+            st = _mirror(table, f"s_{base}", schema="stage")
         else:
-            name = f"_stage_{self.run_id}_{table.name}"
+            name = f"_stage_{self.run_id}_{base}"
             self._stage_copy(table, name, wire)
             st = _mirror(table, name, schema=None)
-        self.staged[table.name] = st
+        self.staged[base] = st
         return st
 
     def _stage_sqlite(self, name: str, wire: pl.DataFrame) -> None:
@@ -281,3 +284,12 @@ def retire_missing(
     )
     result = conn.execute(update(table).where(*conds, missing).values(**values))
     return int(result.rowcount or 0)
+
+
+def delete_keys(conn: Connection, table: Table, stage: Table) -> int:
+    """Delete the rows of ``table`` whose keys are staged (rows a source flagged deleted);
+    returns how many were stored."""
+    keys = key_columns(table)
+    match = exists(select(literal_column("1")).select_from(stage).where(
+        and_(*[stage.c[k] == table.c[k] for k in keys])).correlate(table))
+    return int(conn.execute(delete(table).where(match)).rowcount or 0)

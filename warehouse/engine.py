@@ -22,6 +22,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Integer,
     create_engine,
     event,
     insert,
@@ -37,7 +38,7 @@ from sqlalchemy.schema import DDLElement
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -249,9 +250,16 @@ def _v4_covering_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v5_rows_deleted(conn: Connection) -> None:
+    """v5: the run log counts rows a source flagged deleted."""
+    if "rows_deleted" not in {c["name"] for c in inspect(conn).get_columns("ingest_runs")}:
+        col = Column("rows_deleted", Integer, nullable=False, server_default="0")
+        conn.execute(AddColumn("ingest_runs", col))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
-                                     (4, _v4_covering_indexes)]
+                                     (4, _v4_covering_indexes), (5, _v5_rows_deleted)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

@@ -150,7 +150,8 @@ def add_quarantine(conn: Connection, run_id: int, source: str, table: str,
 
 
 RUN_COLUMNS = ("run_id", "source", "trigger", "status", "started_at", "finished_at", "read",
-               "loaded", "quarantined", "duplicates", "inserted", "updated", "retired", "error")
+               "loaded", "quarantined", "duplicates", "inserted", "updated", "retired",
+               "deleted", "error")
 
 
 def list_runs(engine: Engine, *, source: str | None = None, limit: int = 50,
@@ -164,7 +165,7 @@ def list_runs(engine: Engine, *, source: str | None = None, limit: int = 50,
         r.rows_read.label("read"), r.rows_loaded.label("loaded"),
         r.rows_quarantined.label("quarantined"), r.rows_duplicate.label("duplicates"),
         r.rows_inserted.label("inserted"), r.rows_updated.label("updated"),
-        r.rows_retired.label("retired"), r.error,
+        r.rows_retired.label("retired"), r.rows_deleted.label("deleted"), r.error,
     ).order_by(r.run_id.desc()).limit(limit).offset(offset)
     if source:
         stmt = stmt.where(r.source == source)

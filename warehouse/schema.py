@@ -333,6 +333,7 @@ ingest_runs = Table(
     Column("rows_inserted", Integer, nullable=False, default=0),
     Column("rows_updated", Integer, nullable=False, default=0),
     Column("rows_retired", Integer, nullable=False, default=0),
+    Column("rows_deleted", Integer, nullable=False, default=0),  # flagged deleted by the source
     Column("error", Text),
     Column("host", String(128)),
     Column("pid", Integer),

@@ -51,7 +51,7 @@ class Draw:
                 f"{self.scope.code} {self.period.label} by {self.group}")
 
 
-def build(w: World, folder: Path, url: str, *, deletes: bool = False) -> Path:
+def build(w: World, folder: Path, url: str, *, deletes: bool = True) -> Path:
     """Write the world's sources and config into ``folder`` and load them with the runner
     and the rollup observer, as ``gongzhi ingest`` does; returns the config path."""
     write_sources(w, folder)
@@ -399,3 +399,82 @@ def report(problems: list[str], limit: int = 25) -> str:
     head = "\n".join(problems[:limit])
     more = f"\n… and {len(problems) - limit} more" if len(problems) > limit else ""
     return f"{len(problems)} differences:\n{head}{more}"
+
+
+# -- the incremental path ----------------------------------------------------------------------
+
+
+@dataclass
+class Evolution:
+    """Two drops of one world: the first half, then the rest with changed and deleted rows."""
+
+    first: dict[str, list[dict[str, Any]]]
+    second: dict[str, list[dict[str, Any]]]
+    deleted: dict[str, list[dict[str, Any]]]
+    half: World  # what the warehouse holds after the first drop
+    final: World  # … and after the second
+
+
+def evolve(w: World, seed: int = SEED) -> Evolution:
+    """Split every table in two; in the second drop ~6 % of the first half come back changed
+    (a value taken from another row of the same column: moved in time or area, closed, rated)
+    and ~3 % flagged deleted."""
+    from tests.differential.world import KEYS
+
+    r = random.Random(seed + 1)
+    first, second, deleted, half_t, final_t = {}, {}, {}, {}, {}
+    for table, frame in w.tables.items():
+        rows = frame.to_dicts()
+        r.shuffle(rows)
+        cut = len(rows) // 2
+        a, b = rows[:cut], rows[cut:]
+        keys = KEYS[table]
+        cols = [c for c in frame.columns if c not in keys]
+        changed, gone = [], []
+        for row in a:
+            u = r.random()
+            if u < 0.06 and cols and len(rows) > 1:
+                col = r.choice(cols)
+                changed.append(dict(row, **{col: r.choice(rows)[col]}))
+            elif u < 0.09:
+                gone.append(row)
+        first[table], second[table], deleted[table] = a, b + changed, gone
+        half_t[table] = pl.DataFrame(a, schema=frame.schema)
+        gone_keys = {tuple(g[k] for k in keys) for g in gone}
+        latest = {tuple(x[k] for k in keys): x for x in a + changed}
+        kept = [x for key, x in latest.items() if key not in gone_keys] + b
+        final_t[table] = pl.DataFrame(kept, schema=frame.schema)
+    half = World(w.seed, w.divisions, w.communities, w.grids, half_t, w.bad)
+    final = World(w.seed, w.divisions, w.communities, w.grids, final_t, w.bad)
+    return Evolution(first, second, deleted, half, final)
+
+
+def rollup_snapshots(cfg: Path) -> dict[str, dict[tuple[str, str], dict[str, float]]]:
+    """Every rollup table as kept by the runs, and as rebuilt from the facts (rolled back)."""
+    from ingest.registry import load_validated
+    from metrics.catalog import load_catalog
+    from metrics.rollup import families, rebuild
+    from warehouse.engine import open_warehouse, write_transaction
+
+    def snap(conn: Any, fam: Any) -> dict[tuple[str, str], dict[str, float]]:
+        from sqlalchemy import select
+
+        out = {}
+        for row in conn.execute(select(fam.sa_table())).mappings():
+            vals = {k: round(float(v), 6) for k, v in row.items() if k not in ("area", "month")}
+            if any(vals.values()):
+                out[(row["area"], row["month"])] = vals
+        return out
+
+    engine = open_warehouse(load_validated(cfg).warehouse_url)
+    kept, rebuilt = {}, {}
+    try:
+        for fam in families(load_catalog()).values():
+            with write_transaction(engine) as conn:
+                kept[fam.name] = snap(conn, fam)
+                rebuild(conn, fam)
+                rebuilt[fam.name] = snap(conn, fam)
+                conn.rollback()
+    finally:
+        engine.dispose()
+    return {"kept": kept, "rebuilt": rebuilt}  # type: ignore[dict-item]
