@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast lint bench-ingest bench-kpi bench-dashboard bench-load clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,15 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -q -x -m "not postgres and not browser"
+
+# The differential suite at depth: thousands of drawn KPI combinations on more data, both
+# engines (GONGZHI_REQUIRE_PG=1 makes PostgreSQL mandatory). DIFF_SEED picks other data.
+DIFF_DRAWS ?= 2000
+DIFF_SCALE ?= 2
+DIFF_SEED ?= 20240531
+test-deep: install
+	GONGZHI_DIFF_DRAWS=$(DIFF_DRAWS) GONGZHI_DIFF_SCALE=$(DIFF_SCALE) GONGZHI_DIFF_SEED=$(DIFF_SEED) \
+		$(BIN)/pytest -q tests/differential
 
 lint: install
 	$(BIN)/ruff check .
