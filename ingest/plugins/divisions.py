@@ -38,7 +38,9 @@ def short_name(name: str, unit_type: str | None, parent: str | None) -> str:
     """The name people say: 高庄社区居委会 → 高庄社区, 竹条村委会 → 竹条村."""
     if unit_type in PLACEHOLDER_TYPES or name.endswith("虚拟社区"):
         return name if name != "虚拟社区" else f"虚拟社区（{parent or ''}）"
-    for suffix, repl in (("社区居委会", "社区"), ("村委会", "村"), ("居委会", "社区")):
+    # the list spells committees both ways: 高庄社区居委会 and 万达社区居民委员会
+    for suffix, repl in (("社区居委会", "社区"), ("社区居民委员会", "社区"), ("村民委员会", "村"),
+                         ("村委会", "村"), ("居委会", "社区"), ("居民委员会", "社区")):
         if name.endswith(suffix):
             return name[: -len(suffix)] + repl
     return name

@@ -64,7 +64,8 @@ class World:
 def _short(name: str, unit_type: str, parent: str) -> str:
     if unit_type == "虚拟社区" or name.endswith("虚拟社区"):
         return name if name != "虚拟社区" else f"虚拟社区（{parent}）"
-    for suffix, repl in (("社区居委会", "社区"), ("村委会", "村"), ("居委会", "社区")):
+    for suffix, repl in (("社区居委会", "社区"), ("社区居民委员会", "社区"), ("村民委员会", "村"),
+                         ("村委会", "村"), ("居委会", "社区"), ("居民委员会", "社区")):
         if name.endswith(suffix):
             return name[: -len(suffix)] + repl
     return name

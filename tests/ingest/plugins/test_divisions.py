@@ -89,4 +89,7 @@ def test_list_without_a_district_row_is_refused(tmp_path: Path, sqlite_url: str,
 def test_short_names() -> None:
     assert short_name("高庄社区居委会", "社区居委会", "汉江街道") == "高庄社区"
     assert short_name("竹条村委会", "村委会", "牛首镇") == "竹条村"
+    # 15 communities of the 2023 list spell it out in full: 万达社区居民委员会
+    assert short_name("万达社区居民委员会", "居委会", "汉江街道") == "万达社区"
+    assert short_name("前进村民委员会", "村委会", "太平店镇") == "前进村"
     assert short_name("虚拟社区", "虚拟社区", "高新区汽车工业园") == "虚拟社区（高新区汽车工业园）"
