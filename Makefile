@@ -34,7 +34,7 @@ DIFF_SCALE ?= 2
 DIFF_SEED ?= 20240531
 test-deep: install
 	GONGZHI_DIFF_DRAWS=$(DIFF_DRAWS) GONGZHI_DIFF_SCALE=$(DIFF_SCALE) GONGZHI_DIFF_SEED=$(DIFF_SEED) \
-		$(BIN)/pytest -q tests/differential
+		$(BIN)/pytest -q --timeout=7200 tests/differential
 
 lint: install
 	$(BIN)/ruff check .
