@@ -31,7 +31,7 @@ SEED = int(os.environ.get("GONGZHI_DIFF_SEED", "20240531"))
 DRAWS = int(os.environ.get("GONGZHI_DIFF_DRAWS", "160"))
 SCALE = float(os.environ.get("GONGZHI_DIFF_SCALE", "1"))
 FIELDS = ("value", "numerator", "denominator", "sample", "prev_value", "ly_value",
-          "delta_prev", "delta_yoy", "status", "period")
+          "delta_prev", "delta_yoy", "status", "target", "period")
 GRAINS = ("day", "week", "month", "quarter", "year")
 GROUPS = (None, "month", "street", "community", "grid")
 # periods are drawn a little beyond the data on both sides: empty periods must say so
@@ -209,7 +209,7 @@ def check_cli(cfg: Path, orc: o.Oracle, d: Draw, fmt: str) -> list[str]:
         want = orc.compute(k, d.scope, d.period, d.group)
         problems += compare(want, got, f"{d.describe()} [cli {fmt}] {k}",
                             ("value", "numerator", "denominator", "sample", "status", "period",
-                             "delta_prev", "delta_yoy"))
+                             "delta_prev", "delta_yoy", "target"))
         for r in got.values():
             if r["scope"] != f"{d.scope.level}:{d.scope.code}":
                 problems.append(f"{d.describe()} [cli {fmt}] {k}: scope {r['scope']}")
@@ -244,7 +244,7 @@ def check_pages(orc: o.Oracle, d: Draw) -> list[str]:
             problems += compare(orc.compute(k, d.scope, d.period, child),
                                 frame_rows(page.ranking, k), f"{where} [ranking] {k}")
         board_group = "community" if d.scope.level in ("district", "street") else child
-        if board_group and catalog.get(k).target is not None:
+        if board_group and o.KPIS[k].target is not None and board_group in o.KPIS[k].levels:
             problems += compare(orc.compute(k, d.scope, d.period, board_group),
                                 frame_rows(page.board, k), f"{where} [board] {k}",
                                 ("value", "numerator", "denominator", "sample", "status"))

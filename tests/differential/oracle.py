@@ -153,7 +153,14 @@ class K:
     warning: float | None = None
     higher: bool = True
     min_sample: int = 0
-    target_levels: tuple[str, ...] = ("district", "street", "community", "grid")
+    target_levels: tuple[str, ...] | None = None  # default: ratios and averages everywhere,
+    # counts and sums at the district only (a district's 5,000 says nothing of a community)
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        if self.target_levels is not None:
+            return self.target_levels
+        return ("district",) if self.den is None and self.num.agg != "avg" else EVERY
 
 
 c = pl.col
@@ -417,7 +424,10 @@ class Oracle:
                             for m in ms]
         except NotApplicable:
             if group is None:
+                level = scope.level
                 return {None: {"value": None, "numerator": None, "denominator": None,
+                               "target": k.target if k.target is not None and level in k.levels
+                               else None,
                                "sample": 0, "prev_value": None, "ly_value": None,
                                "delta_prev": None, "delta_yoy": None, "status": None,
                                "period": asked.label if k.periodic else None,
@@ -436,6 +446,8 @@ class Oracle:
                         "delta_prev": None if val is None or pv is None else val - pv,
                         "delta_yoy": None if val is None or lv is None else val - lv,
                         "status": status(k, val, sample, level),
+                        "target": k.target if k.target is not None and level in k.levels
+                        else None,
                         "period": asked.label if k.periodic else None,
                         "_present": key in present}
         return out
@@ -458,7 +470,7 @@ class Oracle:
 
 def status(k: K, value: float | None, sample: int, level: str) -> str | None:
     """红黄蓝: blue meets the target, yellow the warning line, red neither."""
-    if value is None or k.target is None or level not in k.target_levels:
+    if value is None or k.target is None or level not in k.levels:
         return None
     if sample < k.min_sample:
         return None
