@@ -195,6 +195,7 @@ def _num(v: str) -> Any:
 def check_cli(cfg: Path, orc: o.Oracle, d: Draw, fmt: str) -> list[str]:
     """``gongzhi kpi --format json|csv``: the JSON keys of DESIGN §7, the same figures."""
     out = _cli(cfg, d, fmt)
+    names = orc.w.names()
     if fmt == "json":
         rows = json.loads(out)
     else:
@@ -210,9 +211,12 @@ def check_cli(cfg: Path, orc: o.Oracle, d: Draw, fmt: str) -> list[str]:
         problems += compare(want, got, f"{d.describe()} [cli {fmt}] {k}",
                             ("value", "numerator", "denominator", "sample", "status", "period",
                              "delta_prev", "delta_yoy", "target"))
-        for r in got.values():
+        for key, r in got.items():
             if r["scope"] != f"{d.scope.level}:{d.scope.code}":
                 problems.append(f"{d.describe()} [cli {fmt}] {k}: scope {r['scope']}")
+            if d.group in ("street", "community", "grid") and r.get("key_name") != names[key]:
+                problems.append(f"{d.describe()} [cli {fmt}] {k} [{key}]: named "
+                                f"{r.get('key_name')!r}, expected {names[key]!r}")
     return problems
 
 
