@@ -44,7 +44,7 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     else:
         need_pg()
         schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         with admin.connect() as c:
             c.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
@@ -120,7 +120,7 @@ def two_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
         return
     need_pg()
     names = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as c:
         for n in names:
             c.execute(text(f'CREATE SCHEMA "{n}"'))
