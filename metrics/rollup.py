@@ -295,10 +295,11 @@ class RollupObserver:
         self.before_merge(conn, table, stage)
 
     def after_delete(self, conn: Connection, table: Table, stage: Table, removed: int) -> None:
-        """Subtract what the deleted rows contributed; an item leaving the catalogue changes
-        按期 deadlines, so those families are recomputed."""
+        """Subtract what the deleted rows contributed; an item or an official holiday
+        leaving changes 按期 deadlines, so those families are recomputed."""
         old = self._old.pop(table.name, None)
-        if table.name == service_items.name and removed:
+        if removed and (table.name == service_items.name or (
+                table.name == holiday_calendar.name and ensure_calendar(conn))):
             for fam in self.by_table.get("service_cases", []):
                 if fam.uses("on_time"):
                     rebuild(conn, fam)

@@ -115,3 +115,46 @@ def test_a_bad_delete_flag_is_a_config_error_naming_the_source(flag: object) -> 
         settings_from_dict({"sources": [{"id": "cases", "plugin": "files",
                                          "delete_flag": flag}]})
     assert "cases" in str(err.value) and "delete_flag" in str(err.value)
+
+
+def test_a_deleted_holiday_moves_the_deadlines_back(tmp_path: Path, warehouse_url: str) -> None:
+    """An office withdraws a day it had loaded as a holiday (flagged deleted in its calendar
+    file): the working days and the 按期 rollups follow at once."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "cal").mkdir()
+    (tmp_path / "in" / "items.csv").write_text("item_code,item_name,promised_days\nI1,事项,1\n",
+                                               encoding="utf-8")
+    # submitted Friday 6 June 2025, due the next working day (Monday 9), done Tuesday 10
+    (tmp_path / "in" / "cases.csv").write_text(
+        "case_id,item_code,community_code,channel,submitted_at,completed_at,status\n"
+        "C1,I1,420606001001,window,2025-06-06 10:00,2025-06-10 15:00,completed\n",
+        encoding="utf-8")
+    head = "day,workday,holiday,SCBZ\n"
+    (tmp_path / "cal" / "a.csv").write_text(head + "2025-06-09,false,测试,0\n", encoding="utf-8")
+    flag = {"column": "SCBZ", "values": ["1"]}
+    cfg = write_config(tmp_path, warehouse_url, [divisions_source(), {
+        "id": "items", "plugin": "files", "table": "service_items", "path": "in/items.csv"}, {
+        "id": "cases", "plugin": "files", "table": "service_cases", "path": "in/cases.csv"}, {
+        "id": "cal", "plugin": "files", "table": "holiday_calendar", "path": "cal/*.csv",
+        "delete_flag": flag}])
+    settings = load_validated(cfg)
+    engine = open_warehouse(settings.warehouse_url)
+    catalog = load_catalog()
+    ensure_rollups(engine, catalog)
+    runner = Runner(settings, engine, observers=[RollupObserver(catalog)])
+    assert all(r.ok for r in runner.run())
+    june = periods.parse("2025-06")
+
+    def rates() -> list[float]:
+        return [mm.compute(["gov.on_time_rate"], mm.district(), june)["value"][0]
+                for mm in (Metrics(engine, catalog),
+                           Metrics(engine, catalog, use_rollups=False))]
+
+    assert rates() == [1.0, 1.0]  # Monday 9 June is a holiday: due Tuesday, on time
+    (tmp_path / "cal" / "b.csv").write_text(head + "2025-06-09,false,测试,1\n",
+                                            encoding="utf-8")
+    [res] = runner.run(["cal"])
+    assert res.ok and res.deleted == 1, res
+    assert rates() == [0.0, 0.0]  # a working day again: due Monday, done a day late
+    assert_rollups_match_rebuild(engine)
+    engine.dispose()
