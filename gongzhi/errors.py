@@ -99,3 +99,10 @@ class LockBusy(WarehouseError):
     """Another process is loading the same source right now."""
 
     retryable = True
+
+
+class PseudonymKeyMismatch(GongzhiError):
+    """The pseudonym key is not the one the warehouse's pseudonyms were made with: loading
+    would give every person a second pseudonym. ``gongzhi rekey`` changes keys on purpose."""
+
+    phase = "config"

@@ -35,7 +35,7 @@ from sqlalchemy.schema import DDLElement
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -217,9 +217,18 @@ def _v4_covering_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v5_quarantine_reprocess(conn: Connection) -> None:
+    """v5: quarantine rows keep their derived personal columns and who resolved them
+    (``gongzhi reprocess``)."""
+    have = {c["name"] for c in inspect(conn).get_columns("quarantine")}
+    for col in ("derived", "resolved_run_id"):
+        if col not in have:
+            conn.execute(AddColumn("quarantine", Column(col, schema.quarantine.c[col].type)))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
-                                     (4, _v4_covering_indexes)]
+                                     (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

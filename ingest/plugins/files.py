@@ -127,5 +127,6 @@ class FilesSource(Source):
                                   location=location)
             loaded[digest] = {"path": location, "loaded_at": utcnow().isoformat(),
                               "encoding": encoding, "rows": frame.height}
+            # Serial day numbers are dates in a spreadsheet's cells, never in a text file
             yield Batch(table=table.name, frame=frame, cursor={"files": dict(loaded)},
-                        note=location)
+                        note=location, serial_dates=encoding == "xlsx")
