@@ -272,12 +272,15 @@ def cast_batch(
 
 def _derived(pres: personal.PersonalResult, n: int) -> pl.Series:
     """Per row, the personal columns computed from its clear inputs (JSON), so that a
-    reprocessed row still gets its pseudonym: its raw row keeps only masked values."""
+    reprocessed row still gets its pseudonym: its raw row keeps only masked values. Rows whose
+    personal inputs were invalid get none: they must fail again."""
     cols = {k: v for k, v in pres.columns.items() if k in personal.OUTPUTS}
     if not cols:
         return pl.Series("derived", [None] * n, dtype=pl.String)
     frame = pl.DataFrame([v.alias(k) for k, v in cols.items()])
     anything = frame.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
+    for _col, _reason, rows, _shown in pres.problems:
+        anything = anything & ~rows
     encoded = frame.select(pl.struct(pl.all()).struct.json_encode()).to_series()
     return encoded.zip_with(anything, pl.Series([None] * n, dtype=pl.String)).alias("derived")
 
