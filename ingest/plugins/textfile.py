@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,8 +60,13 @@ class Decoded:
         return self.utf8_bytes()[: 256 * 1024].decode("utf-8", errors="ignore").splitlines()[:n]
 
 
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+ASCII_COMPATIBLE = GB_FAMILY | {"utf-8", "utf-8-sig", "utf8", "latin-1", "iso-8859-1", "cp1252",
+                                "big5", "big5hkscs", "cp950"}
+
+
 def _cjk(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
+    return _CJK.search(text) is not None
 
 
 def _try(line: bytes, encoding: str) -> str | None:
@@ -104,68 +110,95 @@ def decode(data: bytes, location: str, encoding: str | None = None) -> Decoded:
             return Decoded(None, file_enc or "utf-8", utf8=data)
         except UnicodeDecodeError:
             pass
-    raw_lines = data.split(b"\n")
-    if not file_enc:
-        file_enc = _majority(raw_lines)
-    return _per_line(raw_lines, file_enc, location)
+    return _checked(data, file_enc, location)
 
 
-def _majority(raw_lines: list[bytes]) -> str:
-    """UTF-8 or GB18030: the one more non-ASCII lines are (plausibly) written in."""
-    utf8 = gb = 0
-    for line in raw_lines:
+def _checked(data: bytes, file_enc: str, location: str) -> Decoded:
+    """The per-line check, at C speed for the common lines: the whole file is decoded once as
+    UTF-8 with replacement (a line without U+FFFD is valid UTF-8) and once in the file's
+    encoding; only lines that disagree are looked at one by one."""
+    u_lines = data.decode("utf-8", errors="replace").split("\n")
+    utf8_cjk: list[int] = []  # valid UTF-8 holding Chinese: UTF-8 rows
+    not_utf8: list[int] = []
+    non_ascii = 0
+    for i, line in enumerate(u_lines):
         if line.isascii():
-            continue
-        u = _try(line, "utf-8")
-        if u is not None and _cjk(u):
-            utf8 += 1
-        elif _try(line, "gb18030") is not None:
-            gb += 1
-    return "utf-8" if utf8 > gb else "gb18030"
-
-
-def _per_line(raw_lines: list[bytes], file_enc: str, location: str) -> Decoded:
-    name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GB18030"}.get(file_enc,
-                                                                           file_enc.upper())
-    gb_file = file_enc.lower() in GB_FAMILY
-    other = "utf-8" if gb_file else "gb18030"
-    lines: list[str] = []
-    bad: dict[int, str] = {}
-    undecodable = non_ascii = 0
-    for i, line in enumerate(raw_lines, start=1):
-        if line.isascii():
-            lines.append(line.decode("ascii"))
             continue
         non_ascii += 1
-        text = _try(line, file_enc)
-        if gb_file:
-            as_utf8 = _try(line, "utf-8")
-            if as_utf8 is not None and _cjk(as_utf8):  # GB18030 would read it as mojibake
-                lines.append(as_utf8)
-                bad[i] = (f"line {i} is UTF-8 inside a {name} file (the file mixes "
-                          "encodings); save the file in one encoding")
-                continue
-        if text is not None:
-            lines.append(text)
+        if "\ufffd" in line:
+            not_utf8.append(i)
+        elif _cjk(line):
+            utf8_cjk.append(i)
+    if not file_enc:  # the encoding most non-ASCII lines are written in
+        file_enc = "gb18030" if _gb_lines(data, not_utf8) > len(utf8_cjk) else "utf-8"
+    name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf8": "UTF-8"}.get(
+        file_enc, file_enc.upper())
+    if file_enc.lower() not in ASCII_COMPATIBLE:  # UTF-16 and the like: no byte lines
+        try:
+            return Decoded(None, file_enc, utf8=data.decode(file_enc).encode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise EncodingError(_bad_bytes(data, e, name), location=location) from None
+    if name == "UTF-8":
+        lines, suspects, mixed = u_lines, not_utf8, []
+    else:
+        # UTF-8 rows decode as GB18030 without an error, as mojibake: set them aside
+        mixed = utf8_cjk if file_enc.lower() in GB_FAMILY else []
+        try:
+            whole = data.decode(file_enc)
+            if not mixed:  # the common case: one encoding throughout
+                return Decoded(None, file_enc, utf8=whole.encode("utf-8"))
+            lines, suspects = whole.split("\n"), []
+        except UnicodeDecodeError:  # some lines are not in it: decode those line by line
+            lines = [ln if ln.isascii() else "" for ln in u_lines]
+            suspects = [i for i, ln in enumerate(u_lines) if not ln.isascii()]
+    raw = data.split(b"\n") if suspects else []
+    other = "gb18030" if name == "UTF-8" else "utf-8"
+    bad: dict[int, str] = {}
+    undecodable = 0
+    for i in mixed:
+        lines[i] = u_lines[i]
+        bad[i + 1] = (f"line {i + 1} is UTF-8 inside a {name} file (the file mixes "
+                      "encodings); save the file in one encoding")
+    for i in suspects:
+        if (i + 1) in bad:
             continue
-        alt = _try(line, other)
+        text = _try(raw[i], file_enc)
+        if text is not None:
+            lines[i] = text
+            continue
+        alt = _try(raw[i], other)
         if alt is not None and (_cjk(alt) or other == "utf-8"):
-            lines.append(alt)
-            bad[i] = (f"line {i} is not valid {name}, the file's encoding (it reads as "
-                      f"{other.upper()}: the file mixes encodings); "
-                      "save the file in one encoding")
+            lines[i] = alt
+            bad[i + 1] = (f"line {i + 1} is not valid {name}, the file's encoding (it reads "
+                          f"as {other.upper()}: the file mixes encodings); save the file in "
+                          "one encoding")
         else:
             undecodable += 1
-            lines.append(line.decode(file_enc, errors="backslashreplace"))
-            bad[i] = _bad_line(line, i, f"{name} or {other.upper()}")
+            lines[i] = raw[i].decode(file_enc, errors="backslashreplace")
+            bad[i + 1] = _bad_line(raw[i], i + 1, f"{name} or {other.upper()}")
     first = next((i for i, ln in enumerate(lines, start=1) if ln.strip()), 1)
     if first in bad:
         raise EncodingError(f"the header: {bad[first]}", location=location)
     if non_ascii and undecodable * 2 > non_ascii:
-        raise EncodingError(bad[min(i for i in bad)] + f"; {undecodable:,} of {non_ascii:,} "
-                            "lines with non-ASCII text are undecodable: is the file in another "
+        raise EncodingError(bad[min(bad)] + f"; {undecodable:,} of {non_ascii:,} lines with "
+                            "non-ASCII text are undecodable: is the file in another "
                             "encoding? (set `encoding` for the source)", location=location)
     return Decoded(lines, file_enc, bad)
+
+
+def _gb_lines(data: bytes, candidates: list[int], sample: int = 1000) -> float:
+    """How many of the lines that are not UTF-8 are GB18030 (estimated from a spread sample
+    of at most ``sample`` lines: a GB18030 file has a non-UTF-8 line on nearly every row)."""
+    if not candidates:
+        return 0.0
+    step = max(len(candidates) // sample, 1)
+    picked = set(candidates[::step])
+    raw = data.split(b"\n") if len(picked) > 50 else None
+    ok = 0
+    for i in picked:
+        line = raw[i] if raw is not None else data.split(b"\n", i + 1)[i]
+        ok += _try(line, "gb18030") is not None
+    return len(candidates) * ok / len(picked)
 
 
 def _bad_line(line: bytes, number: int, what: str) -> str:
