@@ -261,7 +261,8 @@ def cast_batch(
         pl.struct(pl.all().exclude(*INTERNAL).cast(pl.String)).struct.json_encode().alias("raw"),
     )
     bad_rows = pl.DataFrame({
-        "origin": info[ORIGIN], "sheet": info[SHEET], "row_number": info[ROW],
+        "origin": textrules.redact_series(info[ORIGIN]), "sheet": info[SHEET],
+        "row_number": info[ROW],
         "column_name": first_col, "reason": first_reason, "message": message, "raw": info["raw"],
         "derived": _derived(pres, n),
     }).filter(any_bad).with_columns(  # no ID, phone or labelled name in clear in a message

@@ -93,6 +93,8 @@ def parse_number(s: pl.Series, *, integer: bool, words: dict[str, int] | None = 
         folded = folded.str.replace_all(",", "", literal=True).zip_with(
             ~comma | grouped, pl.Series([None] * len(s), dtype=pl.String))
     num = folded.cast(pl.Float64, strict=False)
+    if num.is_infinite().any() or num.is_nan().any():  # "inf", "nan": not a quantity
+        num = num.set(num.is_infinite() | num.is_nan(), None)
     if words:
         keys = list(words)
         num = num.fill_null(halfwidth(s).replace_strict(

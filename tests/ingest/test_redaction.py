@@ -67,6 +67,7 @@ def test_name_labels_are_configurable(tmp_path: Path, sqlite_url: str) -> None:
 def test_nothing_personal_leaves_ingestion_in_clear(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     (tmp_path / "svc").mkdir()
+    svc_file = f"走访_{ID15}.csv"  # a file named after a person
     free = [f"走访 {ID15} 家", f"联系 {PHONES[0]} / {PHONES[1]}", f"回访 {PHONES[2]}",
             f"{PHONES[3]} 已联系", f"电话 {PHONES[4]}", f"电话{PHONES[5]}", f"座机 {PHONES[6]}",
             f"座机{PHONES[7]}", f"座机{PHONES[8]}", f"座机 {PHONES[9]}", f"卡 {CARD}",
@@ -77,7 +78,7 @@ def test_nothing_personal_leaves_ingestion_in_clear(tmp_path: Path) -> None:
     lines += [f"Q1,V2,420606001001,{free[0]},2024-01-02 09:00,99,{free[1]}",
               f"Q2,V3,420606999999,{free[12]},2024-01-02 09:00,1,{free[13]}",
               f"Q3,V4,420606001001,{free[10]},not a date {PHONES[6]},1,{free[11]}"]
-    (tmp_path / "svc" / "s.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "svc" / svc_file).write_text("\n".join(lines) + "\n", encoding="utf-8")
     # an 18-digit case number is a key, not an ID number: it stays as it is
     (tmp_path / "cases").mkdir()
     (tmp_path / "cases" / "c.csv").write_text(
@@ -117,6 +118,7 @@ def test_nothing_personal_leaves_ingestion_in_clear(tmp_path: Path) -> None:
     joined = "\n".join(outputs)
     assert "Q1" in joined and "Q2" in joined and "Q3" in joined  # the rows are there…
     assert "申请_420***********1234.csv" in joined  # …and the failed file, named redacted
+    assert "走访_420********1123.csv" in joined
     engine.dispose()
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("w*.db*"))
     for secret in CLEAR:

@@ -71,6 +71,9 @@ def test_numbers_fullwidth_separators_and_integers() -> None:
     assert v.parse_number(s("１２", "1,234", "3.0", "3.5", "abc"), integer=True).to_list() == [
         12, 1234, 3, None, None]
     assert v.parse_number(s("2.5", "１.５"), integer=False).to_list() == [2.5, 1.5]
+    # not quantities: a range check cannot catch NaN, and PostgreSQL would store Infinity
+    assert v.parse_number(s("nan", "inf", "-Infinity", "NaN"), integer=False).to_list() == [
+        None] * 4
 
 
 def test_a_comma_groups_thousands_only_in_valid_groups() -> None:
