@@ -117,6 +117,21 @@ def test_a_declared_encoding_is_checked_per_row_too(tmp_path: Path, sqlite_url: 
     assert quarantined(sqlite_url, "cases")[0]["reason"] == "bad_encoding"
 
 
+def test_plugins_that_rebuild_their_frame_keep_the_encoding_marks(
+        tmp_path: Path, sqlite_url: str, run_sources) -> None:
+    from tests.conftest import DIVISIONS_CSV
+
+    lines = DIVISIONS_CSV.read_text(encoding="utf-8").splitlines(keepends=True)
+    gb_at = next(i for i, ln in enumerate(lines) if ln.startswith("420606001001"))
+    data = b"".join(ln.encode("gb18030" if i == gb_at else "utf-8")
+                    for i, ln in enumerate(lines))
+    drop(tmp_path, "divs", "fancheng_divisions_2023.csv", data)
+    r = run_sources(sqlite_url, [{"id": "divs", "plugin": "divisions", "path": "divs/*.csv"}])[0]
+    assert balanced(r) and r.quarantined == 1 and r.loaded == len(lines) - 2
+    [q] = quarantined(sqlite_url, "divs")
+    assert q["reason"] == "bad_encoding" and q["row_number"] == gb_at + 1
+
+
 def test_utf16_with_bom_loads(tmp_path: Path, sqlite_url: str, run_sources) -> None:
     text = "\t".join(CASES_HEADER.split(",")) + "\r\n" + \
         "\t".join(["C1", "I01", "420606001001", "窗口", "2023-08-14 09:30", "已办结"]) + "\r\n"
