@@ -136,8 +136,8 @@ def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | 
                     reason: str | None = None, limit: int = 100, offset: int = 0,
                     resolved: bool = False) -> list[dict[str, Any]]:
     """Quarantined rows, newest first: the open ones (``resolved``: the ones a reprocess run
-    loaded). Texts pass the redaction step again on the way out, so rows stored before a
-    redaction rule existed never print in clear either."""
+    loaded). Raw rows and messages were redacted when stored, column by column (codes kept:
+    a 15-digit grid code looks like an old ID number); file names pass the step again."""
     q = quarantine.c
     stmt = select(q.id, q.run_id, q.source, q.table_name, q.origin, q.sheet, q.row_number,
                   q.column_name, q.reason, q.message, q.raw, q.created_at, q.resolved_run_id)
@@ -152,9 +152,8 @@ def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | 
     with engine.connect() as conn:
         rows = [dict(m) for m in conn.execute(stmt).mappings()]
     for r in rows:
-        for k in ("origin", "message", "raw"):
-            if r[k]:
-                r[k] = redact(r[k])
+        if r["origin"]:
+            r["origin"] = redact(r["origin"])
     return rows
 
 

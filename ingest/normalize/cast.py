@@ -235,7 +235,7 @@ def cast_batch(
         pl.when(pl.col(f"m{i}")).then(pl.lit(p[1])) for i, p in enumerate(problems)
     ])).to_series()
     texts = pl.DataFrame(
-        [p[3].cast(pl.String).alias(f"r{i}") for i, p in enumerate(problems)]
+        [_shown(p, table).alias(f"r{i}") for i, p in enumerate(problems)]
         + list(masks.iter_columns())
     )
     message = texts.select(pl.concat_str([
@@ -259,10 +259,21 @@ def cast_batch(
         "row_number": info[ROW],
         "column_name": first_col, "reason": first_reason, "message": message, "raw": info["raw"],
         "derived": qrows.derived(pres, n),
-    }).filter(any_bad).with_columns(  # no ID, phone or labelled name in clear in a message
-        pl.col("message").map_elements(privacy.redact, return_dtype=pl.String))
+    }).filter(any_bad)
     return Prepared(good, bad_rows, n, unmapped,
                     bad_index=original["_idx"].filter(any_bad))
+
+
+def _shown(problem: Problem, table: Table) -> pl.Series:
+    """A problem's values as its message repeats them, on the rows it concerns: redacted like
+    the column's values are (a code, e.g. a 15-digit grid code, is shown as it is, or the
+    message could not say which code is unknown)."""
+    name, _reason, rows, values_ = problem
+    text = values_.cast(pl.String).zip_with(rows, pl.Series([None] * len(rows), dtype=pl.String))
+    col = table.c.get(name, None)
+    if col is not None and (qrows.is_code(col) or "enum" in col.info):
+        return text
+    return textrules.redact_series(text)
 
 
 def _check_text(value: pl.Series, col: Any) -> tuple[pl.Series, list[Problem]]:

@@ -125,3 +125,20 @@ def test_nothing_personal_leaves_ingestion_in_clear(tmp_path: Path) -> None:
         assert secret.encode() not in stored, f"{secret} reached the warehouse"
         assert secret not in joined, f"{secret} reached CLI output"
     assert b"420606202308140001" in stored  # the key was kept
+
+
+def test_codes_are_kept_in_the_quarantine_even_when_they_look_like_ids() -> None:
+    import polars as pl
+
+    from ingest.normalize.cast import cast_batch
+    from warehouse.schema import grid_events
+
+    grid = "420606003002999"  # 15 digits, like an old ID number: a grid code all the same
+    frame = pl.DataFrame({"event_id": ["E1"], "grid_code": [grid], "reported_at": ["2024-01-02"],
+                          "备注": [f"居民 {ID15} 反映"]})
+    bad = cast_batch(frame, grid_events, columns={}, defaults={}, known_codes={},
+                     location="e.csv").bad.row(0, named=True)
+    assert bad["reason"] == "unknown_grid" and f"'{grid}' is not a known grid code" in \
+        bad["message"]
+    assert f'"grid_code":"{grid}"' in bad["raw"] and ID15 not in bad["raw"]
+    assert "420********1123" in bad["raw"]
