@@ -28,6 +28,8 @@ ALL: tuple[str, ...] = (
     *(UNKNOWN.format(level=lv) for lv in REFERENCE_LEVELS),
     INVALID_ID, INVALID_PHONE, BAD_ENCODING, BAD_TEXT, TOO_LONG,
 )
+CODES = ALL  # the name the dashboard's filter and its tests use
+AREA_LEVELS = REFERENCE_LEVELS
 
 # A missing reference may arrive later (the division list failed to load, a new community was
 # added after the facts came in): these rows can pass as they are, so reprocess retries them by
