@@ -120,7 +120,8 @@ class Reprocessor(Runner):
                      row_count=sum(r.loaded for r in results if r.ok))
         return results
 
-    def _run_locked(self, spec: SourceSpec, run_id: int) -> RunResult:
+    def _run_locked(self, spec: SourceSpec, run_id: int, *lock: Any) -> RunResult:
+        # ``lock``: whatever the runner passes on to ``_load`` with the run (its fence)
         # Read under the source's lock: a reprocess running elsewhere may have resolved rows.
         self._keys = KeyGuard(self.engine, self.settings.pseudonym_key_file)
         self._pending = {}
@@ -143,7 +144,8 @@ class Reprocessor(Runner):
                 self._retry(spec, pend, c, group, known)
             self._drop_superseded(pend, c)
         self.progress.update("reprocess", len(rows), force=True)
-        return self._load(spec, run_id, collected, None, None)
+        load: Any = self._load  # the run's lock (fence) goes on to it when the runner has one
+        return load(spec, run_id, *lock, collected, None, None)
 
     def _retry(self, spec: SourceSpec, pend: _Pending, c: _Collected,
                rows: list[dict[str, Any]], known: dict[str, pl.Series]) -> None:

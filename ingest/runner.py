@@ -266,7 +266,6 @@ class Runner:
                           updated=result.updated, retired=result.retired)
         faultpoint("before_commit")
 
-
     def _store_quarantine(self, conn: Connection, spec: SourceSpec, run_id: int,
                           collected: dict[str, _Collected]) -> None:
         """Keep the run's quarantined rows (inside its transaction; reprocess overrides)."""

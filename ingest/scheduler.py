@@ -239,6 +239,7 @@ class SchedulerService:
         self.scheduler: BackgroundScheduler | None = None
         self._busy: set[str] = set()
         self._queued: dict[str, list[int]] = {}  # claimed requests whose run has not begun
+        self._reprocess_waiting: set[int] = set()  # claimed reprocess requests not begun
         self._mutex = threading.Lock()
         self._stopping = threading.Event()
 
@@ -332,14 +333,17 @@ class SchedulerService:
             return
         for req in reprocess.take_requests(self.engine):
             self.log(f"reprocess requested (request {req['id']}, by {req['requested_by']})")
+            with self._mutex:
+                self._reprocess_waiting.add(req["id"])
             self.scheduler.add_job(self._guarded, args=(self._run_reprocess, req),
                                    id=f"reprocess:{req['id']}", name="reprocess",
                                    executor="loads")
 
     def _run_reprocess(self, req: dict[str, Any]) -> None:
         if self._stopping.is_set():
-            reprocess.release_request(self.engine, req["id"])  # the next start takes it
-            return
+            return  # shutdown() hands the claimed request back
+        with self._mutex:
+            self._reprocess_waiting.discard(req["id"])
         sel = reprocess.Selection(req["source"], req["reason"], req["run_id"])
         mine = self._reserve(reprocess.sources_to_reprocess(self.engine, sel))
         try:
@@ -422,6 +426,9 @@ class SchedulerService:
         with self._mutex:
             ids = [i for q in self._queued.values() for i in q]
             self._queued.clear()
+            waiting, self._reprocess_waiting = self._reprocess_waiting, set()
+        for rid in waiting:  # the next start (or another scheduler) takes them
+            reprocess.release_request(self.engine, rid)
         if ids:
             with write_transaction(app_engine(self.engine)) as conn:
                 conn.execute(update(run_requests).where(run_requests.c.id.in_(ids),

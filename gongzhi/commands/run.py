@@ -17,14 +17,14 @@ from gongzhi import privacy
 from gongzhi.cli import EXIT_FAILED, Context, cli, pass_ctx
 from gongzhi.errors import ConfigError, Problem
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def demo_key(out_dir: Path) -> bytes:
     """The pseudonym key the demo wrote beside its config."""
     from gongzhi.demo import KEY_FILE
 
     return (out_dir / KEY_FILE).read_text(encoding="utf-8").strip().encode("utf-8")
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @cli.command()

@@ -288,3 +288,21 @@ def test_a_dashboard_request_is_done_by_the_scheduler(world) -> None:
     assert set(world.cases()) == {"C1", "C2", "C3"}
     [entry] = [a for a in audit.entries(engine) if a["action"] == "reprocess"]
     assert entry["username"] == "li"
+
+
+def test_a_claimed_request_goes_back_when_the_scheduler_stops_first(world) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    settings = world.settings()
+    engine = world.engine()
+    rid = requests.request_reprocess(engine, source=None, reason=None, run_id=None,
+                                     requested_by="li")
+    svc = SchedulerService(settings, engine)
+    svc.scheduler = BackgroundScheduler()  # not started: the claimed job never begins
+    svc._poll_reprocess()
+    [claimed] = [r for r in requests.recent_reprocess(engine) if r["id"] == rid]
+    assert claimed["picked_at"] is not None
+    svc.shutdown(wait=False)
+    [back] = [r for r in requests.recent_reprocess(engine) if r["id"] == rid]
+    assert back["picked_at"] is None and back["finished_at"] is None
+    assert [r["id"] for r in requests.take_reprocess(engine)] == [rid]  # taken again
