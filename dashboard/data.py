@@ -24,6 +24,7 @@ from sqlalchemy.event import listens_for
 
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
+from ingest.normalize import reasons
 from ingest.registry import load_validated
 from metrics import calendar, detail, latest, periods, views
 from metrics.access import AccessDenied, Viewer
@@ -349,6 +350,7 @@ def request_reprocess(viewer: Viewer, source: str | None, reason: str | None,
         raise AccessDenied(f"{viewer.username} ({viewer.role}) may not reprocess the quarantine")
     if source is not None and source not in {s.id for s in settings().sources}:
         raise ConfigError([Problem(source, "unknown source")])
+    reasons.check_reprocessable(reason)
     rid = requests.request_reprocess(metrics().engine, source=source, reason=reason,
                                      run_id=run_id, requested_by=viewer.username)
     audit.record(metrics().engine, username=viewer.username, role=viewer.role,

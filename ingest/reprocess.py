@@ -28,12 +28,11 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, bindparam, select, tuple_, update
 
-from gongzhi import reasons
 from gongzhi.errors import SourceError
 from gongzhi.settings import SourceSpec
 from ingest.contract import ORIGIN, ROW, SHEET
 from ingest.keyguard import KeyGuard
-from ingest.normalize import personal
+from ingest.normalize import personal, reasons
 from ingest.normalize.cast import CastOptions, cast_batch
 from ingest.runner import Runner, RunResult, _Collected, _known_codes
 from warehouse import audit, requests
@@ -53,7 +52,7 @@ class Selection:
     run_id: int | None = None
 
     def check(self) -> None:
-        requests.check_reason(self.reason)
+        reasons.check_reprocessable(self.reason)
 
     def filters(self) -> dict[str, Any]:
         return {"source": self.source, "reason": self.reason or "retryable",

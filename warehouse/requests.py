@@ -8,26 +8,16 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from gongzhi import reasons
-from gongzhi.errors import SourceError
 from warehouse.engine import app_engine, utcnow, write_transaction
 from warehouse.schema import reprocess_requests
 
 rq = reprocess_requests.c
 
 
-def check_reason(reason: str | None) -> None:
-    """Refuse a reason whose rows can never be reprocessed (:data:`NOT_REPROCESSABLE`)."""
-    if reason in reasons.NOT_REPROCESSABLE:
-        raise SourceError(f"rows quarantined for {reason} cannot be reprocessed: their stored "
-                          "text is a reading of bytes that were not text in the file's "
-                          "encoding; save the file in one encoding and drop it again")
-
-
 def request_reprocess(engine: Engine, *, source: str | None, reason: str | None,
                       run_id: int | None, requested_by: str) -> int:
-    """Ask the scheduler process to reprocess quarantined rows; returns the request's id."""
-    check_reason(reason)
+    """Ask the scheduler process to reprocess quarantined rows; returns the request's id
+    (the caller checks the reason: ``ingest.normalize.reasons.check_reprocessable``)."""
     with write_transaction(app_engine(engine)) as conn:
         res = conn.execute(insert(reprocess_requests).values(
             source=source, reason=reason, run_id=run_id, requested_at=utcnow(),

@@ -15,7 +15,6 @@ from dashboard.components.cards import updated_caption
 from dashboard.i18n import t
 from gongzhi.cronwords import describe
 from ingest.normalize import reasons
-from gongzhi.reasons import NOT_REPROCESSABLE
 from metrics import format as fmt
 from metrics.access import LEVEL_OF_ROLE, Viewer
 from metrics.calendar import NOTICE_TITLE
@@ -144,7 +143,7 @@ def reprocess(user: Viewer) -> None:
     st.markdown(f"**{t('data.reprocess')}**")
     st.caption(t("data.reprocess_help"))
     ids = [s.id for s in data.settings().sources]
-    choices = [r for r in REASONS if r not in NOT_REPROCESSABLE]
+    choices = [r for r in REASONS if r not in reasons.NOT_REPROCESSABLE]
     with st.form("reprocess", border=False):
         c1, c2, c3, c4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
         source = c1.selectbox(t("data.filter_source"), ["", *ids], key="rp_source",

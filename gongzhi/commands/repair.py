@@ -40,13 +40,13 @@ def reprocess(ctx: Context, source: str | None, reason: str | None, run_id: int 
               username: str | None, quiet: bool) -> None:
     """Run quarantined rows through validation again; those that pass load (run trigger
     ``reprocess``), the others stay quarantined with their reason."""
-    from gongzhi import reasons
     from gongzhi.commands.run import _observers
+    from ingest.normalize import reasons
     from ingest.progress import Progress
     from ingest.reprocess import Reprocessor, Selection, summary
 
     if reason is not None and not reasons.is_known(reason):
-        raise click.BadParameter(f"unknown reason '{reason}' (one of {', '.join(reasons.ALL)})",
+        raise click.BadParameter(f"unknown reason '{reason}' (one of {', '.join(reasons.CODES)})",
                                  param_hint="--reason")
     who, role = _who(ctx, username)
     runner = Reprocessor(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),

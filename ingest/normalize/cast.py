@@ -19,7 +19,11 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
 from gongzhi import privacy
 from gongzhi.errors import DataError, MissingColumnsError
-from gongzhi.reasons import (
+from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.normalize import personal, qrows, values
+from ingest.normalize import text as textrules
+from ingest.normalize.qrows import INTERNAL
+from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -32,10 +36,6 @@ from gongzhi.reasons import (
     TOO_LONG,
     UNKNOWN,
 )
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal, qrows, values
-from ingest.normalize import text as textrules
-from ingest.normalize.qrows import INTERNAL
 from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from gongzhi import privacy
-from gongzhi.reasons import INVALID_ID, INVALID_PHONE
+from ingest.normalize.reasons import INVALID_ID, INVALID_PHONE
 from ingest.normalize.values import halfwidth
 
 INPUTS = ("name", "id_number", "phone")

@@ -11,7 +11,10 @@ import polars as pl
 from sqlalchemy import String, Table
 
 from gongzhi import privacy
-from gongzhi.reasons import (
+from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.normalize import personal
+from ingest.normalize import text as textrules
+from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -23,9 +26,6 @@ from gongzhi.reasons import (
     OUT_OF_RANGE,
     TOO_LONG,
 )
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal
-from ingest.normalize import text as textrules
 from warehouse.schema import content_columns
 
 INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE)

@@ -9,7 +9,7 @@ rows that fail it go through the slower fallbacks (Chinese dates, Excel serials,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -28,7 +28,8 @@ EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 # declares it, and only inside this window: 1950-01-01 … 2099-12-31. Outside it a bare number
 # is far likelier a year (2023 → 1905-07-14), a count or a typo than a date.
 SERIAL_MIN, SERIAL_MAX = 18264, 73050
-EXCEL_SERIAL = "excel_serial"  # the [sources.formats] word for "this column holds serials"
+# the [sources.formats] word for "this column holds serials" (a setting, not a reason code)
+EXCEL_SERIAL: Final = "excel_serial"
 SHANGHAI_NO_DST = dt.datetime(1991, 9, 16)
 
 

@@ -271,20 +271,24 @@ def test_a_dashboard_request_is_done_by_the_scheduler(world) -> None:
     engine = world.engine()
     rid = requests.request_reprocess(engine, source="cases", reason=None, run_id=None,
                                      requested_by="li")
-    with pytest.raises(SourceError):
-        requests.request_reprocess(engine, source=None, reason="bad_encoding", run_id=None,
-                                   requested_by="li")
+    # a forced bad_encoding request (the page does not offer it) is refused when done
+    bad = requests.request_reprocess(engine, source=None, reason="bad_encoding", run_id=None,
+                                     requested_by="li")
     svc = SchedulerService(settings, engine)
     svc.start()
     try:
         deadline = time.monotonic() + 60
-        while not (done := [r for r in requests.recent_reprocess(engine)
-                            if r["id"] == rid and r["finished_at"]]):
+        while len(done := [r for r in requests.recent_reprocess(engine)
+                           if r["id"] in (rid, bad) and r["finished_at"]]) < 2:
             assert time.monotonic() < deadline, "the request was not done"
             time.sleep(0.1)
     finally:
         svc.shutdown()
-    assert "read 3, loaded 3" in done[0]["outcome"]
+    [ok] = [r for r in done if r["id"] == rid]
+    assert "read 3, loaded 3" in ok["outcome"]
+    [refused] = [r for r in done if r["id"] == bad]
+    assert refused["outcome"].startswith("failed:") and "cannot be reprocessed" in \
+        refused["outcome"]
     assert set(world.cases()) == {"C1", "C2", "C3"}
     [entry] = [a for a in audit.entries(engine) if a["action"] == "reprocess"]
     assert entry["username"] == "li"
