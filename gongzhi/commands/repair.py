@@ -10,20 +10,19 @@ import click
 from gongzhi.cli import EXIT_FAILED, Context, cli, pass_ctx
 
 
-def _who(ctx: Context, username: str | None) -> tuple[str, str]:
-    """The (username, role) the audit log records: a signed-in leader with ``--user``, else
-    the operating-system account at the server (whoever holds the config and the key)."""
+def _who(ctx: Context, username: str | None, command: str) -> tuple[str, str]:
+    """The (username, role) the audit log records: a leader signed in with ``--user`` (the
+    sign-in audited like the dashboard's), else the operating-system account at the server,
+    which holds the config and the key, as for ``gongzhi ingest``."""
+    from gongzhi.commands.access import require_leader, sign_in
+
     if not username:
         try:
             return f"cli:{getpass.getuser()}", "cli"
         except Exception:  # no login name (a container): still recorded
             return "cli:unknown", "cli"
-    from gongzhi.commands.users import sign_in
-
-    viewer = sign_in(ctx, username)
-    if viewer.role != "leader":
-        raise click.ClickException(f"{username} ({viewer.role}) may not change the warehouse; "
-                                   "leaders only")
+    viewer = sign_in(ctx, username, command)
+    require_leader(ctx, viewer, command, {})
     return viewer.username, viewer.role
 
 
@@ -48,7 +47,7 @@ def reprocess(ctx: Context, source: str | None, reason: str | None, run_id: int 
     if reason is not None and not reasons.is_known(reason):
         raise click.BadParameter(f"unknown reason '{reason}' (one of {', '.join(reasons.CODES)})",
                                  param_hint="--reason")
-    who, role = _who(ctx, username)
+    who, role = _who(ctx, username, "reprocess")
     runner = Reprocessor(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
                          observers=_observers(ctx))
     results = runner.reprocess(Selection(source, reason, run_id), username=who, role=role)
@@ -83,7 +82,7 @@ def rekey(ctx: Context, yes: bool, username: str | None) -> None:
                    f"reads everything again with the new key: {sources}.")
         if not yes:
             click.confirm("Rekey now?", abort=True)
-    who, role = _who(ctx, username)
+    who, role = _who(ctx, username, "rekey")
     result = rk.rekey(ctx.settings, engine, username=who, role=role)
     withdrawn = sum(result.withdrawn.values())
     click.echo(f"key {result.new} is now the warehouse's; pseudonyms withdrawn: {withdrawn:,}"

@@ -5,7 +5,9 @@ the dashboard's request is done by the scheduler process."""
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import subprocess
 import sys
 import time
@@ -257,6 +259,23 @@ def test_reprocess_command_line(tmp_path: Path, sqlite_url: str) -> None:
     assert out.returncode == 0, out.stderr
     assert "cases: run" in out.stdout and "read 2, loaded 2, still quarantined 0" in out.stdout
     assert set(w.cases()) == {"C1", "C2"}
+    # as an account: a leader's name goes to the audit log; staff are refused (audited too)
+    from warehouse import accounts
+
+    accounts.add_user(w.engine(), "li", "leader-pass-123", "leader", "420606000000")
+    accounts.add_user(w.engine(), "wz", "staff-pass-1234", "street_staff", "420606002000")
+    env = {**os.environ, "GONGZHI_PASSWORD": "staff-pass-1234"}
+    staff = subprocess.run([gz, "--config", cfg, "reprocess", "--user", "wz", "--quiet"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert staff.returncode == 1 and "leaders only" in staff.stderr
+    env["GONGZHI_PASSWORD"] = "leader-pass-123"
+    lead = subprocess.run([gz, "--config", cfg, "reprocess", "--user", "li", "--quiet"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert lead.returncode == 0, lead.stderr
+    entries = audit.entries(w.engine())
+    assert [a["username"] for a in entries if a["action"] == "reprocess"] == ["li", "cli:" +
+                                                                             getpass.getuser()]
+    assert any(a["username"] == "wz" and a["action"] == "denied" for a in entries)
     for e in w.engines:
         e.dispose()
 
