@@ -146,11 +146,15 @@ def reprocess(user: Viewer) -> None:
     choices = [r for r in REASONS if r not in reasons.NOT_REPROCESSABLE]
     with st.form("reprocess", border=False):
         c1, c2, c3, c4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
-        source = c1.selectbox(t("data.filter_source"), ["", *ids], key="rp_source",
-                              format_func=lambda s: s or t("data.all"))
-        reason = c2.selectbox(t("data.filter_reason"), ["", *choices], key="rp_reason",
-                              format_func=lambda r: f"{r} · {t('reason.' + r)}" if r
-                              else t("data.reprocess_default"))
+        # labels change with the language: one widget per language (state.widget_key), its
+        # labels formatted now, in this run's language
+        sources = {s: s or t("data.all") for s in ["", *ids]}
+        why = {r: f"{r} · {t('reason.' + r)}" if r else t("data.reprocess_default")
+               for r in ["", *choices]}
+        source = c1.selectbox(t("data.filter_source"), list(sources),
+                              key=state.widget_key("rp_source"), format_func=sources.__getitem__)
+        reason = c2.selectbox(t("data.filter_reason"), list(why),
+                              key=state.widget_key("rp_reason"), format_func=why.__getitem__)
         run_id = c3.number_input(t("data.reprocess_run"), min_value=0, value=0, step=1,
                                  key="rp_run")
         sent = c4.form_submit_button(t("data.reprocess"), icon=":material/replay:")

@@ -24,9 +24,9 @@ def test_a_leader_asks_the_scheduler_to_reprocess(app: AppTest, case_config: Pat
     assert not app.exception and not app.error
     shown = " ".join(app.selectbox(key="q_reason__zh").options)  # every code ingestion sets
     assert "invalid_id_number" in shown and "too_long" in shown and "bad_encoding" in shown
-    assert "bad_encoding" not in " ".join(app.selectbox(key="rp_reason").options)
-    app.selectbox(key="rp_source").set_value("t_service_cases")
-    app.selectbox(key="rp_reason").set_value("bad_date")
+    assert "bad_encoding" not in " ".join(app.selectbox(key="rp_reason__zh").options)
+    app.selectbox(key="rp_source__zh").set_value("t_service_cases")
+    app.selectbox(key="rp_reason__zh").set_value("bad_date")
     [button] = [b for b in app.button if b.label == "重新校验隔离行"]
     button.click().run()
     assert not app.exception
