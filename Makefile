@@ -17,7 +17,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/gongzhi demo --dir $(DEMO_DIR)
-	$(BIN)/gongzhi --config $(DEMO_DIR)/gongzhi.toml serve --port $(PORT)
+	$(BIN)/gongzhi --config $(DEMO_DIR)/gongzhi.toml up --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .

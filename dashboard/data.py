@@ -31,7 +31,7 @@ from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
 from warehouse import audit, requests, runlog
-from warehouse.engine import data_version, is_sqlite, last_loaded, make_engine
+from warehouse.engine import data_version, is_sqlite, last_loaded, open_for_reading
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
 PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
@@ -64,7 +64,7 @@ SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard con
 @st.cache_resource(show_spinner=False)
 def _open(config: str) -> tuple[Settings, Metrics]:
     settings = load_validated(config or None)
-    engine = make_engine(settings.warehouse_url)
+    engine = open_for_reading(settings.warehouse_url)  # never waits for a running merge
     if is_sqlite(engine):
         # The warehouse's default page cache (128 MiB a connection) suits merges into big
         # tables; the dashboard only reads, from several pooled connections, and keeps its
@@ -75,6 +75,7 @@ def _open(config: str) -> tuple[Settings, Metrics]:
             cur.execute(SQLITE_CACHE)
             cur.close()
 
+        engine.dispose()  # the schema check's pooled connection had the larger cache
     return settings, Metrics(engine)
 
 
@@ -379,6 +380,35 @@ def calendar_status() -> calendar.CalendarStatus:
     """Whether this year's and next year's holiday arrangements are known (按期 deadlines)."""
     return calendar.calendar_status(metrics().engine,
                                     warn_days_ahead=settings().calendar.warn_days_ahead)
+
+
+# A run that finds no input changes no data (and so not the data version): these are kept a
+# short while instead of per version, so the warning shows within half a minute.
+@st.cache_data(show_spinner=False, ttl=dt.timedelta(seconds=30), max_entries=16)
+def _states(config: str) -> dict[str, dict[str, Any]]:
+    return runlog.source_states(metrics().engine)
+
+
+def source_states() -> dict[str, dict[str, Any]]:
+    """Per source: last checked, last data arrival, latest run's status and warning."""
+    return _states(config_path())
+
+
+def input_warnings() -> dict[str, list[str]]:
+    """Per warehouse table, the sources feeding it whose latest run found no input: the
+    cards of KPIs on that table say so beside their freshness."""
+    from ingest.registry import registry
+
+    states = source_states()
+    out: dict[str, list[str]] = {}
+    for spec in settings().sources:
+        if not (states.get(spec.id) or {}).get("warning"):
+            continue
+        plugin = registry().plugins.get(spec.plugin)
+        tables = (spec.table,) if spec.table else tuple(plugin.tables or ()) if plugin else ()
+        for table in tables:
+            out.setdefault(table, []).append(spec.id)
+    return out
 
 
 def pending_requests() -> list[dict[str, Any]]:

@@ -37,10 +37,15 @@ class Context:
             self._settings = load_validated(self.config)
         return self._settings
 
-    def engine(self) -> Any:
-        from warehouse.engine import open_warehouse
+    def engine(self, *, write: bool = False) -> Any:
+        """The warehouse engine. Readers (the default) check the schema without writing and
+        never wait for a running merge; commands that load data pass ``write=True`` and
+        create or upgrade the schema when needed."""
+        from warehouse.engine import open_for_reading, open_warehouse
 
-        return open_warehouse(self.settings.warehouse_url)
+        if write:
+            return open_warehouse(self.settings.warehouse_url)
+        return open_for_reading(self.settings.warehouse_url)
 
 
 pass_ctx = click.make_pass_decorator(Context)

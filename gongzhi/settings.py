@@ -21,8 +21,8 @@ from gongzhi import privacy
 from gongzhi.errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
-COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "formats",
-                      "decimal_comma"}
+COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
+                      "frequent", "formats", "decimal_comma"}
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -38,6 +38,10 @@ class SourceSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     place: str = ""
+    #: no input (nothing matched) fails the run instead of logging it as ``no_input``
+    required: bool = False
+    #: opt-in for a schedule firing more often than the scheduler's floor (every 5 minutes)
+    frequent: bool = False
     base_dir: Path = Path(".")
     # canonical column -> strptime format, or "excel_serial" (serial day numbers)
     formats: dict[str, str] = field(default_factory=dict)
@@ -258,6 +262,13 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
     if not isinstance(decimal_comma, bool):
         problems.append(Problem(place, "'decimal_comma' must be true or false"))
         decimal_comma = False
+    flags: dict[str, bool] = {}
+    for key in ("required", "frequent"):
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            problems.append(Problem(place, f"'{key}' must be true or false: {value!r}"))
+            value = False
+        flags[key] = value
     options = {k: v for k, v in raw.items() if k not in COMMON_SOURCE_KEYS}
     spec = SourceSpec(
         id=sid,
@@ -271,6 +282,7 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
         base_dir=base_dir,
         formats={str(k): v for k, v in formats.items()},
         decimal_comma=decimal_comma,
+        **flags,
     )
     return spec, problems
 

@@ -70,7 +70,11 @@ class Batch:
 
 @dataclass
 class SourceContext:
-    """What the framework gives a plugin: progress reporting and a logger-like ``warn``."""
+    """What the framework gives a plugin: progress reporting, a logger-like ``warn``, and
+    ``no_input``: the plugin says why it found nothing to read at all (no file matched, a
+    full read came back empty). A run that then read no row is logged ``no_input`` (or fails
+    when the source is ``required``) and does not move the data's freshness. "Nothing new
+    since the cursor" is not no input: that run succeeds with 0 rows."""
 
     progress: Callable[[str, int], None] = lambda what, rows: None
     warn: Callable[[str], None] = lambda message: None
@@ -78,6 +82,7 @@ class SourceContext:
     #: the URL of the warehouse this run loads into: plugins that read databases refuse it
     #: (and the accounts file beside it), so a source can never copy the warehouse's own data
     warehouse_url: str | None = None
+    no_input: Callable[[str], None] = lambda reason: None
 
 
 class Source:

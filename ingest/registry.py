@@ -113,13 +113,13 @@ def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Probl
                                         f"'{col}' is not a column of {targets[0]}"))
         problems += _check_formats(spec, tables[targets[0]])
     if spec.schedule:
-        from ingest.scheduler import cron_trigger
+        from ingest.cron import schedule_problems
 
-        try:
-            cron_trigger(spec.schedule, "Asia/Shanghai")
-        except Exception as e:  # APScheduler says what is wrong with the expression
-            problems.append(Problem(f"{place} schedule", f"not a valid cron expression "
-                                                         f"'{spec.schedule}': {e}"))
+        # bad, never firing, or too frequent without `frequent = true`: refused here, with
+        # every other problem, so the scheduler never meets one (ingest/cron.py)
+        problems += [Problem(f"{place} schedule", p)
+                     for p in schedule_problems(spec.schedule, "Asia/Shanghai",
+                                                frequent=spec.frequent)]
     try:
         cls.Config(**spec.options)
     except ValidationError as e:

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,8 +29,14 @@ from ingest.normalize.cast import CastOptions, Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
 from warehouse import bulk, runlog
-from warehouse.engine import bump_data_version, explain, stamp_loaded, utcnow
-from warehouse.locks import HOST, pid_alive, source_lock
+from warehouse.engine import (
+    bump_data_version,
+    explain,
+    stamp_loaded,
+    utcnow,
+    write_transaction,
+)
+from warehouse.locks import HOST, SourceLock, pid_alive, source_lock
 from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
 
 FAULTPOINT_ENV = "GONGZHI_FAULTPOINT"
@@ -76,7 +82,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == runlog.SUCCEEDED
+        """Not a failure: succeeded, or found no input (a warning, unless required)."""
+        return self.status in (runlog.SUCCEEDED, runlog.NO_INPUT)
 
 
 @dataclass
@@ -119,10 +126,10 @@ class Runner:
         self.progress.start(spec.id)
         try:
             with source_lock(self.engine, spec.id,
-                             lease_seconds=self.settings.scheduler.lease_seconds):
+                             lease_seconds=self.settings.scheduler.lease_seconds) as lock:
                 run_id = runlog.start_run(self.engine, spec.id, trigger)
                 try:
-                    result = self._run_locked(spec, run_id)
+                    result = self._run_locked(spec, run_id, lock)
                 except Exception as e:
                     msg = _describe(e)
                     with contextlib.suppress(Exception):  # may fail too (disk full): say so
@@ -137,10 +144,12 @@ class Runner:
         self.progress.done(_summary(result))
         return result
 
-    def _run_locked(self, spec: SourceSpec, run_id: int) -> RunResult:
+    def _run_locked(self, spec: SourceSpec, run_id: int, lock: SourceLock) -> RunResult:
+        nothing: list[str] = []  # why the plugin found no input, if it says so
         ctx = SourceContext(progress=lambda what, n: self.progress.update(what, n),
                             warn=lambda m: self.progress.done(f"warning: {privacy.redact(m)}"),
-                            warehouse_url=self.engine.url.render_as_string())
+                            warehouse_url=self.engine.url.render_as_string(),
+                            no_input=nothing.append)
         source = build_source(spec, ctx)
         tables = data_tables()
         cursor_in = runlog.get_cursor(self.engine, spec.id)
@@ -150,7 +159,7 @@ class Runner:
         collected: dict[str, _Collected] = {}
         cursor_out: Any = cursor_in
         read_total = 0
-        for batch in source.extract(cursor_in):
+        for batch in _extracted(source, cursor_in):
             if batch.table not in tables:
                 raise SourceError(f"plugin yielded rows for unknown table '{batch.table}'")
             table = tables[batch.table]
@@ -169,13 +178,21 @@ class Runner:
             self.progress.update("read", read_total)
 
         faultpoint("after_extract")
-        return self._load(spec, run_id, collected, cursor_out, cursor_in)
+        if nothing and read_total == 0:
+            return self._no_input(spec, run_id, lock, "; ".join(nothing))
+        return self._load(spec, run_id, lock, collected, cursor_out, cursor_in)
 
-    def _target_tables(self, spec: SourceSpec, collected: dict[str, _Collected]) -> set[str]:
-        tables = set(collected)
-        if spec.table:
-            tables.add(spec.table)
-        return tables
+    def _no_input(self, spec: SourceSpec, run_id: int, lock: SourceLock,
+                  reason: str) -> RunResult:
+        """The source offered nothing to read: logged ``no_input`` (a warning) and, for a
+        ``required`` source, failed. Neither the cursor nor the freshness moves."""
+        if spec.required:
+            raise SourceError(f"no input: {reason} (the source is required: required = true)")
+        with write_transaction(self.engine) as conn:
+            lock.check(conn)
+            runlog.finish_run(conn, run_id, runlog.NO_INPUT, error=reason, read=0, loaded=0,
+                              quarantined=0, duplicate=0)
+        return RunResult(spec.id, run_id, runlog.NO_INPUT, error=reason)
 
     def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
                  known: dict[str, pl.Series]) -> Prepared:
@@ -186,8 +203,8 @@ class Runner:
                           key_getter=self._keys.key, known_codes=known, mapped=batch.mapped,
                           location=location, options=options)
 
-    def _load(self, spec: SourceSpec, run_id: int, collected: dict[str, _Collected],
-              cursor_out: Any, cursor_in: Any) -> RunResult:
+    def _load(self, spec: SourceSpec, run_id: int, lock: SourceLock,
+              collected: dict[str, _Collected], cursor_out: Any, cursor_in: Any) -> RunResult:
         tables = data_tables()
         result = RunResult(spec.id, run_id, runlog.SUCCEEDED)
         frames: dict[str, pl.DataFrame] = {}
@@ -220,6 +237,7 @@ class Runner:
                 try:
                     wconn = conn.execution_options(sqlite_begin="IMMEDIATE")
                     with wconn.begin():
+                        lock.check(wconn)  # the fence: a run whose lock was taken over stops
                         self._commit(wconn, spec, run_id, collected, staged, frames, result,
                                      cursor_out, cursor_in)
                 finally:
@@ -234,6 +252,7 @@ class Runner:
                 cursor_out: Any, cursor_in: Any) -> None:
         tables = data_tables()
         runlog.mark_interrupted(conn, spec.id, run_id)
+        arrived: set[str] = set()  # tables to which data arrived: their freshness moves
         for name, stage in staged.items():
             table = tables[name]
             self.progress.update(f"merging {name}", frames[name].height, force=True)
@@ -247,15 +266,19 @@ class Runner:
             result.inserted += counts.inserted
             result.updated += counts.updated
             result.loaded += counts.loaded
+            retired = 0
             snap = collected[name].snapshot
             if snap is not None:
-                result.retired += bulk.retire_missing(conn, table, stage, scope=snap.scope,
-                                                      prefix=snap.prefix, values=snap.values)
+                retired = bulk.retire_missing(conn, table, stage, scope=snap.scope,
+                                              prefix=snap.prefix, values=snap.values)
+                result.retired += retired
+            if counts.loaded or retired:  # unchanged rows count: they confirm the data
+                arrived.add(name)
         self._store_quarantine(conn, spec, run_id, collected)
         self._keys.commit(conn)
         if result.inserted or result.updated or result.retired:
             bump_data_version(conn)
-        stamp_loaded(conn, self._target_tables(spec, collected))
+        stamp_loaded(conn, arrived)  # a run that read nothing new leaves the freshness
         assert result.read == result.loaded + result.quarantined + result.duplicates, result
         faultpoint("before_cursor")
         if cursor_out is not None and cursor_out != cursor_in:
@@ -315,13 +338,35 @@ def _known_codes(engine: Engine) -> dict[str, pl.Series]:
     return {lvl: pl.Series(codes, dtype=pl.String) for lvl, codes in by_level.items()}
 
 
+def _extracted(source: Any, cursor: Any) -> Iterator[Batch]:
+    """The plugin's batches. Whatever a plugin raises is that source's error, named by its
+    place (URL, file, database): errors are told apart by where they came from, so a source
+    that refuses connections is never reported as the warehouse."""
+    batches = iter(source.extract(cursor))
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except GongzhiError:
+            raise
+        except Exception as e:
+            last = traceback.format_exception_only(type(e), e)[-1].strip()
+            raise SourceError(f"the {source.name} plugin failed: {last}",
+                              location=source.describe() or source.id) from e
+        yield batch
+
+
 def _describe(e: BaseException) -> str:
-    """The run log's error text; personal numbers are masked even in a library's message."""
+    """The run log's error text; personal numbers are masked even in a library's message.
+
+    Gongzhi's own errors carry the failing place already (a source's URL or file); anything
+    else was raised by the framework or the warehouse, and storage faults are explained."""
+    if isinstance(e, GongzhiError):
+        return privacy.redact(f"{type(e).__name__}: {e}")
     fault = explain(e)
     if fault:
         return f"WarehouseError: {fault}"
-    if isinstance(e, GongzhiError):
-        return privacy.redact(f"{type(e).__name__}: {e}")
     last = traceback.format_exception_only(type(e), e)[-1].strip()
     return privacy.redact(f"unexpected error: {last}")
 

@@ -23,21 +23,20 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings, SourceSpec
 from ingest import reprocess
+from ingest.cron import cron_trigger, previous_fire_time, schedule_problems
 from ingest.progress import Progress
 from ingest.runner import Runner, RunObserver, RunResult
 from warehouse import runlog
@@ -46,116 +45,8 @@ from warehouse.locks import HOST
 from warehouse.schema import run_requests
 
 CATCHUP, SCHEDULE, REQUEST = "catchup", "schedule", "request"
-WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 = Sunday
 LOAD_WORKERS = {"sqlite": 1}  # SQLite has one writer: parallel loads would only wait on it
 DEFAULT_LOAD_WORKERS = 4  # each load holds a lock connection; stays inside the default pool
-HORIZON = timedelta(days=366 * 9)  # "29 Feb on a Monday" repeats within this
-
-
-# --- cron ---------------------------------------------------------------------------------
-
-def cron_trigger(expr: str, tz: tzinfo | str) -> BaseTrigger:
-    """The trigger of a crontab ``expr`` in ``tz``: 5 fields, or 6 with seconds first.
-
-    Follows crontab, not APScheduler 3's own conventions: weekday 0 and 7 are Sunday (APScheduler
-    3 counts from Monday), and when both day of month and day of week are restricted either one
-    matching fires (APScheduler would require both). Raises ValueError on a bad expression.
-    """
-    fields = expr.split()
-    if len(fields) == 5:
-        fields = ["0", *fields]
-    if len(fields) != 6:
-        raise ValueError(f"expected 5 or 6 fields, got {len(fields)}")
-    second, minute, hour, dom, month, dow = fields
-    either = not dom.startswith("*") and not dow.startswith("*")  # as cron decides it
-    dow = _weekdays(dow)
-
-    def make(day: str, day_of_week: str) -> CronTrigger:
-        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=day_of_week, timezone=tz)
-
-    if either:
-        return OrTrigger([make(dom, "*"), make("*", dow)])
-    return make(dom, dow)
-
-
-def _weekdays(field: str) -> str:
-    """A crontab day-of-week field as APScheduler weekday names (``1-5`` → ``mon,…,fri``)."""
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        rng, _, step_s = part.partition("/")
-        step = int(step_s) if step_s.isdigit() and int(step_s) > 0 else None
-        if step_s and step is None:
-            raise ValueError(f"bad step in day of week '{part}'")
-        if rng == "*":
-            lo, hi = 0, 6
-        else:
-            a, _, b = rng.partition("-")
-            lo = _weekday(a)
-            hi = _weekday(b) if b else (6 if step else lo)
-            if hi == 0 and b and lo > 0:
-                hi = 7  # "5-0" or "fri-sun": up to Sunday
-            if lo > hi:
-                raise ValueError(f"day of week range '{rng}' runs backwards")
-        days.update(d % 7 for d in range(lo, hi + 1, step or 1))
-    if len(days) == 7:
-        return "*"
-    return ",".join(WEEKDAYS[d] for d in sorted(days, key=lambda d: (d + 6) % 7))
-
-
-def _weekday(token: str) -> int:
-    if token.isdigit() and int(token) <= 7:
-        return int(token)
-    if token[:3] in WEEKDAYS and len(token) == 3:
-        return WEEKDAYS.index(token)
-    raise ValueError(f"bad day of week '{token}' (0-7 or sun-sat)")
-
-
-def previous_fire_time(trigger: BaseTrigger, now: datetime, *,
-                       horizon: timedelta = HORIZON) -> datetime | None:
-    """The latest fire time of ``trigger`` at or before ``now`` (aware), or None within
-    ``horizon``.
-
-    APScheduler only walks forward, so: step back from ``now`` in doubling windows until the
-    first fire after the window's start is ≤ now, bisect to about a second, then walk forward
-    over the (at most few) fire times left. About 60 trigger calls, whatever the schedule.
-    """
-    if now.tzinfo is None:
-        raise ValueError("now must be time-zone aware")
-    now_utc = now.astimezone(UTC)
-
-    def first_from(start: datetime) -> datetime | None:
-        return trigger.get_next_fire_time(None, start)
-
-    def hits(start: datetime) -> bool:
-        t = first_from(start)
-        return t is not None and t <= now_utc
-
-    if hits(now_utc):
-        return first_from(now_utc)
-    hi, width = now_utc, timedelta(seconds=1)
-    while True:
-        if width > horizon:
-            return None
-        lo = now_utc - width
-        if hits(lo):
-            break
-        hi, width = lo, width * 2
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        if hits(mid):
-            lo = mid
-        else:
-            hi = mid
-    found = first_from(lo)
-    assert found is not None
-    while True:
-        nxt = trigger.get_next_fire_time(found, now_utc)
-        if nxt is None or nxt <= found or nxt > now_utc:
-            return found
-        found = nxt
 
 
 # --- logging ------------------------------------------------------------------------------
@@ -226,16 +117,16 @@ class SchedulerService:
         self.log = _Log(self.clock, stream)
         self.specs = {s.id: s for s in settings.sources}
         self.triggers: dict[str, BaseTrigger] = {}
-        problems: list[Problem] = []
         for spec in settings.sources:
             if spec.schedule:
-                try:
-                    self.triggers[spec.id] = cron_trigger(spec.schedule, self.tz)
-                except ValueError as e:
-                    problems.append(Problem(f"{spec.place} schedule",
-                                            f"bad cron expression {spec.schedule!r}: {e}"))
-        if problems:
-            raise ConfigError(problems, header="schedules are invalid")
+                # Validation refuses these already; a config that bypassed it (an API caller)
+                # loses that one source's schedule, with a warning, never the other sources.
+                problems = schedule_problems(spec.schedule, self.tz, frequent=spec.frequent)
+                if problems:
+                    self.log(f"[{spec.id}] warning: schedule ignored, the source runs only "
+                             f"on request: {'; '.join(problems)}")
+                    continue
+                self.triggers[spec.id] = cron_trigger(spec.schedule, self.tz)
         self.scheduler: BackgroundScheduler | None = None
         self._busy: set[str] = set()
         self._queued: dict[str, list[int]] = {}  # claimed requests whose run has not begun
@@ -258,8 +149,12 @@ class SchedulerService:
         """Scheduled sources with no run started at or after their last due time."""
         now = now or self.clock()
         out = []
-        for sid in self.triggers:
-            due = self.last_due(self.specs[sid], now)
+        for sid in list(self.triggers):
+            try:
+                due = self.last_due(self.specs[sid], now)
+            except Exception as e:  # one source's schedule never stops the others
+                self._drop(sid, e)
+                continue
             if due is None:
                 continue
             due_utc = due.astimezone(UTC).replace(tzinfo=None)  # the run log is naive UTC
@@ -392,16 +287,22 @@ class SchedulerService:
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": max(1, int(conf.misfire_grace_hours * 3600))},
         )
+        # Runs left 'running' by a killed process are marked interrupted first.
+        for run_id in runlog.settle_interrupted(self.engine):
+            self.log(f"run {run_id} was interrupted (its process is gone): marked so")
         # Decide before any job runs, from the run log alone: re-added jobs never carry a
         # missed run over (APScheduler drops it), so the catch-up is ours to do.
         missed = self.missed()
         if missed:
             sched.add_job(self._guarded, args=(self._catch_up, missed), id="catchup",
                           name="catch-up at start", executor="loads")
-        for sid, trigger in self.triggers.items():
-            sched.add_job(self._guarded, trigger, args=(self._run_scheduled, sid),
-                          id=f"schedule:{sid}", name=f"{sid} ({self.specs[sid].schedule})",
-                          executor="loads")
+        for sid, trigger in list(self.triggers.items()):
+            try:
+                sched.add_job(self._guarded, trigger, args=(self._run_scheduled, sid),
+                              id=f"schedule:{sid}", name=f"{sid} ({self.specs[sid].schedule})",
+                              executor="loads")
+            except Exception as e:  # one source's schedule never stops the others
+                self._drop(sid, e)
         sched.add_job(self._guarded, IntervalTrigger(seconds=conf.poll_seconds, timezone=self.tz),
                       args=(self._poll,), id="requests", name="run-now requests",
                       next_run_time=datetime.now(self.tz))
@@ -409,8 +310,9 @@ class SchedulerService:
         sched.start()
         for job in sched.get_jobs():
             if job.id.startswith("schedule:"):
-                self.log(f"scheduled {job.name}, next run "
-                         f"{job.next_run_time:%Y-%m-%d %H:%M:%S %Z}")
+                nxt = job.next_run_time
+                when = f"{nxt:%Y-%m-%d %H:%M:%S %Z}" if nxt is not None else "never"
+                self.log(f"scheduled {job.name}, next run {when}")
         catching = f"catching up {', '.join(missed)}" if missed else "no missed runs"
         self.log(f"scheduler started ({HOST}:{os.getpid()}): {len(self.triggers)} scheduled "
                  f"source(s), time zone {conf.timezone}, {catching}")
@@ -461,6 +363,13 @@ class SchedulerService:
             aps.removeHandler(handler)
 
     # -- helpers --
+
+    def _drop(self, source_id: str, e: Exception) -> None:
+        """Take a source whose schedule fails off the timetable, saying why."""
+        self.triggers.pop(source_id, None)
+        last = traceback.format_exception_only(type(e), e)[-1].strip()
+        self.log(f"[{source_id}] warning: schedule ignored, the source runs only on request: "
+                 f"{last}")
 
     def _runner(self, trigger: str) -> Runner:
         # One per job: Progress keeps the current source, so it is not shared across threads.

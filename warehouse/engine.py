@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +30,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
@@ -39,27 +41,57 @@ SCHEMA_VERSION = 5
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
-_STORAGE_FAULTS = (
-    (("database or disk is full", "no space left on device", "disk full",
-      "could not extend file"),
-     "the warehouse's disk is full: free space (or move the warehouse) and run again; "
-     "nothing from this run was kept"),
-    (("readonly database", "read-only", "read only", "cannot execute insert in a read-only"),
-     "the warehouse is read-only (file permissions, a read-only mount or a read-only "
-     "database user): writes are refused"),
-    (("server closed the connection", "terminating connection", "connection refused",
-      "could not connect", "connection is closed", "consuming input failed"),
-     "the connection to the warehouse server was lost (was PostgreSQL restarted?); "
-     "nothing from this run was kept"),
-)
+FULL = ("the warehouse's disk is full: free space (or move the warehouse) and run again; "
+        "nothing from this run was kept")
+READ_ONLY = ("the warehouse is read-only (file permissions, a read-only mount or a read-only "
+             "database user): writes are refused")
+LOST = ("the connection to the warehouse server was lost (was PostgreSQL restarted or "
+        "stopped?); nothing from this run was kept")
+_SQLITE_CODES = {13: FULL, 8: READ_ONLY}  # SQLITE_FULL, SQLITE_READONLY (primary codes)
+_OS_ERRNOS = {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EROFS: READ_ONLY}
+# PostgreSQL SQLSTATEs: 53100 disk_full, 25006 read_only_sql_transaction; class 08 is a
+# connection exception, 57P01-57P03 the server shutting down or starting
+_PG_STATES = {"53100": FULL, "25006": READ_ONLY, "57P01": LOST, "57P02": LOST, "57P03": LOST}
 
 
 def explain(e: BaseException) -> str | None:
-    """A clear sentence for storage faults (full disk, read-only, lost server), else None."""
-    text = str(getattr(e, "orig", None) or e).lower()
-    for needles, sentence in _STORAGE_FAULTS:
-        if any(n in text for n in needles):
-            return sentence
+    """A clear sentence for a storage fault of the warehouse (full disk, read-only, lost
+    server), else None.
+
+    Told apart by exception type and the driver's own code (SQLite result codes, PostgreSQL
+    SQLSTATEs, OS errno), never by message text: a source's error that merely mentions
+    "connection refused" is the source's, and the caller names the source for it. Only
+    errors raised while talking to the warehouse should be passed here."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:
+        err = todo.pop(0)
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        found = _classify(err)
+        if found:
+            return found
+        todo += [getattr(err, "orig", None), err.__cause__]
+    return None
+
+
+def _classify(err: BaseException) -> str | None:
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return LOST  # SQLAlchemy saw the driver report a disconnect
+    if isinstance(err, sqlite3.Error):
+        return _SQLITE_CODES.get(getattr(err, "sqlite_errorcode", -1) & 0xFF)
+    if type(err).__module__.startswith("adbc_driver"):  # the SQLite staging path
+        code = getattr(err, "vendor_code", None)
+        return _SQLITE_CODES.get(code & 0xFF) if isinstance(code, int) else None
+    if type(err).__module__.startswith("psycopg"):
+        state = getattr(err, "sqlstate", None)
+        if state is None:
+            # libpq failed below SQL: a connection refused, reset or closed by the server
+            return LOST if type(err).__name__ == "OperationalError" else None
+        return _PG_STATES.get(state) or (LOST if state.startswith("08") else None)
+    if isinstance(err, OSError) and not isinstance(err, ConnectionError):
+        return _OS_ERRNOS.get(err.errno or 0)
     return None
 
 
@@ -256,10 +288,61 @@ def app_engine(engine: Engine) -> Engine:
     return _APP_ENGINES[key]
 
 
+def schema_state(engine: Engine) -> tuple[int | None, list[str]]:
+    """The warehouse's schema version (None: no schema yet) and the tables it lacks, found by
+    reading only: a reader never takes the write lock, so it never queues behind a merge."""
+    with engine.connect() as conn:
+        insp = inspect(conn)
+        have = set(insp.get_table_names())
+        if "schema_version" not in have:
+            return None, []
+        version = conn.execute(
+            select(schema.schema_version.c.version).order_by(
+                schema.schema_version.c.version.desc()).limit(1)
+        ).scalar_one_or_none() or 0
+    wanted = set(schema.metadata.tables)
+    if not is_sqlite(engine):  # SQLite keeps the app's tables in a file of their own
+        wanted |= set(schema.app_metadata.tables)
+    return int(version), sorted(wanted - have)
+
+
 def open_warehouse(url: str, **kw: Any) -> Engine:
-    """An engine on a migrated warehouse."""
+    """An engine on a migrated warehouse, for commands that write (ingest, the scheduler).
+
+    The schema is read first; the write lock is taken only when there is something to create
+    or upgrade, so a writer starting during another's merge does not wait at start-up."""
     engine = make_engine(url, **kw)
-    migrate(engine)
+    try:
+        version, missing = schema_state(engine)
+    except OperationalError as e:
+        raise WarehouseError(f"cannot open the warehouse at {engine.url!r}: "
+                             f"{explain(e) or e.orig}") from e
+    if version is None or version < SCHEMA_VERSION or missing:
+        migrate(engine)
+    return engine
+
+
+def open_for_reading(url: str, **kw: Any) -> Engine:
+    """An engine for commands that only read (kpi, runs, quarantine, sources, the dashboard).
+
+    Checks the schema without writing. A warehouse with no schema at all is new and empty
+    (there is no merge to wait behind): it is created. One older than this Gongzhi is not
+    upgraded by a reader: the error says which command does it."""
+    engine = make_engine(url, **kw)
+    try:
+        version, missing = schema_state(engine)
+    except OperationalError as e:
+        raise WarehouseError(f"cannot read the warehouse at {engine.url!r}: "
+                             f"{explain(e) or e.orig}") from e
+    if version is None:
+        migrate(engine)
+    elif version < SCHEMA_VERSION or missing:
+        what = (f"schema version {version}, this Gongzhi needs {SCHEMA_VERSION}"
+                if version < SCHEMA_VERSION else f"missing table(s) {', '.join(missing)}")
+        raise WarehouseError(
+            f"the warehouse at {engine.url!r} is older than this Gongzhi ({what}); "
+            "read-only commands never change it: run `gongzhi ingest` (or start `gongzhi "
+            "schedule` / `gongzhi up`) once to upgrade it")
     return engine
 
 

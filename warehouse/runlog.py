@@ -12,13 +12,25 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from gongzhi.privacy import redact
-from warehouse.engine import app_engine, utcnow, write_transaction
+from warehouse.engine import SQLITE_BUSY_TIMEOUT_S, app_engine, utcnow, write_transaction
+from warehouse.locks import Holder, live_holders
 from warehouse.schema import ingest_runs, ingest_state, quarantine, run_requests
 
 RUNNING, SUCCEEDED, FAILED, SKIPPED = "running", "succeeded", "failed", "skipped"
+# no_input: the source offered nothing to read (no file matched; a full read came back empty);
+# interrupted: the process running it stopped (killed, machine restarted) before it finished
+NO_INPUT, INTERRUPTED = "no_input", "interrupted"
+# the runs that say something about a source's state; skipped and interrupted ones do not
+DECISIVE = (SUCCEEDED, FAILED, NO_INPUT)
+INTERRUPTED_MESSAGE = ("interrupted: the process stopped (killed, or its machine restarted) "
+                       "before the run finished; nothing from it was kept")
+_BUSY_TIMEOUT_0 = "PRAGMA busy_timeout = 0"
+_BUSY_TIMEOUT_BACK = f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}"
+_PG_NO_WAIT = "SET LOCAL lock_timeout = '500ms'"
 
 
 def start_run(engine: Engine, source: str, trigger: str) -> int:
@@ -52,11 +64,57 @@ def mark_interrupted(conn: Connection, source: str, except_run: int) -> int:
         update(ingest_runs)
         .where(ingest_runs.c.source == source, ingest_runs.c.status == RUNNING,
                ingest_runs.c.run_id != except_run)
-        .values(status=FAILED, finished_at=utcnow(),
-                error="interrupted: the process stopped before the run finished; "
-                      "nothing from it was kept")
+        .values(status=INTERRUPTED, finished_at=utcnow(), error=INTERRUPTED_MESSAGE)
     )
     return int(res.rowcount or 0)
+
+
+def settle_interrupted(engine: Engine) -> list[int]:
+    """Runs logged as 'running' whose process is gone are marked ``interrupted``; returns
+    their ids. Called by every reader of the run log (``runs``, the dashboard, the scheduler).
+
+    A run is alive exactly while its process holds the source's lock (the run row is written
+    after the lock is taken and closed before it is released), so liveness is the lock's:
+    pid and process start on this host, lease or advisory lock otherwise. Reads first; writes
+    only when a run has died, and never waits for a busy warehouse: the caller shows the ids
+    as interrupted anyway and the next reader writes them."""
+    r = ingest_runs.c
+    with engine.connect() as conn:
+        running = conn.execute(select(r.run_id, r.source, r.host, r.pid)
+                               .where(r.status == RUNNING)).all()
+    if not running:
+        return []
+    holders = live_holders(engine)  # read after the runs: a run that finished meanwhile is
+    dead = [row.run_id for row in running  # no longer 'running' below, and stays as it is
+            if not _held_by(holders.get(row.source), row.host, row.pid)]
+    if dead:
+        _mark_without_waiting(engine, dead)
+    return dead
+
+
+def _held_by(holder: Holder | None, host: str | None, pid: int | None) -> bool:
+    return holder is not None and holder.host == host and holder.pid == pid
+
+
+def _mark_without_waiting(engine: Engine, run_ids: list[int]) -> None:
+    stmt = (update(ingest_runs)
+            .where(ingest_runs.c.run_id.in_(run_ids), ingest_runs.c.status == RUNNING)
+            .values(status=INTERRUPTED, finished_at=utcnow(), error=INTERRUPTED_MESSAGE))
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection  # pragmas outside any transaction
+        if sqlite:
+            raw.execute(_BUSY_TIMEOUT_0)
+        try:
+            with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+                if not sqlite:
+                    conn.execute(text(_PG_NO_WAIT))
+                conn.execute(stmt)
+        except DBAPIError:
+            pass  # busy (a merge holds the write lock) or read-only: the next reader writes it
+        finally:
+            if sqlite:
+                raw.execute(_BUSY_TIMEOUT_BACK)
 
 
 def get_cursor(engine: Engine, source: str) -> Any:
@@ -98,7 +156,9 @@ RUN_COLUMNS = ("run_id", "source", "trigger", "status", "started_at", "finished_
 
 def list_runs(engine: Engine, *, source: str | None = None, limit: int = 50,
               offset: int = 0) -> list[dict[str, Any]]:
-    """Newest runs first, with counts under their short names (read, loaded, …)."""
+    """Newest runs first, with counts under their short names (read, loaded, …); runs whose
+    process is gone show as interrupted (and are marked so when the warehouse is free)."""
+    dead = set(settle_interrupted(engine))
     r = ingest_runs.c
     stmt = select(
         r.run_id, r.source, r.trigger, r.status, r.started_at, r.finished_at,
@@ -110,7 +170,11 @@ def list_runs(engine: Engine, *, source: str | None = None, limit: int = 50,
     if source:
         stmt = stmt.where(r.source == source)
     with engine.connect() as conn:
-        return [dict(m) for m in conn.execute(stmt).mappings()]
+        rows = [dict(m) for m in conn.execute(stmt).mappings()]
+    for row in rows:
+        if row["run_id"] in dead and row["status"] == RUNNING:  # not written yet: busy
+            row.update(status=INTERRUPTED, error=INTERRUPTED_MESSAGE)
+    return rows
 
 
 def last_success(engine: Engine) -> dict[str, datetime]:
@@ -120,6 +184,35 @@ def last_success(engine: Engine) -> dict[str, datetime]:
         r.source)
     with engine.connect() as conn:
         return {s: t for s, t in conn.execute(stmt)}
+
+
+def source_states(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Per source: ``checked`` (the last successful run: the source answered), ``arrived``
+    (the last run that brought data: rows loaded, unchanged ones included, or retired) and
+    the latest decisive run's ``status``, ``at`` and ``message`` (skipped and interrupted
+    runs say nothing about the source). ``warning`` holds the message when that run found
+    no input, so every place that shows freshness can say so."""
+    r = ingest_runs.c
+    brought = (r.rows_loaded > 0) | (r.rows_retired > 0)
+    agg = select(
+        r.source,
+        func.max(case((r.status == SUCCEEDED, r.finished_at))).label("checked"),
+        func.max(case(((r.status == SUCCEEDED) & brought, r.finished_at))).label("arrived"),
+        func.max(case((r.status.in_(DECISIVE), r.run_id))).label("latest"),
+    ).group_by(r.source)
+    with engine.connect() as conn:
+        states = {row.source: {"checked": row.checked, "arrived": row.arrived,
+                               "latest": row.latest} for row in conn.execute(agg)}
+        ids = [v["latest"] for v in states.values() if v["latest"] is not None]
+        latest = {row.source: row for row in conn.execute(
+            select(r.source, r.status, r.finished_at, r.error).where(r.run_id.in_(ids)))}
+    for source, state in states.items():
+        row = latest.get(source)
+        state.update(status=row.status if row else None, at=row.finished_at if row else None,
+                     message=row.error if row else None)
+        state["warning"] = state["message"] if state["status"] == NO_INPUT else None
+        del state["latest"]
+    return states
 
 
 def last_started(engine: Engine, source: str, *, triggers: Sequence[str] | None = None

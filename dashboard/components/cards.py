@@ -77,7 +77,18 @@ def updated_caption(lang: str) -> None:
     st.caption(md(text), help=t("data.version", v=data.version()))
 
 
-def card(row: dict[str, Any], spark: list[float], lang: str) -> None:
+def no_input_note(row: dict[str, Any], gaps: dict[str, list[str]]) -> Markdown:
+    """' · ⚠ …' when a source feeding the KPI found no input in its latest run, else ''."""
+    kpi = data.catalog().kpis.get(row["kpi"])
+    tables = {m.table for m in kpi.measures().values()} if kpi is not None else set()
+    sources = sorted({s for tb in tables for s in gaps.get(tb or "", [])})
+    if not sources:
+        return Markdown("")
+    return Markdown(" · " + t("card.no_input", sources="、".join(sources)))
+
+
+def card(row: dict[str, Any], spark: list[float], lang: str,
+         gaps: dict[str, list[str]] | None = None) -> None:
     """One KPI card (native components only: no HTML with data in it)."""
     kpi = data.catalog().kpis.get(row["kpi"])
     label = i18n.pick(row["label"], row["label_en"])
@@ -98,7 +109,8 @@ def card(row: dict[str, Any], spark: list[float], lang: str) -> None:
         )
         st.badge(status_label(row), color=BADGE[row["status"]])  # type: ignore[arg-type]
         st.caption(f"{target_text(row, lang)} · "
-                   f"{t('card.fresh', t=fmt.fresh(row['fresh_at'], lang))}")
+                   f"{t('card.fresh', t=fmt.fresh(row['fresh_at'], lang))}"
+                   f"{no_input_note(row, gaps or {})}")
 
 
 def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str) -> None:
@@ -108,11 +120,12 @@ def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str) -> None:
         if r["value"] is not None:
             spark.setdefault(r["kpi"], []).append(float(r["value"]))
     rows = frame.to_dicts()
+    gaps = data.input_warnings()
     for start in range(0, len(rows), COLUMNS):
         cols = st.columns(COLUMNS)
         for col, row in zip(cols, rows[start:start + COLUMNS], strict=False):
             with col:
-                card(row, spark.get(row["kpi"], []), lang)
+                card(row, spark.get(row["kpi"], []), lang, gaps)
 
 
 def live_cards(view: View, loader: Loader) -> None:

@@ -29,21 +29,30 @@ def _when(v: Any) -> str | None:
 
 
 def freshness() -> None:
+    """Per source: when it last answered (最近成功), when data last arrived from it (what the
+    cards' 数据更新于 follows) and a warning when its latest run found no input."""
     st.subheader(t("data.freshness"))
-    last = data.last_success()
+    states = data.source_states()
     now = utcnow()
-    rows = []
+    rows, warned = [], []
     for s in data.settings().sources:
-        when = last.get(s.id)
+        state = states.get(s.id) or {}
+        when, arrived = state.get("checked"), state.get("arrived")
+        if state.get("warning"):
+            warned.append((s.id, state["warning"]))
         rows.append({
             t("col.source"): s.id, t("col.plugin"): s.plugin, t("col.table"): s.table or "",
             t("col.schedule"): (describe(s.schedule, i18n.lang()) or s.schedule)
             if s.schedule else t("data.manual"),
             t("col.cron"): s.schedule or "",
             t("col.last_success"): _when(when) or t("data.never"),
-            t("col.age"): t("data.age_hours", h=(now - when).total_seconds() / 3600)
-            if when else "—",
+            t("col.last_data"): _when(arrived) or t("data.no_data_yet"),
+            t("col.age"): t("data.age_hours", h=(now - arrived).total_seconds() / 3600)
+            if arrived else "—",
+            t("col.warning"): "⚠ " + t("data.no_input_short") if state.get("warning") else "",
         })
+    for source, message in warned:  # t() escapes both for Markdown
+        st.warning(t("data.no_input", source=source, m=message), icon=":material/warning:")
     st.dataframe(pl.DataFrame(rows) if rows else pl.DataFrame(), hide_index=True)
 
 

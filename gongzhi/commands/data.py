@@ -22,13 +22,15 @@ def sources(ctx: Context, fmt: str) -> None:
     from warehouse import runlog
 
     reg = registry()
-    fresh: dict = {}
     try:
         settings = ctx.settings
-        fresh = runlog.last_success(ctx.engine())
+        states = runlog.source_states(ctx.engine())
         configured = [
             {"source": s.id, "plugin": s.plugin, "table": s.table or "",
-             "schedule": s.schedule or "manual", "last_success": fresh.get(s.id)}
+             "schedule": s.schedule or "manual",
+             "last_success": states.get(s.id, {}).get("checked"),
+             "last_data": states.get(s.id, {}).get("arrived"),
+             "warning": _no_input(states.get(s.id, {}).get("warning"))}
             for s in settings.sources
         ]
         config_error = None
@@ -46,7 +48,8 @@ def sources(ctx: Context, fmt: str) -> None:
         click.echo(f"config error: {config_error}\n", err=True)
     if configured:
         click.echo("Sources:")
-        echo_table(configured, ["source", "plugin", "table", "schedule", "last_success"])
+        echo_table(configured, ["source", "plugin", "table", "schedule", "last_success",
+                                "last_data", "warning"])
         click.echo("")
     if calendar is not None:
         click.echo("Holiday calendar (按期 working days):")
@@ -73,7 +76,8 @@ def runs(ctx: Context, source: str | None, limit: int, fmt: str) -> None:
     from gongzhi.privacy import redact
     from warehouse import runlog
 
-    rows = runlog.list_runs(ctx.engine(), source=source, limit=limit)
+    engine = ctx.engine()
+    rows = runlog.list_runs(engine, source=source, limit=limit)
     for r in rows:  # errors are redacted when written; older rows pass the step here too
         r["error"] = redact(r["error"]) if r["error"] else r["error"]
     if fmt == "json":
@@ -84,10 +88,25 @@ def runs(ctx: Context, source: str | None, limit: int, fmt: str) -> None:
     if not rows:
         click.echo("no runs yet; try `gongzhi ingest`")
     else:
+        for r in rows:
+            if r["status"] in WARN_STATUSES:
+                r["status"] = f"⚠ {r['status']}"
         echo_table(rows, ["run_id", "source", "trigger", "status", "started_at", "read",
                           "loaded", "quarantined", "duplicates", "error"], RUN_HEADERS)
+    for sid, state in sorted(runlog.source_states(engine).items()):
+        if state["warning"] and (source is None or sid == source):
+            click.echo(f"warning: {sid} {_no_input(state['warning'])}; its data was not "
+                       "updated", err=True)
     # (JSON keeps its documented list shape: `gongzhi sources --format json` has the calendar)
     _calendar(ctx)
+
+
+WARN_STATUSES = ("no_input", "interrupted")
+
+
+def _no_input(message: str | None) -> str | None:
+    """The warning shown where a source's latest run found nothing to read."""
+    return f"found no input in its latest run ({message})" if message else None
 
 
 def _calendar(ctx: Context, warn: bool = True) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,9 +38,13 @@ def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
     from ingest.runner import Runner
 
     lower_priority(ctx.settings.scheduler.nice)
-    runner = Runner(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
-                    observers=_observers(ctx))
+    runner = Runner(ctx.settings, ctx.engine(write=True),
+                    progress=Progress(enabled=not quiet), observers=_observers(ctx))
     results = runner.run(source_ids or None, trigger="manual")
+    for r in results:
+        if r.status == "no_input":  # not a failure unless the source says `required = true`
+            click.echo(f"warning: source {r.source} found no input ({r.error}); its data "
+                       "was not updated", err=True)
     failed = [r for r in results if not r.ok]
     if failed:
         for r in failed:
@@ -83,7 +88,7 @@ def schedule(ctx: Context, once: bool) -> None:
     from ingest.scheduler import SchedulerService
 
     lower_priority(ctx.settings.scheduler.nice)
-    service = SchedulerService(ctx.settings, ctx.engine(), observers=_observers(ctx))
+    service = SchedulerService(ctx.settings, ctx.engine(write=True), observers=_observers(ctx))
     if once:
         results = service.catch_up()
         if any(not r.ok for r in results):
@@ -99,7 +104,25 @@ def schedule(ctx: Context, once: bool) -> None:
 def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
-    ctx.engine()  # create/migrate the warehouse so the app only reads
+    ctx.engine()  # the schema is checked (never upgraded: a reader never waits for a merge)
+    from gongzhi.supervise import die_with_parent
+
+    with tempfile.TemporaryDirectory(prefix="gongzhi-secrets-") as private:
+        cmd, env = dashboard_command(settings, port, host, Path(private))
+        os.chdir(REPO)  # .streamlit/config.toml (theme) is read from the working folder
+        # Streamlit stops with this process: signals are passed on, and on Linux it is told
+        # to stop if this process is killed outright (no server left behind on its port)
+        proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
+        code = proc.wait()
+    sys.exit(code)
+
+
+def dashboard_command(settings: Any, port: int, host: str, private: Path
+                      ) -> tuple[list[str], dict[str, str]]:
+    """The Streamlit command line and environment of the dashboard (to run from ``REPO``);
+    OIDC secrets, when configured, go to a file in ``private`` that must outlive it."""
     app = REPO / "dashboard" / "server.py"  # app.py plus the sign-in cookie's routes
     env = dict(os.environ)
     if settings.path is not None:
@@ -112,13 +135,41 @@ def serve(ctx: Context, port: int, host: str) -> None:
            # Streamlit forces a full gc.collect(2) after every run, fragment ticks included:
            # ~0.2 s of CPU each with our libraries loaded; Python's own GC is enough
            "--runner.postScriptGC", "false"]
+    secrets_file = oidc_secrets(settings, private)
+    if secrets_file is not None:
+        cmd += ["--secrets.files", str(secrets_file)]
+    return cmd, env
+
+
+@cli.command()
+@click.option("--port", default=8501, show_default=True, help="the dashboard's port")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--log-dir", type=click.Path(file_okay=False), default=None,
+              help="where each process logs (default: logs/ beside the config file)")
+@pass_ctx
+def up(ctx: Context, port: int, host: str, log_dir: str | None) -> None:
+    """Run the dashboard and the scheduler together, as two supervised processes.
+
+    A process that stops is started again (backoff from 1 s to a minute); Ctrl-C or SIGTERM
+    stops both, letting running loads finish (press again to stop at once)."""
+    from gongzhi.supervise import Child, Supervisor
+
+    settings = ctx.settings  # one validation for both, before anything starts
+    ctx.engine(write=True)  # create or upgrade the schema once, before either reads it
+    logs = Path(log_dir) if log_dir else settings.base_dir / "logs"
+    config = [] if settings.path is None else ["--config", str(Path(settings.path).resolve())]
     with tempfile.TemporaryDirectory(prefix="gongzhi-secrets-") as private:
-        secrets_file = oidc_secrets(settings, Path(private))
-        if secrets_file is not None:
-            cmd += ["--secrets.files", str(secrets_file)]
-        os.chdir(REPO)  # .streamlit/config.toml (theme) is read from the working folder
-        code = subprocess.call(cmd, env=env)
-    sys.exit(code)
+        cmd, env = dashboard_command(settings, port, host, Path(private))
+        env["PYTHONUNBUFFERED"] = "1"  # log lines reach the files as they are written
+        children = [
+            Child("scheduler", [sys.executable, "-m", "gongzhi", *config, "schedule"],
+                  logs / "scheduler.log", env=env),
+            Child("dashboard", cmd, logs / "dashboard.log", env=env, cwd=REPO),
+        ]
+        click.echo(f"dashboard: http://{host}:{port} (log: {children[1].log})")
+        click.echo(f"scheduler: runs sources on schedule and on request "
+                   f"(log: {children[0].log})")
+        sys.exit(Supervisor(children).run())
 
 
 def oidc_secrets(settings: Any, folder: Path) -> Path | None:

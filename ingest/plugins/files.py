@@ -101,8 +101,8 @@ class FilesSource(Source):
         table = data_tables()[self.spec.table or ""]
         known = {c.name for c in content_columns(table)} | set(self.spec.columns)
         found = self.files()
-        if not found:
-            self.ctx.warn(f"no files match {self.describe()}")
+        if not found:  # the export did not arrive: no input (files known before do not count)
+            self.ctx.no_input(f"no files match {self.describe()}")
         for path in found:
             location = str(path)
             size_mb = path.stat().st_size / 2**20

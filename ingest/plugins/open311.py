@@ -253,6 +253,8 @@ class Open311Source(Source):
                 yield Batch(table="grid_events", frame=frame, mapped=True, note=place,
                             cursor={"last_requested": best[1]} if best[1] else None)
             if not cfg.page_size or len(records) < cfg.page_size:
+                if total == 0 and not last:  # a full read found no request at all
+                    self.ctx.no_input(f"{place}: the endpoint returned no requests")
                 return  # unpaged, or a short/empty page: the last one
             if len(records) > cfg.page_size:
                 self.ctx.warn(f"{place} returned {len(records)} rows for page_size "

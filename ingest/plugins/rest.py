@@ -196,6 +196,8 @@ class RestSource(Source):
                     raise SourceError(f"{what} is a JSON {_kind(records)}, not a list{hint}",
                                       location=where)
                 if not records:
+                    if page == 1 and last is None:  # a full read found nothing at all
+                        self.ctx.no_input(f"{shown}: the API returned no records")
                     break  # an empty page ends paging, whatever the next token says
                 frame = records_frame(records, first_row=row, origin=shown, where=where)
                 row += len(records)

@@ -187,6 +187,8 @@ class SqlSource(Source):
                 cursor = new_cursor
                 yield Batch(table=self.spec.table or "", frame=frame, cursor=new_cursor,
                             note=location)
+            if row_no == 0 and last is None:  # a full read found nothing at all
+                self.ctx.no_input(f"{location}: the query returned no rows")
 
 
 # -- the sandbox -------------------------------------------------------------------------------

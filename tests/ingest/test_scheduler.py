@@ -141,6 +141,76 @@ def test_bad_schedule_is_a_config_error_naming_the_source(tmp_path: Path, sqlite
     assert "id=certs" in str(e.value) and "id=weekly" in str(e.value)
 
 
+def test_never_firing_and_too_frequent_schedules_are_refused_all_at_once(
+        tmp_path: Path, sqlite_url: str) -> None:
+    cfg = write_config(tmp_path, sqlite_url, [
+        certs_source(tmp_path, "feb30", schedule="0 0 30 2 *"),
+        certs_source(tmp_path, "apr31", schedule="15 3 31 4 *"),
+        certs_source(tmp_path, "every_second", schedule="* * * * * *"),
+        certs_source(tmp_path, "every_minute", schedule="* * * * *"),
+        certs_source(tmp_path, "burst", schedule="0,2 2 1 1 *"),  # once a year, 2 min apart
+        certs_source(tmp_path, "nightly", schedule="0 2 * * *"),
+        certs_source(tmp_path, "leap_day", schedule="0 0 29 2 *"),  # fires, every 4 years
+        {**certs_source(tmp_path, "fast", schedule="*/10 * * * * *"), "frequent": True},
+    ])
+    with pytest.raises(ConfigError) as e:
+        load_validated(cfg)
+    msg = str(e.value)
+    assert "(5 problem(s))" in msg, msg
+    for sid in ("feb30", "apr31"):
+        assert f"id={sid}) schedule: '" in msg and "never fires" in msg
+    for sid in ("every_second", "every_minute", "burst"):
+        line = next(x for x in msg.splitlines() if f"id={sid})" in x)
+        assert "more often than every 5 min" in line and "frequent = true" in line
+    assert "every 1 s" in msg and "every 1 min" in msg and "every 2 min" in msg
+    assert not any(f"id={s})" in msg for s in ("nightly", "leap_day", "fast"))
+
+
+def test_schedule_command_refuses_a_never_firing_cron_naming_the_source(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """On the old main this passed validation, then `gongzhi schedule` died at start-up with
+    a TypeError, stopping every source."""
+    cfg = write_config(tmp_path, sqlite_url, [
+        certs_source(tmp_path, "nightly", schedule="0 2 * * *"),
+        certs_source(tmp_path, "feb30", schedule="0 0 30 2 *")])
+    out = subprocess.run([str(GONGZHI), "--config", str(cfg), "schedule"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert "id=feb30) schedule" in out.stderr and "never fires" in out.stderr
+    assert "internal error" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_schedule_that_cannot_fire_costs_only_its_own_source(
+        tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Settings that bypassed validation (built in code): the scheduler starts, schedules the
+    good source, warns about the bad one and still serves its run-now requests."""
+    from gongzhi.settings import settings_from_dict
+
+    sources = [certs_source(tmp_path, "nightly", schedule="0 2 * * *"),
+               certs_source(tmp_path, "feb30", schedule="0 0 30 2 *"),
+               certs_source(tmp_path, "typo", schedule="0 2 * * mon-xyz")]
+    settings = settings_from_dict({"warehouse": {"url": sqlite_url}, "sources": sources,
+                                   "scheduler": {"poll_seconds": 0.2}},
+                                  path=tmp_path / "gongzhi.toml")
+    engine = open_warehouse(settings.warehouse_url)
+    svc = SchedulerService(settings, engine)
+    try:
+        sched = svc.start()
+        assert {j.id for j in sched.get_jobs()} >= {"schedule:nightly", "requests"}
+        assert not {"schedule:feb30", "schedule:typo"} & {j.id for j in sched.get_jobs()}
+        req = runlog.request_run(engine, "feb30", requested_by="office")
+        wait_for(lambda: any(r["id"] == req and r["run_id"]
+                             for r in runlog.pending_requests(engine)))
+    finally:
+        svc.shutdown()
+    out = capsys.readouterr().out
+    assert "[feb30] warning: schedule ignored" in out and "never fires" in out
+    assert "[typo] warning: schedule ignored" in out
+    assert "scheduled nightly (0 2 * * *), next run" in out
+    assert [r.status for r in runs(engine, "feb30")] == ["succeeded"]
+    engine.dispose()
+
+
 # --- catch-up -----------------------------------------------------------------------------
 
 def test_catch_up_runs_a_missed_source_once(tmp_path: Path, warehouse_url: str,
@@ -188,8 +258,9 @@ def test_schedule_once_command_catches_up_and_exits(tmp_path: Path, sqlite_url: 
 def test_scheduler_runs_every_second_and_survives_failing_sources(
         tmp_path: Path, sqlite_url: str, service, capsys: pytest.CaptureFixture[str]) -> None:
     svc, engine = service(sqlite_url, [
-        certs_source(tmp_path, schedule="*/1 * * * * *"),
-        certs_source(tmp_path, "broken", schedule="*/1 * * * * *", text="nothing,useful\n1,2\n"),
+        {**certs_source(tmp_path, schedule="*/1 * * * * *"), "frequent": True},
+        {**certs_source(tmp_path, "broken", schedule="*/1 * * * * *",
+                        text="nothing,useful\n1,2\n"), "frequent": True},
     ], extra="[scheduler]\nmisfire_grace_hours = 6\n")
     sched = svc.start()
 
@@ -239,7 +310,7 @@ def test_run_now_request_is_picked_up_and_answered(tmp_path: Path, warehouse_url
 def test_two_scheduler_processes_never_load_a_source_at_once(tmp_path: Path, warehouse_url: str
                                                              ) -> None:
     slow = {"id": "slow", "plugin": "sql", "table": "certificates", "url": "sqlite://",
-            "query": SLOW_QUERY, "schedule": "*/1 * * * * *"}
+            "query": SLOW_QUERY, "schedule": "*/1 * * * * *", "frequent": True}
     cfg = write_config(tmp_path, warehouse_url, [slow], "[scheduler]\npoll_seconds = 1\n")
     settings = load_validated(cfg)
     engine = open_warehouse(settings.warehouse_url)
