@@ -24,12 +24,13 @@ from sqlalchemy.event import listens_for
 
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
+from ingest.normalize import reasons
 from ingest.registry import load_validated
 from metrics import calendar, detail, latest, periods, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
-from warehouse import audit, runlog
+from warehouse import audit, requests, runlog
 from warehouse.engine import data_version, is_sqlite, last_loaded, open_for_reading
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
@@ -341,6 +342,27 @@ def quarantine(viewer: Viewer, source: str | None, run_id: int | None, reason: s
                      filters={"source": source, "run": run_id, "reason": reason,
                               "offset": offset}, row_count=len(rows))
     return rows
+
+
+def request_reprocess(viewer: Viewer, source: str | None, reason: str | None,
+                      run_id: int | None) -> int:
+    """Ask the scheduler process to reprocess quarantined rows (leaders only; audited)."""
+    if viewer.role != "leader":
+        raise AccessDenied(f"{viewer.username} ({viewer.role}) may not reprocess the quarantine")
+    if source is not None and source not in {s.id for s in settings().sources}:
+        raise ConfigError([Problem(source, "unknown source")])
+    reasons.check_reprocessable(reason)
+    rid = requests.request_reprocess(metrics().engine, source=source, reason=reason,
+                                     run_id=run_id, requested_by=viewer.username)
+    audit.record(metrics().engine, username=viewer.username, role=viewer.role,
+                 action="reprocess_request", target=f"quarantine:{source or '*'}",
+                 filters={"source": source, "reason": reason, "run": run_id, "request": rid},
+                 row_count=0)
+    return rid
+
+
+def reprocess_requests() -> list[dict[str, Any]]:
+    return requests.recent_reprocess(metrics().engine)
 
 
 def audit_entries(viewer: Viewer, limit: int, offset: int) -> list[dict[str, Any]]:

@@ -215,6 +215,21 @@ STRINGS: dict[str, dict[str, str]] = {
     "calendar.year_package": {"zh": "{year} 年（chinese-calendar）",
                               "en": "{year} (chinese-calendar)"},
     "calendar.year_none": {"zh": "{year} 年（未载入）", "en": "{year} (not loaded)"},
+    "data.reprocess": {"zh": "重新校验隔离行", "en": "Reprocess quarantined rows"},
+    "data.reprocess_help": {
+        "zh": "把隔离区的行重新校验一遍：通过的入库，其余继续留在隔离区。默认只处理因引用缺失"
+              "（街道、社区、网格代码不存在）而隔离的行；选择原因可强制处理其他行。"
+              "由调度进程（gongzhi schedule）执行。",
+        "en": "Runs quarantined rows through validation again: those that pass load, the rest "
+              "stay. By default only rows kept out for a missing reference (unknown street, "
+              "community or grid code); pick a reason to retry others. Done by the scheduler "
+              "process (gongzhi schedule)."},
+    "data.reprocess_default": {"zh": "引用缺失（默认）", "en": "missing reference (default)"},
+    "data.reprocess_run": {"zh": "仅此运行编号（0 = 全部）", "en": "Only this run (0 = all)"},
+    "data.reprocess_requested": {"zh": "已提交重新校验请求 #{id}，调度进程会尽快执行。",
+                                 "en": "Reprocess request #{id} sent; the scheduler will pick "
+                                       "it up."},
+    "data.reprocess_requests": {"zh": "重新校验请求", "en": "Reprocess requests"},
     # quarantine reasons (every code of ingest.normalize.reasons; a test checks)
     "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
     "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},
@@ -229,6 +244,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.invalid_id_number": {"zh": "身份证号无效（校验位或出生日期错误）",
                                  "en": "invalid ID number (check digit or birth date)"},
     "reason.invalid_phone": {"zh": "电话号码无效", "en": "invalid phone number"},
+    "reason.bad_encoding": {"zh": "编码错误（文件混用编码）", "en": "bad encoding"},
+    "reason.bad_text": {"zh": "含不可见控制字符", "en": "control characters in text"},
+    "reason.too_long": {"zh": "超出字段长度上限", "en": "longer than the column allows"},
     # column headers
     "col.area": {"zh": "区域", "en": "Area"},
     "col.kpi": {"zh": "指标", "en": "KPI"},
@@ -264,6 +282,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.requested": {"zh": "请求时间", "en": "Requested"},
     "col.requested_by": {"zh": "请求人", "en": "By"},
     "col.picked": {"zh": "调度接收", "en": "Picked up"},
+    "col.outcome": {"zh": "结果", "en": "Outcome"},
     # errors
     "err.no_data": {"zh": "还没有数据，请先运行 gongzhi ingest。",
                     "en": "No data yet: run gongzhi ingest first."},

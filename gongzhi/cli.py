@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from gongzhi.errors import ConfigError, GongzhiError
+from gongzhi.privacy import redact
 from gongzhi.settings import Settings
 
 EXIT_FAILED = 1
@@ -94,17 +95,16 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except ConfigError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {redact(str(e))}", err=True)
         sys.exit(EXIT_CONFIG)
-    except GongzhiError as e:
-        click.echo(f"error: {e}", err=True)
+    except GongzhiError as e:  # messages may quote source data: the redaction step applies
+        click.echo(f"error: {redact(str(e))}", err=True)
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # a clear line for people; the traceback on request
         if os.environ.get("GONGZHI_DEBUG"):
             raise
-        from gongzhi.privacy import redact
         from warehouse.engine import explain
 
         why = explain(e) or f"internal error: {type(e).__name__}: {str(e).splitlines()[0]}"

@@ -101,6 +101,13 @@ class LockBusy(WarehouseError):
     retryable = True
 
 
+class PseudonymKeyMismatch(GongzhiError):
+    """The pseudonym key is not the one the warehouse's pseudonyms were made with: loading
+    would give every person a second pseudonym. ``gongzhi rekey`` changes keys on purpose."""
+
+    phase = "config"
+
+
 class LockLost(WarehouseError):
     """A run's lock on its source was taken over before it committed: the run is refused at
     commit (the fence), so the source's rows are loaded once."""

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from gongzhi import privacy
 from gongzhi.errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
 COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
-                      "frequent", "delete_flag"}
+                      "frequent", "formats", "decimal_comma", "delete_flag"}
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -56,6 +57,9 @@ class SourceSpec:
     frequent: bool = False
     delete_flag: DeleteFlag | None = None
     base_dir: Path = Path(".")
+    # canonical column -> strptime format, or "excel_serial" (serial day numbers)
+    formats: dict[str, str] = field(default_factory=dict)
+    decimal_comma: bool = False  # "1,5" is 1.5 and "1.234,5" is 1234.5 in this source
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         """A path from this source's settings, relative to the config file's folder."""
@@ -163,6 +167,13 @@ def settings_from_dict(
         problems.append(Problem(lines.top("warehouse"), f"warehouse url is not valid: {e}"))
 
     privacy_cfg = data.get("privacy") or {}
+    for key in sorted(set(privacy_cfg) - {"key_file", "name_labels"}):
+        problems.append(Problem(lines.top("privacy"), f"unknown [privacy] key '{key}'"))
+    labels = privacy_cfg.get("name_labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x.strip() for x in labels):
+        problems.append(Problem(lines.top("privacy"), "'name_labels' must be a list of words "
+                                                      "after which a name follows (联系人 …)"))
+        labels = []
     key_file: Path | None = None
     raw_key_file = privacy_cfg.get("key_file")
     if raw_key_file is not None:
@@ -217,6 +228,7 @@ def settings_from_dict(
 
     if problems:
         raise ConfigError(problems, header=f"configuration {fname} is invalid")
+    privacy.configure(labels)
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, sources=sources, scheduler=sched,
         calendar=calendar, raw=data, pseudonym_key_file=key_file,
@@ -254,6 +266,16 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
     if not isinstance(defaults, dict):
         problems.append(Problem(place, "[sources.defaults] must be a table of column = value"))
         defaults = {}
+    formats = raw.get("formats", {})
+    if not isinstance(formats, dict) or not all(isinstance(v, str) and v for v in
+                                                formats.values()):
+        problems.append(Problem(place, "[sources.formats] must map column names to a strptime "
+                                       "format (\"%d/%m/%Y %H:%M\") or \"excel_serial\""))
+        formats = {}
+    decimal_comma = raw.get("decimal_comma", False)
+    if not isinstance(decimal_comma, bool):
+        problems.append(Problem(place, "'decimal_comma' must be true or false"))
+        decimal_comma = False
     flags: dict[str, bool] = {}
     for key in ("required", "frequent"):
         value = raw.get(key, False)
@@ -274,6 +296,8 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
         options=options,
         place=place,
         base_dir=base_dir,
+        formats={str(k): v for k, v in formats.items()},
+        decimal_comma=decimal_comma,
         **flags,
         delete_flag=delete_flag,
     )

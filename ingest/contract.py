@@ -21,6 +21,11 @@ from gongzhi.settings import SourceSpec
 ROW = "_row"  # 1-based row number in the origin (file line, record index): for quarantine
 ORIGIN = "_origin"  # file path, URL or query the row came from
 SHEET = "_sheet"  # sheet name for spreadsheets
+# A row the plugin could not decode (bytes not valid in the file's encoding): the reason, and
+# the header of the first cell concerned. Such rows are quarantined as ``bad_encoding``; their
+# other cells hold the plugin's best reading, for people to see, never for loading.
+BAD_ENCODING_NOTE = "_bad_encoding"
+BAD_COLUMN = "_bad_column"
 
 
 class PluginConfig(BaseModel):
@@ -49,7 +54,9 @@ class Batch:
     ``frame`` holds source columns (any names, usually strings) plus ``_row`` and ``_origin``
     (and ``_sheet`` for spreadsheets). ``cursor`` is the opaque, JSON-serialisable state to
     store once this batch and all before it are loaded. ``mapped`` says the frame already uses
-    canonical column names (plugins like ``open311`` map themselves).
+    canonical column names (plugins like ``open311`` map themselves). ``serial_dates`` says
+    that numbers in date columns are Excel serial day numbers (spreadsheet cells); in text they
+    are dates only where the source declares it (``[sources.formats] col = "excel_serial"``).
     """
 
     table: str
@@ -58,6 +65,7 @@ class Batch:
     mapped: bool = False
     snapshot: Snapshot | None = None
     note: str | None = None
+    serial_dates: bool = False  # numbers in date columns are Excel serials (XLSX cells)
 
 
 @dataclass

@@ -111,6 +111,7 @@ def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Probl
             if col not in allowed:
                 problems.append(Problem(f"{place} defaults.{col}",
                                         f"'{col}' is not a column of {targets[0]}"))
+        problems += _check_formats(spec, tables[targets[0]])
     if spec.schedule:
         from ingest.cron import schedule_problems
 
@@ -129,6 +130,35 @@ def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Probl
                 msg = "unknown setting for this plugin"
             problems.append(Problem(f"{place} {loc}", msg))
     return problems
+
+
+def _check_formats(spec: SourceSpec, table: Any) -> list[Problem]:
+    """``[sources.formats]``: date or time columns of the table, each with a format polars can
+    use, or ``excel_serial``."""
+    import datetime as dt
+
+    import polars as pl
+    from sqlalchemy import Date, DateTime
+
+    from ingest.normalize.values import EXCEL_SERIAL
+
+    out = []
+    for col, fmt in spec.formats.items():
+        place = f"{spec.place} formats.{col}"
+        if col not in table.c or not isinstance(table.c[col].type, Date | DateTime):
+            out.append(Problem(place, f"'{col}' is not a date or time column of {table.name}"))
+        elif fmt != EXCEL_SERIAL:
+            # round trip: a format that cannot write and read back a day is not a date format
+            sample = pl.Series([dt.datetime(2023, 8, 14, 21, 30, 15, tzinfo=dt.UTC)])
+            try:
+                back = sample.dt.strftime(fmt).str.to_datetime(fmt, strict=False)
+                ok = back.dt.date().to_list() == [dt.date(2023, 8, 14)]
+            except Exception:
+                ok = False
+            if not ok:
+                out.append(Problem(place, f"{fmt!r} is not a date format (strptime syntax, "
+                                          "e.g. \"%d/%m/%Y %H:%M\"), nor \"excel_serial\""))
+    return out
 
 
 def build_source(spec: SourceSpec, ctx: SourceContext | None = None,

@@ -25,7 +25,8 @@ from gongzhi.errors import GongzhiError, LockBusy, SourceError
 from gongzhi.settings import Settings, SourceSpec
 from ingest import deletes
 from ingest.contract import Batch, Snapshot, SourceContext
-from ingest.normalize.cast import Prepared, cast_batch
+from ingest.keyguard import KeyGuard
+from ingest.normalize.cast import CastOptions, Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
 from warehouse import bulk, runlog
@@ -97,6 +98,7 @@ class _Collected:
     deleted: list[pl.DataFrame] = field(default_factory=list)
     read: int = 0
     snapshot: Snapshot | None = None
+    skipped: int = 0  # rows set aside as duplicates before the load (e.g. superseded ones)
 
 
 class Runner:
@@ -108,6 +110,7 @@ class Runner:
         self.engine = engine
         self.progress = progress or Progress(enabled=False)
         self.observers = list(observers)
+        self._keys = KeyGuard(engine, settings.pseudonym_key_file)
 
     def run(self, source_ids: Iterable[str] | None = None, *, trigger: str = "manual"
             ) -> list[RunResult]:
@@ -150,13 +153,14 @@ class Runner:
     def _run_locked(self, spec: SourceSpec, run_id: int, lock: SourceLock) -> RunResult:
         nothing: list[str] = []  # why the plugin found no input, if it says so
         ctx = SourceContext(progress=lambda what, n: self.progress.update(what, n),
-                            warn=lambda m: self.progress.done(f"warning: {m}"),
+                            warn=lambda m: self.progress.done(f"warning: {privacy.redact(m)}"),
                             warehouse_url=self.engine.url.render_as_string(),
                             no_input=nothing.append)
         source = build_source(spec, ctx)
         tables = data_tables()
         cursor_in = runlog.get_cursor(self.engine, spec.id)
         known = _known_codes(self.engine)
+        self._keys = KeyGuard(self.engine, self.settings.pseudonym_key_file)
 
         collected: dict[str, _Collected] = {}
         cursor_out: Any = cursor_in
@@ -199,12 +203,13 @@ class Runner:
     def _prepare(self, spec: SourceSpec, batch: Batch, table: Table,
                  known: dict[str, pl.Series], c: _Collected) -> Prepared:
         location = batch.note or spec.id
-        key_file = self.settings.pseudonym_key_file
+        options = CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
+                              serial_dates=batch.serial_dates)
 
         def cast(frame: pl.DataFrame) -> Prepared:
             return cast_batch(frame, table, columns=spec.columns, defaults=spec.defaults,
-                              key_getter=lambda: privacy.pseudonym_key(key_file),
-                              known_codes=known, mapped=batch.mapped, location=location)
+                              key_getter=self._keys.key, known_codes=known, mapped=batch.mapped,
+                              location=location, options=options)
 
         if spec.delete_flag is None:
             return cast(batch.frame)
@@ -242,6 +247,7 @@ class Runner:
                                   "every stored row")
             result.read += c.read
             result.quarantined += bad_n
+            result.duplicates += c.skipped
 
         stager = bulk.Stager(self.engine, run_id)
         try:
@@ -298,9 +304,8 @@ class Runner:
                 result.retired += retired
             if counts.loaded or retired:  # unchanged rows count: they confirm the data
                 arrived.add(name)
-        for name, c in collected.items():
-            for bad in c.bad:
-                runlog.add_quarantine(conn, run_id, spec.id, name, bad)
+        self._store_quarantine(conn, spec, run_id, collected)
+        self._keys.commit(conn)
         if result.inserted or result.updated or result.retired:
             bump_data_version(conn)
         stamp_loaded(conn, arrived)  # a run that read nothing new leaves the freshness
@@ -332,6 +337,13 @@ class Runner:
                 stamp_loaded(conn, {name})  # the table changed: its freshness moves
             removed += n
         return removed
+
+    def _store_quarantine(self, conn: Connection, spec: SourceSpec, run_id: int,
+                          collected: dict[str, _Collected]) -> None:
+        """Keep the run's quarantined rows (inside its transaction; reprocess overrides)."""
+        for name, c in collected.items():
+            for bad in c.bad:
+                runlog.add_quarantine(conn, run_id, spec.id, name, bad)
 
 
 def _cleanup_stale_stages(engine: Engine) -> None:

@@ -6,7 +6,7 @@ default silently drops a run that starts late because the machine was busy. Jobs
 memory and are added once per start, so nothing is "replaced" at start-up; a run missed while
 the process was down is found in the run log instead: at start, a source whose last due time
 has no run started at or after it is run once (trigger ``catchup``). A poll job takes the
-dashboard's run-now requests (trigger ``request``).
+dashboard's run-now requests (trigger ``request``) and reprocess requests (``reprocess``).
 
 Two loads of one source never overlap: the runner takes the per-source database lock
 (advisory lock on PostgreSQL, lease row on SQLite) and logs a refused run as ``skipped``; in
@@ -35,6 +35,7 @@ from sqlalchemy import Engine, update
 
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings, SourceSpec
+from ingest import reprocess
 from ingest.cron import cron_trigger, previous_fire_time, schedule_problems
 from ingest.progress import Progress
 from ingest.runner import Runner, RunObserver, RunResult
@@ -129,6 +130,7 @@ class SchedulerService:
         self.scheduler: BackgroundScheduler | None = None
         self._busy: set[str] = set()
         self._queued: dict[str, list[int]] = {}  # claimed requests whose run has not begun
+        self._reprocess_waiting: set[int] = set()  # claimed reprocess requests not begun
         self._mutex = threading.Lock()
         self._stopping = threading.Event()
 
@@ -206,6 +208,7 @@ class SchedulerService:
         with self._mutex:
             free = [s for s in self.specs if s not in self._busy and s not in self._queued]
         if not free:
+            self._poll_reprocess()
             return
         by_source: dict[str, list[int]] = {}
         for row in runlog.take_requests(self.engine, free):
@@ -217,6 +220,34 @@ class SchedulerService:
             self.scheduler.add_job(self._guarded, args=(self._run_request, sid),
                                    id=f"request:{sid}:{ids[0]}", name=f"{sid} (run now)",
                                    executor="loads")
+        self._poll_reprocess()
+
+    def _poll_reprocess(self) -> None:
+        """Claim the dashboard's reprocess requests; each runs as a load job."""
+        if self._stopping.is_set() or self.scheduler is None:
+            return
+        for req in reprocess.take_requests(self.engine):
+            self.log(f"reprocess requested (request {req['id']}, by {req['requested_by']})")
+            with self._mutex:
+                self._reprocess_waiting.add(req["id"])
+            self.scheduler.add_job(self._guarded, args=(self._run_reprocess, req),
+                                   id=f"reprocess:{req['id']}", name="reprocess",
+                                   executor="loads")
+
+    def _run_reprocess(self, req: dict[str, Any]) -> None:
+        if self._stopping.is_set():
+            return  # shutdown() hands the claimed request back
+        with self._mutex:
+            self._reprocess_waiting.discard(req["id"])
+        sel = reprocess.Selection(req["source"], req["reason"], req["run_id"])
+        mine = self._reserve(reprocess.sources_to_reprocess(self.engine, sel))
+        try:
+            runner = reprocess.Reprocessor(self.settings, self.engine,
+                                           progress=_LogProgress(self.log, reprocess.TRIGGER),
+                                           observers=self.observers)
+            reprocess.serve_request(runner, req)
+        finally:
+            self._release(mine)
 
     def _run_request(self, source_id: str) -> None:
         if self._stopping.is_set():
@@ -297,6 +328,9 @@ class SchedulerService:
         with self._mutex:
             ids = [i for q in self._queued.values() for i in q]
             self._queued.clear()
+            waiting, self._reprocess_waiting = self._reprocess_waiting, set()
+        for rid in waiting:  # the next start (or another scheduler) takes them
+            reprocess.release_request(self.engine, rid)
         if ids:
             with write_transaction(app_engine(self.engine)) as conn:
                 conn.execute(update(run_requests).where(run_requests.c.id.in_(ids),

@@ -38,7 +38,7 @@ from sqlalchemy.schema import DDLElement
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -250,8 +250,17 @@ def _v4_covering_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
-def _v5_rows_deleted(conn: Connection) -> None:
-    """v5: the run log counts rows a source flagged deleted."""
+def _v5_quarantine_reprocess(conn: Connection) -> None:
+    """v5: quarantine rows keep their derived personal columns and who resolved them
+    (``gongzhi reprocess``)."""
+    have = {c["name"] for c in inspect(conn).get_columns("quarantine")}
+    for col in ("derived", "resolved_run_id"):
+        if col not in have:
+            conn.execute(AddColumn("quarantine", Column(col, schema.quarantine.c[col].type)))
+
+
+def _v6_rows_deleted(conn: Connection) -> None:
+    """v6: the run log counts rows a source flagged deleted."""
     if "rows_deleted" not in {c["name"] for c in inspect(conn).get_columns("ingest_runs")}:
         col = Column("rows_deleted", Integer, nullable=False, server_default="0")
         conn.execute(AddColumn("ingest_runs", col))
@@ -259,7 +268,8 @@ def _v5_rows_deleted(conn: Connection) -> None:
 
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
-                                     (4, _v4_covering_indexes), (5, _v5_rows_deleted)]
+                                     (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
+                                     (6, _v6_rows_deleted)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

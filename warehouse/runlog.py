@@ -15,6 +15,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, case, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from gongzhi.privacy import redact
 from warehouse.engine import SQLITE_BUSY_TIMEOUT_S, app_engine, utcnow, write_transaction
 from warehouse.locks import Holder, live_holders
 from warehouse.schema import ingest_runs, ingest_state, quarantine, run_requests
@@ -226,11 +227,15 @@ def last_started(engine: Engine, source: str, *, triggers: Sequence[str] | None 
 
 
 def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | None = None,
-                    reason: str | None = None, limit: int = 100, offset: int = 0
-                    ) -> list[dict[str, Any]]:
+                    reason: str | None = None, limit: int = 100, offset: int = 0,
+                    resolved: bool = False) -> list[dict[str, Any]]:
+    """Quarantined rows, newest first: the open ones (``resolved``: the ones a reprocess run
+    loaded). Raw rows and messages were redacted when stored, column by column (codes kept:
+    a 15-digit grid code looks like an old ID number); file names pass the step again."""
     q = quarantine.c
     stmt = select(q.id, q.run_id, q.source, q.table_name, q.origin, q.sheet, q.row_number,
-                  q.column_name, q.reason, q.message, q.raw, q.created_at)
+                  q.column_name, q.reason, q.message, q.raw, q.created_at, q.resolved_run_id)
+    stmt = stmt.where(q.resolved_run_id.is_not(None) if resolved else q.resolved_run_id.is_(None))
     if source:
         stmt = stmt.where(q.source == source)
     if run_id is not None:
@@ -239,7 +244,11 @@ def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | 
         stmt = stmt.where(q.reason == reason)
     stmt = stmt.order_by(q.id.desc()).limit(limit).offset(offset)
     with engine.connect() as conn:
-        return [dict(m) for m in conn.execute(stmt).mappings()]
+        rows = [dict(m) for m in conn.execute(stmt).mappings()]
+    for r in rows:
+        if r["origin"]:
+            r["origin"] = redact(r["origin"])
+    return rows
 
 
 def request_run(engine: Engine, source: str, requested_by: str | None = None) -> int:

@@ -2,8 +2,11 @@
 
 Column ``info`` carries the table contract the ingest runner enforces:
 ``enum`` (allowed codes), ``range`` (inclusive bounds), ``ref`` (the division level a code must
-exist at), ``default`` (value used when a source lacks the column). Primary keys are the source
-system's own ids; ``nullable=False`` marks required columns. Timestamps are naive UTC.
+exist at), ``default`` (value used when a source lacks the column), ``code`` (a code or key
+that is not named ``*_id`` / ``*_code``: stored as given; every other text is free text and
+passes the personal-data redaction). ``String(n)`` declares each text column's maximum once.
+Primary keys are the source system's own ids; ``nullable=False`` marks required columns.
+Timestamps are naive UTC.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ grid_events = _table(
     FACT,
     Column("event_id", String(64), primary_key=True),
     _code("grid_code", "grid"),
-    Column("category", String(128)),
+    Column("category", String(128), info={"code": True}),  # grid_event_categories.category
     _enum("source", EVENT_SOURCES, default="other"),
     Column("reported_at", DateTime, nullable=False),
     Column("registered_at", DateTime),
@@ -170,7 +173,7 @@ grid_event_categories = _table(
     DIMENSION,
     Column("category", String(128), primary_key=True),
     Column("name", String(256), nullable=False),
-    Column("description", Text),
+    Column("description", String(2000)),  # every text column declares its maximum
     Column("group_name", String(128)),
 )
 
@@ -366,6 +369,11 @@ quarantine = Table(
     Column("message", Text, nullable=False),
     Column("raw", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # personal columns computed from the row's clear inputs (JSON: id_hash, masks), which the
+    # masked raw row cannot give back: a reprocessed row keeps its pseudonym
+    Column("derived", Text),
+    # the reprocess run that loaded the row (or found a newer version loaded); NULL: still open
+    Column("resolved_run_id", Integer),
     Index("ix_quarantine_run", "run_id"),
     Index("ix_quarantine_source", "source"),
     info={"kind": OPERATIONAL},
@@ -398,6 +406,23 @@ run_requests = Table(
     Column("requested_by", String(128)),
     Column("picked_at", DateTime),
     Column("run_id", Integer),
+    info={"kind": OPERATIONAL},
+)
+
+# "Reprocess the quarantine" asked for on the dashboard, done by the scheduler process (like
+# run-now requests: nothing is ingested inside Streamlit).
+reprocess_requests = Table(
+    "reprocess_requests",
+    app_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64)),  # NULL: every source
+    Column("reason", String(32)),  # NULL: the retryable reasons
+    Column("run_id", Integer),  # NULL: rows of every run
+    Column("requested_at", DateTime, nullable=False),
+    Column("requested_by", String(128)),
+    Column("picked_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("outcome", Text),
     info={"kind": OPERATIONAL},
 )
 

@@ -147,6 +147,40 @@ def quarantine(user: Viewer) -> None:
         infer_schema_length=None), hide_index=True)
 
 
+def reprocess(user: Viewer) -> None:
+    """Leaders ask the scheduler to run quarantined rows through validation again."""
+    st.markdown(f"**{t('data.reprocess')}**")
+    st.caption(t("data.reprocess_help"))
+    ids = [s.id for s in data.settings().sources]
+    choices = [r for r in REASONS if r not in reasons.NOT_REPROCESSABLE]
+    with st.form("reprocess", border=False):
+        c1, c2, c3, c4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+        # labels change with the language: one widget per language (state.widget_key), its
+        # labels formatted now, in this run's language
+        sources = {s: s or t("data.all") for s in ["", *ids]}
+        why = {r: f"{r} · {t('reason.' + r)}" if r else t("data.reprocess_default")
+               for r in ["", *choices]}
+        source = c1.selectbox(t("data.filter_source"), list(sources),
+                              key=state.widget_key("rp_source"), format_func=sources.__getitem__)
+        reason = c2.selectbox(t("data.filter_reason"), list(why),
+                              key=state.widget_key("rp_reason"), format_func=why.__getitem__)
+        run_id = c3.number_input(t("data.reprocess_run"), min_value=0, value=0, step=1,
+                                 key="rp_run")
+        sent = c4.form_submit_button(t("data.reprocess"), icon=":material/replay:")
+    if sent:
+        rid = data.request_reprocess(user, source or None, reason or None, int(run_id) or None)
+        st.success(t("data.reprocess_requested", id=rid))
+    recent = data.reprocess_requests()
+    if recent:
+        st.dataframe(pl.DataFrame([{
+            "#": r["id"], t("col.source"): r["source"] or t("data.all"),
+            t("col.reason"): r["reason"] or t("data.reprocess_default"),
+            t("col.run_id"): r["run_id"], t("col.requested"): _when(r["requested_at"]),
+            t("col.requested_by"): r["requested_by"], t("col.finished"): _when(r["finished_at"]),
+            t("col.outcome"): r["outcome"]} for r in recent], infer_schema_length=None),
+            hide_index=True)
+
+
 def _raw(text: str) -> str:
     """The quarantined row as 'column: value' pairs (it is stored as JSON)."""
     try:
@@ -188,6 +222,7 @@ def main() -> None:
     run_log()
     if user.role == "leader":
         quarantine(user)
+        reprocess(user)
         audit_log(user)
 
 

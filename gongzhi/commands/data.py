@@ -73,10 +73,13 @@ def sources(ctx: Context, fmt: str) -> None:
 @pass_ctx
 def runs(ctx: Context, source: str | None, limit: int, fmt: str) -> None:
     """The run log, newest first: read = loaded + quarantined + duplicates."""
+    from gongzhi.privacy import redact
     from warehouse import runlog
 
     engine = ctx.engine()
     rows = runlog.list_runs(engine, source=source, limit=limit)
+    for r in rows:  # errors are redacted when written; older rows pass the step here too
+        r["error"] = redact(r["error"]) if r["error"] else r["error"]
     if fmt == "json":
         keys = ("run_id", "source", "status", "started_at", "finished_at", "read", "loaded",
                 "quarantined", "duplicates", "error")

@@ -14,10 +14,18 @@ from typing import Any
 
 import click
 
+from gongzhi import privacy
 from gongzhi.cli import EXIT_FAILED, Context, cli, pass_ctx
 from gongzhi.errors import ConfigError, Problem
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def demo_key(out_dir: Path) -> bytes:
+    """The pseudonym key the demo wrote beside its config."""
+    from gongzhi.demo import KEY_FILE
+
+    return (out_dir / KEY_FILE).read_text(encoding="utf-8").strip().encode("utf-8")
 
 
 @cli.command()
@@ -218,7 +226,16 @@ def demo(out_dir: str, scale: float, seed: int, no_ingest: bool, quiet: bool) ->
     sub._settings = settings
     runner = Runner(settings, engine, progress=Progress(enabled=not quiet),
                     observers=_observers(sub))
-    results = runner.run(trigger="demo")
+    # The demo pseudonymises with the key it wrote beside its config and no other, so the
+    # key file holds the key its warehouse was made with (an environment key would win
+    # otherwise, and every later run without it would be refused).
+    key = demo_key(Path(out_dir))
+    if os.environ.get(privacy.KEY_ENV, "").encode() not in (b"", key):
+        click.echo(f"note: {privacy.KEY_ENV} is set but the demo uses its own key "
+                   "(the file named in its config); unset it for commands on the demo",
+                   err=True)
+    with privacy.using_key(key):
+        results = runner.run(trigger="demo")
     bad = [r for r in results if not r.ok]
     for r in bad:
         click.echo(f"error: source {r.source} {r.status}: {r.error}", err=True)

@@ -11,47 +11,65 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
 from gongzhi import privacy
-from gongzhi.errors import MissingColumnsError
-from ingest.contract import ORIGIN, ROW, SHEET
-from ingest.normalize import personal, values
+from gongzhi.errors import DataError, MissingColumnsError
+from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.normalize import personal, qrows, values
+from ingest.normalize import text as textrules
+from ingest.normalize.qrows import INTERNAL
 from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
+    BAD_ENCODING,
     BAD_FORMAT,
     BAD_NUMBER,
+    BAD_TEXT,
     MISSING,
     OUT_OF_RANGE,
+    TOO_LONG,
     UNKNOWN,
 )
 from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
-INTERNAL = (ROW, ORIGIN, SHEET, "_idx")
+__all__ = ["BAD_BOOL", "BAD_CODE", "BAD_DATE", "BAD_FORMAT", "BAD_NUMBER", "MISSING",
+           "OUT_OF_RANGE", "UNKNOWN", "CastOptions", "Prepared", "cast_batch"]
+
 PARALLEL_ROWS = 100_000  # below this, threads cost more than they save
 
-_TYPE_WORDS = {BAD_DATE: "a date or time", BAD_NUMBER: "a number", BAD_BOOL: "yes/no"}
-QUARANTINE_SCHEMA = {
-    "origin": pl.String, "sheet": pl.String, "row_number": pl.Int64, "column_name": pl.String,
-    "reason": pl.String, "message": pl.String, "raw": pl.String,
-}
+
+@dataclass(frozen=True)
+class CastOptions:
+    """How a source spells its values, beyond what the framework recognises by itself.
+
+    ``formats``: canonical column → strptime format, or ``excel_serial`` for a column of Excel
+    serial day numbers (``[sources.formats]``). ``decimal_comma``: ``1,5`` means 1.5 (a source
+    setting). ``serial_dates``: numbers in date columns are Excel serials (set for XLSX cells).
+    """
+
+    formats: Mapping[str, str] = field(default_factory=dict)
+    decimal_comma: bool = False
+    serial_dates: bool = False
 
 
 @dataclass
 class Prepared:
-    """The outcome of casting one batch: typed rows, quarantined rows, rows read."""
+    """The outcome of casting one batch: typed rows, quarantined rows, rows read.
+
+    ``bad_index`` holds, for each quarantined row, its position in the batch."""
 
     good: pl.DataFrame
     bad: pl.DataFrame
     read: int
     unmapped: list[str]
+    bad_index: pl.Series = field(default_factory=lambda: pl.Series([], dtype=pl.UInt32))
 
 
 def clean_header(h: str) -> str:
@@ -59,12 +77,14 @@ def clean_header(h: str) -> str:
     return re.sub(r"[\s\u3000\ufeff]+", "", str(h)).rstrip(":：").strip()
 
 
-def map_headers(frame: pl.DataFrame, table: Table, columns: Mapping[str, str]) -> tuple[
-        pl.DataFrame, list[str], dict[str, str]]:
+def map_headers(frame: pl.DataFrame, table: Table, columns: Mapping[str, str],
+                location: str = "") -> tuple[pl.DataFrame, list[str], dict[str, str]]:
     """Rename source headers to canonical names: ``[sources.columns]`` first, then exact names.
 
     Returns the renamed frame, the headers that map to nothing (kept out of the warehouse,
-    but still in the raw row of any quarantined record) and the mapping used.
+    but still in the raw row of any quarantined record) and the mapping used. Two headers that
+    map to one column are an error naming both: keeping either would drop the other's values
+    without a word.
     """
     canonical = {c.name for c in content_columns(table) if c.name not in personal.OUTPUTS}
     if table.info.get("personal"):
@@ -79,7 +99,12 @@ def map_headers(frame: pl.DataFrame, table: Table, columns: Mapping[str, str]) -
             continue
         ch = clean_header(h)
         target = user.get(ch) or user.get(h) or lower.get(ch.lower())
-        if target and target not in taken:
+        if target and target in taken:
+            first = next(k for k, v in rename.items() if v == target)
+            what = (f"the header '{h}' appears twice" if clean_header(first) == ch
+                    else f"the headers '{first}' and '{h}' both map to the column '{target}'")
+            raise DataError(f"{what}; rename or remove one of them", location=location or None)
+        if target:
             rename[h] = target
             taken.add(target)
         else:
@@ -103,6 +128,9 @@ def check_required(columns: list[str], table: Table, defaults: Mapping[str, Any]
         raise MissingColumnsError(missing, location=location)
 
 
+Problem = tuple[str, str, pl.Series, pl.Series]  # column, reason, rows, text shown
+
+
 def cast_batch(
     frame: pl.DataFrame,
     table: Table,
@@ -113,8 +141,15 @@ def cast_batch(
     mapped: bool = False,
     location: str = "",
     key_getter: Callable[[], bytes] = privacy.pseudonym_key,
+    options: CastOptions | None = None,
+    personal_given: pl.DataFrame | None = None,
 ) -> Prepared:
-    """Map, cast and validate one batch of a source against ``table``'s contract."""
+    """Map, cast and validate one batch of a source against ``table``'s contract.
+
+    ``personal_given`` (reprocessing) holds the stored personal columns (``id_hash`` …) that
+    the first pass computed: the raw rows keep only masked inputs, which cannot be hashed again.
+    """
+    opts = options or CastOptions()
     n = frame.height
     frame = frame.with_row_index("_idx")
     if ROW not in frame.columns:
@@ -124,20 +159,29 @@ def cast_batch(
         unmapped = [c for c in frame.columns
                     if c not in INTERNAL and c not in {x.name for x in table.columns}]
         renamed = frame.drop(unmapped)
+        rename: dict[str, str] = {}
         shown_as: dict[str, str] = {}
     else:
-        renamed, unmapped, rename = map_headers(frame, table, columns)
+        renamed, unmapped, rename = map_headers(frame, table, columns, location)
         shown_as = {v: f"{k} ({v})" for k, v in rename.items() if k != v}
     check_required(renamed.columns, table, defaults, location)
 
     # Personal inputs become masked / pseudonymised columns here and go no further in clear.
     inputs = {c: values.clean_strings(renamed[c]) for c in personal.INPUTS
               if c in renamed.columns and table.info.get("personal")}
-    pres = personal.process(inputs, key_getter) if inputs else personal.PersonalResult()
+    if personal_given is not None:
+        pres = personal.PersonalResult(columns={c: personal_given[c]
+                                                for c in personal_given.columns})
+    else:
+        pres = personal.process(inputs, key_getter) if inputs else personal.PersonalResult()
     renamed = renamed.drop(list(inputs))
-    problems: list[tuple[str, str, pl.Series, pl.Series]] = list(pres.problems)
+    problems: list[Problem] = list(pres.problems)
+    if BAD_ENCODING_NOTE in frame.columns:  # rows the plugin could not decode
+        undecoded = frame[BAD_ENCODING_NOTE].is_not_null()
+        if undecoded.any():
+            problems.append(("", BAD_ENCODING, undecoded, frame[BAD_ENCODING_NOTE]))
 
-    def one(col: Any) -> tuple[pl.Series, list[tuple[str, str, pl.Series, pl.Series]]]:
+    def one(col: Any) -> tuple[pl.Series, list[Problem]]:
         name = col.name
         if name in personal.OUTPUTS:
             return pres.columns.get(name, pl.Series(name, [None] * n, dtype=pl.String)
@@ -153,14 +197,15 @@ def cast_batch(
             blank = raw_series.is_null() | (raw_series.cast(pl.String).str.strip_chars() == "")
             if blank.any():
                 raw_series = raw_series.cast(pl.String).set(blank, str(default))
-        value, raw_text, reason = _cast_column(raw_series, col)
-        found: list[tuple[str, str, pl.Series, pl.Series]] = []
+        value, raw_text, reason = _cast_column(raw_series, col, opts)
+        found: list[Problem] = []
         bad = raw_text.is_not_null() & value.is_null()
         if reason and bad.any():
             found.append((name, reason, bad, raw_text))
             value = value.set(bad, None) if value.dtype != pl.Null else value
         value, more = _validate(value, raw_text, col, known_codes)
-        return value.alias(name), found + more
+        value, checked = _check_text(value, col)
+        return value.alias(name), found + more + checked
 
     # Columns are independent and polars releases the GIL while it parses, so large batches
     # cast their columns side by side; results are gathered in the table's column order, so
@@ -176,24 +221,29 @@ def cast_batch(
 
     good_frame = pl.DataFrame([value for value, _found in results])
     if not problems:
-        return Prepared(good_frame, _empty_quarantine(), n, unmapped)
+        return Prepared(good_frame, qrows.empty(), n, unmapped)
 
     masks = pl.DataFrame([p[2].alias(f"m{i}") for i, p in enumerate(problems)])
     any_bad = masks.select(pl.any_horizontal(pl.all())).to_series()
-    first_col = masks.select(pl.coalesce([
-        pl.when(pl.col(f"m{i}")).then(pl.lit(p[0])) for i, p in enumerate(problems)
+    bad_column = (frame[BAD_COLUMN] if BAD_COLUMN in frame.columns
+                  else pl.Series([None] * n, dtype=pl.String))
+    first_col = masks.with_columns(bad_column.alias("_bc")).select(pl.coalesce([
+        pl.when(pl.col(f"m{i}")).then(pl.col("_bc") if not p[0] else pl.lit(p[0]))
+        for i, p in enumerate(problems)
     ])).to_series()
     first_reason = masks.select(pl.coalesce([
         pl.when(pl.col(f"m{i}")).then(pl.lit(p[1])) for i, p in enumerate(problems)
     ])).to_series()
     texts = pl.DataFrame(
-        [p[3].alias(f"r{i}") for i, p in enumerate(problems)] + list(masks.iter_columns())
+        [_shown(p, table).alias(f"r{i}") for i, p in enumerate(problems)]
+        + list(masks.iter_columns())
     )
     message = texts.select(pl.concat_str([
-        pl.when(pl.col(f"m{i}")).then(_message_expr(shown_as.get(p[0], p[0]), p[1], f"r{i}"))
+        pl.when(pl.col(f"m{i}")).then(qrows.message_expr(shown_as.get(p[0], p[0]), p[1], f"r{i}",
+                                                     table))
         for i, p in enumerate(problems)
     ], separator="; ", ignore_nulls=True)).to_series()
-    original = _mask_personal(original, {} if mapped else rename, pres)
+    original = qrows.quarantine_view(original, table, rename, mapped, pres)
 
     good = good_frame.filter(~any_bad)
     info = original.select(
@@ -205,73 +255,56 @@ def cast_batch(
         pl.struct(pl.all().exclude(*INTERNAL).cast(pl.String)).struct.json_encode().alias("raw"),
     )
     bad_rows = pl.DataFrame({
-        "origin": info[ORIGIN], "sheet": info[SHEET], "row_number": info[ROW],
+        "origin": textrules.redact_series(info[ORIGIN]), "sheet": info[SHEET],
+        "row_number": info[ROW],
         "column_name": first_col, "reason": first_reason, "message": message, "raw": info["raw"],
-    }).filter(any_bad).with_columns(  # last safety net: no ID or mobile number in clear
-        pl.col("message").map_elements(privacy.redact, return_dtype=pl.String),
-        pl.col("raw").map_elements(privacy.redact, return_dtype=pl.String))
-    return Prepared(good, bad_rows, n, unmapped)
+        "derived": qrows.derived(pres, n),
+    }).filter(any_bad)
+    return Prepared(good, bad_rows, n, unmapped,
+                    bad_index=original["_idx"].filter(any_bad))
 
 
-def _mask_personal(original: pl.DataFrame, rename: Mapping[str, str],
-                   pres: personal.PersonalResult) -> pl.DataFrame:
-    """The source row as kept in the quarantine: personal values masked, never in clear."""
-    out = original
-    for header in original.columns:
-        if header in INTERNAL:
-            continue
-        target = rename.get(header)
-        if target in pres.masked_inputs:
-            out = out.with_columns(pres.masked_inputs[target].alias(header))
-        elif privacy.personal_header(str(header)):
-            is_name = any(w in str(header).lower() for w in ("姓名", "名字", "联系人", "name"))
-            fn = privacy.mask_name if is_name else _mask_any
-            out = out.with_columns(pl.col(header).cast(pl.String).map_elements(
-                fn, return_dtype=pl.String))
-    return out
+def _shown(problem: Problem, table: Table) -> pl.Series:
+    """A problem's values as its message repeats them, on the rows it concerns: redacted like
+    the column's values are (a code, e.g. a 15-digit grid code, is shown as it is, or the
+    message could not say which code is unknown)."""
+    name, _reason, rows, values_ = problem
+    text = values_.cast(pl.String).zip_with(rows, pl.Series([None] * len(rows), dtype=pl.String))
+    col = table.c.get(name, None)
+    if col is not None and (qrows.is_code(col) or "enum" in col.info):
+        return text
+    return textrules.redact_series(text)
 
 
-def _mask_any(value: str) -> str:
-    """An unmapped personal value (an ID or phone column nobody mapped): masked anyway."""
-    red = privacy.redact(value)
-    return red if red != value else privacy.mask_phone(value)
+def _check_text(value: pl.Series, col: Any) -> tuple[pl.Series, list[Problem]]:
+    """Redact free text, then refuse what a text column cannot hold: control characters
+    (``bad_text``) and values over the column's declared maximum (``too_long``)."""
+    if value.dtype != pl.String or col.name in personal.OUTPUTS:
+        return value, []
+    if qrows.is_free_text(col):
+        value = textrules.redact_series(value)
+    out: list[Problem] = []
+    control = textrules.bad_text(value)
+    if control.any():
+        out.append((col.name, BAD_TEXT, control, value))
+    limit = textrules.max_length(col)
+    if limit is not None:
+        long = textrules.too_long(value, limit) & ~control
+        if long.any():
+            out.append((col.name, TOO_LONG, long, value))
+    for p in out:
+        value = value.set(p[2], None)
+    return value, out
 
 
-def _empty_quarantine() -> pl.DataFrame:
-    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-
-
-def _message_expr(column: str, reason: str, raw_col: str) -> pl.Expr:
-    if reason == MISSING:
-        return pl.lit(f"{column}: a value is required")
-    if reason.startswith("unknown_"):
-        level = reason.removeprefix("unknown_")
-        return pl.format(f"{column}: '{{}}' is not a known {level} code", pl.col(raw_col))
-    if reason == OUT_OF_RANGE:
-        return pl.format(f"{column}: '{{}}' is out of the allowed range", pl.col(raw_col))
-    if reason == BAD_CODE:
-        return pl.format(f"{column}: '{{}}' is not an allowed value", pl.col(raw_col))
-    if reason == personal.INVALID_ID:
-        return pl.format(f"{column}: '{{}}' is not a valid ID number (GB 11643 check digit or "
-                         "birth date)", pl.col(raw_col))
-    if reason == personal.INVALID_PHONE:
-        return pl.format(f"{column}: '{{}}' is not a phone number", pl.col(raw_col))
-    if reason == BAD_FORMAT:
-        return pl.format(f"{column}: '{{}}' has the wrong format", pl.col(raw_col))
-    word = _TYPE_WORDS.get(reason, "valid")
-    return pl.format(f"{column}: '{{}}' is not {word}", pl.col(raw_col))
-
-
-def _is_code(col: Any) -> bool:
-    return bool(col.primary_key or "ref" in col.info or col.name.endswith(("_id", "_code")))
-
-
-def _cast_column(raw: pl.Series, col: Any) -> tuple[pl.Series, pl.Series, str | None]:
+def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
+                 ) -> tuple[pl.Series, pl.Series, str | None]:
     """Return (typed value, the raw text used for messages, reason code on failure)."""
     t = col.type
     if raw.dtype.is_temporal() and isinstance(t, DateTime | Date):
         return _temporal(raw, t), raw.cast(pl.String), BAD_DATE
     text = values.clean_strings(raw) if raw.dtype != pl.Null else raw.cast(pl.String)
+    comma = opts.decimal_comma
     if "enum" in col.info:
         syn = ENUMS.get(col.name, {})
         if col.name == "status":
@@ -283,15 +316,17 @@ def _cast_column(raw: pl.Series, col: Any) -> tuple[pl.Series, pl.Series, str | 
         return values.parse_bool(text), text, BAD_BOOL
     if isinstance(t, Integer):
         if col.name in ("rating", "satisfaction"):
-            return values.parse_rating(text), text, BAD_NUMBER
-        return values.parse_number(text, integer=True), text, BAD_NUMBER
+            return values.parse_rating(text, decimal_comma=comma), text, BAD_NUMBER
+        return values.parse_number(text, integer=True, decimal_comma=comma), text, BAD_NUMBER
     if isinstance(t, Float):
-        return values.parse_number(text, integer=False), text, BAD_NUMBER
+        return values.parse_number(text, integer=False, decimal_comma=comma), text, BAD_NUMBER
+    fmt = opts.formats.get(col.name)
     if isinstance(t, DateTime):
-        return values.parse_datetime(text), text, BAD_DATE
+        return (values.parse_datetime(text, serials=opts.serial_dates, fmt=fmt), text,
+                BAD_DATE)
     if isinstance(t, Date):
-        return values.parse_date(text), text, BAD_DATE
-    if _is_code(col):
+        return values.parse_date(text, serials=opts.serial_dates, fmt=fmt), text, BAD_DATE
+    if qrows.is_code(col):
         text = values.halfwidth(text)
     return text, text, None
 

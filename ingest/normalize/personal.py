@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from gongzhi import privacy
-from ingest.normalize import reasons
+from ingest.normalize.reasons import INVALID_ID, INVALID_PHONE
 from ingest.normalize.values import halfwidth
 
 INPUTS = ("name", "id_number", "phone")
 OUTPUTS = {"name_masked": "name", "id_hash": "id_number", "id_masked": "id_number",
            "phone_masked": "phone"}
-INVALID_ID = reasons.INVALID_ID
-INVALID_PHONE = reasons.INVALID_PHONE
+__all__ = ["INPUTS", "INVALID_ID", "INVALID_PHONE", "OUTPUTS", "PersonalResult", "process"]
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"

@@ -19,6 +19,9 @@ BAD_FORMAT = "bad_format"
 OUT_OF_RANGE = "out_of_range"
 INVALID_ID = "invalid_id_number"
 INVALID_PHONE = "invalid_phone"
+BAD_ENCODING = "bad_encoding"  # the row's bytes are not text in the file's encoding
+BAD_TEXT = "bad_text"  # NUL or other control characters no warehouse column may hold
+TOO_LONG = "too_long"  # longer than the column's declared maximum
 UNKNOWN = "unknown_{level}"  # a division code not in the list: unknown_street, …
 AREA_LEVELS = ("street", "community", "grid")
 
@@ -31,3 +34,28 @@ def _codes() -> tuple[str, ...]:
 
 
 CODES: tuple[str, ...] = _codes()
+
+# A missing reference may arrive later (the division list failed to load, a community was added
+# after its cases came in): such rows can pass as they are, so ``gongzhi reprocess`` retries
+# them by default. Every other reason is a bad value that only a corrected source fixes;
+# ``--reason`` retries one anyway (after ``[sources.columns]`` or ``[sources.defaults]`` changed).
+RETRYABLE: frozenset[str] = frozenset(UNKNOWN.format(level=lv) for lv in AREA_LEVELS)
+
+# Never reprocessed, even when asked: the stored row is a reading of undecodable bytes, and
+# loading a guess is what the quarantine is there to prevent.
+NOT_REPROCESSABLE: frozenset[str] = frozenset({BAD_ENCODING})
+
+
+def is_known(code: str) -> bool:
+    """Whether ``code`` is one of the reason codes ingestion sets."""
+    return code in CODES
+
+
+def check_reprocessable(reason: str | None) -> None:
+    """Refuse a reason whose rows can never be reprocessed (:data:`NOT_REPROCESSABLE`)."""
+    from gongzhi.errors import SourceError
+
+    if reason in NOT_REPROCESSABLE:
+        raise SourceError(f"rows quarantined for {reason} cannot be reprocessed: their stored "
+                          "text is a reading of bytes that were not text in the file's "
+                          "encoding; save the file in one encoding and drop it again")

@@ -9,7 +9,7 @@ rows that fail it go through the slower fallbacks (Chinese dates, Excel serials,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -24,6 +24,12 @@ HALFWIDTH = dict(zip(_FULL, _HALF, strict=True))
 _WS = " \t\r\n\u3000\ufeff\xa0"
 
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+# Excel serial day numbers are read as dates only where a cell says so (XLSX) or a source
+# declares it, and only inside this window: 1950-01-01 … 2099-12-31. Outside it a bare number
+# is far likelier a year (2023 → 1905-07-14), a count or a typo than a date.
+SERIAL_MIN, SERIAL_MAX = 18264, 73050
+# the [sources.formats] word for "this column holds serials" (a setting, not a reason code)
+EXCEL_SERIAL: Final = "excel_serial"
 SHANGHAI_NO_DST = dt.datetime(1991, 9, 16)
 
 
@@ -56,28 +62,52 @@ def parse_enum(s: pl.Series, codes: tuple[str, ...], synonyms: dict[str, str]) -
     return s.replace_strict(distinct, folded, default=None, return_dtype=pl.String)
 
 
-def parse_number(s: pl.Series, *, integer: bool, words: dict[str, int] | None = None) -> pl.Series:
-    """Numbers with full-width digits, thousands separators and unit-less decimals.
+# A thousands separator only where it groups digits in threes: 1,234 / 12,345,678.5 (and with
+# a declared decimal comma: 1.234,5 / 1 234,5). Anything else with a separator is not a number:
+# "1,5" is 1.5 to a European export and 15 to a naive parser, so it is refused, not guessed.
+_GROUPED_POINT = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+_GROUPED_COMMA = r"^[+-]?\d{1,3}([. ]\d{3})+(,\d+)?$"
+
+
+def parse_number(s: pl.Series, *, integer: bool, words: dict[str, int] | None = None,
+                 decimal_comma: bool = False) -> pl.Series:
+    """Numbers with full-width digits, thousands separators in valid groups and unit-less
+    decimals.
 
     Integer columns accept ``3.0`` but not ``3.5``. ``words`` maps labels such as ``满意`` to
-    numbers (ratings).
+    numbers (ratings). With ``decimal_comma`` (a source setting) the comma is the decimal mark
+    (``1,5`` = 1.5) and ``.`` or a space groups thousands; otherwise ``,`` only groups thousands
+    (``1,234``) and a value with a misplaced comma (``1,5``) is not a number.
     """
     folded = halfwidth(s)
-    if folded.str.contains(",").any():
-        folded = folded.str.replace_all(",", "", literal=True)
+    if decimal_comma:
+        sep = folded.str.contains(r"[. ]")
+        grouped = folded.str.contains(_GROUPED_COMMA)
+        plain = folded.str.replace_all(r"[. ]", "").str.replace(",", ".", literal=True)
+        folded = plain.zip_with(~sep.fill_null(False) | grouped.fill_null(False),
+                                pl.Series([None] * len(s), dtype=pl.String))
+        folded = folded.zip_with(folded.str.count_matches(r"\.").fill_null(0) <= 1,
+                                 pl.Series([None] * len(s), dtype=pl.String))
+    elif folded.str.contains(",", literal=True).any():
+        comma = folded.str.contains(",", literal=True).fill_null(False)
+        grouped = folded.str.contains(_GROUPED_POINT).fill_null(False)
+        folded = folded.str.replace_all(",", "", literal=True).zip_with(
+            ~comma | grouped, pl.Series([None] * len(s), dtype=pl.String))
     num = folded.cast(pl.Float64, strict=False)
+    if num.is_infinite().any() or num.is_nan().any():  # "inf", "nan": not a quantity
+        num = num.set(num.is_infinite() | num.is_nan(), None)
     if words:
         keys = list(words)
-        num = num.fill_null(folded.replace_strict(keys, [float(words[k]) for k in keys],
-                                                  default=None, return_dtype=pl.Float64))
+        num = num.fill_null(halfwidth(s).replace_strict(
+            keys, [float(words[k]) for k in keys], default=None, return_dtype=pl.Float64))
     if not integer:
         return num
     whole = num.set(num != num.floor(), None) if num.null_count() < len(num) else num
     return whole.cast(pl.Int64, strict=False)
 
 
-def parse_rating(s: pl.Series) -> pl.Series:
-    return parse_number(s, integer=True, words=RATINGS)
+def parse_rating(s: pl.Series, *, decimal_comma: bool = False) -> pl.Series:
+    return parse_number(s, integer=True, words=RATINGS, decimal_comma=decimal_comma)
 
 
 _FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f")
@@ -102,8 +132,9 @@ def _normalise_date_text(s: pl.Series) -> pl.Series:
     return s.str.strip_chars(" -:")
 
 
-def _fallback_datetimes(s: pl.Series) -> pl.Series:
-    """Parse the rows the fast path could not: every other accepted spelling, naive local."""
+def _fallback_datetimes(s: pl.Series, serials: bool = False) -> pl.Series:
+    """Parse the rows the fast path could not: every other accepted spelling, naive local;
+    Excel serial numbers only when ``serials``."""
     out = pl.Series(s.name, [None] * len(s), dtype=pl.Datetime("us"))
     if len(s) == 0:
         return out
@@ -122,27 +153,40 @@ def _fallback_datetimes(s: pl.Series) -> pl.Series:
             break
         parsed = norm.str.to_datetime(fmt, strict=False, time_unit="us")
         out = out.zip_with(~todo | parsed.is_null(), parsed)
-    # Excel serial day numbers (45152, 45152.5), for dates that lost their cell format.
-    todo = out.is_null() & s.is_not_null()
-    if todo.any():
-        serial = halfwidth(s).cast(pl.Float64, strict=False)
-        frame = pl.DataFrame({"d": serial}).select(
-            pl.when((pl.col("d") >= 1) & (pl.col("d") < 2958466))
-            .then(pl.lit(EXCEL_EPOCH, dtype=pl.Datetime("us"))
-                  + pl.duration(microseconds=(pl.col("d") * 86_400_000_000).round(0)))
-            .alias("x")
-        )
-        out = out.zip_with(out.is_not_null(), frame["x"])
+    if serials:  # Excel serial day numbers (45152, 45152.5): dates that lost their format
+        out = out.zip_with(out.is_not_null(), excel_serials(s))
     return out
 
 
-def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ) -> pl.Series:
-    """Parse timestamps to naive UTC. Values without a zone are ``source_tz`` wall time."""
-    out = s.str.to_datetime(_FAST_FORMATS[0], strict=False, time_unit="us")
-    todo = out.is_null() & s.is_not_null()
-    if todo.any():
-        idx = todo.arg_true()
-        out = out.scatter(idx, _fallback_datetimes(s.gather(idx)))
+def excel_serials(s: pl.Series) -> pl.Series:
+    """Excel serial day numbers as naive datetimes; null outside the plausible window."""
+    serial = halfwidth(s).cast(pl.Float64, strict=False)
+    return pl.DataFrame({"d": serial}).select(
+        pl.when((pl.col("d") >= SERIAL_MIN) & (pl.col("d") < SERIAL_MAX + 1))
+        .then(pl.lit(EXCEL_EPOCH, dtype=pl.Datetime("us"))
+              + pl.duration(microseconds=(pl.col("d") * 86_400_000_000).round(0)))
+        .alias("x")
+    )["x"]
+
+
+def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ, serials: bool = False,
+                   fmt: str | None = None) -> pl.Series:
+    """Parse timestamps to naive UTC. Values without a zone are ``source_tz`` wall time.
+
+    ``serials``: numbers are Excel serial day numbers (XLSX cells, or declared by the source).
+    ``fmt``: the source's declared format for this column (strptime syntax): only it is tried.
+    """
+    if fmt is not None and fmt != EXCEL_SERIAL:
+        out = halfwidth(s).str.to_datetime(fmt, strict=False, time_unit="us")
+        if getattr(out.dtype, "time_zone", None) is not None:  # the format has %z: exact
+            return out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    else:
+        serials = serials or fmt == EXCEL_SERIAL
+        out = s.str.to_datetime(_FAST_FORMATS[0], strict=False, time_unit="us")
+        todo = out.is_null() & s.is_not_null()
+        if todo.any():
+            idx = todo.arg_true()
+            out = out.scatter(idx, _fallback_datetimes(s.gather(idx), serials))
     if source_tz == "UTC":
         return out
     earliest: Any = out.drop_nulls().min()
@@ -156,11 +200,14 @@ def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ) -> pl.Series:
     )
 
 
-def parse_date(s: pl.Series) -> pl.Series:
+def parse_date(s: pl.Series, *, serials: bool = False, fmt: str | None = None) -> pl.Series:
     """Parse calendar dates (no time zone shift: a date is the same day everywhere)."""
+    if fmt is not None and fmt != EXCEL_SERIAL:
+        return halfwidth(s).str.to_datetime(fmt, strict=False, time_unit="us").dt.date()
+    serials = serials or fmt == EXCEL_SERIAL
     out = s.str.to_date("%Y-%m-%d", strict=False)
     todo = out.is_null() & s.is_not_null()
     if todo.any():
         idx = todo.arg_true()
-        out = out.scatter(idx, _fallback_datetimes(s.gather(idx)).dt.date())
+        out = out.scatter(idx, _fallback_datetimes(s.gather(idx), serials).dt.date())
     return out

@@ -20,7 +20,16 @@ from typing import Any
 import polars as pl
 
 from gongzhi.errors import DataError, MissingColumnsError, SourceError
-from ingest.contract import ORIGIN, ROW, Batch, PluginConfig, Snapshot, Source
+from ingest.contract import (
+    BAD_COLUMN,
+    BAD_ENCODING_NOTE,
+    ORIGIN,
+    ROW,
+    Batch,
+    PluginConfig,
+    Snapshot,
+    Source,
+)
 from ingest.plugins.textfile import read_csv
 
 REQUIRED = ("code12", "name", "level", "parent_code12")
@@ -110,6 +119,8 @@ class DivisionsSource(Source):
         shorts = [short_name(n or "", u, pn)
                   for n, u, pn in zip(names, unit.to_list(), parent_name.to_list(), strict=True)]
         level = frame["level"].str.strip_chars()
+        # rows the file's encoding could not decode stay marked, so the contract quarantines them
+        marks = [frame[c] for c in (BAD_ENCODING_NOTE, BAD_COLUMN) if c in frame.columns]
         return pl.DataFrame({
             ROW: frame[ROW],
             ORIGIN: frame[ORIGIN],
@@ -124,4 +135,4 @@ class DivisionsSource(Source):
             "unit_type": unit,
             "valid_from": pl.Series([vintage.isoformat()] * frame.height),
             "valid_to": pl.Series([None] * frame.height, dtype=pl.String),
-        })
+        }).with_columns(marks)

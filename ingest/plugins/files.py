@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from gongzhi.errors import SourceError
+from gongzhi.privacy import redact
 from ingest.contract import Batch, PluginConfig, Source
 from ingest.plugins.textfile import read_csv, read_xlsx
 from warehouse.engine import utcnow
@@ -125,7 +126,9 @@ class FilesSource(Source):
             else:
                 raise SourceError(f"unsupported file type '{suffix}' (use .csv or .xlsx)",
                                   location=location)
-            loaded[digest] = {"path": location, "loaded_at": utcnow().isoformat(),
+            # the cursor names the file for people; a name may hold an ID number
+            loaded[digest] = {"path": redact(location), "loaded_at": utcnow().isoformat(),
                               "encoding": encoding, "rows": frame.height}
+            # Serial day numbers are dates in a spreadsheet's cells, never in a text file
             yield Batch(table=table.name, frame=frame, cursor={"files": dict(loaded)},
-                        note=location)
+                        note=location, serial_dates=encoding == "xlsx")

@@ -89,15 +89,19 @@ def test_title_rows_above_header_are_skipped_and_rows_numbered_as_in_the_file(
 
 def test_invalid_bytes_in_both_encodings_name_the_line(tmp_path: Path) -> None:
     data = (HEADER_ZH + "\n" + ROWS_ZH[0] + "\n").encode("utf-8") + b"BJ9,\xff\xfe\x80,x\n"
-    with pytest.raises(EncodingError) as e:
-        decode(data, "inbox/x.csv")
-    assert "line 3" in str(e.value) and "inbox/x.csv" in str(e.value)
+    dec = decode(data, "inbox/x.csv")
+    assert dec.encoding == "utf-8" and list(dec.bad) == [3]
+    assert "line 3" in dec.bad[3] and "ff fe 80" in dec.bad[3]
+    assert dec.lines is not None and dec.lines[2] == "BJ9,\\xff\\xfe\\x80,x"  # escaped, not guessed
+    with pytest.raises(EncodingError) as e:  # a header that does not decode: the whole file
+        decode(b"\x80\xff\x80,\xff\xff\n" + data, "inbox/x.csv")
+    assert "line 1" in str(e.value) and "inbox/x.csv" in str(e.value)
 
 
 def test_undecodable_file_fails_the_source_but_not_the_others(tmp_path: Path, sqlite_url: str,
                                                                run_sources) -> None:
     p = write(tmp_path, "bad.csv", HEADER_ZH + "\n")
-    p.write_bytes(p.read_bytes() + b"\xff\xff\xff\n")
+    p.write_bytes(p.read_bytes() + b"\xff\xff\xff\n" * 3 + (ROWS_ZH[0] + "\n").encode())
     items = tmp_path / "items" / "items.csv"
     items.parent.mkdir()
     items.write_text("item_code,item_name,online_capable\nI01,身份证,是\n", encoding="utf-8")
@@ -107,7 +111,7 @@ def test_undecodable_file_fails_the_source_but_not_the_others(tmp_path: Path, sq
     ])
     by = {r.source: r for r in results}
     assert not by["gov_cases"].ok and "bad.csv" in by["gov_cases"].error
-    assert "line 2" in by["gov_cases"].error
+    assert "line 2" in by["gov_cases"].error and "3 of 5 lines" in by["gov_cases"].error
     assert by["items"].ok and by["items"].loaded == 1
 
 
@@ -211,7 +215,7 @@ def test_excel_dates_in_date_columns(tmp_path: Path) -> None:
     from ingest.normalize.values import parse_datetime
 
     s = pl.Series(["45152", "45152.5", "2023-08-14 00:00:00"])
-    out = parse_datetime(s).to_list()
+    out = parse_datetime(s, serials=True).to_list()
     assert out[0] == dt.datetime(2023, 8, 13, 16) and out[1] == dt.datetime(2023, 8, 14, 4)
     assert out[2] == out[0]
 
