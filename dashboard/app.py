@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import auth, data, i18n, state
-from dashboard.components import filters
+from dashboard.components import filters, outage
 from dashboard.i18n import Markdown, t
 from gongzhi.errors import ConfigError, WarehouseError
 from metrics.access import AccessDenied, Viewer
@@ -47,6 +47,8 @@ def _prepare(user: Viewer) -> None:
 
 
 def _explain(e: Exception) -> Markdown:
+    if outage.unreachable(e):
+        return outage.message()
     if isinstance(e, state.NoData) or (isinstance(e, ConfigError) and "no district" in str(e)):
         return t("err.no_data")
     if isinstance(e, AccessDenied):
@@ -64,6 +66,13 @@ def _explain(e: Exception) -> Markdown:
     return t("err.page", kind=type(e).__name__)
 
 
+def _show(e: Exception) -> None:
+    """The error for people (never a traceback); an outage also retries by itself."""
+    st.error(_explain(e))
+    if outage.unreachable(e):
+        outage.retry_when_back()
+
+
 def main() -> None:
     state.load_from_url()
     with st.sidebar:
@@ -72,7 +81,7 @@ def main() -> None:
         user = auth.current_user()
     except Exception as e:  # no warehouse or config: say so instead of a sign-in form
         log.warning("sign-in unavailable: %s", e)
-        st.error(_explain(e))
+        _show(e)
         return
     # built before sign-in too (hidden): the page asked for is where a sign-in returns
     nav = st.navigation([
@@ -100,9 +109,12 @@ def main() -> None:
     try:
         nav.run()
     except Exception as e:
-        log.exception("dashboard page failed")
-        auth.record_denial(user, e)
-        st.error(_explain(e))
+        if outage.unreachable(e):  # an outage, not a bug: one line in the log, no traceback
+            log.warning("dashboard page: database unreachable: %s", e)
+        else:
+            log.exception("dashboard page failed")
+            auth.record_denial(user, e)
+        _show(e)
     if not st.session_state.get(state.KPI_USED):
         state.set_param("kpi", state.NONE)
 

@@ -31,7 +31,14 @@ from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
 from warehouse import audit, requests, runlog
-from warehouse.engine import data_version, is_sqlite, last_loaded, open_for_reading
+from warehouse.engine import (
+    data_version,
+    is_sqlite,
+    last_loaded,
+    make_engine,
+    open_for_reading,
+    open_replica,
+)
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
 PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
@@ -64,6 +71,11 @@ SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard con
 @st.cache_resource(show_spinner=False)
 def _open(config: str) -> tuple[Settings, Metrics]:
     settings = load_validated(config or None)
+    if settings.warehouse_read_url:
+        # a hot standby: figures, freshness and the data version follow its replay; app state
+        # (sign-in, audit, run-now) is written to the primary (warehouse.engine.app_engine)
+        primary = make_engine(settings.warehouse_url)
+        return settings, Metrics(open_replica(settings.warehouse_read_url, primary))
     engine = open_for_reading(settings.warehouse_url)  # never waits for a running merge
     if is_sqlite(engine):
         # The warehouse's default page cache (128 MiB a connection) suits merges into big
@@ -77,6 +89,11 @@ def _open(config: str) -> tuple[Settings, Metrics]:
 
         engine.dispose()  # the schema check's pooled connection had the larger cache
     return settings, Metrics(engine)
+
+
+def reading_standby() -> bool:
+    """Whether this dashboard reads a hot standby (``[warehouse] read_url``)."""
+    return bool(settings().warehouse_read_url)
 
 
 def config_path() -> str:

@@ -289,6 +289,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "err.config": {"zh": "配置有误：{detail}", "en": "Configuration problem: {detail}"},
     "err.warehouse": {"zh": "无法读取数据仓库：{detail}",
                       "en": "Cannot read the warehouse: {detail}"},
+    "err.unreachable": {"zh": "暂时无法连接{where}，页面无法显示数据。原因已写入服务器日志；"
+                              "连接恢复后本页会自动刷新。",
+                        "en": "The {where} cannot be reached just now, so no figures can be "
+                              "shown. The reason is in the server log; this page refreshes by "
+                              "itself once the connection is back."},
+    "err.where_standby": {"zh": "数据库只读副本", "en": "database standby"},
+    "err.where_warehouse": {"zh": "数据仓库", "en": "warehouse"},
+    "card.unreachable": {"zh": "⚠ 暂时无法连接{where}：卡片显示的是上次读取的数据（见各卡片的"
+                               "更新时间），恢复后自动刷新。",
+                         "en": "⚠ The {where} cannot be reached just now: the cards show the "
+                               "figures last read (see each card's freshness) and refresh once "
+                               "it is back."},
     "err.page": {"zh": "页面出错（{kind}），详细信息已写入服务器日志。",
                  "en": "The page failed ({kind}); the details are in the server log."},
     "err.access": {"zh": "无权查看该区域的数据。", "en": "You may not see this area's data."},

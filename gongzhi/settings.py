@@ -95,6 +95,9 @@ class Settings:
     base_dir: Path
     warehouse_url: str
     sources: list[SourceSpec]
+    #: ``[warehouse] read_url``: where the dashboards read (a PostgreSQL hot standby); None:
+    #: they read ``warehouse_url``. Writes (sign-in, audit, run-now) always go to the primary.
+    warehouse_read_url: str | None = None
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +169,8 @@ def settings_from_dict(
     except ArgumentError as e:
         problems.append(Problem(lines.top("warehouse"), f"warehouse url is not valid: {e}"))
 
+    read_url = _read_url(wh, url, lines.top("warehouse"), problems)
+
     privacy_cfg = data.get("privacy") or {}
     for key in sorted(set(privacy_cfg) - {"key_file", "name_labels"}):
         problems.append(Problem(lines.top("privacy"), f"unknown [privacy] key '{key}'"))
@@ -230,7 +235,8 @@ def settings_from_dict(
         raise ConfigError(problems, header=f"configuration {fname} is invalid")
     privacy.configure(labels)
     return Settings(
-        path=path, base_dir=base_dir, warehouse_url=url, sources=sources, scheduler=sched,
+        path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
+        sources=sources, scheduler=sched,
         calendar=calendar, raw=data, pseudonym_key_file=key_file,
     )
 
@@ -321,6 +327,33 @@ def _delete_flag(raw: Any, place: str) -> tuple[DeleteFlag | None, list[Problem]
     norm = tuple(str(v).strip().lower() if not isinstance(v, bool) else str(v).lower()
                  for v in values)
     return DeleteFlag(raw["column"].strip(), norm), []
+
+
+def _read_url(wh: dict[str, Any], url: str, place: str, problems: list[Problem]) -> str | None:
+    """``[warehouse] read_url`` (or ``GONGZHI_WAREHOUSE_READ_URL``): a PostgreSQL standby of a
+    PostgreSQL warehouse. SQLite has no replicas: its readers already never wait for a
+    writer."""
+    raw = os.environ.get("GONGZHI_WAREHOUSE_READ_URL") or wh.get("read_url")
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        problems.append(Problem(place, "'read_url' must be a database URL"))
+        return None
+    try:
+        backend = make_url(raw).get_backend_name()
+    except ArgumentError as e:
+        problems.append(Problem(place, f"warehouse read_url is not valid: {e}"))
+        return None
+    try:
+        primary = make_url(url).get_backend_name()
+    except ArgumentError:
+        primary = ""
+    if backend != "postgresql" or primary != "postgresql":
+        problems.append(Problem(place, "'read_url' (a hot standby for the dashboards) needs a "
+                                       "PostgreSQL warehouse and a PostgreSQL standby "
+                                       f"(url is {primary or '?'}, read_url is {backend})"))
+        return None
+    return raw
 
 
 def _resolve_sqlite_url(url: str, base_dir: Path) -> str:

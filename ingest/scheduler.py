@@ -16,6 +16,7 @@ of colliding with the scheduled run. On SQLite loads run one at a time (one writ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -33,7 +34,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 
-from gongzhi.errors import ConfigError, Problem
+from gongzhi.errors import ConfigError, LockBusy, Problem
 from gongzhi.settings import Settings, SourceSpec
 from ingest import reprocess
 from ingest.cron import cron_trigger, previous_fire_time, schedule_problems
@@ -41,10 +42,13 @@ from ingest.progress import Progress
 from ingest.runner import Runner, RunObserver, RunResult
 from warehouse import runlog
 from warehouse.engine import app_engine, write_transaction
-from warehouse.locks import HOST
+from warehouse.locks import HOST, live_holders, source_lock
 from warehouse.schema import run_requests
 
 CATCHUP, SCHEDULE, REQUEST = "catchup", "schedule", "request"
+# The lock that makes one scheduler the active one in a cluster (not a source id: those are
+# lower-case words, so this name never clashes with one).
+CLUSTER_LOCK = "*scheduler"
 LOAD_WORKERS = {"sqlite": 1}  # SQLite has one writer: parallel loads would only wait on it
 DEFAULT_LOAD_WORKERS = 4  # each load holds a lock connection; stays inside the default pool
 
@@ -339,7 +343,12 @@ class SchedulerService:
         self.log("scheduler stopped")
 
     def serve_forever(self) -> None:
-        """Run until SIGTERM/SIGINT, then stop cleanly, waiting for running loads."""
+        """Run until SIGTERM/SIGINT, then stop cleanly, waiting for running loads.
+
+        Several schedulers may be started on one warehouse (one per machine of a cluster, for
+        a spare): the one holding the cluster's scheduler lock in the database schedules;
+        the others stand by and take over within ``poll_seconds`` of its process or
+        connection going away."""
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_ZoneFormatter(self.tz))
         aps = logging.getLogger("apscheduler")
@@ -353,14 +362,56 @@ class SchedulerService:
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self.start()
-            while not stop.wait(1.0):
-                pass
+            waiting = False
+            while not stop.is_set():
+                try:
+                    self._lead(stop)
+                    waiting = False
+                except LockBusy:
+                    if not waiting:
+                        self.log(f"standing by: scheduler {self._leader()} runs the schedule; "
+                                 "this one takes over when it stops")
+                        waiting = True
+                    stop.wait(self.settings.scheduler.poll_seconds)
+                except Exception as e:  # the database is away: try again, say so once
+                    last = traceback.format_exception_only(type(e), e)[-1].strip()
+                    self.log(f"cannot take the scheduler lock: {last}; retrying")
+                    stop.wait(self.settings.scheduler.poll_seconds)
         finally:
             for s, h in previous.items():  # a second signal acts as usual
                 signal.signal(s, h)
-            self.shutdown(wait=True)
             aps.removeHandler(handler)
+
+    def _lead(self, stop: threading.Event) -> None:
+        """Hold the cluster's scheduler lock and schedule until ``stop`` or the lock is lost
+        (raises :class:`LockBusy` at once when another scheduler holds it)."""
+        conf = self.settings.scheduler
+        with source_lock(self.engine, CLUSTER_LOCK, lease_seconds=conf.lease_seconds) as lock:
+            self.log(f"active: this scheduler ({HOST}:{os.getpid()}) runs the schedule")
+            try:
+                self.start()
+                check_every = max(1.0, conf.lease_seconds / 3)
+                while not stop.wait(check_every):
+                    if not self._still_leading(lock.holder.id):
+                        self.log("lost the scheduler lock (connection to the warehouse lost "
+                                 "or taken over): stopping, then standing by")
+                        break
+            finally:
+                self.shutdown(wait=True)
+
+    def _leader(self) -> str:
+        with contextlib.suppress(Exception):
+            held = live_holders(self.engine).get(CLUSTER_LOCK)
+            if held is not None:
+                return str(held)
+        return "elsewhere"
+
+    def _still_leading(self, holder_id: str) -> bool:
+        try:
+            held = live_holders(self.engine).get(CLUSTER_LOCK)
+        except Exception:  # the warehouse is away for a moment: each load has its own lock
+            return True
+        return held is not None and held.id == holder_id
 
     # -- helpers --
 

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import errno
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -273,6 +274,8 @@ MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts
 
 
 _APP_ENGINES: dict[str, Engine] = {}
+# reading engine on a hot standby -> the primary's engine, where its app state is written
+_PRIMARIES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def app_engine(engine: Engine) -> Engine:
@@ -280,7 +283,10 @@ def app_engine(engine: Engine) -> Engine:
 
     SQLite: ``<warehouse>-app.db`` beside it (created and made append-only for the audit log on
     first use), so these short writes never queue behind an ingestion run's merge.
-    PostgreSQL: the warehouse itself (row locks do not block them)."""
+    PostgreSQL: the warehouse itself (row locks do not block them), and for an engine on a
+    hot standby (:func:`open_replica`) its primary: a standby takes no writes."""
+    if engine in _PRIMARIES:
+        return _PRIMARIES[engine]
     db = sqlite_path(engine)
     if db is None:
         return engine
@@ -352,6 +358,31 @@ def open_for_reading(url: str, **kw: Any) -> Engine:
             f"the warehouse at {engine.url!r} is older than this Gongzhi ({what}); "
             "read-only commands never change it: run `gongzhi ingest` (or start `gongzhi "
             "schedule` / `gongzhi up`) once to upgrade it")
+    return engine
+
+
+def open_replica(read_url: str, primary: Engine, **kw: Any) -> Engine:
+    """An engine for the dashboards on a PostgreSQL hot standby (``[warehouse] read_url``).
+
+    Reads (KPIs, run log, the data version the live cards watch) see what the standby has
+    replayed, so every figure and its freshness come from the same snapshot; app state
+    (sign-in sessions, the audit log, run-now requests) goes to ``primary`` through
+    :func:`app_engine`. The schema is checked, never created: a standby is read-only."""
+    engine = make_engine(read_url, **kw)
+    _PRIMARIES[engine] = primary
+    try:
+        version, missing = schema_state(engine)
+    except OperationalError as e:
+        # the standby may be down while the dashboard starts: pages say so and retry
+        if explain(e) == LOST:
+            return engine
+        raise WarehouseError(f"cannot read the standby at {engine.url!r}: "
+                             f"{explain(e) or e.orig}") from e
+    if version is None or version < SCHEMA_VERSION or missing:
+        raise WarehouseError(
+            f"the standby at {engine.url!r} has no current schema (version {version}, this "
+            f"Gongzhi needs {SCHEMA_VERSION}): the schema is made on the primary (`gongzhi "
+            "ingest` or `gongzhi schedule`) and reaches the standby by replication")
     return engine
 
 

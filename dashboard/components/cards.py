@@ -17,6 +17,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, i18n
+from dashboard.components import outage
 from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
 from metrics import format as fmt
@@ -140,7 +141,16 @@ def live_cards(view: View, loader: Loader) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _watch(drawn_version: int) -> None:
-    if data.version() == drawn_version:
+    try:
+        now = data.version()
+    except Exception as e:
+        if not outage.unreachable(e):
+            raise
+        # the database (a standby, say) is down: the cards already drawn stay, each with its
+        # own freshness, and a line says why they do not move; the next tick tries again
+        st.warning(outage.cards_note())
+        return
+    if now == drawn_version:
         st.session_state.pop(_DUE, None)
         return
     # Every open dashboard sees the new run at once; spread their redraws over a short

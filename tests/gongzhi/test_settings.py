@@ -97,3 +97,28 @@ def test_calendar_lead_time_is_read_and_checked(tmp_path: Path) -> None:
     assert "'warn_days_ahead' must be a whole number of days" in str(e.value)
     assert "unknown calendar key 'warn_from'" in str(e.value)
     assert f"{cfg}:1" in str(e.value)
+
+
+def test_read_url_names_a_postgresql_standby_of_a_postgresql_warehouse(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GONGZHI_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("GONGZHI_WAREHOUSE_READ_URL", raising=False)
+    cfg = tmp_path / "g.toml"
+    primary = "postgresql+psycopg://gz@db1/gongzhi"
+    standby = "postgresql+psycopg://gz@db2:5433/gongzhi"
+    cfg.write_text(f'[warehouse]\nurl = "{primary}"\nread_url = "{standby}"\n', encoding="utf-8")
+    s = load_settings(cfg)
+    assert (s.warehouse_url, s.warehouse_read_url) == (primary, standby)
+    monkeypatch.setenv("GONGZHI_WAREHOUSE_READ_URL", "postgresql+psycopg://gz@db3/gongzhi")
+    assert load_settings(cfg).warehouse_read_url == "postgresql+psycopg://gz@db3/gongzhi"
+    monkeypatch.delenv("GONGZHI_WAREHOUSE_READ_URL")
+    cfg.write_text(f'[warehouse]\nurl = "{primary}"\n', encoding="utf-8")
+    assert load_settings(cfg).warehouse_read_url is None
+    # SQLite has no standby: refused with its place, beside the other problems
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\nread_url = "sqlite:///r.db"\n'
+                   '[bogus]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    msg = str(err.value)
+    assert f"{cfg}:1" in msg and "read_url" in msg and "PostgreSQL" in msg
+    assert "unknown section 'bogus'" in msg

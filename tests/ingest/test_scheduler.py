@@ -309,9 +309,13 @@ def test_run_now_request_is_picked_up_and_answered(tmp_path: Path, warehouse_url
 
 def test_two_scheduler_processes_never_load_a_source_at_once(tmp_path: Path, warehouse_url: str
                                                              ) -> None:
+    """Two schedulers on one warehouse (two machines of a cluster): one is active, the other
+    stands by; a manual run during a scheduled one is refused by the source's lock; when the
+    active one is killed mid-load the other takes over, and no two loads ever overlap."""
     slow = {"id": "slow", "plugin": "sql", "table": "certificates", "url": "sqlite://",
             "query": SLOW_QUERY, "schedule": "*/1 * * * * *", "frequent": True}
-    cfg = write_config(tmp_path, warehouse_url, [slow], "[scheduler]\npoll_seconds = 1\n")
+    cfg = write_config(tmp_path, warehouse_url, [slow],
+                       "[scheduler]\npoll_seconds = 1\nlease_seconds = 6\n")
     settings = load_validated(cfg)
     engine = open_warehouse(settings.warehouse_url)
     env = {k: v for k, v in os.environ.items() if k not in ("GONGZHI_WAREHOUSE_URL",
@@ -320,45 +324,61 @@ def test_two_scheduler_processes_never_load_a_source_at_once(tmp_path: Path, war
     procs: list[subprocess.Popen[bytes]] = []
     manual: list[Any] = []
     stopped_during: list[int] = []
+
+    def active() -> list[int]:
+        return [i for i, log in enumerate(logs) if "active: this scheduler" in log.read_text()]
+
+    def standing_by() -> list[int]:
+        return [i for i, log in enumerate(logs) if "standing by:" in log.read_text()]
+
     try:
         procs += [subprocess.Popen([str(GONGZHI), "--config", str(cfg), "schedule"],
                                    cwd=tmp_path, env=env, stdout=log.open("w"),
                                    stderr=subprocess.STDOUT) for log in logs]
 
-        def ready_to_stop() -> bool:
-            rows, now_loading = runs(engine), loading(engine)
-            if now_loading and not manual:  # a manual run during a scheduled one
+        def first_leader_busy() -> bool:
+            if loading(engine) and not manual:  # a manual run during a scheduled one
                 manual.extend(Runner(settings, engine).run(["slow"], trigger="manual"))
                 return False
-            refused = [r for r in rows if r.status == "skipped" and r.trigger != "manual"
-                       and "this scheduler" not in (r.error or "")]  # by the other process
-            done = sorted((r for r in rows if r.status == "succeeded"),
-                          key=lambda r: r.started_at)
-            if any(a.finished_at > b.started_at for a, b in pairwise(done)):
-                return True  # two loads overlapped: stop and let the checks below say so
-            # stop while a load is under way: the scheduler must wait for it, not kill it
-            stopped_during[:] = now_loading
-            return bool(done and refused and manual and now_loading)
+            done = [r for r in runs(engine) if r.status == "succeeded"]
+            return bool(len(done) >= 2 and manual and active() and standing_by()
+                        and loading(engine))
 
-        wait_for(ready_to_stop, timeout=20)
+        wait_for(first_leader_busy, timeout=30)
+        assert len(active()) == 1 and len(standing_by()) == 1, [p.read_text() for p in logs]
+        leader, spare = active()[0], standing_by()[0]
+        procs[leader].kill()  # mid-load: its connection and lease go with it
+        procs[leader].wait(10)
+
+        def taken_over() -> bool:
+            mine = [r for r in runs(engine) if r.pid == procs[spare].pid
+                    and r.status == "succeeded" and r.trigger != "manual"]
+            if len(mine) >= 2 and loading(engine):
+                stopped_during[:] = loading(engine)  # stop the spare while it loads
+                return True
+            return False
+
+        wait_for(taken_over, timeout=40)
     finally:
         for p in procs:
-            p.send_signal(signal.SIGTERM)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
         codes = [p.wait(timeout=20) for p in procs]
     out = [log.read_text() for log in logs]
-    assert codes == [0, 0], out
-    assert all("scheduler stopped" in o for o in out), out
+    assert codes[spare] == 0, out
+    assert "active: this scheduler" in out[spare] and "scheduler stopped" in out[spare], out
 
     all_runs = runs(engine, "slow")
     engine.dispose()
     loads = sorted((r for r in all_runs if r.status == "succeeded"), key=lambda r: r.started_at)
     for a, b in pairwise(loads):
         assert a.finished_at <= b.started_at, f"runs {a.run_id} and {b.run_id} overlap"
-    assert len(loads) >= 2
+    # the killed leader's last load never committed: marked interrupted by its successor
     assert not [r for r in all_runs if r.status in ("running", "failed")], all_runs
+    assert [r.status for r in all_runs if r.pid == procs[leader].pid][-1] == "interrupted"
     assert {r.status for r in all_runs if r.run_id in stopped_during} == {"succeeded"}
     skipped = [r for r in all_runs if r.status == "skipped"]
-    assert skipped and all("being loaded by" in r.error for r in skipped)
-    assert {r.pid for r in all_runs} >= {p.pid for p in procs}  # both schedulers took part
+    assert all("being loaded by" in r.error for r in skipped)
+    scheduled_by = {r.pid for r in all_runs if r.trigger == "schedule"}
+    assert scheduled_by == {procs[leader].pid, procs[spare].pid}  # one after the other
     assert manual[0].status in ("succeeded", "skipped")
-    assert {r.trigger for r in all_runs} >= {"schedule", "manual"}
