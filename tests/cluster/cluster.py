@@ -120,6 +120,16 @@ class Standby:
 @contextmanager
 def standby() -> Iterator[Standby]:
     """A fresh hot standby of the shared test server (pg_basebackup -R), removed afterwards."""
+    with from_base_backup(["-R", "-X", "stream"]) as node:
+        node.start()
+        yield node
+
+
+@contextmanager
+def from_base_backup(args: list[str], conf: str = "") -> Iterator[Standby]:
+    """A base backup of the shared test server taken now (``pg_basebackup`` with ``args``)
+    in a folder of its own, not started; ``conf`` goes into its postgresql.conf. Stopped
+    and removed afterwards."""
     primary = admin()
     try:
         with primary.connect() as c:
@@ -131,32 +141,40 @@ def standby() -> Iterator[Standby]:
     with primary.connect() as c:
         settings = {k: str(c.execute(text(f"SHOW {k}")).scalar_one()) for k in MATCH_PRIMARY}
     primary.dispose()
-    folder = Path(tempfile.mkdtemp(prefix="gz-standby-"))
-    shutil.chown(folder, "postgres", "postgres") if os.geteuid() == 0 else None
+    folder = postgres_folder("gz-node-")
     node = Standby(bindir, folder, browser.free_port(), settings)
     try:
         made = subprocess.run(as_postgres([
             str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", "5432", "-U", "postgres",
-            "-D", str(node.data), "-R", "-X", "stream", "-c", "fast"]),
+            "-D", str(node.data), "-c", "fast", *args]),
             capture_output=True, text=True, timeout=600)
         if made.returncode:
             need("pg_basebackup failed", made.stderr.strip()[-400:])
         # Debian keeps the server's config files in /etc, outside the copied data folder;
-        # the standby gets its own (settings that matter are passed on its command line)
-        for name, body in (("postgresql.conf", "# a test standby: see tests/cluster\n"),
+        # the node gets its own (settings that matter are passed on its command line)
+        for name, body in (("postgresql.conf", f"# a test node: see tests/cluster\n{conf}"),
                            ("pg_hba.conf", "local all all trust\n"
                                            "host all all 127.0.0.1/32 trust\n"),
                            ("pg_ident.conf", "")):
-            conf = node.data / name
-            if not conf.exists():
-                conf.write_text(body, encoding="utf-8")
-                if os.geteuid() == 0:
-                    shutil.chown(conf, "postgres", "postgres")
-        node.start()
+            write_as_postgres(node.data / name, body)
         yield node
     finally:
         node.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def postgres_folder(prefix: str) -> Path:
+    """A new folder under /tmp that the postgres user owns."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    return folder
+
+
+def write_as_postgres(path: Path, body: str) -> None:
+    path.write_text(body, encoding="utf-8")
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
 
 
 def wait_replayed(primary: Engine, node: Engine, timeout: float = 60.0) -> None:
