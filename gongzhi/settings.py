@@ -79,6 +79,32 @@ class SchedulerSettings:
 
 
 @dataclass
+class IngestSettings:
+    """``[ingest]``: how runs read their sources."""
+
+    #: rows read, cast, quarantined and staged at a time: a run's memory follows this, not the
+    #: size of the source (a file is hashed and read in pieces of about this many rows)
+    chunk_rows: int = 250_000
+
+
+def parse_ingest(raw: Any, place: str, problems: list[Problem]) -> IngestSettings:
+    """The ``[ingest]`` section; every problem is added to ``problems``."""
+    out = IngestSettings()
+    if not isinstance(raw, dict):
+        problems.append(Problem(place, "'ingest' must be a table ([ingest])"))
+        return out
+    for key, value in raw.items():
+        if key != "chunk_rows":
+            problems.append(Problem(place, f"unknown ingest key '{key}'"))
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1000:
+            problems.append(Problem(place, "'chunk_rows' must be a whole number of rows, at "
+                                    f"least 1000, not {value!r}"))
+        else:
+            out.chunk_rows = value
+    return out
+
+
+@dataclass
 class CalendarSettings:
     """``[calendar]``: the holiday calendar behind 按期 deadlines (metrics/calendar.py)."""
 
@@ -100,6 +126,7 @@ class Settings:
     warehouse_read_url: str | None = None
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
 
@@ -158,7 +185,7 @@ def settings_from_dict(
     problems: list[Problem] = []
 
     unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
-                           "privacy", "roles", "calendar"}
+                           "privacy", "roles", "calendar", "ingest"}
     for key in sorted(unknown):
         problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
 
@@ -212,6 +239,8 @@ def settings_from_dict(
         else:
             calendar.warn_days_ahead = value
 
+    ingest = parse_ingest(data.get("ingest") or {}, lines.top("ingest"), problems)
+
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -237,7 +266,7 @@ def settings_from_dict(
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
-        calendar=calendar, raw=data, pseudonym_key_file=key_file,
+        calendar=calendar, ingest=ingest, raw=data, pseudonym_key_file=key_file,
     )
 
 

@@ -83,6 +83,9 @@ class SourceContext:
     #: (and the accounts file beside it), so a source can never copy the warehouse's own data
     warehouse_url: str | None = None
     no_input: Callable[[str], None] = lambda reason: None
+    #: about how many rows a batch should hold (``[ingest] chunk_rows``): plugins reading a
+    #: large file or table yield it in batches of this size, so a run's memory stays bounded
+    chunk_rows: int = 250_000
 
 
 class Source:

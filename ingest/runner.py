@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import polars as pl
@@ -57,12 +58,16 @@ def faultpoint(name: str) -> None:
 
 
 class RunObserver(Protocol):
-    """Something that follows merges inside the run's transaction (e.g. KPI rollups)."""
+    """Something that follows merges inside the run's transaction (e.g. KPI rollups).
+
+    The rows merged are in ``stage`` (a scratch table, one row per key); after the merge, the
+    stored rows the merge inserted or changed carry ``counts.run_id`` in ``_run_id``. No
+    frame of the run's rows is passed: a run streams its source and never holds it whole."""
 
     def before_merge(self, conn: Connection, table: Table, stage: Table) -> None: ...
 
     def after_merge(self, conn: Connection, table: Table, stage: Table,
-                    counts: bulk.MergeCounts, frame: pl.DataFrame | None = None) -> None: ...
+                    counts: bulk.MergeCounts) -> None: ...
 
     # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
     # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes)
@@ -93,12 +98,45 @@ class RunResult:
 
 @dataclass
 class _Collected:
+    """What a run gathered for one table. Cast rows go to scratch tables chunk by chunk
+    (``good`` only holds rows not staged yet, e.g. a reprocess run's); quarantined rows stay in
+    memory up to a chunk's worth, then go to scratch files until the run's transaction."""
+
     good: list[pl.DataFrame] = field(default_factory=list)
     bad: list[pl.DataFrame] = field(default_factory=list)
     deleted: list[pl.DataFrame] = field(default_factory=list)
     read: int = 0
     snapshot: Snapshot | None = None
     skipped: int = 0  # rows set aside as duplicates before the load (e.g. superseded ones)
+    repeats: int = 0  # rows dropped as repeats of a key within a chunk
+    bad_rows: int = 0  # quarantined rows moved to scratch files (``bad_files``)
+    bad_files: list[str] = field(default_factory=list)
+    last_key: Any = None  # the largest key staged, while keys only ever increased
+    overlap: bool = False  # chunks may share keys: the scratch table is de-duplicated
+    chunks: int = 0
+
+    def add_bad(self, bad: pl.DataFrame, limit: int) -> None:
+        self.bad.append(bad)
+        held = sum(b.height for b in self.bad)
+        if held > limit:
+            fd, path = tempfile.mkstemp(prefix="gongzhi-quarantine-", suffix=".arrow")
+            os.close(fd)
+            self.bad_files.append(path)
+            pl.concat(self.bad, how="diagonal_relaxed").write_ipc(path)
+            self.bad_rows += held
+            self.bad = []
+
+    def quarantined(self) -> Iterator[pl.DataFrame]:
+        """The quarantined rows, a chunk at a time."""
+        for path in self.bad_files:
+            yield pl.read_ipc(path)
+        yield from self.bad
+
+    def drop_files(self) -> None:
+        for path in self.bad_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        self.bad_files.clear()
 
 
 class Runner:
@@ -155,7 +193,8 @@ class Runner:
         ctx = SourceContext(progress=lambda what, n: self.progress.update(what, n),
                             warn=lambda m: self.progress.done(f"warning: {privacy.redact(m)}"),
                             warehouse_url=self.engine.url.render_as_string(),
-                            no_input=nothing.append)
+                            no_input=nothing.append,
+                            chunk_rows=self.settings.ingest.chunk_rows)
         source = build_source(spec, ctx)
         tables = data_tables()
         cursor_in = runlog.get_cursor(self.engine, spec.id)
@@ -165,28 +204,59 @@ class Runner:
         collected: dict[str, _Collected] = {}
         cursor_out: Any = cursor_in
         read_total = 0
-        for batch in _extracted(source, cursor_in):
-            if batch.table not in tables:
-                raise SourceError(f"plugin yielded rows for unknown table '{batch.table}'")
-            table = tables[batch.table]
-            c = collected.setdefault(batch.table, _Collected())
-            prepared = self._prepare(spec, batch, table, known, c)
-            if not prepared.good.is_empty():
-                c.good.append(prepared.good)
-            if not prepared.bad.is_empty():
-                c.bad.append(prepared.bad)
-            c.read += prepared.read
-            if batch.snapshot is not None:
-                c.snapshot = batch.snapshot
-            if batch.cursor is not None:
-                cursor_out = batch.cursor
-            read_total += prepared.read
-            self.progress.update("read", read_total)
+        chunk = self.settings.ingest.chunk_rows
+        stager = self._stager(run_id)
+        try:
+            for batch in _extracted(source, cursor_in):
+                if batch.table not in tables:
+                    raise SourceError(f"plugin yielded rows for unknown table '{batch.table}'")
+                table = tables[batch.table]
+                c = collected.setdefault(batch.table, _Collected())
+                # a plugin's big batch is cast a chunk at a time: memory follows the chunk
+                for piece in batch.frame.iter_slices(chunk) if batch.frame.height else [
+                        batch.frame]:
+                    prepared = self._prepare(spec, replace(batch, frame=piece), table, known,
+                                             c)
+                    if not prepared.good.is_empty():
+                        self._stage_good(stager, table, c, prepared.good)
+                    if not prepared.bad.is_empty():
+                        c.add_bad(prepared.bad, chunk)
+                    c.read += prepared.read
+                    read_total += prepared.read
+                    self.progress.update("read", read_total)
+                if batch.snapshot is not None:
+                    c.snapshot = batch.snapshot
+                if batch.cursor is not None:
+                    cursor_out = batch.cursor
 
-        faultpoint("after_extract")
-        if nothing and read_total == 0:
-            return self._no_input(spec, run_id, lock, "; ".join(nothing))
-        return self._load(spec, run_id, lock, collected, cursor_out, cursor_in)
+            faultpoint("after_extract")
+            if nothing and read_total == 0:
+                return self._no_input(spec, run_id, lock, "; ".join(nothing))
+            return self._load(spec, run_id, lock, collected, cursor_out, cursor_in,
+                              stager=stager)
+        finally:
+            stager.cleanup()
+            for c in collected.values():
+                c.drop_files()
+
+    def _stager(self, run_id: int) -> bulk.Stager:
+        return bulk.Stager(self.engine, run_id, on_copy=lambda: faultpoint("copying"))
+
+    def _stage_good(self, stager: bulk.Stager, table: Table, c: _Collected,
+                    good: pl.DataFrame) -> None:
+        """De-duplicate one chunk's rows and append them to the table's scratch copy. Keys
+        that only ever increase (exports sorted by id) cannot repeat across chunks; otherwise
+        the scratch table is de-duplicated once, before the merge."""
+        keys = key_columns(table)
+        before = good.height
+        good = dedupe(good, keys)
+        c.repeats += before - good.height
+        span = _increasing(good, keys)
+        if c.chunks and (span is None or c.last_key is None or not span[0] > c.last_key):
+            c.overlap = True
+        c.last_key = span[1] if span is not None and not c.overlap else None
+        c.chunks += 1
+        stager.stage(table, good)
 
     def _no_input(self, spec: SourceSpec, run_id: int, lock: SourceLock,
                   reason: str) -> RunResult:
@@ -221,43 +291,48 @@ class Runner:
                         live.read + split.deleted.read, live.unmapped)
 
     def _load(self, spec: SourceSpec, run_id: int, lock: SourceLock,
-              collected: dict[str, _Collected], cursor_out: Any, cursor_in: Any) -> RunResult:
+              collected: dict[str, _Collected], cursor_out: Any, cursor_in: Any,
+              stager: bulk.Stager | None = None) -> RunResult:
+        """Settle the staged rows (repeats across chunks, rows flagged deleted) and merge
+        them in one transaction with the quarantine, the cursor and the run log."""
         tables = data_tables()
         result = RunResult(spec.id, run_id, runlog.SUCCEEDED)
-        frames: dict[str, pl.DataFrame] = {}
-        removals: dict[str, pl.DataFrame] = {}
-        for name, c in collected.items():
-            table = tables[name]
-            good = pl.concat(c.good, how="vertical_relaxed") if c.good else None
-            bad_n = sum(b.height for b in c.bad)
-            if good is not None:
-                before = good.height
-                good = dedupe(good, key_columns(table))
-                result.duplicates += before - good.height
-            if c.deleted:
-                good, flagged, dropped = deletes.settle(
-                    good, pl.concat(c.deleted, how="vertical_relaxed"), key_columns(table))
-                result.duplicates += dropped
-                result.deleted += flagged.height
-                removals[name] = flagged
-            if good is not None:
-                frames[name] = good
-            elif c.snapshot is not None:
-                raise SourceError(f"the snapshot for {name} is empty; refusing to retire "
-                                  "every stored row")
-            result.read += c.read
-            result.quarantined += bad_n
-            result.duplicates += c.skipped
-
-        stager = bulk.Stager(self.engine, run_id)
+        own = stager is None
+        stager = stager or self._stager(run_id)
         try:
-            order = sorted(frames, key=lambda n: 0 if n == divisions.name else 1)
-            staged = {}
-            for name in order:
-                self.progress.update(f"staging {name}", frames[name].height, force=True)
-                staged[name] = stager.stage(tables[name], frames[name])
-            gone = {name: stager.stage(tables[name], f, as_name=f"{name}__deleted")
-                    for name, f in removals.items()}
+            removals: list[str] = []
+            for name, c in collected.items():
+                table = tables[name]
+                keys = key_columns(table)
+                for good in c.good:  # rows not staged yet (a reprocess run's)
+                    self._stage_good(stager, table, c, good)
+                c.good = []
+                result.duplicates += c.repeats
+                if c.overlap:
+                    self.progress.update(f"de-duplicating {name}", stager.rows[name],
+                                         force=True)
+                    result.duplicates += stager.drop_repeats(name, keys)
+                if c.deleted:
+                    flagged = pl.concat(c.deleted, how="vertical_relaxed")
+                    settled = flagged.unique(subset=keys, keep="last", maintain_order=True)
+                    result.duplicates += flagged.height - settled.height
+                    result.deleted += settled.height
+                    gone = f"{name}__deleted"
+                    stager.stage(table, settled, as_name=gone)
+                    if name in stager.staged:  # a key both flagged and not: deleted
+                        result.duplicates += stager.drop_keys_of(name, gone, keys)
+                    removals.append(name)
+                if name not in stager.staged and c.snapshot is not None:
+                    raise SourceError(f"the snapshot for {name} is empty; refusing to retire "
+                                      "every stored row")
+                result.read += c.read
+                result.quarantined += c.bad_rows + sum(b.height for b in c.bad)
+                result.duplicates += c.skipped
+            stager.finish()
+            order = sorted((n for n in collected if n in stager.staged),
+                           key=lambda n: 0 if n == divisions.name else 1)
+            staged = {name: stager.staged[name] for name in order}
+            gone_st = {name: stager.staged[f"{name}__deleted"] for name in removals}
             faultpoint("staged")
             with self.engine.connect() as conn:
                 stager.attach(conn)
@@ -265,34 +340,35 @@ class Runner:
                     wconn = conn.execution_options(sqlite_begin="IMMEDIATE")
                     with wconn.begin():
                         lock.check(wconn)  # the fence: a run whose lock was taken over stops
-                        self._commit(wconn, spec, run_id, collected, staged, frames, result,
-                                     cursor_out, cursor_in)
-                        removed = self._delete(wconn, gone)
+                        self._commit(wconn, spec, run_id, collected, staged, stager.rows,
+                                     result, cursor_out, cursor_in)
+                        removed = self._delete(wconn, gone_st)
                         if removed:
                             bump_data_version(wconn)
                 finally:
                     stager.detach(conn)
         finally:
-            stager.cleanup()
+            if own:
+                stager.cleanup()
         return result
 
     def _commit(self, conn: Connection, spec: SourceSpec, run_id: int,
                 collected: dict[str, _Collected], staged: dict[str, Table],
-                frames: dict[str, pl.DataFrame], result: RunResult,
+                rows: dict[str, int], result: RunResult,
                 cursor_out: Any, cursor_in: Any) -> None:
         tables = data_tables()
         runlog.mark_interrupted(conn, spec.id, run_id)
         arrived: set[str] = set()  # tables to which data arrived: their freshness moves
         for name, stage in staged.items():
             table = tables[name]
-            self.progress.update(f"merging {name}", frames[name].height, force=True)
+            self.progress.update(f"merging {name}", rows.get(name, 0), force=True)
             for ob in self.observers:
                 ob.before_merge(conn, table, stage)
             counts = bulk.merge(conn, table, stage, lineage={
                 "_run_id": run_id, "_ingested_at": utcnow(), "_source": spec.id})
             faultpoint("merging")
             for ob in self.observers:
-                ob.after_merge(conn, table, stage, counts, frames[name])
+                ob.after_merge(conn, table, stage, counts)
             result.inserted += counts.inserted
             result.updated += counts.updated
             result.loaded += counts.loaded
@@ -342,7 +418,7 @@ class Runner:
                           collected: dict[str, _Collected]) -> None:
         """Keep the run's quarantined rows (inside its transaction; reprocess overrides)."""
         for name, c in collected.items():
-            for bad in c.bad:
+            for bad in c.quarantined():
                 runlog.add_quarantine(conn, run_id, spec.id, name, bad)
 
 
@@ -371,6 +447,17 @@ def dedupe(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         if k.null_count() == 0 and (k.slice(1) > k.slice(0, frame.height - 1)).all():
             return frame
     return frame.unique(subset=keys, keep="last", maintain_order=True)
+
+
+def _increasing(frame: pl.DataFrame, keys: list[str]) -> tuple[Any, Any] | None:
+    """(first, last) key of a frame whose single key strictly increases; None otherwise."""
+    if len(keys) != 1 or frame.is_empty():
+        return None
+    k = frame[keys[0]]
+    if k.null_count() or (frame.height > 1 and not (k.slice(1) > k.slice(0, frame.height - 1)
+                                                    ).all()):
+        return None
+    return k[0], k[-1]
 
 
 def _feeds_divisions(spec: SourceSpec) -> bool:

@@ -48,13 +48,12 @@ from metrics.calendar import ensure_calendar
 from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
 from metrics.compiler import area_column, column, condition
 from metrics.model import Filter, Measure
-from metrics.rollup_eval import contributions
+from warehouse.bulk import changed
 from warehouse.engine import write_transaction
 from warehouse.schema import (
     data_tables,
     holiday_calendar,
     key_columns,
-    polars_dtype,
     service_items,
     warehouse_meta,
 )
@@ -146,11 +145,9 @@ def _month_expr(t: Table, time: str) -> Any:
     return sqlexpr.month_of(t.c[time])
 
 
-def rebuild(conn: Connection, fam: Family) -> None:
-    """Recompute a family from its fact table with one aggregate (inside ``conn``'s txn)."""
+def _select(fam: Family) -> tuple[Any, list[str], Any, Any]:
+    """The aggregate of a family over its fact table: (select, names, area, month)."""
     t = data_tables()[fam.table]
-    rt = fam.sa_table()
-    conn.execute(delete(rt))
     area_col = area_column(t)
     assert area_col is not None, f"{t.name} has no area column to roll up by"
     area = sqlexpr.community_of(area_col).label("area")
@@ -172,9 +169,29 @@ def rebuild(conn: Connection, fam: Family) -> None:
                 n = case((and_(cond, col.is_not(None)), 1), else_=0)
         cols += [func.sum(v).label(m.value_col), func.sum(n).label(m.rows_col)]
         names += [m.value_col, m.rows_col]
-    stmt = (select(*cols).select_from(t).where(t.c[fam.time].is_not(None))
-            .group_by(area, month))
-    conn.execute(insert(rt).from_select(names, stmt))
+    stmt = select(*cols).where(t.c[fam.time].is_not(None)).group_by(area, month)
+    return stmt, names, area, month
+
+
+def rebuild(conn: Connection, fam: Family) -> None:
+    """Recompute a family from its fact table with one aggregate (inside ``conn``'s txn)."""
+    t = data_tables()[fam.table]
+    rt = fam.sa_table()
+    conn.execute(delete(rt))
+    stmt, names, _, _ = _select(fam)
+    conn.execute(insert(rt).from_select(names, stmt.select_from(t)))
+
+
+def aggregate(conn: Connection, fam: Family, stage: Table, cond: Any) -> pl.DataFrame:
+    """A family's contributions of the stored rows that match ``cond`` in a join of the fact
+    table with a run's scratch table ``stage`` (one row per area and month)."""
+    t = data_tables()[fam.table]
+    stmt, names, _, _ = _select(fam)
+    rows = conn.execute(stmt.select_from(t.join(stage, cond))).all()
+    schema: dict[str, Any] = {"area": pl.String, "month": pl.String}
+    for name in names[2:]:
+        schema[name] = pl.Float64 if name.startswith("v_") else pl.Int64
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
 def _meta_key(fam: Family) -> str:
@@ -231,7 +248,7 @@ class RollupObserver:
         self.by_table: dict[str, list[Family]] = {}
         for fam in families(catalog).values():
             self.by_table.setdefault(fam.table, []).append(fam)
-        self._old: dict[str, pl.DataFrame] = {}
+        self._old: dict[str, list[pl.DataFrame]] = {}
 
     def needed_columns(self, t: Table, fams: list[Family]) -> list[str]:
         cols = {t.info.get("area", "community_code")}
@@ -250,22 +267,19 @@ class RollupObserver:
         return sorted(c for c in cols if c in t.c)
 
     def before_merge(self, conn: Connection, table: Table, stage: Table) -> None:
+        """What the stored rows the merge is about to change contribute (one aggregate over
+        the join with the scratch table: nothing of the run is read into memory)."""
         fams = self.by_table.get(table.name)
         if not fams:
             return
-        cols = self.needed_columns(table, fams)
-        keys = key_columns(table)
-        stmt = select(*[table.c[c] for c in cols]).select_from(
-            table.join(stage, and_(*[table.c[k] == stage.c[k] for k in keys])))
-        rows = conn.execute(stmt).all()
-        schema = {c: polars_dtype(table.c[c]) for c in cols}
-        self._old[table.name] = pl.DataFrame([tuple(r) for r in rows], schema=schema,
-                                             orient="row")
+        cond = changed(table, stage)
+        self._old[table.name] = [aggregate(conn, fam, stage, cond) for fam in fams]
 
     def after_merge(self, conn: Connection, table: Table, stage: Table, counts: Any,
                     frame: pl.DataFrame | None = None) -> None:
-        changed = bool(counts.inserted or counts.updated)
-        if changed and (table.name == service_items.name or (
+        """Add what the inserted and changed rows contribute now, less what they did."""
+        changed_any = bool(counts.inserted or counts.updated)
+        if changed_any and (table.name == service_items.name or (
                 table.name == holiday_calendar.name and ensure_calendar(conn))):
             # 按期 deadlines depend on promised_days and on the holiday calendar: recompute the
             # families that use them.
@@ -274,25 +288,30 @@ class RollupObserver:
                     rebuild(conn, fam)
         fams = self.by_table.get(table.name)
         old = self._old.pop(table.name, None)
-        if not fams or frame is None or not (counts.inserted or counts.updated):
+        if not fams or not changed_any:
             return
-        lookups = _lookups(conn) if any(f.uses("on_time") for f in fams) else {}
-        for fam in fams:
-            new_c = contributions(frame, table, fam, lookups)
-            if old is not None and old.height:
-                old_c = contributions(old, table, fam, lookups)
+        keys = key_columns(table)
+        cond = and_(*[table.c[k] == stage.c[k] for k in keys],
+                    table.c._run_id == counts.run_id)
+        for i, fam in enumerate(fams):
+            new_c = aggregate(conn, fam, stage, cond)
+            if old is not None and old[i].height:
                 value_cols = [c for c in new_c.columns if c not in ("area", "month")]
-                delta = pl.concat([new_c, old_c.with_columns(
+                delta = pl.concat([new_c, old[i].with_columns(
                     [pl.col(c) * -1 for c in value_cols])], how="vertical_relaxed")
                 delta = delta.group_by("area", "month").agg(pl.col(value_cols).sum())
             else:
                 delta = new_c
             _apply(conn, fam, delta)
 
-
     def before_delete(self, conn: Connection, table: Table, stage: Table) -> None:
-        """Read the stored rows a source deleted, before they go (their contribution)."""
-        self.before_merge(conn, table, stage)
+        """What the stored rows a source deleted contribute, before they go."""
+        fams = self.by_table.get(table.name)
+        if not fams:
+            return
+        keys = key_columns(table)
+        cond = and_(*[table.c[k] == stage.c[k] for k in keys])
+        self._old[table.name] = [aggregate(conn, fam, stage, cond) for fam in fams]
 
     def after_delete(self, conn: Connection, table: Table, stage: Table, removed: int) -> None:
         """Subtract what the deleted rows contributed; an item or an official holiday
@@ -304,11 +323,9 @@ class RollupObserver:
                 if fam.uses("on_time"):
                     rebuild(conn, fam)
         fams = self.by_table.get(table.name)
-        if not fams or old is None or not old.height:
+        if not fams or old is None:
             return
-        lookups = _lookups(conn) if any(f.uses("on_time") for f in fams) else {}
-        for fam in fams:
-            gone = contributions(old, table, fam, lookups)
+        for fam, gone in zip(fams, old, strict=True):
             value_cols = [c for c in gone.columns if c not in ("area", "month")]
             _apply(conn, fam, gone.with_columns([pl.col(c) * -1 for c in value_cols]))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Engine,
@@ -39,7 +40,7 @@ from sqlalchemy.schema import DDLElement
 from gongzhi.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -267,10 +268,19 @@ def _v6_rows_deleted(conn: Connection) -> None:
         conn.execute(AddColumn("ingest_runs", col))
 
 
+def _v7_content_hash(conn: Connection) -> None:
+    """v7: every data table keeps each row's content hash (``_hash``); rows stored before
+    have none and are compared column by column until they change."""
+    insp = inspect(conn)
+    for table in schema.data_tables().values():
+        if "_hash" not in {c["name"] for c in insp.get_columns(table.name)}:
+            conn.execute(AddColumn(table.name, Column("_hash", BigInteger)))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
-                                     (6, _v6_rows_deleted)]
+                                     (6, _v6_rows_deleted), (7, _v7_content_hash)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

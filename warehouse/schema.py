@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -48,6 +49,9 @@ def _lineage() -> list[Column[Any]]:
         Column("_run_id", Integer, nullable=False),
         Column("_ingested_at", DateTime, nullable=False),
         Column("_source", String(64), nullable=False),
+        # content hash of the source columns (warehouse.bulk): unchanged rows are found by
+        # comparing one integer; NULL on rows stored before schema version 7
+        Column("_hash", BigInteger),
     ]
 
 

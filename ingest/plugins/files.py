@@ -1,25 +1,26 @@
 """``files``: CSV and XLSX drops in a folder.
 
-Each file is one batch. A file whose content hash was loaded before is skipped, whatever its
-name: the cursor keeps the hashes of loaded files and is committed with the data, so a file is
-marked loaded exactly when its rows are.
+A file is read in batches of about ``[ingest] chunk_rows`` rows (UTF-8 text is streamed;
+other encodings and XLSX are read whole). A file whose content hash was loaded before is
+skipped, whatever its name: the cursor keeps the hashes of loaded files and is committed with
+the data, so a file is marked loaded exactly when its rows are.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+import polars as pl
 from pydantic import Field, field_validator
 
 from gongzhi.errors import SourceError
 from gongzhi.privacy import redact
 from ingest.contract import Batch, PluginConfig, Source
-from ingest.plugins.textfile import read_csv, read_xlsx
+from ingest.plugins.textfile import read_csv, read_xlsx, scan, stream_csv
 from warehouse.engine import utcnow
 from warehouse.schema import content_columns, data_tables
 
@@ -32,7 +33,7 @@ class FilesConfig(PluginConfig):
     sheet: str | int | None = None
     encoding: str | None = None
     delimiter: str | None = None
-    max_file_mb: float = 1024.0
+    max_file_mb: float = 102_400.0  # text is streamed: memory does not follow file size
     max_unzipped_mb: float = 1024.0  # an XLSX is a zip: its inflated size, checked first
 
     @field_validator("path")
@@ -109,26 +110,46 @@ class FilesSource(Source):
             if size_mb > self.config.max_file_mb:
                 raise SourceError(f"file is {size_mb:,.0f} MB, over the limit of "
                                   f"{self.config.max_file_mb:,.0f} MB", location=location)
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
+            digest, utf8 = scan(path)  # streamed: the file is never held whole for this
             if digest in loaded:
                 continue
             suffix = path.suffix.lower()
+            frames: Iterator[pl.DataFrame]
             if suffix in XLSX_SUFFIXES:
                 check_zip(path, self.config.max_unzipped_mb)
-                frame = read_xlsx(path, location=location, known_headers=known,
-                                  sheet=self.config.sheet)
+                frames = iter([read_xlsx(path, location=location, known_headers=known,
+                                         sheet=self.config.sheet)])
                 encoding = "xlsx"
             elif suffix in CSV_SUFFIXES:
-                frame, encoding = read_csv(data, location=location, known_headers=known,
-                                           encoding=self.config.encoding,
-                                           delimiter=self.config.delimiter)
+                wanted = (self.config.encoding or "utf-8").lower().replace("_", "-")
+                if utf8 and wanted in ("utf-8", "utf8", "utf-8-sig"):
+                    # the common case, and the only one a large export should be: in pieces
+                    frames = stream_csv(path, location=location, known_headers=known,
+                                        delimiter=self.config.delimiter,
+                                        chunk_rows=self.ctx.chunk_rows)
+                    encoding = "utf-8"
+                else:  # other or mixed encodings: decided and checked on the whole file
+                    frame, encoding = read_csv(path.read_bytes(), location=location,
+                                               known_headers=known,
+                                               encoding=self.config.encoding,
+                                               delimiter=self.config.delimiter)
+                    frames = iter([frame])
             else:
                 raise SourceError(f"unsupported file type '{suffix}' (use .csv or .xlsx)",
                                   location=location)
+            # The file counts as loaded (the cursor) with its last piece only: the cursor is
+            # stored with everything read before it. Serial day numbers are dates in a
+            # spreadsheet's cells, never in a text file.
+            rows = 0
+            frame = next(frames)
+            for after in frames:
+                rows += frame.height
+                yield Batch(table=table.name, frame=frame, note=location,
+                            serial_dates=encoding == "xlsx")
+                frame = after
+            rows += frame.height
             # the cursor names the file for people; a name may hold an ID number
             loaded[digest] = {"path": redact(location), "loaded_at": utcnow().isoformat(),
-                              "encoding": encoding, "rows": frame.height}
-            # Serial day numbers are dates in a spreadsheet's cells, never in a text file
+                              "encoding": encoding, "rows": rows}
             yield Batch(table=table.name, frame=frame, cursor={"files": dict(loaded)},
                         note=location, serial_dates=encoding == "xlsx")

@@ -9,10 +9,12 @@ name, a date line) are skipped by finding the row that looks most like a header.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,3 +385,116 @@ def read_xlsx(path: Path, *, location: str, known_headers: set[str],
     # Rows that are empty in every cell are layout, not data.
     data_cols = [c for c in body.columns if c not in (ROW, ORIGIN, SHEET)]
     return body.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
+
+
+# -- streaming: a large UTF-8 file in pieces of about ``chunk_rows`` rows ----------------------
+
+HEAD_BYTES = 256 * 1024
+
+
+def scan(path: Path, block: int = 8 * 2**20) -> tuple[str, bool]:
+    """Stream a file once: its SHA-256 and whether it is UTF-8 throughout (after a UTF-8 BOM),
+    without holding it whole."""
+    digest = hashlib.sha256()
+    check = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8 = True
+    first = True
+    with open(path, "rb") as f:
+        while data := f.read(block):
+            digest.update(data)
+            if first and data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                utf8 = False  # UTF-16: decoded whole, the careful way
+            if utf8:
+                try:
+                    check.decode(data[len(UTF8_BOM):] if first and data.startswith(UTF8_BOM)
+                                 else data)
+                except UnicodeDecodeError:
+                    utf8 = False
+            first = False
+    if utf8:
+        try:
+            check.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return digest.hexdigest(), utf8
+
+
+def _record_end(buf: bytes) -> int | None:
+    """Where the last complete CSV record in ``buf`` ends: after a newline with an even
+    number of quote characters before it (a newline inside quotes belongs to a field)."""
+    pos = len(buf)
+    for _ in range(1000):
+        nl = buf.rfind(b"\n", 0, pos)
+        if nl < 0:
+            return None
+        if buf.count(b'"', 0, nl) % 2 == 0:
+            return nl + 1
+        pos = nl
+    return None
+
+
+def stream_csv(path: Path, *, location: str, known_headers: set[str],
+               delimiter: str | None = None, chunk_rows: int = 250_000
+               ) -> Iterator[pl.DataFrame]:
+    """Read a UTF-8 CSV file (checked by :func:`scan`) in frames of about ``chunk_rows`` rows,
+    each like :func:`read_csv`'s: strings, ``_row`` as a person counts rows in the file,
+    ``_origin``, blank rows dropped. Memory follows the chunk, not the file."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+        bom = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+        head = head[bom:]
+        if not head.strip():
+            yield pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)})
+            return
+        head_lines = head.decode("utf-8", errors="ignore").splitlines()[:HEADER_SCAN_ROWS]
+        sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
+        rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
+        header_idx = find_header(rows, known_headers)
+        if header_idx < len(rows):
+            check_headers(rows[header_idx], known_headers, location)
+        # bytes per piece from the head's line lengths: about ``chunk_rows`` rows
+        per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
+        block = max(int(per_line * chunk_rows), 2**20)
+        f.seek(bom)
+        buf = b""
+        columns: list[str] | None = None
+        row_no = header_idx + 2
+        while True:
+            data = f.read(block)
+            buf += data
+            if data:
+                cut = _record_end(buf)
+                if cut is None:
+                    continue  # a record longer than the block: read on
+            else:
+                cut = len(buf)
+            piece, buf = buf[:cut], buf[cut:]
+            if piece.strip() or columns is None:
+                df = _parse_piece(piece, columns, header_idx, sep, location)
+                if columns is None:
+                    columns = df.columns
+                df = df.with_row_index(ROW, offset=row_no).with_columns(
+                    pl.col(ROW).cast(pl.Int64), pl.lit(location).alias(ORIGIN))
+                row_no += df.height
+                data_cols = [c for c in df.columns if c not in (ROW, ORIGIN)]
+                if data_cols and df.height:  # blank lines are layout, not data
+                    df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
+                yield df
+            if not data:
+                return
+
+
+def _parse_piece(piece: bytes, columns: list[str] | None, header_idx: int, sep: str,
+                 location: str) -> pl.DataFrame:
+    try:
+        if columns is None:
+            return pl.read_csv(piece, has_header=True, skip_rows=header_idx,
+                               infer_schema=False, separator=sep,
+                               truncate_ragged_lines=False, raise_if_empty=False)
+        return pl.read_csv(piece, has_header=False, new_columns=columns,
+                           schema_overrides=dict.fromkeys(columns, pl.String),
+                           infer_schema=False, separator=sep, truncate_ragged_lines=False,
+                           raise_if_empty=False)
+    except pl.exceptions.PolarsError as e:
+        raise DataError(f"cannot read as CSV (header on line {header_idx + 1}): "
+                        f"{str(e).splitlines()[0]}", location=location) from None
