@@ -324,15 +324,24 @@ def merge(conn: Connection, table: Table, stage: Table,
     upd = update(table).where(changed(table, stage)).values(
         {c: (func.coalesce(table.c[c], stage.c[c]) if c in kept else value(c))
          for c in cols if c not in keys})
-    updated = int(conn.execute(upd).rowcount or 0)
+    updated = _rows(conn, upd)
     new = ~exists(select(literal_column("1")).select_from(table).where(
         and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage))
     ins = insert(table).from_select(cols, select(*[value(c).label(c) for c in cols])
                                     .select_from(stage).where(new))
-    inserted = int(conn.execute(ins).rowcount or 0)
+    inserted = _rows(conn, ins)
     return MergeCounts(inserted=inserted, updated=updated,
                        unchanged=total - inserted - updated, run_id=lineage.get("_run_id"))
 
+
+
+def _rows(conn: Connection, stmt: Any) -> int:
+    """Run an INSERT or UPDATE and say how many rows it wrote (psycopg reports no row count
+    for an INSERT … SELECT through SQLAlchemy: counted from RETURNING there)."""
+    if conn.dialect.name == "sqlite":
+        return int(conn.execute(stmt).rowcount or 0)
+    done = stmt.returning(literal_column("1").label("one")).cte("done")
+    return int(conn.execute(select(func.count()).select_from(done)).scalar_one())
 
 
 def retire_missing(

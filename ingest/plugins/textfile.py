@@ -454,7 +454,7 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
             check_headers(rows[header_idx], known_headers, location)
         # bytes per piece from the head's line lengths: about ``chunk_rows`` rows
         per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
-        block = max(int(per_line * chunk_rows), 2**20)
+        block = max(int(per_line * chunk_rows), 64 * 1024)
         f.seek(bom)
         buf = b""
         columns: list[str] | None = None
