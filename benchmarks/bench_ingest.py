@@ -268,6 +268,28 @@ def run_gongzhi(label: str, url: str, csv_path: Path, rows: int, work: Path) -> 
     return out
 
 
+def peak_rss(csv_path: Path, rows: int, work: Path) -> dict[str, Any]:
+    """``gongzhi ingest`` of one ``rows``-row CSV source into a fresh SQLite warehouse, in a
+    child process whose peak resident set size the kernel reports (``wait4``)."""
+    inbox = work / "inbox"
+    inbox.mkdir(parents=True)
+    os.link(csv_path, inbox / "service_cases.csv")
+    cfg = write_config(work, f"sqlite:///{work / 'warehouse.db'}")
+    gongzhi = str(Path(sys.executable).with_name("gongzhi"))
+    subprocess.run([gongzhi, "--config", str(cfg), "ingest", DIVISIONS_SOURCE, "--quiet"],
+                   check=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([gongzhi, "--config", str(cfg), "ingest", CASES_SOURCE,
+                             "--quiet"])
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"gongzhi ingest of {rows:,} rows exited {proc.returncode}")
+    return {"peak_rss_mb": round(usage.ru_maxrss / 1024), "peak_rss_rows": rows,
+            "peak_rss_load_s": round(seconds, 1)}
+
+
 def profile_gongzhi(url: str, csv_path: Path, work: Path, out: Path) -> None:
     """One more embedded load under cProfile (its timing is not reported: the profiler slows
     Python-level code); the 40 costliest calls by cumulative time go to ``out``."""
@@ -446,6 +468,9 @@ def summary(r: dict[str, Any]) -> str:
         f"{mark[ok['reingest_s'] and ok['reingest_changed_rows']]}",
         f"re-merge same rows, new bytes: {f(r['remerge_s'], ' s')}, "
         f"{r['remerge_changed_rows']} rows changed",
+        f"re-merge on PostgreSQL: {f(r['postgres_remerge_s'], ' s')}, first load there: "
+        f"{f(r['postgres_s'], ' s')}",
+        f"peak RSS, one {f(r.get('peak_rss_rows'))}-row source: {f(r.get('peak_rss_mb'))} MB",
         f"Gongzhi phases (s): {r['gongzhi_phases_s']}",
     ]
     if r["dlt_steps_s"]:
@@ -464,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true",
                    help="also profile one embedded load (benchmarks/out/ingest_profile.txt)")
     p.add_argument("--out", type=Path, default=OUT_DIR / "ingest.json")
+    p.add_argument("--rss-rows", type=int, default=10_000_000,
+                   help="rows of the source whose peak RSS is measured (0: skip)")
     a = p.parse_args(argv)
 
     csv_path = cases_csv(a.rows)
@@ -471,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="work-", dir=OUT_DIR))
     errors: dict[str, str] = {}
     gz_pg = dlt = dlt_pg = None
+    rss: dict[str, Any] = {}
     pg_version = None if a.skip_postgres else pg_server_version()
     try:
         print("Gongzhi → SQLite …", flush=True)
@@ -507,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
                 finally:  # dlt makes the dataset and a _staging one beside it
                     pg_schema(False, dataset)
                     pg_schema(False, f"{dataset}_staging")
+        if a.rss_rows:
+            print(f"peak RSS of gongzhi ingest, {a.rss_rows:,} rows …", flush=True)
+            rss = peak_rss(cases_csv(a.rss_rows), a.rss_rows, work / "rss")
         if a.profile:
             profile_gongzhi(f"sqlite:///{work / 'prof' / 'warehouse.db'}", csv_path,
                             work / "prof", a.out.with_name("ingest_profile.txt"))
@@ -517,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         if r is not None and r["rows"] != a.rows:
             errors[name] = f"dlt loaded {r['rows']:,} rows, not {a.rows:,}"
     result = report(a.rows, gz, gz_pg, dlt, dlt_pg, pg_version, errors)
+    result.update(rss)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(summary(result))
