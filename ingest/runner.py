@@ -69,6 +69,8 @@ class RunObserver(Protocol):
     def after_merge(self, conn: Connection, table: Table, stage: Table,
                     counts: bulk.MergeCounts) -> None: ...
 
+    # optional: ``staged(conn, table, frame, first=...)`` for each chunk staged (frame None:
+    # rows left the scratch table after staging);
     # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
     # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes)
 
@@ -255,8 +257,20 @@ class Runner:
         if c.chunks and (span is None or c.last_key is None or not span[0] > c.last_key):
             c.overlap = True
         c.last_key = span[1] if span is not None and not c.overlap else None
+        first = c.chunks == 0
         c.chunks += 1
         stager.stage(table, good)
+        watchers = [ob for ob in self.observers if hasattr(ob, "staged")]
+        if watchers:
+            with self.engine.connect() as conn:
+                for ob in watchers:
+                    ob.staged(conn, table, good, first=first)
+
+    def _unsummed(self, table: Table) -> None:
+        """Tell observers that staged rows left the scratch table after staging."""
+        for ob in self.observers:
+            if hasattr(ob, "staged"):
+                ob.staged(None, table, None)
 
     def _no_input(self, spec: SourceSpec, run_id: int, lock: SourceLock,
                   reason: str) -> RunResult:
@@ -311,7 +325,10 @@ class Runner:
                 if c.overlap:
                     self.progress.update(f"de-duplicating {name}", stager.rows[name],
                                          force=True)
-                    result.duplicates += stager.drop_repeats(name, keys)
+                    dropped = stager.drop_repeats(name, keys)
+                    result.duplicates += dropped
+                    if dropped:
+                        self._unsummed(table)
                 if c.deleted:
                     flagged = pl.concat(c.deleted, how="vertical_relaxed")
                     settled = flagged.unique(subset=keys, keep="last", maintain_order=True)
@@ -320,7 +337,10 @@ class Runner:
                     gone = f"{name}__deleted"
                     stager.stage(table, settled, as_name=gone)
                     if name in stager.staged:  # a key both flagged and not: deleted
-                        result.duplicates += stager.drop_keys_of(name, gone, keys)
+                        dropped = stager.drop_keys_of(name, gone, keys)
+                        result.duplicates += dropped
+                        if dropped:
+                            self._unsummed(table)
                     removals.append(name)
                 if name not in stager.staged and c.snapshot is not None:
                     raise SourceError(f"the snapshot for {name} is empty; refusing to retire "

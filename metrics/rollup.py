@@ -48,6 +48,7 @@ from metrics.calendar import ensure_calendar
 from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
 from metrics.compiler import area_column, column, condition
 from metrics.model import Filter, Measure
+from metrics.rollup_eval import contributions
 from warehouse.bulk import changed
 from warehouse.engine import write_transaction
 from warehouse.schema import (
@@ -249,6 +250,10 @@ class RollupObserver:
         for fam in families(catalog).values():
             self.by_table.setdefault(fam.table, []).append(fam)
         self._old: dict[str, list[pl.DataFrame]] = {}
+        # what the run's staged rows contribute, summed chunk by chunk in polars; None once
+        # the scratch table lost rows after staging (the SQL aggregate is used then)
+        self._new: dict[str, list[pl.DataFrame] | None] = {}
+        self._lookups: dict[str, pl.DataFrame] | None = None
 
     def needed_columns(self, t: Table, fams: list[Family]) -> list[str]:
         cols = {t.info.get("area", "community_code")}
@@ -265,6 +270,32 @@ class RollupObserver:
                     elif name:
                         cols.add(name)
         return sorted(c for c in cols if c in t.c)
+
+    def staged(self, conn: Connection | None, table: Table, frame: pl.DataFrame | None, *,
+               first: bool = False) -> None:
+        """A chunk of the run's rows (cast to the contract) went to ``table``'s scratch table:
+        add up what they contribute, while they are in memory anyway. ``frame=None``: rows
+        left the scratch table after staging (repeats across chunks, deleted keys), so the
+        sums no longer hold. ``first``: the run's first chunk for the table."""
+        fams = self.by_table.get(table.name)
+        if not fams:
+            return
+        if first:
+            self._new[table.name] = [pl.DataFrame() for _ in fams]
+            self._lookups = None
+        acc = self._new.get(table.name)
+        if frame is None or acc is None or conn is None:
+            self._new[table.name] = None
+            return
+        if self._lookups is None and any(f.uses("on_time") for f in fams):
+            self._lookups = _lookups(conn)
+        for i, fam in enumerate(fams):
+            c = contributions(frame, table, fam, self._lookups or {})
+            if acc[i].width:
+                value_cols = [x for x in c.columns if x not in ("area", "month")]
+                c = pl.concat([acc[i], c], how="vertical_relaxed").group_by(
+                    "area", "month").agg(pl.col(value_cols).sum())
+            acc[i] = c
 
     def before_merge(self, conn: Connection, table: Table, stage: Table) -> None:
         """What the stored rows the merge is about to change contribute (one aggregate over
@@ -291,18 +322,25 @@ class RollupObserver:
         if not fams or not changed_any:
             return
         keys = key_columns(table)
-        cond = and_(*[table.c[k] == stage.c[k] for k in keys],
-                    table.c._run_id == counts.run_id)
+        match = and_(*[table.c[k] == stage.c[k] for k in keys])
+        summed = self._new.pop(table.name, None)
         for i, fam in enumerate(fams):
-            new_c = aggregate(conn, fam, stage, cond)
-            if old is not None and old[i].height:
-                value_cols = [c for c in new_c.columns if c not in ("area", "month")]
-                delta = pl.concat([new_c, old[i].with_columns(
-                    [pl.col(c) * -1 for c in value_cols])], how="vertical_relaxed")
-                delta = delta.group_by("area", "month").agg(pl.col(value_cols).sum())
+            parts = []
+            if summed is not None and summed[i].width:
+                # every staged row's contribution, less the unchanged rows' (the same before
+                # and after: only they are read back, and only when some row changed)
+                parts.append(summed[i])
+                if counts.unchanged:
+                    parts.append(_negated(aggregate(
+                        conn, fam, stage, and_(match, table.c._run_id != counts.run_id))))
             else:
-                delta = new_c
-            _apply(conn, fam, delta)
+                parts.append(aggregate(conn, fam, stage,
+                                       and_(match, table.c._run_id == counts.run_id)))
+            if old is not None and old[i].height:
+                parts.append(_negated(old[i]))
+            delta = pl.concat(parts, how="vertical_relaxed")
+            value_cols = [c for c in delta.columns if c not in ("area", "month")]
+            _apply(conn, fam, delta.group_by("area", "month").agg(pl.col(value_cols).sum()))
 
     def before_delete(self, conn: Connection, table: Table, stage: Table) -> None:
         """What the stored rows a source deleted contribute, before they go."""
@@ -328,6 +366,11 @@ class RollupObserver:
         for fam, gone in zip(fams, old, strict=True):
             value_cols = [c for c in gone.columns if c not in ("area", "month")]
             _apply(conn, fam, gone.with_columns([pl.col(c) * -1 for c in value_cols]))
+
+
+def _negated(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns([pl.col(c) * -1 for c in frame.columns
+                               if c not in ("area", "month")])
 
 
 def _lookups(conn: Connection) -> dict[str, pl.DataFrame]:
