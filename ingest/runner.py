@@ -382,6 +382,7 @@ class Runner:
         for name, stage in staged.items():
             table = tables[name]
             self.progress.update(f"merging {name}", rows.get(name, 0), force=True)
+            bulk.find_changed(conn, table, stage)  # once, for the observers and the merge
             for ob in self.observers:
                 ob.before_merge(conn, table, stage)
             counts = bulk.merge(conn, table, stage, lineage={

@@ -49,7 +49,7 @@ from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
 from metrics.compiler import area_column, column, condition
 from metrics.model import Filter, Measure
 from metrics.rollup_eval import contributions
-from warehouse.bulk import changed
+from warehouse.bulk import changed_rows
 from warehouse.engine import write_transaction
 from warehouse.schema import (
     data_tables,
@@ -303,8 +303,8 @@ class RollupObserver:
         fams = self.by_table.get(table.name)
         if not fams:
             return
-        cond = changed(table, stage)
-        self._old[table.name] = [aggregate(conn, fam, stage, cond) for fam in fams]
+        other, cond = changed_rows(table, stage)
+        self._old[table.name] = [aggregate(conn, fam, other, cond) for fam in fams]
 
     def after_merge(self, conn: Connection, table: Table, stage: Table, counts: Any,
                     frame: pl.DataFrame | None = None) -> None:

@@ -46,6 +46,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.schema import CreateTable, DropTable
 
 from warehouse.engine import is_sqlite, sqlite_path
 from warehouse.schema import key_columns
@@ -302,6 +303,34 @@ def changed(table: Table, stage: Table) -> Any:
                 else false())
 
 
+def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
+    """Collect, once, the keys whose stored row the staged one changes into a temporary
+    table (one join of the scratch table with the warehouse): the merge and the observers
+    then touch only those rows. Kept on ``stage.info["changed"]`` until the merge drops it."""
+    if "changed" in stage.info:
+        return stage.info["changed"]
+    keys = key_columns(table)
+    chg = Table(f"_chg_{stage.name}"[:60], MetaData(),
+                *[Column(k, table.c[k].type) for k in keys], prefixes=["TEMPORARY"])
+    conn.execute(DropTable(chg, if_exists=True))
+    conn.execute(CreateTable(chg))
+    conn.execute(insert(chg).from_select(keys, select(*[stage.c[k] for k in keys]).select_from(
+        stage.join(table, and_(*[table.c[k] == stage.c[k] for k in keys])))
+        .where(changed(table, stage))))
+    stage.info["changed"] = chg
+    return chg
+
+
+def changed_rows(table: Table, stage: Table) -> tuple[Table, Any]:
+    """What to join the warehouse table with, and on what, to reach the stored rows a merge
+    of ``stage`` is about to change."""
+    keys = key_columns(table)
+    chg = stage.info.get("changed")
+    if chg is not None:
+        return chg, and_(*[table.c[k] == chg.c[k] for k in keys])
+    return stage, changed(table, stage)
+
+
 def merge(conn: Connection, table: Table, stage: Table,
           lineage: dict[str, Any] | None = None) -> MergeCounts:
     """Upsert the staged rows (one per key) into ``table``; rows equal to what is stored are
@@ -314,14 +343,17 @@ def merge(conn: Connection, table: Table, stage: Table,
     # "keep" columns (e.g. divisions.valid_from) hold the first value ever loaded.
     kept = {c.name for c in table.columns if c.info.get("merge") == "keep"}
     total = conn.execute(select(func.count()).select_from(stage)).scalar_one()
+    chg = find_changed(conn, table, stage)
 
     def value(c: str) -> Any:
         if c in stage.c:
             return stage.c[c]
         return literal(lineage.get(c), type_=table.c[c].type)
 
-    # Changed rows first: the rows inserted next are then not compared again.
-    upd = update(table).where(changed(table, stage)).values(
+    # Changed rows first (only the keys found above): the rows inserted next are then not
+    # compared again.
+    upd = update(table).where(*[table.c[k] == stage.c[k] for k in keys],
+                              *[stage.c[k] == chg.c[k] for k in keys]).values(
         {c: (func.coalesce(table.c[c], stage.c[c]) if c in kept else value(c))
          for c in cols if c not in keys})
     updated = _rows(conn, upd)
@@ -330,9 +362,10 @@ def merge(conn: Connection, table: Table, stage: Table,
     ins = insert(table).from_select(cols, select(*[value(c).label(c) for c in cols])
                                     .select_from(stage).where(new))
     inserted = _rows(conn, ins)
+    conn.execute(DropTable(chg, if_exists=True))
+    del stage.info["changed"]
     return MergeCounts(inserted=inserted, updated=updated,
                        unchanged=total - inserted - updated, run_id=lineage.get("_run_id"))
-
 
 
 def _rows(conn: Connection, stmt: Any) -> int:
