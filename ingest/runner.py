@@ -348,7 +348,7 @@ class Runner:
                 result.read += c.read
                 result.quarantined += c.bad_rows + sum(b.height for b in c.bad)
                 result.duplicates += c.skipped
-            stager.finish()
+            stager.finish({n: key_columns(tables[n]) for n in collected})
             order = sorted((n for n in collected if n in stager.staged),
                            key=lambda n: 0 if n == divisions.name else 1)
             staged = {name: stager.staged[name] for name in order}

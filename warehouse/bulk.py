@@ -212,14 +212,18 @@ class Stager:
         return self.scratch_sql(f"DELETE FROM {a} WHERE EXISTS (SELECT 1 FROM {b} WHERE "
                                 f"{match})")
 
-    def finish(self) -> None:
-        """Before the merge: PostgreSQL gets the scratch tables' statistics, so it joins
-        them with the warehouse by hash or by index as their size deserves."""
+    def finish(self, keys: dict[str, list[str]] | None = None) -> None:
+        """Before the merge: PostgreSQL gets the scratch tables' size and their keys'
+        statistics (only those: the planner needs them to join by hash or by index, and a
+        full ANALYZE costs about a second per 300,000 rows)."""
         if self.dialect == "postgresql" and self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                for st in self.staged.values():
-                    conn.exec_driver_sql(f'ANALYZE "{st.name}"')
+                for base, st in self.staged.items():
+                    cols = (keys or {}).get(base.split("__")[0]) or []
+                    quoted = ", ".join(f'"{c}"' for c in cols)
+                    conn.exec_driver_sql(f'ANALYZE "{st.name}"' + (f" ({quoted})" if cols
+                                                                   else ""))
 
     def attach(self, conn: Connection) -> None:
         """Make the scratch tables visible to ``conn`` (SQLite: before its BEGIN)."""
