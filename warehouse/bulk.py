@@ -44,8 +44,10 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
+from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.schema import CreateTable, DropTable
 
 from warehouse.engine import is_sqlite, sqlite_path
@@ -361,10 +363,16 @@ def merge(conn: Connection, table: Table, stage: Table,
         {c: (func.coalesce(table.c[c], stage.c[c]) if c in kept else value(c))
          for c in cols if c not in keys})
     updated = _rows(conn, upd)
-    new = ~exists(select(literal_column("1")).select_from(table).where(
-        and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage))
-    ins = insert(table).from_select(cols, select(*[value(c).label(c) for c in cols])
-                                    .select_from(stage).where(new))
+    rows = select(*[value(c).label(c) for c in cols]).select_from(stage)
+    if conn.dialect.name == "sqlite":
+        # A SELECT that reads the target would be materialised whole first (in memory, with
+        # temp_store=MEMORY): the stored keys are skipped by the conflict instead.
+        ins: Any = sq.insert(table).from_select(cols, rows.where(true())
+                                                ).on_conflict_do_nothing(index_elements=keys)
+    else:  # an anti-join: PostgreSQL joins by hash or by index as the sizes deserve
+        ins = insert(table).from_select(cols, rows.where(~exists(
+            select(literal_column("1")).select_from(table).where(
+                and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage))))
     inserted = _rows(conn, ins)
     conn.execute(DropTable(chg, if_exists=True))
     del stage.info["changed"]
