@@ -76,6 +76,10 @@ class SchedulerSettings:
     poll_seconds: float = 5.0
     lease_seconds: float = 120.0
     nice: int = 19  # loads use spare CPU: the dashboard people are using comes first
+    # a run the warehouse failed (server restarted, connection lost, disk full) is tried again
+    # this many times, after retry_seconds, then twice that, …
+    retries: int = 3
+    retry_seconds: float = 60.0
 
 
 @dataclass

@@ -24,13 +24,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 
@@ -163,7 +164,13 @@ class SchedulerService:
                 continue
             due_utc = due.astimezone(UTC).replace(tzinfo=None)  # the run log is naive UTC
             last = runlog.last_started(self.engine, sid)
-            if last is None or last < due_utc:
+            latest = runlog.last_run(self.engine, sid) if last is not None else None
+            if latest is not None and warehouse_failed(latest["status"], latest["error"]):
+                # the warehouse failed that run (e.g. the server restarted while this
+                # scheduler stood by or was stopped): it is caught up like a missed one
+                self.log(f"[{sid}] its last run failed in the warehouse: running it again")
+                out.append(sid)
+            elif last is None or last < due_utc:
                 self.log(f"[{sid}] missed its run due {due.astimezone(self.tz):%Y-%m-%d %H:%M:%S}"
                          f" (last run started: {_local(last, self.tz)})")
                 out.append(sid)
@@ -190,6 +197,7 @@ class SchedulerService:
                 results += self._runner(CATCHUP).run([sid], trigger=CATCHUP)
         finally:
             self._release(mine)
+        self._retry_later(results)
         return results
 
     # -- jobs --
@@ -201,9 +209,42 @@ class SchedulerService:
             self._skip(source_id, SCHEDULE)
             return
         try:
-            self._runner(SCHEDULE).run_source(self.specs[source_id], trigger=SCHEDULE)
+            result = self._runner(SCHEDULE).run_source(self.specs[source_id], trigger=SCHEDULE)
         finally:
             self._release([source_id])
+        self._retry_later([result])
+
+    def _retry_later(self, results: Sequence[RunResult], attempt: int = 0) -> None:
+        """Runs the warehouse failed (a server restart, a lost connection, a full disk) are
+        tried again after ``retry_seconds``, doubling, up to ``retries`` times."""
+        conf = self.settings.scheduler
+        sched = self.scheduler
+        if sched is None or self._stopping.is_set():
+            return
+        for r in results:
+            if not warehouse_failed(r.status, r.error):
+                continue
+            if attempt >= conf.retries:
+                self.log(f"[{r.source}] the warehouse failed {attempt + 1} runs in a row: "
+                         "no more retries until its next scheduled run")
+                continue
+            when = datetime.now(self.tz) + timedelta(seconds=conf.retry_seconds * 2**attempt)
+            self.log(f"[{r.source}] run {r.run_id} failed in the warehouse; trying again at "
+                     f"{when:%H:%M:%S} (retry {attempt + 1} of {conf.retries})")
+            sched.add_job(self._guarded, DateTrigger(when, timezone=self.tz),
+                          args=(self._run_retry, r.source, attempt + 1),
+                          id=f"retry:{r.source}", replace_existing=True, executor="loads")
+
+    def _run_retry(self, source_id: str, attempt: int) -> None:
+        if self._stopping.is_set():
+            return  # the next start catches it up (its last run failed in the warehouse)
+        if not self._reserve([source_id]):
+            return  # a run of it is going on here already
+        try:
+            result = self._runner(SCHEDULE).run_source(self.specs[source_id], trigger=SCHEDULE)
+        finally:
+            self._release([source_id])
+        self._retry_later([result], attempt)
 
     def _poll(self) -> None:
         """Claim run-now requests of sources not loading here and queue one run per source."""
@@ -445,6 +486,11 @@ class SchedulerService:
         runlog.fail_run(self.engine, run_id, msg, status=runlog.SKIPPED)
         self.log(f"[{source_id}] {trigger} run skipped: already loading here")
         return RunResult(source_id, run_id, runlog.SKIPPED, error=msg)
+
+
+def warehouse_failed(status: str | None, error: str | None) -> bool:
+    """Whether a run failed because of the warehouse (not its source): worth retrying."""
+    return status == runlog.FAILED and (error or "").startswith("WarehouseError")
 
 
 def set_request_run(engine: Engine, request_ids: Sequence[int], run_id: int | None) -> None:

@@ -226,6 +226,16 @@ def last_started(engine: Engine, source: str, *, triggers: Sequence[str] | None 
         return conn.execute(stmt).scalar_one_or_none()
 
 
+def last_run(engine: Engine, source: str) -> dict[str, Any] | None:
+    """The latest run of a source (status, error, started_at), or None."""
+    r = ingest_runs.c
+    with engine.connect() as conn:
+        row = conn.execute(select(r.run_id, r.status, r.error, r.started_at)
+                           .where(r.source == source).order_by(r.run_id.desc()).limit(1)
+                           ).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def list_quarantine(engine: Engine, *, source: str | None = None, run_id: int | None = None,
                     reason: str | None = None, limit: int = 100, offset: int = 0,
                     resolved: bool = False) -> list[dict[str, Any]]:

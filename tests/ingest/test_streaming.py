@@ -212,3 +212,65 @@ def test_a_server_restart_during_a_copy_is_a_clear_failed_run(tmp_path: Path,
     (r,) = Runner(settings, eng).run(["cases"])
     assert r.ok and r.read == 3000, r
     eng.dispose()
+
+
+@pytest.mark.postgres
+def test_a_run_failed_by_a_server_restart_is_retried_by_the_scheduler(
+        tmp_path: Path, pg_schema_url: str) -> None:
+    """The scheduler's run loses the server during a COPY: it is logged failed (the lost
+    connection named) and the scheduler runs it again by itself, which loads everything."""
+    import signal
+    import time
+
+    assert shutil.which("pg_ctlcluster"), "pg_ctlcluster is needed to restart the server"
+    write(tmp_path / "inbox" / "a.csv", drawn_rows(3000, seed=11))
+    cfg = write_config(tmp_path, pg_schema_url,
+                       [divisions_source(), {**cases_source(), "schedule": "0 2 * * *"}],
+                       extra=f"[ingest]\nchunk_rows = {CHUNK}\n[scheduler]\nretry_seconds = 1\n"
+                             "poll_seconds = 1\n")
+    settings = load_validated(cfg)
+    eng = open_warehouse(settings.warehouse_url)
+    assert Runner(settings, eng).run(["divs"])[0].ok
+    eng.dispose()
+    go_on = tmp_path / "continue"
+    env = {**os.environ, "GONGZHI_FAULTPOINT": "copying",
+           "GONGZHI_FAULTPOINT_CONTINUE": str(go_on)}
+    out = (tmp_path / "scheduler.log").open("w")
+    proc = subprocess.Popen([GONGZHI, "--config", str(cfg), "schedule"], stdout=out,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    runs: list[tuple[str, str | None, int]] = []
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "FAULTPOINT copying" in line, line
+        version = os.listdir("/etc/postgresql")[0]
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main",
+                        "restart"], check=True, timeout=120)
+        go_on.touch()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                eng = open_warehouse(settings.warehouse_url)
+                runs = [(r["status"], r["error"], r["read"])
+                        for r in reversed(runlog.list_runs(eng, source="cases"))]
+                eng.dispose()
+            except Exception:  # the server is still coming back
+                runs = []
+            if runs and runs[-1][0] == "succeeded":
+                break
+            time.sleep(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        out.close()
+    log = (tmp_path / "scheduler.log").read_text(encoding="utf-8")
+    assert runs and runs[0][0] == "failed", (runs, log)
+    assert "connection to the warehouse server was lost" in (runs[0][1] or ""), runs
+    assert runs[-1][0] == "succeeded" and runs[-1][2] == 3000, (runs, log)
+    assert "failed in the warehouse" in log, log
+    rows = drawn_rows(3000, seed=11)
+    want = {row[0] for row in rows if row[2] == "420606001001"}
+    assert set(stored(pg_schema_url)) == want
