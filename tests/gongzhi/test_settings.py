@@ -99,6 +99,20 @@ def test_calendar_lead_time_is_read_and_checked(tmp_path: Path) -> None:
     assert f"{cfg}:1" in str(e.value)
 
 
+def test_ingest_chunk_size_is_read_and_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n', encoding="utf-8")
+    assert load_settings(cfg).ingest.chunk_rows == 250_000
+    cfg.write_text('[ingest]\nchunk_rows = 50000\n', encoding="utf-8")
+    assert load_settings(cfg).ingest.chunk_rows == 50_000
+    cfg.write_text('\n[ingest]\nchunk_rows = 10\nchunk = 3\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(cfg)
+    assert "'chunk_rows' must be a whole number of rows, at least 1000, not 10" in str(e.value)
+    assert "unknown ingest key 'chunk'" in str(e.value)
+    assert f"{cfg}:2" in str(e.value)
+
+
 def test_read_url_names_a_postgresql_standby_of_a_postgresql_warehouse(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GONGZHI_WAREHOUSE_URL", raising=False)
