@@ -312,19 +312,36 @@ def changed(table: Table, stage: Table) -> Any:
 def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
     """Collect, once, the keys whose stored row the staged one changes into a temporary
     table (one join of the scratch table with the warehouse): the merge and the observers
-    then touch only those rows. Kept on ``stage.info["changed"]`` until the merge drops it."""
+    then touch only those rows. Kept on ``stage.info["changed"]`` until the merge drops it.
+
+    On PostgreSQL every staged key already stored goes in (flagged ``_changed`` or not), so
+    the same join also says how many keys are new: none (a re-sent export: no insert at all)
+    or all (a first load: a plain insert, no anti-join). SQLite keeps its temporary tables in
+    memory, so only the changed keys go in there."""
     if "changed" in stage.info:
         return stage.info["changed"]
     keys = key_columns(table)
+    every = conn.dialect.name == "postgresql"
     chg = Table(f"_chg_{stage.name}"[:60], MetaData(),
-                *[Column(k, table.c[k].type) for k in keys], prefixes=["TEMPORARY"])
+                *[Column(k, table.c[k].type) for k in keys],
+                *([Column("_changed", Boolean)] if every else []), prefixes=["TEMPORARY"])
     conn.execute(DropTable(chg, if_exists=True))
     conn.execute(CreateTable(chg))
-    conn.execute(insert(chg).from_select(keys, select(*[stage.c[k] for k in keys]).select_from(
-        stage.join(table, and_(*[table.c[k] == stage.c[k] for k in keys])))
-        .where(changed(table, stage))))
+    on = stage.join(table, and_(*[table.c[k] == stage.c[k] for k in keys]))
+    if every:
+        fill = select(*[stage.c[k] for k in keys],
+                      changed(table, stage).label("_changed")).select_from(on)
+        stage.info["matched"] = _rows(conn, insert(chg).from_select([*keys, "_changed"],
+                                                                   fill))
+    else:
+        conn.execute(insert(chg).from_select(keys, select(*[stage.c[k] for k in keys])
+                                             .select_from(on).where(changed(table, stage))))
     stage.info["changed"] = chg
     return chg
+
+
+def _changed_only(chg: Table) -> list[Any]:
+    return [chg.c["_changed"].is_(True)] if "_changed" in chg.c else []
 
 
 def changed_rows(table: Table, stage: Table) -> tuple[Table, Any]:
@@ -333,7 +350,7 @@ def changed_rows(table: Table, stage: Table) -> tuple[Table, Any]:
     keys = key_columns(table)
     chg = stage.info.get("changed")
     if chg is not None:
-        return chg, and_(*[table.c[k] == chg.c[k] for k in keys])
+        return chg, and_(*[table.c[k] == chg.c[k] for k in keys], *_changed_only(chg))
     return stage, changed(table, stage)
 
 
@@ -359,7 +376,8 @@ def merge(conn: Connection, table: Table, stage: Table,
     # Changed rows first (only the keys found above): the rows inserted next are then not
     # compared again.
     upd = update(table).where(*[table.c[k] == stage.c[k] for k in keys],
-                              *[stage.c[k] == chg.c[k] for k in keys]).values(
+                              *[stage.c[k] == chg.c[k] for k in keys],
+                              *_changed_only(chg)).values(
         {c: (func.coalesce(table.c[c], stage.c[c]) if c in kept else value(c))
          for c in cols if c not in keys})
     updated = _rows(conn, upd)
@@ -369,11 +387,14 @@ def merge(conn: Connection, table: Table, stage: Table,
         # temp_store=MEMORY): the stored keys are skipped by the conflict instead.
         ins: Any = sq.insert(table).from_select(cols, rows.where(true())
                                                 ).on_conflict_do_nothing(index_elements=keys)
+    elif stage.info.get("matched") == 0:  # no staged key is stored: all are new
+        ins = insert(table).from_select(cols, rows)
     else:  # an anti-join: PostgreSQL joins by hash or by index as the sizes deserve
         ins = insert(table).from_select(cols, rows.where(~exists(
             select(literal_column("1")).select_from(table).where(
                 and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage))))
-    inserted = _rows(conn, ins)
+    matched = stage.info.pop("matched", None)
+    inserted = 0 if matched == total else _rows(conn, ins)
     conn.execute(DropTable(chg, if_exists=True))
     del stage.info["changed"]
     return MergeCounts(inserted=inserted, updated=updated,
