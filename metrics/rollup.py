@@ -49,7 +49,7 @@ from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
 from metrics.compiler import area_column, column, condition
 from metrics.model import Filter, Measure
 from metrics.rollup_eval import contributions
-from warehouse.bulk import changed_rows
+from warehouse.bulk import changed_count, changed_rows
 from warehouse.engine import write_transaction
 from warehouse.schema import (
     data_tables,
@@ -302,6 +302,9 @@ class RollupObserver:
         the join with the scratch table: nothing of the run is read into memory)."""
         fams = self.by_table.get(table.name)
         if not fams:
+            return
+        if changed_count(stage) == 0:  # a re-sent export: no stored row changes
+            self._old[table.name] = [pl.DataFrame() for _ in fams]
             return
         other, cond = changed_rows(table, stage)
         self._old[table.name] = [aggregate(conn, fam, other, cond) for fam in fams]

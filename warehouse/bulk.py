@@ -333,11 +333,20 @@ def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
                       changed(table, stage).label("_changed")).select_from(on)
         stage.info["matched"] = _rows(conn, insert(chg).from_select([*keys, "_changed"],
                                                                    fill))
+        stage.info["n_changed"] = conn.execute(select(func.count()).select_from(chg).where(
+            chg.c["_changed"].is_(True))).scalar_one()
+        conn.exec_driver_sql(f'ANALYZE "{chg.name}"')  # the planner's guess would be blind
     else:
-        conn.execute(insert(chg).from_select(keys, select(*[stage.c[k] for k in keys])
-                                             .select_from(on).where(changed(table, stage))))
+        stage.info["n_changed"] = _rows(conn, insert(chg).from_select(
+            keys, select(*[stage.c[k] for k in keys]).select_from(on)
+            .where(changed(table, stage))))
     stage.info["changed"] = chg
     return chg
+
+
+def changed_count(stage: Table) -> int | None:
+    """How many stored rows the merge of ``stage`` will change (None: not known yet)."""
+    return stage.info.get("n_changed")
 
 
 def _changed_only(chg: Table) -> list[Any]:
@@ -397,6 +406,7 @@ def merge(conn: Connection, table: Table, stage: Table,
     inserted = 0 if matched == total else _rows(conn, ins)
     conn.execute(DropTable(chg, if_exists=True))
     del stage.info["changed"]
+    stage.info.pop("n_changed", None)
     return MergeCounts(inserted=inserted, updated=updated,
                        unchanged=total - inserted - updated, run_id=lineage.get("_run_id"))
 
