@@ -13,10 +13,10 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import ConfigError, WarehouseError
 from dashboard import auth, data, i18n, state
 from dashboard.components import filters, outage
 from dashboard.i18n import Markdown, t
-from gongzhi.errors import ConfigError, WarehouseError
 from metrics.access import AccessDenied, Viewer
 from metrics.areas import AreaMismatch
 

@@ -230,7 +230,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "en": "Reprocess request #{id} sent; the scheduler will pick "
                                        "it up."},
     "data.reprocess_requests": {"zh": "重新校验请求", "en": "Reprocess requests"},
-    # quarantine reasons (every code of ingest.normalize.reasons; a test checks)
+    # quarantine reasons (every code of core.reasons; a test checks)
     "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
     "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},
     "reason.bad_number": {"zh": "数字无法识别", "en": "not a number"},

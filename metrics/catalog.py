@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
 from metrics.model import Domain, Filter, Kpi, Label, Measure
 from warehouse.schema import data_tables
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from core import divisions
 from metrics import sqlexpr
 from metrics.catalog import DERIVED, MONTH_COLUMNS
 from metrics.model import Filter, Measure
@@ -143,9 +144,9 @@ def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
             raise NotApplicable("this data is kept for the whole district only")
         return None
     if scope.level == "district":
-        return prefix_range(area, scope.code[:6])
+        return prefix_range(area, divisions.prefix(scope.code, "district"))
     if scope.level == "street":
-        return prefix_range(area, scope.code[:9])
+        return prefix_range(area, divisions.prefix(scope.code, "street"))
     if scope.level == "community":
         return prefix_range(area, scope.code) if gridded else area == scope.code
     if scope.level == "grid":

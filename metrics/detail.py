@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, and_, func, select
 
+from core.timezone import UTC_OFFSET_HOURS
 from metrics.access import Viewer
 from metrics.compiler import Scope, area_column, grid_level, scope_condition, time_bounds
 from metrics.periods import Period
@@ -111,7 +112,7 @@ def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
     out = frame
     for c in frame.columns:
         if frame[c].dtype == pl.Datetime("us"):
-            out = out.with_columns((pl.col(c) + pl.duration(hours=8)).dt.strftime(
+            out = out.with_columns((pl.col(c) + pl.duration(hours=UTC_OFFSET_HOURS)).dt.strftime(
                 "%Y-%m-%d %H:%M").alias(c))
     if names:
         for c in ("community_code", "grid_code"):

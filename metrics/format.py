@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from warehouse.timeutil import to_local
+from core.timezone import to_local
 
 UNITS = {
     "zh": {"count": "", "hours": "小时", "visits": "次", "per_1000": "人/千人", "points": "分",

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from core.timezone import to_local
 from metrics import rollup
 from metrics.catalog import MONTH_COLUMNS
 from metrics.compiler import (
@@ -27,7 +28,6 @@ from metrics.compiler import (
 from metrics.periods import Period, parse
 from metrics.service import Metrics
 from warehouse.schema import data_tables
-from warehouse.timeutil import to_local
 
 
 def latest_month(m: Metrics, scope: Scope, not_after: Period) -> Period | None:

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Level = Literal["district", "street", "community", "grid"]
-LEVELS: tuple[Level, ...] = ("district", "street", "community", "grid")
+from core.divisions import LEVELS, Level
+
 Op = Literal["eq", "ne", "in", "not_in", "is_null", "not_null", "gt", "gte", "lt", "lte"]
 Agg = Literal["count", "sum", "avg", "count_distinct"]
 # period: the time column falls in the period; to_end: on or before its last day (a stock);

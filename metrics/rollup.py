@@ -348,7 +348,6 @@ def _apply(conn: Connection, fam: Family, delta: pl.DataFrame) -> None:
 
 def observers_for(settings: Any) -> list[RollupObserver]:
     """The observers a run needs (called by the CLI); builds missing rollups first."""
-    from ingest.registry import registry  # noqa: F401 - settings are already validated
     from warehouse.engine import open_warehouse
 
     catalog = load_catalog()

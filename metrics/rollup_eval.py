@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from sqlalchemy import Date, DateTime, Table
 
+from core.timezone import UTC_OFFSET_HOURS
 from metrics.catalog import MONTH_COLUMNS
 from metrics.model import Filter
 
 if TYPE_CHECKING:
     from metrics.rollup import Family
 
-LOCAL_OFFSET = pl.duration(hours=8)  # Asia/Shanghai: UTC+8, no DST since 1991
+LOCAL_OFFSET = pl.duration(hours=UTC_OFFSET_HOURS)
 
 
 def _local_day(name: str) -> pl.Expr:

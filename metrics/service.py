@@ -19,7 +19,7 @@ from typing import Any, cast
 import polars as pl
 from sqlalchemy import Engine, select
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
 from metrics import compiler, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog

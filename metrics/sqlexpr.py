@@ -13,6 +13,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from core.timezone import UTC_OFFSET_HOURS
 from warehouse.schema import service_items, work_calendar
 
 
@@ -25,12 +26,13 @@ class local_day(FunctionElement[Any]):
 
 @compiles(local_day, "sqlite")
 def _local_day_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+    return f"date({compiler.process(element.clauses, **kw)}, '+{UTC_OFFSET_HOURS} hours')"
 
 
 @compiles(local_day, "postgresql")
 def _local_day_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)} + INTERVAL '8 hours') AS DATE)"
+    shifted = f"{compiler.process(element.clauses, **kw)} + INTERVAL '{UTC_OFFSET_HOURS} hours'"
+    return f"CAST(({shifted}) AS DATE)"
 
 
 class hours_between(FunctionElement[Any]):

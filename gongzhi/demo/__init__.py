@@ -35,9 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core.errors import ConfigError, Problem
 from gongzhi.demo import cases, civic, config, geography, government, grid, party, volunteer
 from gongzhi.demo.common import DemoContext, Planted, SourceEntry, WorkCalendar
-from gongzhi.errors import ConfigError, Problem
 
 __all__ = ["Planted", "default_end", "write_demo"]
 

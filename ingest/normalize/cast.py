@@ -17,13 +17,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
-from gongzhi import privacy
-from gongzhi.errors import DataError, MissingColumnsError
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal, qrows, values
-from ingest.normalize import text as textrules
-from ingest.normalize.qrows import INTERNAL
-from ingest.normalize.reasons import (  # the reason codes, defined once there
+from core import privacy
+from core.errors import DataError, MissingColumnsError
+from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -36,6 +32,10 @@ from ingest.normalize.reasons import (  # the reason codes, defined once there
     TOO_LONG,
     UNKNOWN,
 )
+from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.normalize import personal, qrows, values
+from ingest.normalize import text as textrules
+from ingest.normalize.qrows import INTERNAL
 from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 

@@ -10,11 +10,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import String, Table
 
-from gongzhi import privacy
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal
-from ingest.normalize import text as textrules
-from ingest.normalize.reasons import (  # the reason codes, defined once there
+from core import privacy
+from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -26,6 +23,9 @@ from ingest.normalize.reasons import (  # the reason codes, defined once there
     OUT_OF_RANGE,
     TOO_LONG,
 )
+from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.normalize import personal
+from ingest.normalize import text as textrules
 from warehouse.schema import content_columns
 
 INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE)

@@ -13,9 +13,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from core.timezone import LOCAL_TZ, NO_DST_SINCE, UTC_OFFSET
 from ingest.normalize.vocab import BOOLEANS, RATINGS
-
-LOCAL_TZ = "Asia/Shanghai"
 
 _FULL = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ" \
         "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ．－：／＋，　（）"
@@ -30,7 +29,6 @@ EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 SERIAL_MIN, SERIAL_MAX = 18264, 73050
 # the [sources.formats] word for "this column holds serials" (a setting, not a reason code)
 EXCEL_SERIAL: Final = "excel_serial"
-SHANGHAI_NO_DST = dt.datetime(1991, 9, 16)
 
 
 def clean_strings(s: pl.Series) -> pl.Series:
@@ -190,9 +188,9 @@ def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ, serials: bool = F
     if source_tz == "UTC":
         return out
     earliest: Any = out.drop_nulls().min()
-    if source_tz == LOCAL_TZ and (earliest is None or earliest >= SHANGHAI_NO_DST):
+    if source_tz == LOCAL_TZ and (earliest is None or earliest >= NO_DST_SINCE):
         # China has kept UTC+8 all year since September 1991: a fixed shift is exact
-        return out - dt.timedelta(hours=8)
+        return out - UTC_OFFSET
     return (
         out.dt.replace_time_zone(source_tz, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")

@@ -32,7 +32,7 @@ import httpcore
 import httpx
 from pydantic import Field, field_validator
 
-from gongzhi.errors import AuthError, SourceError, TransientSourceError
+from core.errors import AuthError, SourceError, TransientSourceError
 from ingest.contract import PluginConfig
 
 REDACTED = "***"

@@ -28,7 +28,7 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator
 
-from gongzhi.errors import AuthError, PaginationError, SourceError, TransientSourceError
+from core.errors import AuthError, PaginationError, SourceError, TransientSourceError
 from ingest.contract import ORIGIN, ROW, Batch, Source
 from ingest.plugins.http_util import HttpSourceConfig, RefusedDestination, guarded_client
 from ingest.plugins.open311_format import (

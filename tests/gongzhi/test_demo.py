@@ -17,11 +17,11 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.errors import ConfigError
+from core.settings import Settings
 from gongzhi.demo import cases as demo_cases
 from gongzhi.demo import common, people, write_demo
 from gongzhi.demo import volunteer as demo_volunteer
-from gongzhi.errors import ConfigError
-from gongzhi.settings import Settings
 from ingest.registry import load_validated
 from ingest.runner import Runner, RunResult
 from warehouse import runlog

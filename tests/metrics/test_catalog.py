@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gongzhi.errors import ConfigError
+from core.errors import ConfigError
 from metrics.catalog import load_catalog
 
 CORE = {

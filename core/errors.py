@@ -61,6 +61,25 @@ class AuthError(SourceError):
     """The source refused our credentials (401/403); retrying cannot help."""
 
 
+class HttpStatusError(SourceError):
+    """An HTTP source answered with an error status; ``status`` says which, so callers tell
+    errors apart by the number, never by the message text. 408, 429 and 5xx may pass on a
+    later attempt (``retryable``); other 4xx need a person to fix the request."""
+
+    RETRYABLE_STATUSES: ClassVar[frozenset[int]] = frozenset({408, 425, 429, 500, 502, 503,
+                                                              504})
+
+    def __init__(self, status: int, message: str, *, location: str | None = None,
+                 url: str | None = None):
+        self.status = status
+        self.url = url
+        super().__init__(message, location=location)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]  # per instance: by the status
+        return self.status in self.RETRYABLE_STATUSES or self.status >= 500
+
+
 class PaginationError(SourceError):
     """An API's paging went wrong: a repeated cursor or too many pages."""
 
