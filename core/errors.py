@@ -41,6 +41,13 @@ class ConfigError(GongzhiError):
         super().__init__(f"{header} ({len(problems)} problem(s)):\n{lines}")
 
 
+class NoDivisions(ConfigError):
+    """The warehouse has no division list yet (nothing was ingested): pages say "no data"."""
+
+    def __init__(self, message: str = "no district in the warehouse"):
+        super().__init__([Problem("", message)])
+
+
 class SourceError(GongzhiError):
     """A source could not be read: a broken file, an API that fails, a database that refuses."""
 
@@ -63,11 +70,8 @@ class AuthError(SourceError):
 
 class HttpStatusError(SourceError):
     """An HTTP source answered with an error status; ``status`` says which, so callers tell
-    errors apart by the number, never by the message text. 408, 429 and 5xx may pass on a
-    later attempt (``retryable``); other 4xx need a person to fix the request."""
-
-    RETRYABLE_STATUSES: ClassVar[frozenset[int]] = frozenset({408, 425, 429, 500, 502, 503,
-                                                              504})
+    errors apart by the number, never by the message text. 429 and 5xx may pass on a later
+    attempt (``retryable``); other 4xx need a person to fix the request."""
 
     def __init__(self, status: int, message: str, *, location: str | None = None,
                  url: str | None = None):
@@ -77,7 +81,16 @@ class HttpStatusError(SourceError):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]  # per instance: by the status
-        return self.status in self.RETRYABLE_STATUSES or self.status >= 500
+        return retryable_status(self.status)
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP status may pass on its own: too many requests (429), server errors."""
+    return status == 429 or 500 <= status <= 599
+
+
+class HttpAuthError(HttpStatusError, AuthError):
+    """401/403 from an HTTP source: an :class:`AuthError` that carries the status."""
 
 
 class PaginationError(SourceError):

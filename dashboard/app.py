@@ -13,7 +13,7 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.errors import ConfigError, WarehouseError
+from core.errors import ConfigError, NoDivisions, WarehouseError
 from dashboard import auth, data, i18n, state
 from dashboard.components import filters, outage
 from dashboard.i18n import Markdown, t
@@ -49,7 +49,7 @@ def _prepare(user: Viewer) -> None:
 def _explain(e: Exception) -> Markdown:
     if outage.unreachable(e):
         return outage.message()
-    if isinstance(e, state.NoData) or (isinstance(e, ConfigError) and "no district" in str(e)):
+    if isinstance(e, state.NoData | NoDivisions):
         return t("err.no_data")
     if isinstance(e, AccessDenied):
         return t("err.access")

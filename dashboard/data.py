@@ -25,7 +25,7 @@ import streamlit as st
 from sqlalchemy.event import listens_for
 
 from core import divisions, reasons
-from core.errors import ConfigError, Problem
+from core.errors import ConfigError, NoDivisions, Problem
 from core.settings import Settings, load_settings
 from metrics import calendar, detail, latest, periods, views
 from metrics.access import AccessDenied, Viewer
@@ -167,7 +167,7 @@ def district(k: Key) -> Scope:
     """The district; raises ConfigError when the warehouse has no division list yet."""
     d = _divisions(k.config, k.version).filter(pl.col("level") == "district")
     if d.is_empty():
-        raise ConfigError([Problem("", "no district in the warehouse")])
+        raise NoDivisions()
     return Scope("district", d["code"][0], d["label"][0])
 
 

@@ -58,25 +58,24 @@ def load_observers(settings: Any, eps: Sequence[EntryPoint] | None = None
                    ) -> list[RunObserver]:
     """The observers of every ``gongzhi.observers`` extension for a runner on ``settings``.
 
-    A broken extension is a :class:`ConfigError` naming it: unlike a broken source plugin
-    (which costs only the sources using it), a missing observer would leave what it keeps
-    (the KPI rollups) silently stale after every run."""
-    observers: list[RunObserver] = []
+    An extension that cannot be loaded is a :class:`ConfigError` naming it: unlike a broken
+    source plugin (which costs only the sources using it), a missing observer would leave what
+    it keeps (the KPI rollups) silently stale after every run. What a loaded extension raises
+    while preparing (a read-only warehouse, say) passes through as it is, for the caller's
+    usual report."""
+    factories: list[Callable[[Any], Sequence[RunObserver]]] = []
     problems: list[Problem] = []
     for ep in eps if eps is not None else registered(OBSERVERS):
         try:
-            factory: Callable[[Any], Sequence[RunObserver]] = ep.load()
+            factory = ep.load()
             if not callable(factory):
                 raise TypeError(f"{ep.value} is not callable")
-            got = list(factory(settings))
-        except ConfigError:
-            raise
         except Exception as e:
             problems.append(Problem(f"{OBSERVERS.group} {ep.name} ({ep.value})",
                                     f"failed to load: {type(e).__name__}: {e}"))
             continue
-        observers += got
+        factories.append(factory)
     if problems:
         raise ConfigError(problems, header="a run observer extension is broken; runs would "
                                            "leave what it keeps stale")
-    return observers
+    return [ob for factory in factories for ob in factory(settings)]

@@ -8,16 +8,18 @@ from core.errors import (
     AuthError,
     ConfigError,
     GongzhiError,
+    HttpAuthError,
     HttpStatusError,
     LockBusy,
+    NoDivisions,
     SourceError,
     TransientSourceError,
 )
 
 
 @pytest.mark.parametrize(("status", "retryable"), [
-    (400, False), (401, False), (404, False), (410, False), (408, True), (429, True),
-    (500, True), (502, True), (503, True), (504, True), (599, True)])
+    (400, False), (401, False), (404, False), (408, False), (410, False), (429, True),
+    (500, True), (502, True), (503, True), (504, True), (599, True), (600, False)])
 def test_http_status_errors_carry_the_status_and_say_if_a_retry_may_help(
         status: int, retryable: bool) -> None:
     e = HttpStatusError(status, f"HTTP {status} from the API", location="api", url="http://x")
@@ -30,3 +32,14 @@ def test_retryable_is_a_property_of_the_class_elsewhere() -> None:
     assert TransientSourceError.retryable and LockBusy.retryable
     assert not AuthError.retryable and not SourceError.retryable
     assert not ConfigError.retryable and not GongzhiError.retryable
+
+
+def test_an_http_auth_error_is_an_auth_error_with_its_status() -> None:
+    e = HttpAuthError(403, "the server refused the request (HTTP 403)")
+    assert isinstance(e, AuthError) and isinstance(e, HttpStatusError)
+    assert e.status == 403 and not e.retryable
+
+
+def test_no_division_list_is_a_config_error_of_its_own() -> None:
+    e = NoDivisions()
+    assert isinstance(e, ConfigError) and "no district in the warehouse" in str(e)

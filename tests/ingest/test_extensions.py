@@ -97,13 +97,14 @@ def test_a_third_party_observer_follows_every_merge_beside_the_rollups(
 
 
 def test_a_broken_observer_extension_stops_the_run_naming_it(tmp_path: Path, installed) -> None:
-    installed("indexer = tests.ingest.thirdparty.merge_counter:broken")
+    # the module imports a package that is not installed
+    installed("indexer = tests.ingest.thirdparty.broken_plugin:observers_for")
     settings = load_validated(write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", []))
     with pytest.raises(ConfigError) as e:
         build_runner(settings, open_warehouse(settings.warehouse_url))
     msg = str(e.value)
-    assert "gongzhi.observers indexer (tests.ingest.thirdparty.merge_counter:broken)" in msg
-    assert "the index server is not configured" in msg and "stale" in msg
+    assert "gongzhi.observers indexer (tests.ingest.thirdparty.broken_plugin:observers_for)" in msg
+    assert "gongzhi_no_such_dependency" in msg and "stale" in msg
 
 
 def test_product_code_builds_runners_only_through_the_factory() -> None:

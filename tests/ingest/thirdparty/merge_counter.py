@@ -19,7 +19,3 @@ class MergeCounter:
 
 def observers_for(settings: Any) -> list[MergeCounter]:
     return [MergeCounter()]
-
-
-def broken(settings: Any) -> list[Any]:
-    raise RuntimeError("the index server is not configured")
