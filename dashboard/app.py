@@ -14,9 +14,10 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import auth, data, i18n, state
-from dashboard.components import filters, outage
+from dashboard.components import domain, filters, outage
 from dashboard.i18n import Markdown, t
 from gongzhi.errors import ConfigError, WarehouseError
+from metrics import semantic
 from metrics.access import AccessDenied, Viewer
 from metrics.areas import AreaMismatch
 
@@ -25,12 +26,16 @@ log = logging.getLogger("gongzhi.dashboard")
 st.set_page_config(page_title=i18n.STRINGS["app.page_title"]["zh"], page_icon="🏙️",
                    layout="wide")
 
+# The overview and the data page, with one page per semantic-layer page between them
+# (config/semantic: title, icon, order, domains; screens/domain.py unless it names a script).
 PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
-         ("gov", "screens/gov.py", ":material/account_balance:"),
-         ("grid", "screens/grid.py", ":material/grid_view:"),
-         ("vol", "screens/vol.py", ":material/volunteer_activism:"),
-         ("party", "screens/party.py", ":material/flag:"),
+         *[(p.name, p.script, p.icon) for p in semantic.load().ordered_pages()],
          ("data", "screens/runs.py", ":material/database:")]
+
+
+def _title(name: str) -> str:
+    page = semantic.load().pages.get(name)
+    return i18n.pick(page.zh, page.en) if page else str(t(f"nav.{name}"))
 
 
 def _prepare(user: Viewer) -> None:
@@ -85,7 +90,7 @@ def main() -> None:
         return
     # built before sign-in too (hidden): the page asked for is where a sign-in returns
     nav = st.navigation([
-        st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
+        st.Page(path, title=_title(name), icon=icon, url_path=name,
                 default=name == "overview") for name, path, icon in PAGES],
         position="sidebar" if user is not None else "hidden")
     if user is None:
@@ -106,6 +111,7 @@ def main() -> None:
         state.fail(e)
     state.write_url()
     st.session_state[state.KPI_USED] = False
+    st.session_state[domain.PAGE_KEY] = nav.url_path  # which page screens/domain.py draws
     try:
         nav.run()
     except Exception as e:

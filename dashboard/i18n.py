@@ -152,6 +152,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "domain.no_data": {"zh": "当前筛选下没有数据。", "en": "No data for this filter."},
     "domain.section": {"zh": "明细数据", "en": "Detail rows"},
     "domain.detail_of": {"zh": "明细类别", "en": "Detail of"},
+    # a page's "top values" section (semantic layer: pages.<page>.top)
+    "top.none": {"zh": "本期没有记录。", "en": "No rows in this period."},
+    "top.value": {"zh": "类别", "en": "Category"},
+    "top.rows": {"zh": "件数", "en": "Count"},
     # detail table and exports
     "detail.count": {"zh": "共 {n} 条记录（按时间倒序）", "en": "{n} rows (newest first)"},
     "detail.page": {"zh": "页码（共 {pages} 页）", "en": "Page (of {pages})"},

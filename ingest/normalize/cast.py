@@ -306,15 +306,17 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
     text = values.clean_strings(raw) if raw.dtype != pl.Null else raw.cast(pl.String)
     comma = opts.decimal_comma
     if "enum" in col.info:
-        syn = ENUMS.get(col.name, {})
-        if col.name == "status":
-            syn = ENUMS["status"]
+        # the column's own words (its table declares them) before the shared vocabulary
+        syn = {**ENUMS.get(col.name, {}), **col.info.get("synonyms", {})}
         return values.parse_enum(text, col.info["enum"], syn), text, BAD_CODE
     if isinstance(t, Boolean):
         if raw.dtype == pl.Boolean:
             return raw, text, BAD_BOOL
         return values.parse_bool(text), text, BAD_BOOL
     if isinstance(t, Integer):
+        if "words" in col.info:  # a scale of its own (e.g. 12345: 满意 3 / 基本满意 2 / 不满意 1)
+            return (values.parse_number(text, integer=True, words=col.info["words"],
+                                        decimal_comma=comma), text, BAD_NUMBER)
         if col.name in ("rating", "satisfaction"):
             return values.parse_rating(text, decimal_comma=comma), text, BAD_NUMBER
         return values.parse_number(text, integer=True, decimal_comma=comma), text, BAD_NUMBER
