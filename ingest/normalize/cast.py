@@ -312,6 +312,11 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
     if isinstance(t, Boolean):
         if raw.dtype == pl.Boolean:
             return raw, text, BAD_BOOL
+        if "words" in col.info:  # the column's own words (已解决 / 未解决) before the shared ones
+            own = values.halfwidth(text).str.to_lowercase().replace_strict(
+                list(col.info["words"]), list(col.info["words"].values()), default=None,
+                return_dtype=pl.Boolean)
+            return own.fill_null(values.parse_bool(text)), text, BAD_BOOL
         return values.parse_bool(text), text, BAD_BOOL
     if isinstance(t, Integer):
         if "words" in col.info:  # a scale of its own (e.g. 12345: 满意 3 / 基本满意 2 / 不满意 1)
