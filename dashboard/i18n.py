@@ -237,6 +237,8 @@ STRINGS: dict[str, dict[str, str]] = {
     # quarantine reasons (every code of ingest.normalize.reasons; a test checks)
     "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
     "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},
+    "reason.no_local_time": {"zh": "该时刻在来源时区不存在（夏令时调整）",
+                             "en": "time skipped by a clock change in the source's zone"},
     "reason.bad_number": {"zh": "数字无法识别", "en": "not a number"},
     "reason.bad_boolean": {"zh": "是/否无法识别", "en": "not yes/no"},
     "reason.bad_code": {"zh": "代码不在取值表中", "en": "code not in its list"},

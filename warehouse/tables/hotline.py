@@ -29,7 +29,7 @@ hotline_requests = _table(
             "客户端": "app", "手机app": "app", "移动端": "app", "微信": "wechat",
             "微信公众号": "wechat", "小程序": "wechat", "微信小程序": "wechat",
             "其他": "other", "其它": "other", "phone call": "phone", "online": "web",
-            "mobile": "app", "mobile app": "app"}}),
+            "mobile": "app", "mobile app": "app", "unknown": "other", "未知": "other"}}),
     Column("received_at", DateTime, nullable=False),
     Column("dispatched_at", DateTime),
     Column("responded_at", DateTime),  # first contact with the requester
