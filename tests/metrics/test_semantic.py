@@ -145,3 +145,13 @@ def test_kpi_parameters_resolve_into_filters(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_catalog(kpis)
     assert "names the parameter 'close_hours', which 'params' does not define" in str(e.value)
+
+
+def test_the_docs_show_the_layer_as_it_is() -> None:
+    """docs/architecture.md's tables are generated from the layer: stale docs fail here."""
+    text = semantic.DOCS.read_text(encoding="utf-8")
+    assert semantic.DOCS_BEGIN in text and semantic.DOCS_END in text
+    assert semantic.docs_section(text, semantic.load()) == text, (
+        "docs/architecture.md is stale: run `python -m metrics.semantic`")
+    for name in semantic.load().tables:
+        assert f"| `{name}` |" in text
