@@ -15,6 +15,8 @@ from core.errors import SourceError
 
 MISSING = "missing_value"
 BAD_DATE = "bad_date"
+# a wall time the source's zone skips (a daylight-saving change: 02:30 on a spring-forward day)
+NO_LOCAL_TIME = "no_local_time"
 BAD_NUMBER = "bad_number"
 BAD_BOOL = "bad_boolean"
 BAD_CODE = "bad_code"

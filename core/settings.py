@@ -27,7 +27,8 @@ from core.timezone import LOCAL_TZ
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
 COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
-                      "frequent", "formats", "decimal_comma", "delete_flag"}
+                      "frequent", "formats", "decimal_comma", "delete_flag", "timezone"}
+DEFAULT_SOURCE_TZ = "Asia/Shanghai"  # a source timestamp without a zone is Shanghai time
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -65,6 +66,9 @@ class SourceSpec:
     # canonical column -> strptime format, or "excel_serial" (serial day numbers)
     formats: dict[str, str] = field(default_factory=dict)
     decimal_comma: bool = False  # "1,5" is 1.5 and "1.234,5" is 1234.5 in this source
+    # the IANA zone of the source's timestamps without an offset (a US 311 feed:
+    # "America/New_York"); stored times are UTC either way
+    timezone: str = DEFAULT_SOURCE_TZ
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         """A path from this source's settings, relative to the config file's folder."""
@@ -400,6 +404,11 @@ def _source_spec(raw: Any, place: str, base_dir: Path, check_schedules: bool = F
         problems.append(Problem(place, "[sources.formats] must map column names to a strptime "
                                        "format (\"%d/%m/%Y %H:%M\") or \"excel_serial\""))
         formats = {}
+    timezone = raw.get("timezone", DEFAULT_SOURCE_TZ)
+    if not _known_zone(timezone):
+        problems.append(Problem(place, f"'timezone' must be an IANA time zone such as "
+                                       f"\"Asia/Shanghai\" or \"America/New_York\": {timezone!r}"))
+        timezone = DEFAULT_SOURCE_TZ
     decimal_comma = raw.get("decimal_comma", False)
     if not isinstance(decimal_comma, bool):
         problems.append(Problem(place, "'decimal_comma' must be true or false"))
@@ -426,10 +435,24 @@ def _source_spec(raw: Any, place: str, base_dir: Path, check_schedules: bool = F
         base_dir=base_dir,
         formats={str(k): v for k, v in formats.items()},
         decimal_comma=decimal_comma,
+        timezone=timezone,
         **flags,
         delete_flag=delete_flag,
     )
     return spec, problems
+
+
+def _known_zone(name: Any) -> bool:
+    """Whether ``name`` is a time zone the tz database knows (tzdata is a dependency)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str) or not name.strip() or name.startswith(("/", ".")):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _delete_flag(raw: Any, place: str) -> tuple[DeleteFlag | None, list[Problem]]:

@@ -27,7 +27,7 @@ from sqlalchemy.event import listens_for
 from core import divisions, reasons
 from core.errors import ConfigError, NoDivisions, Problem
 from core.settings import Settings, load_settings
-from metrics import calendar, detail, latest, periods, views
+from metrics import calendar, detail, latest, periods, semantic, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -42,7 +42,7 @@ from warehouse.engine import (
 )
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
-PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
+PERSONAL_DETAILS = detail.personal_domains()  # from the semantic layer
 
 @dataclass(frozen=True)
 class Key:
@@ -274,6 +274,21 @@ def opening_month(k: Key, scope: Scope, not_after: str) -> str | None:
 
 def catalog() -> Any:
     return metrics().catalog
+
+
+@cached
+def _top_values(k: Key, page: str, level: str, code: str, period: str) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    top = semantic.load().pages[page].top
+    assert top is not None
+    return detail.top_values(metrics().engine, top.table, top.column, top.time, scope,
+                             periods.parse(period), top.n, viewer=k.viewer)
+
+
+def top_values(k: Key, page: str, scope: Scope, period: str) -> pl.DataFrame:
+    """The page's "top values" section (semantic layer ``top``): value, rows."""
+    return _top_values(k, page, scope.level, scope.code, period)
 
 
 def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:

@@ -165,7 +165,8 @@ class Reprocessor(Runner):
         prepared = cast_batch(
             frame, pend.table, columns=spec.columns, defaults=spec.defaults,
             known_codes=known, location=spec.id, key_getter=self._keys.key,
-            options=CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma),
+            options=CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
+                                timezone=spec.timezone),
             personal_given=given)
         ids = [r["id"] for r in rows]
         bad_pos = set(prepared.bad_index.to_list())

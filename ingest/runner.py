@@ -205,7 +205,7 @@ class Runner:
                  known: dict[str, pl.Series], c: _Collected) -> Prepared:
         location = batch.note or spec.id
         options = CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
-                              serial_dates=batch.serial_dates)
+                              serial_dates=batch.serial_dates, timezone=spec.timezone)
 
         def cast(frame: pl.DataFrame) -> Prepared:
             return cast_batch(frame, table, columns=spec.columns, defaults=spec.defaults,

@@ -109,19 +109,10 @@ def on_time(t: Any) -> ColumnElement[Any]:
     )
 
 
-def derived(t: Any, name: str) -> ColumnElement[Any]:
-    """The SQL of a derived column (see metrics.catalog.DERIVED)."""
-    if t.name == "service_cases" and name == "on_time":
-        return on_time(t)
-    if t.name == "grid_events" and name == "hours_to_close":
-        return hours_between(t.c.registered_at, t.c.closed_at)
-    raise KeyError(f"{t.name}.{name}")
-
-
 def is_true(expr: ColumnElement[Any]) -> ColumnElement[Any]:
     """A boolean expression as a condition that is false (not NULL) when unknown."""
     return case((expr, true()), else_=false())
 
 
-__all__ = ["and_", "community_of", "derived", "hours_between", "is_true", "local_day",
+__all__ = ["and_", "community_of", "hours_between", "is_true", "local_day",
            "month_of", "not_", "on_time", "street_of"]

@@ -47,10 +47,14 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     from gongzhi.commands.access import deny, viewer_for
     from metrics import areas, periods
     from metrics.access import AccessDenied
+    from metrics.catalog import load_catalog
     from metrics.service import Metrics
     from warehouse.engine import utcnow
 
-    m = Metrics(ctx.engine())
+    # the KPI catalogue and the semantic layer first: every problem of either is listed at
+    # once, before the warehouse is opened
+    catalog = load_catalog()
+    m = Metrics(ctx.engine(), catalog)
     viewer = viewer_for(ctx, username, "kpi", person_level=False)  # audited sign-in
     named = areas.resolve(m, street, community, grid)  # they must nest (exit 2 otherwise)
     if named is not None:
