@@ -19,11 +19,11 @@ from typing import Any
 import yaml
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Table
 
+from core.divisions import LEVELS
 from core.errors import ConfigError, Problem
 from warehouse.schema import data_tables
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "config" / "semantic"
-LEVELS = ("district", "street", "community", "grid")
 TYPES: dict[str, type] = {"boolean": Boolean, "float": Float, "integer": Integer}
 MASKS = ("none", "redact", "phone", "id", "name")
 # derived-column operators every engine gets from one definition (metrics/derived.py)
