@@ -65,13 +65,20 @@ class TransientSourceError(SourceError):
 
 
 class AuthError(SourceError):
-    """The source refused our credentials (401/403); retrying cannot help."""
+    """The source refused our credentials (HTTP 401/403: ``status`` says which; None for
+    other kinds of source); retrying cannot help."""
+
+    def __init__(self, message: str, *, location: str | None = None,
+                 status: int | None = None):
+        self.status = status
+        super().__init__(message, location=location)
 
 
 class HttpStatusError(SourceError):
     """An HTTP source answered with an error status; ``status`` says which, so callers tell
     errors apart by the number, never by the message text. 429 and 5xx may pass on a later
-    attempt (``retryable``); other 4xx need a person to fix the request."""
+    attempt (``retryable``); other 4xx need a person to fix the request. (401/403 are an
+    :class:`AuthError`, which carries its ``status`` too.)"""
 
     def __init__(self, status: int, message: str, *, location: str | None = None,
                  url: str | None = None):
@@ -87,10 +94,6 @@ class HttpStatusError(SourceError):
 def retryable_status(status: int) -> bool:
     """Whether an HTTP status may pass on its own: too many requests (429), server errors."""
     return status == 429 or 500 <= status <= 599
-
-
-class HttpAuthError(HttpStatusError, AuthError):
-    """401/403 from an HTTP source: an :class:`AuthError` that carries the status."""
 
 
 class PaginationError(SourceError):

@@ -316,7 +316,8 @@ def _table(raw: Any, name: str, place: str, problems: list[Problem]) -> dict[str
 
 
 def _auth(raw: Any, place: str, problems: list[Problem]) -> AuthSettings:
-    """``[auth]``: positive durations; a provider needs every OIDC key."""
+    """``[auth]``: durations of 0 or more (0: a sign-in ends at the next page); a provider
+    needs every OIDC key."""
     cfg = _table(raw, "auth", place, problems)
     known = {f for f in AuthSettings.__dataclass_fields__}
     for key in sorted(set(cfg) - known):
@@ -327,8 +328,8 @@ def _auth(raw: Any, place: str, problems: list[Problem]) -> AuthSettings:
         if key not in cfg:
             continue
         v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-            problems.append(Problem(place, f"'{key}' must be a positive number, not {v!r}"))
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+            problems.append(Problem(place, f"'{key}' must be a number (0 or more), not {v!r}"))
         else:
             values[key] = float(v)
     for key in ("server_metadata_url", *OIDC_KEYS):

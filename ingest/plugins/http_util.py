@@ -33,7 +33,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from core.errors import (
-    HttpAuthError,
+    AuthError,
     HttpStatusError,
     SourceError,
     TransientSourceError,
@@ -280,7 +280,7 @@ def send_with_retries(
     """Send ``request`` until it gets a 2xx response, retrying what may pass on its own.
 
     ``where`` names the place in errors (URL and page); it must already be redacted.
-    Raises :class:`HttpAuthError` (an ``AuthError``) on 401/403, :class:`HttpStatusError`
+    Raises :class:`AuthError` (with its ``status``) on 401/403, :class:`HttpStatusError`
     (with the ``status``) on other 4xx and unexpected statuses, and
     :class:`TransientSourceError` once ``policy.max_retries`` retries are spent.
     """
@@ -304,8 +304,8 @@ def send_with_retries(
                 return response
             if status in (401, 403):
                 hint = f"; check {auth_hint}" if auth_hint else ""
-                raise HttpAuthError(status, f"the server refused the request (HTTP {status})"
-                                            f"{hint}", location=where)
+                raise AuthError(f"the server refused the request (HTTP {status}){hint}",
+                                location=where, status=status)
             if not is_retryable_status(status):
                 raise HttpStatusError(status, f"HTTP {status}{_snippet(response, secrets)}",
                                       location=where)

@@ -29,7 +29,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from core.errors import (
-    HttpAuthError,
+    AuthError,
     HttpStatusError,
     PaginationError,
     SourceError,
@@ -169,9 +169,10 @@ class Open311Source(Source):
                 if code < 400:
                     return resp.content
                 if code != 429 and code < 500:
-                    cls = HttpAuthError if code in (401, 403) else HttpStatusError
                     text = _redact(self._describe_body(resp.content), secret)
-                    raise cls(code, f"HTTP {code}: {text}", location=place)
+                    if code in (401, 403):
+                        raise AuthError(f"HTTP {code}: {text}", location=place, status=code)
+                    raise HttpStatusError(code, f"HTTP {code}: {text}", location=place)
                 last = f"HTTP {code}"
                 after = resp.headers.get("Retry-After", "")
                 if after.isdigit():  # the server's own wait, bounded: the scheduler retries too

@@ -8,7 +8,6 @@ from core.errors import (
     AuthError,
     ConfigError,
     GongzhiError,
-    HttpAuthError,
     HttpStatusError,
     LockBusy,
     NoDivisions,
@@ -34,10 +33,10 @@ def test_retryable_is_a_property_of_the_class_elsewhere() -> None:
     assert not ConfigError.retryable and not GongzhiError.retryable
 
 
-def test_an_http_auth_error_is_an_auth_error_with_its_status() -> None:
-    e = HttpAuthError(403, "the server refused the request (HTTP 403)")
-    assert isinstance(e, AuthError) and isinstance(e, HttpStatusError)
-    assert e.status == 403 and not e.retryable
+def test_an_auth_error_carries_its_http_status() -> None:
+    e = AuthError("the server refused the request (HTTP 403)", location="api", status=403)
+    assert e.status == 403 and not e.retryable and str(e).startswith("api: ")
+    assert AuthError("password refused").status is None
 
 
 def test_no_division_list_is_a_config_error_of_its_own() -> None:

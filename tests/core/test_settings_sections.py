@@ -50,8 +50,8 @@ def test_every_problem_of_every_section_is_reported_at_once_with_its_line(
     expected = {
         "[users] is not read": 3, "[roles] is not read": 5,
         "'sign_in' must be \"required\"": 7, "unknown [dashboard] key 'theme'": 7,
-        "'session_minutes' must be a positive number, not -5": 10,
-        "'session_max_hours' must be a positive number, not '12'": 10,
+        "'session_minutes' must be a number (0 or more), not -5": 10,
+        "'session_max_hours' must be a number (0 or more), not '12'": 10,
         "unknown [auth] key 'client_idd'": 10,
         "an OIDC provider (server_metadata_url) also needs client_id, redirect_uri, "
         "client_secret_env, cookie_secret_env": 10,
