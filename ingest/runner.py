@@ -16,16 +16,17 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, TypeVar, overload
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, select
 
-from gongzhi import privacy
-from gongzhi.errors import GongzhiError, LockBusy, SourceError
-from gongzhi.settings import Settings, SourceSpec
+from core import privacy
+from core.errors import GongzhiError, LockBusy, SourceError
+from core.settings import Settings, SourceSpec
 from ingest import deletes
 from ingest.contract import Batch, Snapshot, SourceContext
+from ingest.extensions import RunObserver, load_observers
 from ingest.keyguard import KeyGuard
 from ingest.normalize.cast import CastOptions, Prepared, cast_batch
 from ingest.progress import Progress
@@ -55,24 +56,6 @@ def faultpoint(name: str) -> None:
         deadline = time.monotonic() + 3600
         while time.monotonic() < deadline and not (go_on and os.path.exists(go_on)):
             time.sleep(0.05)
-
-
-class RunObserver(Protocol):
-    """Something that follows merges inside the run's transaction (e.g. KPI rollups).
-
-    The rows merged are in ``stage`` (a scratch table, one row per key); after the merge, the
-    stored rows the merge inserted or changed carry ``counts.run_id`` in ``_run_id``. No
-    frame of the run's rows is passed: a run streams its source and never holds it whole."""
-
-    def before_merge(self, conn: Connection, table: Table, stage: Table) -> None: ...
-
-    def after_merge(self, conn: Connection, table: Table, stage: Table,
-                    counts: bulk.MergeCounts) -> None: ...
-
-    # optional: ``staged(conn, table, frame, first=...)`` for each chunk staged (frame None:
-    # rows left the scratch table after staging);
-    # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
-    # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes)
 
 
 @dataclass
@@ -142,7 +125,8 @@ class _Collected:
 
 
 class Runner:
-    """Runs configured sources against one warehouse."""
+    """Runs configured sources against one warehouse. Build one with :func:`build_runner`,
+    which attaches the observers of every extension (the KPI rollups among them)."""
 
     def __init__(self, settings: Settings, engine: Engine, *, progress: Progress | None = None,
                  observers: Sequence[RunObserver] = ()):
@@ -288,7 +272,7 @@ class Runner:
                  known: dict[str, pl.Series], c: _Collected) -> Prepared:
         location = batch.note or spec.id
         options = CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
-                              serial_dates=batch.serial_dates)
+                              serial_dates=batch.serial_dates, timezone=spec.timezone)
 
         def cast(frame: pl.DataFrame) -> Prepared:
             return cast_batch(frame, table, columns=spec.columns, defaults=spec.defaults,
@@ -535,3 +519,28 @@ def _summary(r: RunResult) -> str:
                 f"duplicates {r.duplicates:,}" + (f", deleted {r.deleted:,}" if r.deleted
                                                   else ""))
     return f"{r.status}: {r.error}"
+
+
+R = TypeVar("R", bound=Runner)
+
+
+@overload
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None) -> Runner: ...
+
+
+@overload
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None, kind: type[R]) -> R: ...
+
+
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None,
+                 kind: type[Runner] = Runner) -> Runner:
+    """The one way the product builds a runner (``kind``: :class:`Runner` or a subclass such as
+    the reprocessor): with the observers of every ``gongzhi.observers`` extension, so no run
+    leaves the KPI rollups stale. ``observers`` passes ones already loaded for ``settings``
+    (the scheduler loads them once for all its runs)."""
+    if observers is None:
+        observers = load_observers(settings)
+    return kind(settings, engine, progress=progress, observers=observers)

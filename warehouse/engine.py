@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
-from gongzhi.errors import WarehouseError
+from core.errors import WarehouseError
 from warehouse import schema
 
 SCHEMA_VERSION = 7
@@ -270,9 +270,12 @@ def _v6_rows_deleted(conn: Connection) -> None:
 
 def _v7_content_hash(conn: Connection) -> None:
     """v7: every data table keeps each row's content hash (``_hash``); rows stored before
-    have none and are compared column by column until they change."""
+    have none and are compared column by column until they change. A data table the
+    warehouse does not have yet (added since) is created whole, with ``_hash``, afterwards."""
     insp = inspect(conn)
     for table in schema.data_tables().values():
+        if not insp.has_table(table.name):
+            continue
         if "_hash" not in {c["name"] for c in insp.get_columns(table.name)}:
             conn.execute(AddColumn(table.name, Column("_hash", BigInteger)))
 

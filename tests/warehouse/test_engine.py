@@ -35,8 +35,9 @@ def test_every_design_table_exists_with_lineage(engine) -> None:
     assert set(inspect(app_engine(engine)).get_table_names()) >= APP_TABLES
     for name, table in schema.data_tables().items():
         cols = {c["name"] for c in inspect(engine).get_columns(name)}
-        assert {"_run_id", "_ingested_at", "_source"} <= cols, name
+        assert {"_run_id", "_ingested_at", "_source", "_hash"} <= cols, name
         assert table.primary_key.columns, name
+    assert "hotline_requests" in schema.data_tables()  # tables/ modules are registered too
 
 
 def test_migrate_is_idempotent_and_versioned(engine) -> None:
@@ -107,3 +108,31 @@ def test_v1_warehouse_is_migrated_to_the_latest(engine) -> None:
 
     with app_engine(engine).connect() as c:
         assert c.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+
+
+def test_v6_warehouse_gets_a_content_hash_on_every_data_table(engine) -> None:
+    """Migration 7 adds ``_hash`` (NULL on stored rows) to every data table the warehouse has;
+    a data table added since (12345 hotline requests) is created afterwards, with it."""
+    from sqlalchemy import delete, insert
+
+    from warehouse.engine import utcnow
+
+    with write_transaction(engine) as c:
+        c.execute(text("DROP TABLE hotline_requests"))
+        for name in schema.data_tables():
+            if name != "hotline_requests":
+                c.execute(text(f"ALTER TABLE {name} DROP COLUMN _hash"))
+        c.execute(delete(schema.schema_version))
+        c.execute(insert(schema.schema_version).values(version=6, applied_at=utcnow()))
+        c.execute(text("INSERT INTO volunteers (volunteer_id, community_code, registered_at, "
+                       "is_party_member, _run_id, _ingested_at, _source) VALUES "
+                       "('V1', '420606001001', '2024-01-01 00:00:00', false, 1, "
+                       "'2024-01-01 00:00:00', 'x')"))
+    assert "_hash" not in {c["name"] for c in inspect(engine).get_columns("volunteers")}
+    assert migrate(engine) == SCHEMA_VERSION == 7
+    insp = inspect(engine)
+    for name in schema.data_tables():
+        assert "_hash" in {c["name"] for c in insp.get_columns(name)}, name
+    with engine.connect() as c:
+        assert c.execute(text("SELECT volunteer_id, _hash FROM volunteers")).all() == [
+            ("V1", None)]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gongzhi.errors import ConfigError
-from gongzhi.settings import load_settings
+from core.errors import ConfigError
+from core.settings import load_settings
 from ingest.registry import load_validated
 
 BAD = """\
@@ -111,6 +111,22 @@ def test_ingest_chunk_size_is_read_and_checked(tmp_path: Path) -> None:
     assert "'chunk_rows' must be a whole number of rows, at least 1000, not 10" in str(e.value)
     assert "unknown ingest key 'chunk'" in str(e.value)
     assert f"{cfg}:2" in str(e.value)
+
+
+def test_scheduler_retries_are_read_and_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n', encoding="utf-8")
+    assert (load_settings(cfg).scheduler.retries, load_settings(cfg).scheduler.retry_seconds
+            ) == (3, 60.0)
+    cfg.write_text('[scheduler]\nretries = 0\nretry_seconds = 5\n', encoding="utf-8")
+    assert (load_settings(cfg).scheduler.retries, load_settings(cfg).scheduler.retry_seconds
+            ) == (0, 5.0)
+    cfg.write_text('\n\n[scheduler]\nretries = 2.5\nretry_seconds = -1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(cfg)
+    assert "'retries' must be a whole number of tries (0 or more), not 2.5" in str(e.value)
+    assert "'retry_seconds' must be a number of seconds above 0, not -1" in str(e.value)
+    assert f"{cfg}:3" in str(e.value)
 
 
 def test_read_url_names_a_postgresql_standby_of_a_postgresql_warehouse(
