@@ -439,3 +439,37 @@ def request_run(source: str, viewer: Viewer) -> int:
     if source not in {s.id for s in settings().sources}:
         raise ConfigError([Problem(source, "unknown source")])
     return runlog.request_run(metrics().engine, source, requested_by=viewer.username)
+
+
+# -- 综合考评 ---------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _schemes(config: str) -> dict[str, Any]:
+    from metrics.scoring import load_schemes
+
+    return load_schemes(metrics().catalog)
+
+
+@cached
+def _ranking(k: Key, level: str, period: str, within: str) -> pl.DataFrame:
+    from metrics.ranking import compute_ranking
+    from metrics.scoring import pick
+
+    scheme = pick(_schemes(k.config), None)
+    r = compute_ranking(metrics(), scheme, level, periods.parse(period), viewer=k.viewer)
+    if within:
+        r = r.within("street", within)
+    rows = [{"rank": x.rank, "code": x.code, "name": x.name, "score": x.score,
+             "status": x.status, "rank_change": x.rank_change, "prev_rank": x.prev_rank,
+             "board": x.board, "redistributed": x.redistributed} for x in r.rows]
+    return pl.DataFrame(rows, schema={
+        "rank": pl.Int64, "code": pl.String, "name": pl.String, "score": pl.Float64,
+        "status": pl.String, "rank_change": pl.Int64, "prev_rank": pl.Int64,
+        "board": pl.String, "redistributed": pl.Boolean})
+
+
+def ranking(k: Key, level: str, period: str, within: str = "") -> pl.DataFrame:
+    """The composite ranking (综合考评) of the streets, or of the communities (of street
+    ``within`` when given), under the default scheme; staff get their own area's rows."""
+    return _ranking(k, level, period, within)
