@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from sqlalchemy.event import listens_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
@@ -110,8 +111,17 @@ def metrics() -> Metrics:
 
 
 def version() -> int:
-    """The warehouse's data version (changes on every run that changes data)."""
-    return data_version(metrics().engine)
+    """The warehouse's data version (changes on every run that changes data) plus the area
+    targets' revision: both only grow, so their sum changes whenever either does and a new
+    target recolours the cached figures."""
+    from warehouse import office
+
+    engine = metrics().engine
+    try:
+        rev = office.revision(engine)
+    except SQLAlchemyError:  # a warehouse from before the office tables, read only
+        rev = 0
+    return data_version(engine) + rev
 
 
 @cached
