@@ -30,6 +30,7 @@ PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
          ("grid", "screens/grid.py", ":material/grid_view:"),
          ("vol", "screens/vol.py", ":material/volunteer_activism:"),
          ("party", "screens/party.py", ":material/flag:"),
+         ("bulletins", "screens/bulletins.py", ":material/article:"),
          ("targets", "screens/targets.py", ":material/flag_circle:"),
          ("data", "screens/runs.py", ":material/database:")]
 

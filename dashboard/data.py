@@ -483,3 +483,30 @@ def ranking(k: Key, level: str, period: str, within: str = "") -> pl.DataFrame:
     """The composite ranking (综合考评) of the streets, or of the communities (of street
     ``within`` when given), under the default scheme; staff get their own area's rows."""
     return _ranking(k, level, period, within)
+
+
+# -- 月度通报 ---------------------------------------------------------------------------------
+
+
+def generate_bulletin(viewer: Viewer, period: str, street: Scope | None, fmt: str) -> Any:
+    """Generate (archive, audit) a bulletin as ``viewer``: never cached, every click is a
+    generation of record."""
+    from bulletin import archive
+    from bulletin import settings as bulletin_settings
+    from metrics.scoring import pick
+    from warehouse.engine import utcnow
+    from warehouse.timeutil import to_local
+
+    s = settings()
+    conf = bulletin_settings.parse(s.raw, s.base_dir)
+    scheme = pick(_schemes(config_path()), conf.scheme)
+    return archive.generate(metrics(), scheme, periods.parse(period), conf, viewer,
+                            street=street, fmt=fmt, trigger="dashboard",
+                            issued=to_local(utcnow()).date())
+
+
+def bulletin_archive(viewer: Viewer) -> list[dict[str, Any]]:
+    """Archived bulletins the viewer may download (never cached: new ones appear at once)."""
+    from bulletin import archive
+
+    return archive.listing(metrics(), viewer)

@@ -158,7 +158,7 @@ def settings_from_dict(
     problems: list[Problem] = []
 
     unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
-                           "privacy", "roles", "calendar"}
+                           "privacy", "roles", "calendar", "bulletin"}
     for key in sorted(unknown):
         problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
 

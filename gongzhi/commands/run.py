@@ -80,6 +80,29 @@ def _observers(ctx: Context) -> list:
     return observers_for(ctx.settings)
 
 
+def _office_jobs(ctx: Context, engine: Any) -> list[tuple[str, str, Any]]:
+    """The monthly bulletin on ``[bulletin] schedule`` (last month's, into the archive)."""
+    from bulletin import settings as bulletin_settings
+
+    conf = bulletin_settings.parse(ctx.settings.raw, ctx.settings.base_dir)
+    if not conf.schedule:
+        return []
+
+    def bulletin() -> None:
+        from bulletin import archive
+        from metrics.scoring import load_schemes, pick
+        from metrics.service import Metrics
+        from warehouse.engine import utcnow
+        from warehouse.timeutil import to_local
+
+        m = Metrics(engine)
+        scheme = pick(load_schemes(m.catalog), conf.scheme)
+        made = archive.scheduled(m, scheme, conf, to_local(utcnow()).date())
+        click.echo(f"bulletin: {len(made)} file(s) archived in {conf.archive}")
+
+    return [("bulletin", conf.schedule, bulletin)]
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="do the start-up catch-up and exit (for cron/tests)")
 @pass_ctx
@@ -88,7 +111,9 @@ def schedule(ctx: Context, once: bool) -> None:
     from ingest.scheduler import SchedulerService
 
     lower_priority(ctx.settings.scheduler.nice)
-    service = SchedulerService(ctx.settings, ctx.engine(write=True), observers=_observers(ctx))
+    engine = ctx.engine(write=True)
+    service = SchedulerService(ctx.settings, engine, observers=_observers(ctx),
+                               extra_jobs=_office_jobs(ctx, engine))
     if once:
         results = service.catch_up()
         if any(not r.ok for r in results):
