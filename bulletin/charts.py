@@ -19,9 +19,17 @@ def _font(paths: tuple[Path, ...]) -> str | None:
 
     for root in paths:
         for name in FONT_FILES:
-            for f in sorted(root.rglob(name)) if root.is_dir() else []:
+            # the Debian package's place first: walking every font folder takes seconds
+            known = [root / "opentype" / "noto" / name]
+            found = [k for k in known if k.is_file()] or (
+                sorted(root.rglob(name)) if root.is_dir() else [])
+            for f in found:
                 font_manager.fontManager.addfont(str(f))
-                return font_manager.FontProperties(fname=str(f)).get_name()
+                # a collection brings every face: the Simplified Chinese one, if there
+                names = {e.name for e in font_manager.fontManager.ttflist}
+                sc = "Noto Sans CJK SC"
+                return sc if sc in names else font_manager.FontProperties(
+                    fname=str(f)).get_name()
     return None
 
 

@@ -93,17 +93,19 @@ class _Writer:
         self.para(f"（{CN_NUM[n - 1]}）{text}", font=self.f["kai"])
 
     def table(self, header: list[str], rows: list[list[str]], numeric: set[int]) -> None:
-        t = self.doc.add_table(rows=1, cols=len(header))
+        t = self.doc.add_table(rows=len(rows) + 1, cols=len(header))
         t.style = "Table Grid"
         t.alignment = WD_TABLE_ALIGNMENT.CENTER
+        # python-docx works out the cell grid again on every ``row.cells``: take it once
+        cells = t._cells
+        n = len(header)
         for i, h in enumerate(header):
-            cell = t.rows[0].cells[i]
-            cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
-            _style(cell.paragraphs[0].add_run(h), self.f["heading"], TABLE_PT, bold=True)
-        for row in rows:
-            cells = t.add_row().cells
+            p = cells[i].paragraphs[0]
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            _style(p.add_run(h), self.f["heading"], TABLE_PT, bold=True)
+        for r, row in enumerate(rows, 1):
             for i, v in enumerate(row):
-                p = cells[i].paragraphs[0]
+                p = cells[r * n + i].paragraphs[0]
                 p.alignment = (WD_ALIGN_PARAGRAPH.RIGHT if i in numeric
                                else WD_ALIGN_PARAGRAPH.LEFT)
                 _style(p.add_run(v), self.f["body"], TABLE_PT)

@@ -44,5 +44,5 @@ def composite_table(view: View) -> None:
         t("rank.board"): t(f"rank.board.{r['board']}") if r["board"] else "",
         t("rank.note"): t("rank.redistributed") if r["redistributed"] else "",
     } for r in frame.iter_rows(named=True)]
-    st.dataframe(pl.DataFrame(rows), hide_index=True,
-                 key=f"composite_{view.scope.code}_{view.period}")
+    # a plain table (a few dozen rows): printable, copyable, readable by screen readers
+    st.table(pl.DataFrame(rows))
