@@ -80,6 +80,18 @@ def _observers(ctx: Context) -> list:
     return observers_for(ctx.settings)
 
 
+def check_office_config(ctx: Context) -> None:
+    """Scoring schemes and ``[bulletin]`` are checked at start-up: a scheme naming an unknown
+    KPI stops the start with every problem listed (ConfigError, exit 2)."""
+    from bulletin import settings as bulletin_settings
+    from metrics.catalog import load_catalog
+    from metrics.scoring import load_schemes
+
+    load_schemes(load_catalog())
+    bulletin_settings.parse(ctx.settings.raw, ctx.settings.base_dir,
+                            f"{ctx.settings.path or 'config'} [bulletin]")
+
+
 def _office_jobs(ctx: Context, engine: Any) -> list[tuple[str, str, Any]]:
     """The monthly bulletin on ``[bulletin] schedule`` (last month's, into the archive)."""
     from bulletin import settings as bulletin_settings
@@ -111,6 +123,7 @@ def schedule(ctx: Context, once: bool) -> None:
     from ingest.scheduler import SchedulerService
 
     lower_priority(ctx.settings.scheduler.nice)
+    check_office_config(ctx)
     engine = ctx.engine(write=True)
     service = SchedulerService(ctx.settings, engine, observers=_observers(ctx),
                                extra_jobs=_office_jobs(ctx, engine))
@@ -129,6 +142,7 @@ def schedule(ctx: Context, once: bool) -> None:
 def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
+    check_office_config(ctx)
     ctx.engine()  # the schema is checked (never upgraded: a reader never waits for a merge)
     from gongzhi.supervise import die_with_parent
 
@@ -189,6 +203,7 @@ def up(ctx: Context, port: int, host: str, log_dir: str | None) -> None:
     from gongzhi.supervise import Child, Supervisor
 
     settings = ctx.settings  # one validation for both, before anything starts
+    check_office_config(ctx)
     ctx.engine(write=True)  # create or upgrade the schema once, before either reads it
     logs = Path(log_dir) if log_dir else settings.base_dir / "logs"
     config = [] if settings.path is None else ["--config", str(Path(settings.path).resolve())]

@@ -65,3 +65,19 @@ def test_every_problem_is_listed_with_file_and_line(tmp_path: Path) -> None:
 def test_unknown_scheme_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="known: default"):
         pick(load_schemes(load_catalog()), "nope")
+
+
+def test_a_bad_scheme_stops_the_dashboard_from_starting(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from gongzhi.cli import cli
+
+    (tmp_path / "strict.yaml").write_text(BAD, encoding="utf-8")
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text(f'[warehouse]\nurl = "sqlite:///{tmp_path / "w.db"}"\n', encoding="utf-8")
+    monkeypatch.setenv("GONGZHI_SCHEMES", str(tmp_path))
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "serve", "--port", "1"])
+    assert isinstance(res.exception, ConfigError)
+    assert "unknown KPI 'gov.no_such_kpi'" in str(res.exception)
+    assert "unknown level 'grid'" in str(res.exception)
