@@ -194,11 +194,16 @@ def _score_period(m: Metrics, ls: LevelScheme, level: str, period: Period,
                             status=colour(score, ls), prev_rank=None, rank_change=None,
                             board=None, redistributed=bool(scored) and len(scored) < len(parts),
                             parts=parts))
+    assign_ranks(rows)
+    return rows
+
+
+def assign_ranks(rows: list[RankRow]) -> None:
+    """Competition ranks by score, best first: equal scores share a rank (1, 2, 2, 4)."""
     scores = sorted((r.score for r in rows if r.score is not None), reverse=True)
     for r in rows:
         if r.score is not None:
             r.rank = 1 + sum(1 for s in scores if s > r.score)
-    return rows
 
 
 def _boards(rows: list[RankRow], ls: LevelScheme) -> None:

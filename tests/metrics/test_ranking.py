@@ -124,3 +124,42 @@ def test_street_filter_and_table_and_csv(office_demo: Path) -> None:
                                    "--format", "csv"])
     head = res.output.splitlines()[0].split(",")
     assert head[:6] == ["rank", "code", "name", "score", "status", "rank_change"]
+
+
+def _row(code: str, score: float | None) -> Any:
+    from metrics.ranking import RankRow
+
+    return RankRow(code=code, name=code, parent_code=None, score=score, rank=None,
+                   status=None, prev_rank=None, rank_change=None, board=None,
+                   redistributed=False)
+
+
+def test_ties_share_a_rank_and_a_list_place() -> None:
+    from metrics.ranking import _boards, assign_ranks
+    from metrics.scoring import LevelScheme
+
+    rows = [_row(c, s) for c, s in [("a", 90.0), ("b", 80.0), ("c", 80.0), ("d", 70.0),
+                                    ("e", 60.0), ("f", 60.0), ("g", None)]]
+    assign_ranks(rows)
+    assert [r.rank for r in rows] == [1, 2, 2, 4, 5, 5, None]
+    _boards(rows, LevelScheme("street", (), top=2, bottom=1))
+    # top 2: rank ≤ 2 takes both tied seconds; bottom 1: both tied lasts; unscored: neither
+    assert [r.board for r in rows] == ["top", "top", "top", None, "bottom", "bottom", None]
+
+
+@pytest.mark.parametrize(("rule", "value", "target", "direction", "lo", "hi", "want"), [
+    ("target", 0.45, 0.6, "higher", None, None, 75.0),
+    ("target", 0.9, 0.6, "higher", None, None, 100.0),  # capped
+    ("target", 0.8, 0.5, "lower", None, None, 62.5),  # 0.5 / 0.8
+    ("target", 0.0, 0.5, "lower", None, None, 100.0),
+    ("target", 0.5, None, "higher", None, None, None),  # no target: no points
+    ("minmax", 0.3, None, "higher", 0.2, 0.6, 25.0),
+    ("minmax", 0.3, None, "lower", 0.2, 0.6, 75.0),
+    ("minmax", 0.4, None, "higher", 0.4, 0.4, 100.0),  # all peers equal
+])
+def test_points(rule: str, value: float, target: float | None, direction: str,
+                lo: float | None, hi: float | None, want: float | None) -> None:
+    from metrics.ranking import points
+
+    got = points(rule, value, target, direction, lo, hi)
+    assert got == (pytest.approx(want) if want is not None else None)
