@@ -71,7 +71,7 @@ def main() -> None:
         result["note"] = f"smaller scale {args.scale:g}: the scale-67 warehouse was missing"
 
     from bulletin import archive
-    from bulletin import settings as bulletin_settings
+    from core.bulletin_settings import BulletinSettings
     from ingest.registry import load_validated
     from metrics.access import leader
     from metrics.periods import parse
@@ -101,7 +101,7 @@ def main() -> None:
     result["rank_streets_ms"] = seconds(lambda: compute_ranking(
         Metrics(engine, m.catalog), scheme, "street", period))[0] * 1000
     with tempfile.TemporaryDirectory(prefix="bench-office-") as tmp:
-        conf = bulletin_settings.parse({"bulletin": {"archive": tmp}}, Path(tmp))
+        conf = BulletinSettings(archive=Path(tmp))
         boss = leader(m.district().code, username="bench")
         for fmt in ("docx", "pdf"):
             s, made = seconds(lambda fmt=fmt: archive.generate(

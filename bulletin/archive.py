@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bulletin import charts, content
-from bulletin.settings import BulletinSettings
+from core.bulletin_settings import BulletinSettings
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import Scope
 from metrics.periods import Period

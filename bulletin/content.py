@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from bulletin.settings import BulletinSettings
+from core.bulletin_settings import BulletinSettings
+from core.divisions import code_at
 from metrics import format as fmt
 from metrics.compiler import Scope
 from metrics.periods import Period
@@ -197,7 +198,7 @@ def _board(m: Metrics, ids: list[str], scope: Scope, period: Period) -> list[dic
         if c not in cells:
             continue  # a community without any figure this period is not listed
         rows.append({"code": c, "community": names.get(c, c),
-                     "street": names.get(c[:9] + "000", ""),
+                     "street": names.get(code_at(c, "street"), ""),
                      **{k: cells[c].get(k, (None, None)) for k in ids}})
     return rows
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from core import divisions
 from metrics.access import Viewer
 from metrics.periods import Period
 from metrics.scoring import LevelScheme, Part, Scheme
@@ -28,7 +29,6 @@ from metrics.service import Metrics
 
 BLUE, YELLOW, RED = "blue", "yellow", "red"
 TOP, BOTTOM = "top", "bottom"  # 红榜, 黑榜
-_DEPTH = {"district": 6, "street": 9, "community": 12}  # code digits that name the area
 
 
 @dataclass
@@ -85,9 +85,9 @@ class Ranking:
     def within(self, level: str, code: str) -> Ranking:
         """Only the areas inside ``code`` of ``level`` (a street's communities, or one area),
         keeping the district's ranks."""
-        prefix = code[:_DEPTH.get(level, 6)]
+        inside = divisions.prefix(code, level)
         return Ranking(self.scheme, self.level, self.period,
-                       [r for r in self.rows if r.code.startswith(prefix)])
+                       [r for r in self.rows if r.code.startswith(inside)])
 
 
 def points(rule: str, value: float, target: float | None, direction: str,

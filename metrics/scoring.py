@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
 from metrics.catalog import Catalog
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "config" / "schemes"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
 from metrics.access import AccessDenied, Viewer
 from metrics.model import Kpi
 from metrics.service import Metrics

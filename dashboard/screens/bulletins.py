@@ -8,6 +8,7 @@ import functools
 
 import streamlit as st
 
+from core.divisions import code_at
 from dashboard import data, i18n, state
 from dashboard.i18n import t
 from metrics import format as fmt
@@ -29,7 +30,7 @@ def generate_form() -> None:
         return
     street = None
     if view.scope.level != "district":
-        code = view.scope.code[:9] + "000"
+        code = code_at(view.scope.code, "street")
         street = data.unit_scope(view.key, code)
     area = street.name if street else view.scope.name
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")

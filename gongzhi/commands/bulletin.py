@@ -26,18 +26,16 @@ def bulletin(ctx: Context, period: str | None, street: str | None, fmt: str, out
     import getpass
 
     from bulletin import archive
-    from bulletin import settings as bulletin_settings
+    from core.timezone import to_local
     from gongzhi.commands.access import viewer_for
     from metrics import periods
     from metrics.access import leader
     from metrics.scoring import load_schemes, pick
     from metrics.service import Metrics
     from warehouse.engine import utcnow
-    from warehouse.timeutil import to_local
 
     settings = ctx.settings
-    conf = bulletin_settings.parse(settings.raw, settings.base_dir,
-                                   f"{settings.path or 'config'} [bulletin]")
+    conf = settings.bulletin
     m = Metrics(ctx.engine())
     scheme = pick(load_schemes(m.catalog), scheme_name or conf.scheme)
     viewer = viewer_for(ctx, username, "bulletin", person_level=False) or leader(

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from core.spreadsheet import safe_cell
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
-from gongzhi.spreadsheet import safe_cell
 
 BOARD_WORDS = {"top": "红榜", "bottom": "黑榜", None: ""}
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bulletin import archive
-from bulletin import settings as bulletin_settings
-from gongzhi.errors import ConfigError
+from core.errors import ConfigError
+from core.settings import load_settings, settings_from_dict
 from metrics.access import AccessDenied, Viewer
 from metrics.periods import parse
 
@@ -34,8 +34,9 @@ def world(office_demo: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
             shutil.copy(f, tmp_path / f.name)
     s = load_validated(tmp_path / office_demo.name)
     m = Metrics(open_for_reading(s.warehouse_url))
-    conf = bulletin_settings.parse({"bulletin": {"archive": "archive", "formats": ["docx"],
-                                                 "streets": False}}, tmp_path)
+    conf = settings_from_dict({"bulletin": {"archive": "archive", "formats": ["docx"],
+                                            "streets": False}},
+                              path=tmp_path / "gongzhi.toml").bulletin
     yield {"m": m, "scheme": pick(load_schemes(m.catalog), None), "conf": conf,
            "root": tmp_path}
     m.engine.dispose()
@@ -107,7 +108,7 @@ def test_the_schedule_generates_last_months_bulletin(world: dict[str, Any]) -> N
 
 
 def test_the_scheduler_process_gets_the_bulletin_job(tmp_path: Path) -> None:
-    from gongzhi.settings import settings_from_dict
+    from core.settings import settings_from_dict
     from ingest.scheduler import SchedulerService
     from warehouse.engine import open_warehouse
 
@@ -123,12 +124,34 @@ def test_the_scheduler_process_gets_the_bulletin_job(tmp_path: Path) -> None:
         service.shutdown()
 
 
-def test_bulletin_settings_list_every_problem() -> None:
+def test_bulletin_settings_list_every_problem_with_the_rest_of_the_config(
+        tmp_path: Path) -> None:
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n'
+                   '[dashboard]\nsign_in = "closed"\n'  # line 3: reported in the same pass
+                   '[bulletin]\nformats = ["doc"]\nschedule = "daily"\n'  # line 5
+                   'fonts = { body = 1 }\ncolour = "red"\ntitle = "通报"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as e:
-        bulletin_settings.parse({"bulletin": {"formats": ["doc"], "schedule": "daily",
-                                              "fonts": {"body": 1}, "colour": "red",
-                                              "title": "通报"}}, Path("."))
-    text = str(e.value)
+        load_settings(cfg)
+    places = {p.message: p.place for p in e.value.problems}
     for words in ("'formats' must list", "'schedule' must be a 5-field cron",
                   "'fonts' takes", "unknown [bulletin] key 'colour'", "'title' should name"):
-        assert words in text
+        assert [pl for msg, pl in places.items() if msg.startswith(words)] == [f"{cfg}:5"], \
+            (words, places)
+    assert any(m.startswith("'sign_in' must be") for m in places)
+    assert len(places) == 6, places
+
+
+def test_bulletin_settings_are_typed_and_a_schedule_that_never_fires_is_refused(
+        tmp_path: Path) -> None:
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text('[bulletin]\narchive = "out"\nformats = ["pdf"]\nstreets = false\n'
+                   'title = "{period}通报"\nschedule = "0 8 1 * *"\n', encoding="utf-8")
+    b = load_settings(cfg).bulletin
+    assert (b.archive, b.formats, b.streets, b.schedule) == (
+        tmp_path.resolve() / "out", ("pdf",), False, "0 8 1 * *")
+    cfg.write_text("", encoding="utf-8")  # no section: the defaults, beside the config
+    assert load_settings(cfg).bulletin.archive == tmp_path.resolve() / "bulletins"
+    cfg.write_text('[bulletin]\nschedule = "0 8 30 2 *"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="never fires"):
+        load_settings(cfg)

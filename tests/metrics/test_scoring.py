@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gongzhi.errors import ConfigError
+from core.errors import ConfigError
 from metrics.catalog import load_catalog
 from metrics.scoring import load_schemes, pick
 

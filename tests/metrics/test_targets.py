@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from core.errors import ConfigError
 from gongzhi.cli import cli
-from gongzhi.errors import ConfigError
 from metrics.access import AccessDenied, Viewer
 
 GAOZHUANG, LIUGENG = "420606001001", "420606001002"  # communities of 汉江街道

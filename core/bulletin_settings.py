@@ -1,5 +1,9 @@
-"""``[bulletin]`` in gongzhi.toml: who issues the bulletin, its title and 文号, where it is
-archived, when it is generated, and the fonts an office has (every problem at once)."""
+"""``[bulletin]`` in gongzhi.toml: who issues the monthly 通报, its title and 文号, where it is
+archived, when it is generated, and the fonts an office has.
+
+A typed section of :mod:`core.settings` (registered in its ``SECTIONS``): its problems join
+the one report of the whole config, each with the section's line.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gongzhi.errors import ConfigError, Problem
+from core.cron import schedule_problems
+from core.errors import Problem
+from core.timezone import LOCAL_TZ
 
 FORMATS = ("docx", "pdf")
 # Linux has no 仿宋 / 小标宋 / 黑体 / 楷体: the Noto CJK families stand in (fonts-noto-cjk);
@@ -26,7 +32,7 @@ class BulletinSettings:
     recipients: list[str] = field(default_factory=lambda: ["各街道（镇）、开发区",
                                                             "区直有关部门"])
     archive: Path = Path("bulletins")
-    schedule: str | None = None  # cron (Asia/Shanghai): generate last month's bulletin
+    schedule: str | None = None  # cron (the scheduler's zone): generate last month's bulletin
     formats: tuple[str, ...] = FORMATS
     streets: bool = True  # on the schedule, each street's own version too
     scheme: str | None = None
@@ -36,15 +42,18 @@ class BulletinSettings:
     font_paths: list[Path] = field(default_factory=lambda: [Path("/usr/share/fonts")])
 
 
-def parse(raw: dict[str, Any], base_dir: Path, place: str = "[bulletin]") -> BulletinSettings:
-    """``[bulletin]`` from the parsed config; raise :class:`ConfigError` listing everything."""
-    s = BulletinSettings()
-    cfg = raw.get("bulletin") or {}
-    problems: list[Problem] = []
-    if not isinstance(cfg, dict):
-        raise ConfigError([Problem(place, "'bulletin' must be a table ([bulletin])")])
+def parse_bulletin(raw: Any, base_dir: Path, place: str, problems: list[Problem], *,
+                   check_schedule: bool = False) -> BulletinSettings:
+    """``[bulletin]`` (``raw``: the section's table or None); problems are appended to
+    ``problems``. ``check_schedule`` runs the full cron checks, as for sources."""
+    s = BulletinSettings(archive=base_dir / "bulletins")
+    if raw is None:
+        return s
+    if not isinstance(raw, dict):
+        problems.append(Problem(place, "'bulletin' must be a table ([bulletin])"))
+        return s
     text_keys = ("office", "number", "title", "requirements", "scheme")
-    for key, value in cfg.items():
+    for key, value in raw.items():
         if key in text_keys:
             if not isinstance(value, str) or not value.strip():
                 problems.append(Problem(place, f"'{key}' must be a non-empty text"))
@@ -65,6 +74,8 @@ def parse(raw: dict[str, Any], base_dir: Path, place: str = "[bulletin]") -> Bul
             if not isinstance(value, str) or len(value.split()) != 5:
                 problems.append(Problem(place, "'schedule' must be a 5-field cron text, e.g. "
                                                "\"0 8 1 * *\" (08:00 on the 1st)"))
+            elif check_schedule and (bad := schedule_problems(value, LOCAL_TZ)):
+                problems.extend(Problem(f"{place} schedule", p) for p in bad)
             else:
                 s.schedule = value
         elif key == "formats":
@@ -92,13 +103,7 @@ def parse(raw: dict[str, Any], base_dir: Path, place: str = "[bulletin]") -> Bul
                                 for x in value]
         else:
             problems.append(Problem(place, f"unknown [bulletin] key '{key}'"))
-    if "{year}" not in s.title and "{month}" not in s.title:
+    if "{year}" not in s.title and "{month}" not in s.title and "{period}" not in s.title:
         problems.append(Problem(place, "'title' should name the period: use {year} and "
                                        "{month} (or {period})"))
-    if not isinstance(s.archive, Path):
-        s.archive = Path(s.archive)
-    if not s.archive.is_absolute():
-        s.archive = base_dir / s.archive
-    if problems:
-        raise ConfigError(problems, header="the [bulletin] section is invalid")
     return s
