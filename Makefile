@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,6 +57,12 @@ bench-dashboard: install
 
 bench-load: install
 	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
+
+# rank of every community (cold) and the monthly bulletin on the bench-kpi warehouse (or a
+# smaller one built here when it is missing: BENCH_OFFICE_SCALE)
+BENCH_OFFICE_SCALE ?= 5
+bench-office: install
+	$(BIN)/python -m benchmarks.bench_office --config $(BENCH_CONFIG) --period $(BENCH_PERIOD) --scale $(BENCH_OFFICE_SCALE)
 
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

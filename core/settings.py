@@ -1,8 +1,9 @@
 """Loading ``gongzhi.toml``: every section as a typed value, validated in one pass.
 
 Sections: ``[warehouse]``, ``[[sources]]``, ``[scheduler]``, ``[calendar]``, ``[privacy]``,
-``[auth]`` (sign-in sessions and the OpenID Connect provider), ``[dashboard]`` and ``[ingest]``
-(rows read at a time). Every
+``[auth]`` (sign-in sessions and the OpenID Connect provider), ``[dashboard]``,
+``[bulletin]`` (the monthly 通报: core/bulletin_settings.py) and ``[ingest]`` (rows read at a
+time). Every
 problem is collected and reported at once with its place (file, line, source id, key), so a
 data office fixes its config in one pass instead of one error per attempt. Plugin-specific
 checks join the same report through ``validate_source`` (the ingest registry passes one).
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from core import privacy
+from core.bulletin_settings import BulletinSettings, parse_bulletin
 from core.cron import schedule_problems
 from core.errors import ConfigError, Problem
 from core.timezone import LOCAL_TZ
@@ -173,7 +175,7 @@ class DashboardSettings:
 
 # Sections a config may hold; [users] and [roles] are refused with a word on where they live.
 SECTIONS = ("warehouse", "sources", "scheduler", "auth", "dashboard", "privacy", "calendar",
-            "ingest")
+            "bulletin", "ingest")
 NOT_HERE = {
     "users": "accounts live in the warehouse, not the config: use `gongzhi users add`",
     "roles": "the roles are fixed (leader, street_staff, community_staff) and each sees its "
@@ -197,6 +199,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    bulletin: BulletinSettings = field(default_factory=BulletinSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
 
@@ -325,6 +328,8 @@ def settings_from_dict(
     ingest = parse_ingest(data.get("ingest"), lines.top("ingest"), problems)
     auth = _auth(data.get("auth"), lines.top("auth"), problems)
     dashboard = _dashboard(data.get("dashboard"), lines.top("dashboard"), problems)
+    bulletin = parse_bulletin(data.get("bulletin"), base_dir, lines.top("bulletin"), problems,
+                              check_schedule=check_schedules)
 
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
@@ -351,7 +356,8 @@ def settings_from_dict(
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
-        calendar=calendar, ingest=ingest, auth=auth, dashboard=dashboard, raw=data,
+        calendar=calendar, ingest=ingest, auth=auth, dashboard=dashboard, bulletin=bulletin,
+        raw=data,
         pseudonym_key_file=key_file,
     )
 

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 from sqlalchemy.event import listens_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import divisions, reasons
 from core.errors import ConfigError, NoDivisions, Problem
@@ -111,8 +112,17 @@ def metrics() -> Metrics:
 
 
 def version() -> int:
-    """The warehouse's data version (changes on every run that changes data)."""
-    return data_version(metrics().engine)
+    """The warehouse's data version (changes on every run that changes data) plus the area
+    targets' revision: both only grow, so their sum changes whenever either does and a new
+    target recolours the cached figures."""
+    from warehouse import office
+
+    engine = metrics().engine
+    try:
+        rev = office.revision(engine)
+    except SQLAlchemyError:  # a warehouse from before the office tables, read only
+        rev = 0
+    return data_version(engine) + rev
 
 
 @cached
@@ -466,3 +476,63 @@ def request_run(source: str, viewer: Viewer) -> int:
     if source not in {s.id for s in settings().sources}:
         raise ConfigError([Problem(source, "unknown source")])
     return runlog.request_run(metrics().engine, source, requested_by=viewer.username)
+
+
+# -- 综合考评 ---------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _schemes(config: str) -> dict[str, Any]:
+    from metrics.scoring import load_schemes
+
+    return load_schemes(metrics().catalog)
+
+
+@cached
+def _ranking(k: Key, level: str, period: str, within: str) -> pl.DataFrame:
+    from metrics.ranking import compute_ranking
+    from metrics.scoring import pick
+
+    scheme = pick(_schemes(k.config), None)
+    r = compute_ranking(metrics(), scheme, level, periods.parse(period), viewer=k.viewer)
+    if within:
+        r = r.within("street", within)
+    rows = [{"rank": x.rank, "code": x.code, "name": x.name, "score": x.score,
+             "status": x.status, "rank_change": x.rank_change, "prev_rank": x.prev_rank,
+             "board": x.board, "redistributed": x.redistributed} for x in r.rows]
+    return pl.DataFrame(rows, schema={
+        "rank": pl.Int64, "code": pl.String, "name": pl.String, "score": pl.Float64,
+        "status": pl.String, "rank_change": pl.Int64, "prev_rank": pl.Int64,
+        "board": pl.String, "redistributed": pl.Boolean})
+
+
+def ranking(k: Key, level: str, period: str, within: str = "") -> pl.DataFrame:
+    """The composite ranking (综合考评) of the streets, or of the communities (of street
+    ``within`` when given), under the default scheme; staff get their own area's rows."""
+    return _ranking(k, level, period, within)
+
+
+# -- 月度通报 ---------------------------------------------------------------------------------
+
+
+def generate_bulletin(viewer: Viewer, period: str, street: Scope | None, fmt: str) -> Any:
+    """Generate (archive, audit) a bulletin as ``viewer``: never cached, every click is a
+    generation of record."""
+    from bulletin import archive
+    from core.timezone import to_local
+    from metrics.scoring import pick
+    from warehouse.engine import utcnow
+
+    s = settings()
+    conf = s.bulletin
+    scheme = pick(_schemes(config_path()), conf.scheme)
+    return archive.generate(metrics(), scheme, periods.parse(period), conf, viewer,
+                            street=street, fmt=fmt, trigger="dashboard",
+                            issued=to_local(utcnow()).date())
+
+
+def bulletin_archive(viewer: Viewer) -> list[dict[str, Any]]:
+    """Archived bulletins the viewer may download (never cached: new ones appear at once)."""
+    from bulletin import archive
+
+    return archive.listing(metrics(), viewer)

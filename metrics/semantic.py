@@ -369,8 +369,11 @@ def _page(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> 
         out.append(Problem(lines.at(*at, "label"), f"page '{name}' needs label zh and en"))
         return None
     domains = _strs(raw.get("domains"))
-    if not domains:
-        out.append(Problem(lines.at(*at, "domains"), f"page '{name}' must list its domains"))
+    # a page of the office's work across domains (targets, the bulletin) names its own
+    # script and no domain; a data page lists the domains it draws
+    if domains is None or (not domains and "script" not in raw):
+        out.append(Problem(lines.at(*at, "domains"), f"page '{name}' must list its domains "
+                                                     "(or name its own script)"))
         return None
     top = None
     if raw.get("top") is not None:
@@ -539,7 +542,7 @@ DOCS_END = "<!-- semantic-tables:end -->"
 def markdown(layer: Layer) -> str:
     """The layer as the docs show it: pages, then one row per table (generated, never typed)."""
     lines = ["| page | title | domains |", "|---|---|---|"]
-    lines += [f"| `{p.name}` | {p.zh} / {p.en} | {', '.join(p.domains)} |"
+    lines += [f"| `{p.name}` | {p.zh} / {p.en} | {', '.join(p.domains) or '—'} |"
               for p in layer.ordered_pages()]
     lines += ["", "| table | domain | area (level) | time columns | derived | detail columns |",
               "|---|---|---|---|---|---|"]

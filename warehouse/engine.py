@@ -444,3 +444,8 @@ def stamp_loaded(conn: Connection, tables: set[str]) -> None:
         res = conn.execute(meta.update().where(meta.c.key == key).values(value=now))
         if not res.rowcount:
             conn.execute(insert(meta).values(key=key, value=now))
+
+
+# The office's tables (area targets, bulletin archive) sit on ``schema.app_metadata`` in a
+# module of their own; importing it here registers them wherever the schema is made.
+from warehouse import office  # noqa: E402,F401

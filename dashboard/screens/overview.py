@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, state
-from dashboard.components import cards, filters, sections, tables
+from dashboard.components import cards, composite, filters, sections, tables
 from dashboard.i18n import md, t
 from dashboard.state import View
 from metrics import views
@@ -45,6 +45,8 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         lv = t(f"level.{level}")
         sections_ += [("table", t("overview.ranking", level=lv)),
                       ("chart", t("overview.ranking_chart", level=lv))]
+        if level in ("street", "community"):
+            sections_.append(("composite", t("overview.composite", level=lv)))
     if board:
         unit = "community" if view.scope.level in ("district", "street") else "grid"
         sections_.append(("board", t("overview.board", level=t(f"level.{unit}"))))
@@ -59,6 +61,8 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         with tab:
             if what == "board":
                 sections.board_chart(view, ov.board, names)
+            elif what == "composite":
+                composite.composite_table(view)
             elif ranked.is_empty():
                 st.info(t("domain.no_data"))
             elif what == "table":
