@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from gongzhi import privacy
+from gongzhi.alertconfig import AlertingSettings, TaskSettings
+from gongzhi.alertconfig import parse as parse_alerting
 from gongzhi.errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
@@ -102,6 +104,8 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)  # [[alerts]] …
+    tasks: TaskSettings = field(default_factory=TaskSettings)  # [tasks] (督办)
 
     def source(self, source_id: str) -> SourceSpec:
         for s in self.sources:
@@ -124,11 +128,13 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     validate_source: SourceValidator | None = None,
+    kpi_ids: Collection[str] | None = None,
 ) -> Settings:
     """Read and validate the config; raise :class:`ConfigError` listing every problem.
 
     ``validate_source`` adds plugin-specific checks (the ingest registry passes one) so that
-    they are reported in the same pass as the common ones.
+    they are reported in the same pass as the common ones; ``kpi_ids`` (the KPI catalogue's
+    ids) lets alert rules naming an unknown KPI be reported in that pass too.
     """
     p = config_path(path)
     try:
@@ -141,7 +147,8 @@ def load_settings(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([Problem(str(p), f"not valid TOML: {e}")]) from None
-    return settings_from_dict(data, path=p, text=text, validate_source=validate_source)
+    return settings_from_dict(data, path=p, text=text, validate_source=validate_source,
+                              kpi_ids=kpi_ids)
 
 
 def settings_from_dict(
@@ -150,6 +157,7 @@ def settings_from_dict(
     path: Path | None = None,
     text: str = "",
     validate_source: SourceValidator | None = None,
+    kpi_ids: Collection[str] | None = None,
 ) -> Settings:
     """Validate an already parsed config (also used by tests and ``gongzhi demo``)."""
     base_dir = (path.parent if path else Path(".")).resolve()
@@ -158,7 +166,7 @@ def settings_from_dict(
     problems: list[Problem] = []
 
     unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
-                           "privacy", "roles", "calendar"}
+                           "privacy", "roles", "calendar", "alerts", "alerting", "tasks"}
     for key in sorted(unknown):
         problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
 
@@ -231,6 +239,10 @@ def settings_from_dict(
             problems.extend(validate_source(spec))
         sources.append(spec)
 
+    alerting, tasks, errs = parse_alerting(data, fname=fname, text=text, base_dir=base_dir,
+                                           kpi_ids=kpi_ids, source_ids=seen)
+    problems.extend(errs)
+
     if problems:
         raise ConfigError(problems, header=f"configuration {fname} is invalid")
     privacy.configure(labels)
@@ -238,6 +250,7 @@ def settings_from_dict(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
         calendar=calendar, raw=data, pseudonym_key_file=key_file,
+        alerting=alerting, tasks=tasks,
     )
 
 

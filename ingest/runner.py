@@ -65,7 +65,8 @@ class RunObserver(Protocol):
                     counts: bulk.MergeCounts, frame: pl.DataFrame | None = None) -> None: ...
 
     # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
-    # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes)
+    # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes);
+    # ``after_run(engine, result)`` once a source's run is over, committed or failed (alerts)
 
 
 @dataclass
@@ -148,7 +149,20 @@ class Runner:
         except Exception as e:  # the run log itself could not be written (disk, server)
             result = RunResult(spec.id, None, runlog.FAILED, error=_describe(e))
         self.progress.done(_summary(result))
+        self._after_run(result)
         return result
+
+    def _after_run(self, result: RunResult) -> None:
+        """Followers of finished runs (alerts); their failures never fail the run."""
+        for ob in self.observers:
+            hook = getattr(ob, "after_run", None)
+            if hook is None:
+                continue
+            try:
+                hook(self.engine, result)
+            except Exception as e:
+                self.progress.done(f"warning: {type(ob).__name__} failed after the run: "
+                                   f"{privacy.redact(str(e))}")
 
     def _run_locked(self, spec: SourceSpec, run_id: int, lock: SourceLock) -> RunResult:
         nothing: list[str] = []  # why the plugin found no input, if it says so

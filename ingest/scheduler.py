@@ -307,6 +307,15 @@ class SchedulerService:
                               executor="loads")
             except Exception as e:  # one source's schedule never stops the others
                 self._drop(sid, e)
+        for i, ob in enumerate(self.observers):  # followers with a schedule of their own
+            cron, job = getattr(ob, "schedule", None), getattr(ob, "on_schedule", None)
+            if cron and job is not None:
+                try:
+                    sched.add_job(self._guarded, cron_trigger(cron, self.tz),
+                                  args=(job, self.engine), id=f"observer:{i}",
+                                  name=f"{type(ob).__name__} ({cron})")
+                except Exception as e:  # a bad schedule never stops the sources' jobs
+                    self.log(f"warning: {type(ob).__name__} schedule {cron!r} ignored: {e}")
         sched.add_job(self._guarded, IntervalTrigger(seconds=conf.poll_seconds, timezone=self.tz),
                       args=(self._poll,), id="requests", name="run-now requests",
                       next_run_time=datetime.now(self.tz))

@@ -72,12 +72,14 @@ def lower_priority(nice: int) -> None:
 
 
 def _observers(ctx: Context) -> list:
-    """Followers of merges (KPI rollups) when the metrics package provides them."""
+    """Followers of merges (KPI rollups) and of runs (alerts) when the metrics package
+    provides them."""
     try:
+        from metrics.alerts import observers_for as alert_observers
         from metrics.rollup import observers_for
     except ImportError:
         return []
-    return observers_for(ctx.settings)
+    return [*observers_for(ctx.settings), *alert_observers(ctx.settings)]
 
 
 @cli.command()
