@@ -431,3 +431,8 @@ def stamp_loaded(conn: Connection, tables: set[str]) -> None:
         res = conn.execute(meta.update().where(meta.c.key == key).values(value=now))
         if not res.rowcount:
             conn.execute(insert(meta).values(key=key, value=now))
+
+
+# The governance cycle's tables (alert log, 督办 tasks) join app_metadata from their own module
+# (imported here, after everything they use from this one, so every engine creates them).
+from warehouse import cycle as _cycle  # noqa: E402,F401

@@ -528,7 +528,3 @@ def polars_dtype(col: Column[Any]) -> Any:
 def content_columns(table: Table) -> list[Column[Any]]:
     """Columns a source provides, i.e. all but the lineage columns."""
     return [c for c in table.columns if not c.name.startswith("_")]
-
-
-# The governance cycle's tables (alert log, 督办 tasks) join app_metadata from their own module.
-from warehouse import cycle as _cycle  # noqa: E402,F401
