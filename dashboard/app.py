@@ -30,6 +30,8 @@ PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
          ("grid", "screens/grid.py", ":material/grid_view:"),
          ("vol", "screens/vol.py", ":material/volunteer_activism:"),
          ("party", "screens/party.py", ":material/flag:"),
+         ("tasks", "screens/tasks.py", ":material/assignment:"),
+         ("alerts", "screens/alerts.py", ":material/notifications:"),
          ("data", "screens/runs.py", ":material/database:")]
 
 

@@ -62,7 +62,8 @@ def expected_rate(rows: list[dict[str, Any]], street: str, month: periods.Period
     return sum(r["channel"] == "online" for r in mine) / len(mine)
 
 
-def write_world(folder: Path, alerts_toml: str, *, url: str | None = None) -> Path:
+def write_world(folder: Path, alerts_toml: str, *, url: str | None = None,
+                sign_in: str = "required") -> Path:
     """Division list, the cases as a CSV drop, and a config with the given alert rules."""
     p, q = months()
     (folder / "divisions").mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ def write_world(folder: Path, alerts_toml: str, *, url: str | None = None) -> Pa
 url = {toml_value(url)}
 
 [dashboard]
-sign_in = "required"
+sign_in = "{sign_in}"
 
 [[sources]]
 id = "divs"
