@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gongzhi.alertconfig import KPI_RULES, AlertingSettings, AlertRule
 from metrics import format as fmt
@@ -95,22 +96,38 @@ def kpi_candidates(m: Metrics, rules: Sequence[AlertRule], period: Period
                    ) -> list[Candidate]:
     """Candidates of the KPI rules: one grouped computation per level for all their KPIs."""
     catalog = m.catalog
-    by_level: dict[str, set[str]] = {}
+    # per level: every KPI watched, and those whose previous period is needed (kpi_drop)
+    by_level: dict[str, tuple[set[str], set[str]]] = {}
     for r in rules:
-        by_level.setdefault(r.level, set()).update(_rule_kpis(r, catalog))
+        ids, prev = by_level.setdefault(r.level, (set(), set()))
+        ids.update(_rule_kpis(r, catalog))
+        if r.rule == "kpi_drop":
+            prev.update(_rule_kpis(r, catalog))
     out: list[Candidate] = []
     if not by_level:
         return out
     district = m.district()
     names = _names(m)
-    for level, ids in by_level.items():
+    for level, (ids, prev_ids) in by_level.items():
         if not ids:
             continue
         group: Any = None if level == "district" else level
-        frame = m.compute(sorted(ids), district, period, group, compare=True)
+        # the current period for all, the previous one only for the drop rules' KPIs: a
+        # third of the work of compare=True (which adds the same period last year)
+        frame = m.compute(sorted(ids), district, period, group, compare=False)
         if frame.is_empty():
             continue
+        before: dict[tuple[str, Any], Any] = {}
+        if prev_ids:
+            pf = m.compute(sorted(prev_ids), district, period.previous(), group, compare=False)
+            before = {(r["kpi"], r["key"]): r["value"] for r in pf.iter_rows(named=True)}
         rows = frame.filter(pl.col("value").is_not_null()).to_dicts()
+        for row in rows:
+            pv = before.get((row["kpi"], row["key"]))
+            if pv is None and row["kpi"] in prev_ids and catalog.kpis[row["kpi"]].is_ratio:
+                pv = None  # a ratio without a denominator last period: no change to judge
+            row["prev_value"] = pv
+            row["delta_prev"] = None if pv is None else row["value"] - pv
         for r in rules:
             if r.level != level:
                 continue
@@ -257,27 +274,29 @@ def record(engine: Engine, alerting: AlertingSettings, cands: list[Candidate],
             fresh.setdefault(c.key, c)
     new: list[dict[str, Any]] = []
     local_now = _local(now, tz)
+    planned = []
     for c in fresh.values():
         dests, problem = deliver.destinations(c.rule)
         quiet = deliver.quiet_now(c.rule, alerting.quiet_hours, local_now)
         status = cycle.LOGGED if not dests else (cycle.HELD if quiet else cycle.PENDING)
+        planned.append((c, dests, problem, quiet, status))
+    ids: list[int | None]
+    try:  # one transaction for all: hundreds of alerts on a first check cost one commit
+        with write_transaction(app) as conn:
+            ids = [_insert(conn, c, dests, quiet, status, now)
+                   for c, dests, _, quiet, status in planned]
+    except IntegrityError:  # another process recorded some meanwhile: one by one
+        ids = []
+        for c, dests, _, quiet, status in planned:
+            try:
+                with write_transaction(app) as conn:
+                    ids.append(_insert(conn, c, dests, quiet, status, now))
+            except IntegrityError:
+                ids.append(None)
+    for (c, dests, problem, _, status), alert_id in zip(planned, ids, strict=True):
+        if alert_id is None:
+            continue
         task_id = None
-        try:
-            with write_transaction(app) as conn:
-                alert_id = int(conn.execute(insert(cycle.alert_log).values(  # type: ignore[index]
-                    rule_id=c.rule.id, rule=c.rule.rule, severity=c.rule.severity,
-                    subject_level=c.subject_level, subject_code=c.subject_code,
-                    subject_name=c.subject_name, kpi=c.kpi, period=c.period, value=c.value,
-                    target=c.target, unit=c.unit, title=c.title[:256], message=c.message,
-                    created_at=now, status=status)).inserted_primary_key[0])
-                for d in dests:
-                    conn.execute(insert(cycle.alert_deliveries).values(
-                        alert_id=alert_id, dest_key=d.key, dest=d.masked[:256],
-                        status=cycle.HELD if quiet else cycle.PENDING, attempts=0))
-        except Exception as e:  # another process recorded it first: not new here
-            if "unique" in str(e).lower() or "duplicate" in str(e).lower():
-                continue
-            raise
         if c.rule.open_task and c.rule.rule in KPI_RULES and c.subject_level in (
                 "street", "community"):
             task_id = _open_task(engine, c, alert_id, now, c.rule.due_days or due_days)
@@ -288,6 +307,21 @@ def record(engine: Engine, alerting: AlertingSettings, cands: list[Candidate],
                     "destinations": [d.masked for d in dests], "problem": problem,
                     "task_id": task_id})
     return new
+
+
+def _insert(conn: Any, c: Candidate, dests: list[deliver.Destination], quiet: bool,
+            status: str, now: dt.datetime) -> int:
+    alert_id = int(conn.execute(insert(cycle.alert_log).values(
+        rule_id=c.rule.id, rule=c.rule.rule, severity=c.rule.severity,
+        subject_level=c.subject_level, subject_code=c.subject_code,
+        subject_name=c.subject_name, kpi=c.kpi, period=c.period, value=c.value,
+        target=c.target, unit=c.unit, title=c.title[:256], message=c.message,
+        created_at=now, status=status)).inserted_primary_key[0])
+    for d in dests:
+        conn.execute(insert(cycle.alert_deliveries).values(
+            alert_id=alert_id, dest_key=d.key, dest=d.masked[:256],
+            status=cycle.HELD if quiet else cycle.PENDING, attempts=0))
+    return alert_id
 
 
 class _RuleActor:
