@@ -151,7 +151,7 @@ notify_env = "GZ_TEST_ALERT_URLS"
 
 
 def test_quiet_hours_hold_alerts_and_send_them_when_they_end(
-        tmp_path: Path, http: HttpReceiver) -> None:
+        tmp_path: Path, http: HttpReceiver, warehouse_url: str) -> None:
     from zoneinfo import ZoneInfo
 
     now = utcnow()
@@ -167,7 +167,7 @@ id = "red_cards"
 rule = "kpi_red"
 kpis = ["gov.online_case_rate"]
 notify = ["json://127.0.0.1:{http.port}/hook"]
-""")
+""", url=warehouse_url)
     settings = _load(cfg)
     engine = open_warehouse(settings.warehouse_url)
     Runner(settings, engine).run()
@@ -321,3 +321,35 @@ sources = ["nosuch"]
     assert len(e.value.problems) == 8
     res = CliRunner().invoke(cli, ["--config", str(cfg), "alerts", "rules"])
     assert res.exit_code != 0 and "gov.no_such_kpi" in str(res.exception or res.output)
+
+
+def test_the_scheduler_checks_the_rules_on_their_schedule(tmp_path: Path,
+                                                          http: HttpReceiver) -> None:
+    from ingest.scheduler import SchedulerService
+
+    cfg = write_world(tmp_path, f"""
+[alerting]
+schedule = "*/10 * * * *"
+
+[[alerts]]
+id = "red_cards"
+rule = "kpi_red"
+kpis = ["gov.online_case_rate"]
+notify = ["json://127.0.0.1:{http.port}/hook"]
+""")
+    settings = _load(cfg)
+    engine = open_warehouse(settings.warehouse_url)
+    Runner(settings, engine).run()  # no observer: nothing checked yet
+    assert http.posts == []
+    observer = AlertObserver(settings)
+    service = SchedulerService(settings, engine, observers=[observer])
+    sched = service.start()
+    try:
+        job = sched.get_job("observer:0")
+        assert job is not None and "*/10 * * * *" in job.name
+        assert job.next_run_time.minute % 10 == 0
+        job.func(*job.args)  # what the scheduler does when the time comes
+    finally:
+        service.shutdown()
+    assert len(http.posts) == 1 and "汉江街道" in http.posts[0][1]["title"]
+    engine.dispose()
