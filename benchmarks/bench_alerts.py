@@ -9,9 +9,10 @@ KPI with a target turning red, for streets and for communities; every KPI fallin
 - ``first_check_s``: the first evaluation on an empty alert log (every red figure of every
   street and community recorded: the worst case, once);
 - ``after_run_s`` (median and max of 3): a night's file of cases merged (rollups updated, data
-  version bumped: no cached result holds), then the evaluation the run observer does with
-  its ``Metrics`` (kept by the observer across runs, as in the ingest and scheduler
-  processes) — the figure the bar is about; what the new cases changed is recorded.
+  version bumped: no cached result holds) by a runner with the alert observer; the time of
+  the observer's evaluation after the run (source and task rules, and the KPI rules for the
+  KPIs on the tables the run changed) — the figure the bar is about;
+- ``full_check_s``: the scheduled check after that (every rule, every KPI, nothing new).
 
 Writes ``benchmarks/out/alerts.json``.
 """
@@ -27,10 +28,12 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from benchmarks import bench_kpi
 from benchmarks.bench_kpi import DATA, OUT, PERIOD, build, nightly_run
 from gongzhi.alertconfig import AlertRule
 from metrics import periods
-from metrics.alerts import check
+from metrics.alerts import AlertObserver, check
+from metrics.rollup import RollupObserver
 from metrics.service import Metrics
 from warehouse import cycle
 from warehouse.engine import app_engine, write_transaction
@@ -46,6 +49,20 @@ def rules() -> list[AlertRule]:
             AlertRule(id="broken", rule="source_failed"),
             AlertRule(id="stale", rule="source_stale", hours=48.0),
             AlertRule(id="late", rule="task_overdue")]
+
+
+class TimedObserver(AlertObserver):
+    """The alert observer, timing its evaluation after each run."""
+
+    def __init__(self, settings: Any):
+        super().__init__(settings)
+        self.seconds: list[float] = []
+        self.new = 0
+
+    def after_run(self, engine: Any, results: Any) -> None:
+        t = time.perf_counter()
+        super().after_run(engine, results)
+        self.seconds.append(time.perf_counter() - t)
 
 
 def main() -> None:
@@ -67,19 +84,32 @@ def main() -> None:
     first = check(engine, settings, period=period, metrics=metrics)
     first_s = time.perf_counter() - t
     print(f"first check: {len(first.new)} alerts recorded in {first_s:.3f} s")
-    after: list[float] = []
+    observer = TimedObserver(settings)
+    observer._metrics = metrics
+    observer.period = period  # the demo's data ends with this month
+    catalog = metrics.catalog
+
+    class _Runner(bench_kpi.Runner):  # nightly_run's runner, with the alert observer
+        def __init__(self, settings: Any, engine: Any, **kw: Any):
+            super().__init__(settings, engine,
+                             observers=[RollupObserver(catalog), observer])
+
+    bench_kpi.Runner = _Runner  # type: ignore[misc]
     for i in range(args.rounds):
         run_s = nightly_run(settings, engine, folder)
-        t = time.perf_counter()
-        rep = check(engine, settings, period=period, metrics=metrics)
-        after.append(time.perf_counter() - t)
-        print(f"round {i + 1}: nightly run {run_s:.1f} s, then the check {after[-1]:.3f} s "
-              f"({len(rep.new)} new)")
+        print(f"round {i + 1}: nightly run {run_s:.1f} s, of which the alert evaluation "
+              f"{observer.seconds[-1]:.3f} s")
+    after = observer.seconds
+    t = time.perf_counter()
+    full = check(engine, settings, period=period, metrics=metrics)
+    full_s = time.perf_counter() - t
+    print(f"scheduled check (every KPI): {full_s:.3f} s ({len(full.new)} new)")
     result: dict[str, Any] = {
         "scale": args.scale, "period": PERIOD, "rules": [r.id for r in rules()],
         "first_check_s": round(first_s, 3), "first_check_alerts": len(first.new),
         "after_run_s_median": round(statistics.median(after), 3),
-        "after_run_s_max": round(max(after), 3), "bar_s": BAR_S,
+        "after_run_s_max": round(max(after), 3), "full_check_s": round(full_s, 3),
+        "bar_s": BAR_S,
         "meets_bar": max(after) <= BAR_S,
     }
     OUT.mkdir(exist_ok=True)

@@ -66,7 +66,8 @@ class RunObserver(Protocol):
 
     # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
     # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes);
-    # ``after_run(engine, result)`` once a source's run is over, committed or failed (alerts)
+    # ``after_run(engine, results)`` once runs are over, committed or failed (alerts): the
+    # results of a batch (``run``) together, or of one source (``run_source`` on its own)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Runner:
         finally:
             self._deferred = False
         if results:
-            self._after_run(results[-1])
+            self._after_run(results)
         return results
 
     def run_source(self, spec: SourceSpec, *, trigger: str = "manual") -> RunResult:
@@ -160,17 +161,17 @@ class Runner:
             result = RunResult(spec.id, None, runlog.FAILED, error=_describe(e))
         self.progress.done(_summary(result))
         if not self._deferred:
-            self._after_run(result)
+            self._after_run([result])
         return result
 
-    def _after_run(self, result: RunResult) -> None:
+    def _after_run(self, results: list[RunResult]) -> None:
         """Followers of finished runs (alerts); their failures never fail the run."""
         for ob in self.observers:
             hook = getattr(ob, "after_run", None)
             if hook is None:
                 continue
             try:
-                hook(self.engine, result)
+                hook(self.engine, results)
             except Exception as e:
                 self.progress.done(f"warning: {type(ob).__name__} failed after the run: "
                                    f"{privacy.redact(str(e))}")

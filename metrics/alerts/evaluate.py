@@ -92,17 +92,18 @@ def _names(m: Metrics) -> dict[str, str]:
                     d["short_name"].fill_null(d["name"]).to_list(), strict=True))
 
 
-def kpi_candidates(m: Metrics, rules: Sequence[AlertRule], period: Period
-                   ) -> list[Candidate]:
-    """Candidates of the KPI rules: one grouped computation per level for all their KPIs."""
+def kpi_candidates(m: Metrics, rules: Sequence[AlertRule], period: Period,
+                   only: set[str] | None = None) -> list[Candidate]:
+    """Candidates of the KPI rules: one grouped computation per level for all their KPIs
+    (those in ``only`` when given)."""
     catalog = m.catalog
     # per level: every KPI watched, and those whose previous period is needed (kpi_drop)
     by_level: dict[str, tuple[set[str], set[str]]] = {}
     for r in rules:
         ids, prev = by_level.setdefault(r.level, (set(), set()))
-        ids.update(_rule_kpis(r, catalog))
+        ids.update(_rule_kpis(r, catalog, only))
         if r.rule == "kpi_drop":
-            prev.update(_rule_kpis(r, catalog))
+            prev.update(_rule_kpis(r, catalog, only))
     out: list[Candidate] = []
     if not by_level:
         return out
@@ -131,7 +132,7 @@ def kpi_candidates(m: Metrics, rules: Sequence[AlertRule], period: Period
         for r in rules:
             if r.level != level:
                 continue
-            wanted = set(_rule_kpis(r, catalog))
+            wanted = set(_rule_kpis(r, catalog, only))
             for row in rows:
                 if row["kpi"] not in wanted:
                     continue
@@ -145,10 +146,10 @@ def kpi_candidates(m: Metrics, rules: Sequence[AlertRule], period: Period
     return out
 
 
-def _rule_kpis(rule: AlertRule, catalog: Catalog) -> list[str]:
-    if rule.kpis:
-        return [k for k in rule.kpis if k in catalog.kpis]
-    return [k.id for k in catalog.kpis.values() if k.target is not None and k.periodic]
+def _rule_kpis(rule: AlertRule, catalog: Catalog, only: set[str] | None = None) -> list[str]:
+    ids = ([k for k in rule.kpis if k in catalog.kpis] if rule.kpis else
+           [k.id for k in catalog.kpis.values() if k.target is not None and k.periodic])
+    return ids if only is None else [k for k in ids if k in only]
 
 
 def _kpi_candidate(rule: AlertRule, row: dict[str, Any], level: str, code: str, name: str,
@@ -436,11 +437,12 @@ def _local(t: dt.datetime, tz: ZoneInfo) -> dt.datetime:
 
 def check(engine: Engine, settings: Any, *, period: Period | None = None,
           now: dt.datetime | None = None, metrics: Metrics | None = None,
-          kpi_rules: bool = True) -> CheckReport:
+          only_kpis: set[str] | None = None) -> CheckReport:
     """Evaluate every rule, record the new alerts, send what is due (see the module doc).
 
     ``now``: naive UTC (tests pass one); ``period``: the KPI period (default: the last
-    complete month in local time, as ``gongzhi kpi``)."""
+    complete month in local time, as ``gongzhi kpi``); ``only_kpis``: the KPI rules look at
+    these KPIs only (None: all they name)."""
     import time
 
     t0 = time.perf_counter()
@@ -452,11 +454,10 @@ def check(engine: Engine, settings: Any, *, period: Period | None = None,
     report = CheckReport(period=p.label)
     rules = alerting.rules
     cands: list[Candidate] = []
-    if kpi_rules:
-        krules = [r for r in rules if r.rule in KPI_RULES]
-        if krules:
-            m = metrics or Metrics(engine)
-            cands += kpi_candidates(m, krules, p)
+    krules = [r for r in rules if r.rule in KPI_RULES]
+    if krules and only_kpis != set():
+        m = metrics or Metrics(engine)
+        cands += kpi_candidates(m, krules, p, only_kpis)
     source_ids = [s.id for s in settings.sources]
     scheduled = {s.id for s in settings.sources if s.schedule}
     cands += source_candidates(engine, rules, source_ids, scheduled, now, tz)
@@ -471,15 +472,16 @@ def check(engine: Engine, settings: Any, *, period: Period | None = None,
 
 
 class AlertObserver:
-    """Follows ingestion runs: after each source's run, the rules are checked (never raising:
-    an alert that cannot be evaluated or sent never fails or blocks a run). Also the
-    scheduler's periodic check (``schedule``, ``on_schedule``)."""
+    """Follows ingestion runs: after runs, the rules are checked (never raising: an alert
+    that cannot be evaluated or sent never fails or blocks a run). Also the scheduler's
+    periodic check (``schedule``, ``on_schedule``)."""
 
     def __init__(self, settings: Any):
         self.settings = settings
         self.schedule = settings.alerting.schedule
         self._metrics: Metrics | None = None
         self._last: tuple[int, str] | None = None  # (data version, period) evaluated
+        self.period: Period | None = None  # None: the last complete month (as gongzhi kpi)
 
     def before_merge(self, conn: Any, table: Table, stage: Table) -> None:
         """Nothing to do inside the run's transaction."""
@@ -488,14 +490,33 @@ class AlertObserver:
                     frame: Any = None) -> None:
         """Nothing to do inside the run's transaction."""
 
-    def after_run(self, engine: Engine, result: Any) -> None:
-        """After a source's run (committed or failed): check the rules."""
-        self._safe(engine)
+    def after_run(self, engine: Engine, results: Sequence[Any]) -> None:
+        """After runs (committed or failed): the source and task rules, and the KPI rules
+        for the KPIs on the tables the runs changed (the others were checked when their
+        data last changed, and the scheduled check looks at every KPI)."""
+        changed = self._changed(results)
+        self._safe(engine, tables=changed, full=changed is None)
 
     def on_schedule(self, engine: Engine) -> None:
-        self._safe(engine)
+        self._safe(engine, tables=None)
 
-    def _safe(self, engine: Engine) -> None:
+    def _changed(self, results: Sequence[Any]) -> set[str] | None:
+        """The tables the runs changed; None when a source does not say (check every KPI)."""
+        specs = {s.id: s for s in self.settings.sources}
+        out: set[str] = set()
+        for r in results:
+            if not (r.inserted or r.updated or r.retired or r.deleted):
+                continue
+            spec = specs.get(r.source)
+            if spec is not None and spec.table:
+                out.add(spec.table)
+            elif spec is not None and spec.plugin == "divisions":
+                out.add("divisions")
+            else:  # a plugin feeding tables of its choice
+                return None
+        return out
+
+    def _safe(self, engine: Engine, tables: set[str] | None, full: bool = False) -> None:
         if not self.settings.alerting.rules:
             return
         try:
@@ -503,10 +524,19 @@ class AlertObserver:
                 self._metrics = Metrics(engine)
             version = data_version(engine)
             tz = ZoneInfo(self.settings.scheduler.timezone)
-            label = periods.latest_complete("month", _local(utcnow(), tz).date()).label
-            fresh = self._last != (version, label)
-            rep = check(engine, self.settings, metrics=self._metrics, kpi_rules=fresh)
-            self._last = (version, label)
+            p = self.period or periods.latest_complete("month", _local(utcnow(), tz).date())
+            label = p.label
+            only: set[str] | None
+            if full:
+                only = None
+            elif tables is None:  # the schedule: every KPI, unless nothing changed since
+                only = None if self._last != (version, label) else set()
+            else:
+                only = _kpis_on(self._metrics.catalog, tables)
+            rep = check(engine, self.settings, period=p, metrics=self._metrics,
+                        only_kpis=only)
+            if only is None:
+                self._last = (version, label)
             for n in rep.new:
                 _say(f"alert {n['id']} ({n['rule_id']}): {n['title']} [{n['status']}]")
             for s in rep.sent:
@@ -514,6 +544,14 @@ class AlertObserver:
                      f"{'sent' if s['ok'] else 'not delivered, retried later: ' + s['error']}")
         except Exception as e:  # logged, never raised into the run
             _say(f"alerts: evaluation failed: {type(e).__name__}: {e}")
+
+
+def _kpis_on(catalog: Catalog, tables: set[str]) -> set[str]:
+    """The KPIs whose figures read any of ``tables`` (divisions move every figure)."""
+    if "divisions" in tables:
+        return set(catalog.kpis)
+    return {k.id for k in catalog.kpis.values()
+            if any(m.table in tables for m in k.measures().values())}
 
 
 def _say(message: str) -> None:
