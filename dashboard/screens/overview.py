@@ -62,6 +62,9 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         with tab:
             if what == "board":
                 sections.board_chart(view, ov.board, names)
+                unit = "community" if view.scope.level in ("district", "street") else "grid"
+                tasks.red_cells(view, ov.board.filter(pl.col("key").is_not_null()), names,
+                                unit, "cell")
             elif ranked.is_empty():
                 st.info(t("domain.no_data"))
             elif what == "table":

@@ -135,6 +135,9 @@ notify_env = "GZ_TEST_ALERT_URLS"
     assert sorted((a["rule_id"], a["subject_code"], a["status"]) for a in logged) == [
         ("falls", WANGZHAI, "sent"), ("red_cards", HANJIANG, "sent")]
     assert len(dests) == 3 and all(d["status"] == "sent" for d in dests)
+    # staff of 王寨街道 see the alerts about their street only
+    assert [a["subject_code"] for a in cycle.alert_entries(engine, prefix="420606002")] == [
+        WANGZHAI]
 
     # the secret never appears: not in what the run printed, the CLI, or the warehouse
     out = capfd.readouterr()
