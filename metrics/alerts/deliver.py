@@ -26,6 +26,9 @@ from urllib.parse import unquote, urlsplit
 from gongzhi.alertconfig import AlertRule
 
 log = logging.getLogger("gongzhi.alerts")
+# apprise's own log lines may quote a destination with its token: they never reach the
+# process's log; what failed is recorded by us, scrubbed (Outcome.error)
+logging.getLogger("apprise").propagate = False
 _HOSTNAME = re.compile(r"^(localhost|[0-9.]+|\[[0-9a-fA-F:]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
 
 
