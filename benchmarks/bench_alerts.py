@@ -30,7 +30,7 @@ from sqlalchemy import delete
 
 from benchmarks import bench_kpi
 from benchmarks.bench_kpi import DATA, OUT, PERIOD, build, nightly_run
-from gongzhi.alertconfig import AlertRule
+from core.alertconfig import AlertRule
 from metrics import periods
 from metrics.alerts import AlertObserver, check
 from metrics.rollup import RollupObserver

@@ -43,7 +43,9 @@ from sqlalchemy import (
     update,
 )
 
-from gongzhi.errors import GongzhiError
+from core import divisions
+from core.errors import GongzhiError
+from core.timezone import LOCAL
 from warehouse.engine import app_engine, utcnow, write_transaction
 from warehouse.schema import OPERATIONAL, app_metadata, audit_log
 
@@ -410,17 +412,13 @@ def _prefix(code: str) -> str:
     code = code.strip()
     if not re.fullmatch(r"[0-9]{12}", code):
         raise TaskError(f"not a 12-digit division code: {code!r}")
-    if code.endswith("000000"):
-        return code[:6]
-    if code.endswith("000"):
-        return code[:9]
-    return code
+    level = ("district" if code.endswith("000000") else "street" if code.endswith("000")
+             else "community")
+    return divisions.prefix(code, level)
 
 
 def _local_today() -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return dt.datetime.now(LOCAL).date()
 
 
 # -- attachments ---------------------------------------------------------------------------------

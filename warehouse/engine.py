@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
-from gongzhi.errors import WarehouseError
+from core.errors import WarehouseError
 from warehouse import schema
 
 SCHEMA_VERSION = 6

@@ -27,9 +27,11 @@ from sqlalchemy import (
     Text,
 )
 
+from core.divisions import LEVELS
+from core.roles import ROLES
+
 metadata = MetaData()
 
-LEVELS = ("district", "street", "community", "grid")
 CHANNELS = ("online", "window", "station", "self_service", "help_desk")
 CASE_STATUSES = ("accepted", "completed", "rejected", "withdrawn")
 EVENT_SOURCES = ("inspector", "resident", "hotline", "other")
@@ -426,7 +428,6 @@ reprocess_requests = Table(
     info={"kind": OPERATIONAL},
 )
 
-ROLES = ("leader", "street_staff", "community_staff")
 
 users = Table(
     "users",

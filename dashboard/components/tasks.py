@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from core.errors import GongzhiError
 from dashboard import data, i18n
 from dashboard.i18n import md, t
 from dashboard.state import View
-from gongzhi.errors import GongzhiError
 from metrics import format as fmt
 from metrics.access import AccessDenied
 

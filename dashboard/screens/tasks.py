@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import divisions
 from dashboard import data, state
 from dashboard.components import tasks
 from dashboard.i18n import t
@@ -44,7 +45,9 @@ def main() -> None:
 
 
 def _prefix(code: str, level: str) -> str:
-    return {"street": code[:9], "community": code, "grid": code[:12]}.get(level, code)
+    """The code prefix of the tasks a street, community or grid view lists: a grid's are its
+    community's (tasks go to streets and communities only)."""
+    return divisions.prefix(code, "community" if level == "grid" else level)
 
 
 main()

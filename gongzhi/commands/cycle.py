@@ -187,11 +187,11 @@ def open_cmd(ctx: Context, street: str | None, community: str | None, kpi_id: st
     """Open a task for a street or community (leaders)."""
     import datetime as dt
 
+    from core.timezone import to_local
     from metrics import periods
     from metrics.alerts.tasks import open_for_figure
     from metrics.service import Metrics
     from warehouse.engine import utcnow
-    from warehouse.timeutil import to_local
 
     if bool(street) == bool(community):
         raise click.UsageError("name one --street or one --community")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gongzhi.alertconfig import AlertRule
+from core.alertconfig import AlertRule
 
 log = logging.getLogger("gongzhi.alerts")
 # apprise's own log lines may quote a destination with its token: they never reach the

@@ -33,7 +33,7 @@ import polars as pl
 from sqlalchemy import Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gongzhi.alertconfig import KPI_RULES, AlertingSettings, AlertRule
+from core.alertconfig import KPI_RULES, AlertingSettings, AlertRule
 from metrics import format as fmt
 from metrics import periods
 from metrics.alerts import deliver
@@ -560,5 +560,6 @@ def _say(message: str) -> None:
 
 
 def observers_for(settings: Any) -> list[AlertObserver]:
-    """The alert observer when rules are configured (called by the CLI)."""
+    """The alert observer when rules are configured: the ``alerts`` extension of the
+    ``gongzhi.observers`` group (pyproject.toml), so every runner and the scheduler get it."""
     return [AlertObserver(settings)] if settings.alerting.rules else []

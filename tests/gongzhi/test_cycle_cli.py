@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from core.timezone import to_local
 from gongzhi.cli import cli
 from metrics.alerts.workdays import add_working_days
 from tests.metrics.alert_world import HANJIANG, case_rows, expected_rate, months, write_world
 from warehouse import accounts, audit
 from warehouse.engine import open_warehouse, utcnow
-from warehouse.timeutil import to_local
 
 PW = {"boss": "district-leader-2024", "hj": "hanjiang-staff-2024", "wz": "wangzhai-staff-2024"}
 

@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from core.timezone import to_local
 from metrics import periods
 from tests.conftest import DIVISIONS_CSV, toml_value
-from warehouse.timeutil import to_local
 
 HANJIANG, WANGZHAI = "420606001000", "420606002000"
 COMMUNITY = {HANJIANG: "420606001001", WANGZHAI: "420606002001"}

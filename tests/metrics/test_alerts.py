@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from core.errors import ConfigError
 from gongzhi.cli import cli
-from gongzhi.errors import ConfigError
+from ingest.extensions import OBSERVERS, registered
 from ingest.registry import load_validated
-from ingest.runner import Runner
+from ingest.runner import Runner, build_runner
 from metrics.alerts import AlertObserver, check
 from metrics.catalog import load_catalog
 from metrics.rollup import RollupObserver, ensure_rollups
@@ -59,13 +60,19 @@ def _load(cfg: Path) -> Any:
 
 
 def _ingest(cfg: Path) -> tuple[Any, Any, list[Any]]:
+    """A run as the product does it: the observers of the installed extensions (rollups,
+    alerts) through the ``gongzhi.observers`` entry points."""
     settings = _load(cfg)
     engine = open_warehouse(settings.warehouse_url)
-    catalog = load_catalog()
-    ensure_rollups(engine, catalog)
-    runner = Runner(settings, engine,
-                    observers=[RollupObserver(catalog), AlertObserver(settings)])
+    ensure_rollups(engine, load_catalog())
+    runner = build_runner(settings, engine)
+    assert {type(o) for o in runner.observers} == {RollupObserver, AlertObserver}
     return settings, engine, runner.run()
+
+
+def test_the_alert_observer_is_registered_as_an_extension() -> None:
+    [ep] = [e for e in registered(OBSERVERS) if e.name == "alerts"]
+    assert ep.value == "metrics.alerts:observers_for"
 
 
 def _field(message: str, name: str) -> str:
@@ -74,6 +81,7 @@ def _field(message: str, name: str) -> str:
     return m.group(1)
 
 
+@pytest.mark.extension_point("gongzhi.observers.after_run")
 def test_red_and_drop_alerts_reach_the_webhook_and_the_mailbox_once(
         tmp_path: Path, http: HttpReceiver, smtp: SmtpReceiver,
         monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
@@ -125,7 +133,7 @@ notify_env = "GZ_TEST_ALERT_URLS"
     assert _field(body, "数值") == f"{expected_rate(rows, HANJIANG, p) * 100:.1f}%"
 
     # a re-run of the same input and a manual check send nothing again
-    results = Runner(settings, engine, observers=[AlertObserver(settings)]).run()
+    results = build_runner(settings, engine).run()
     rep = check(engine, settings)
     assert rep.new == [] and rep.sent == []
     assert len(http.posts) == 2 and len(smtp.messages) == 1
@@ -326,6 +334,7 @@ sources = ["nosuch"]
     assert res.exit_code != 0 and "gov.no_such_kpi" in str(res.exception or res.output)
 
 
+@pytest.mark.extension_point("gongzhi.observers.on_schedule")
 def test_the_scheduler_checks_the_rules_on_their_schedule(tmp_path: Path,
                                                           http: HttpReceiver) -> None:
     from ingest.scheduler import SchedulerService
@@ -344,12 +353,11 @@ notify = ["json://127.0.0.1:{http.port}/hook"]
     engine = open_warehouse(settings.warehouse_url)
     Runner(settings, engine).run()  # no observer: nothing checked yet
     assert http.posts == []
-    observer = AlertObserver(settings)
-    service = SchedulerService(settings, engine, observers=[observer])
+    service = SchedulerService(settings, engine)  # the observers of the installed extensions
     sched = service.start()
     try:
-        job = sched.get_job("observer:0")
-        assert job is not None and "*/10 * * * *" in job.name
+        [job] = [j for j in sched.get_jobs() if j.id.startswith("observer:")]
+        assert job.name == "AlertObserver (*/10 * * * *)"
         assert job.next_run_time.minute % 10 == 0
         job.func(*job.args)  # what the scheduler does when the time comes
     finally:

@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gongzhi.errors import Problem
+from core import divisions
+from core.cron import schedule_problems
+from core.errors import Problem
+from core.timezone import LOCAL_TZ
 
 RULES = ("kpi_red", "kpi_drop", "source_failed", "source_stale", "task_overdue")
 KPI_RULES = ("kpi_red", "kpi_drop")
 SOURCE_RULES = ("source_failed", "source_stale")
-LEVELS = ("district", "street", "community")
+LEVELS = divisions.LEVELS[:3]  # a rule looks at districts, streets or communities (no grids)
 SEVERITIES = ("red", "yellow")
 DEFAULT_SEVERITY = {"kpi_red": "red", "kpi_drop": "yellow", "source_failed": "red",
                     "source_stale": "yellow", "task_overdue": "red"}
@@ -123,13 +126,15 @@ def parse_quiet(value: Any) -> QuietHours | None:
 
 
 def parse(data: dict[str, Any], *, fname: str, text: str, base_dir: Path,
-          kpi_ids: Collection[str] | None, source_ids: Collection[str]
+          kpi_ids: Collection[str] | None, source_ids: Collection[str],
+          check_schedules: bool = False,
           ) -> tuple[AlertingSettings, TaskSettings, list[Problem]]:
     """The alerting and task settings of a parsed config, and every problem found.
 
-    ``kpi_ids``: the catalogue's KPI ids (None: not checked here)."""
+    ``kpi_ids``: the catalogue's KPI ids (None: not checked here); ``check_schedules``: the
+    ``[alerting] schedule`` gets the full cron checks of :func:`core.cron.schedule_problems`."""
     problems: list[Problem] = []
-    alerting = _alerting(data.get("alerting"), fname, text, problems)
+    alerting = _alerting(data.get("alerting"), fname, text, problems, check_schedules)
     tasks = _tasks(data.get("tasks"), fname, text, base_dir, problems)
     raw_rules = data.get("alerts", [])
     if not isinstance(raw_rules, list):
@@ -150,7 +155,8 @@ def parse(data: dict[str, Any], *, fname: str, text: str, base_dir: Path,
     return alerting, tasks, problems
 
 
-def _alerting(raw: Any, fname: str, text: str, problems: list[Problem]) -> AlertingSettings:
+def _alerting(raw: Any, fname: str, text: str, problems: list[Problem],
+              check_schedules: bool = False) -> AlertingSettings:
     out = AlertingSettings()
     line = section_line(text, "alerting")
     place = f"{fname}:{line} [alerting]" if line else f"{fname} [alerting]"
@@ -168,6 +174,9 @@ def _alerting(raw: Any, fname: str, text: str, problems: list[Problem]) -> Alert
             out.schedule = ""
         elif isinstance(s, str) and len(s.split()) in (5, 6):
             out.schedule = s
+            if check_schedules:  # bad or never firing: refused with every other problem
+                problems += [Problem(f"{place} schedule", p)
+                             for p in schedule_problems(s, LOCAL_TZ)]
         else:
             problems.append(Problem(place, f"'schedule' must be a cron expression like "
                                            f"'*/15 * * * *' (or \"\" for none): {s!r}"))
