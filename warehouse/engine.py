@@ -435,4 +435,7 @@ def stamp_loaded(conn: Connection, tables: set[str]) -> None:
 
 # The office's tables (area targets, bulletin archive) sit on ``schema.app_metadata`` in a
 # module of their own; importing it here registers them wherever the schema is made.
+# The governance cycle's tables (alert log, 督办 tasks) join app_metadata from their own module
+# (imported here, after everything they use from this one, so every engine creates them).
+from warehouse import cycle as _cycle  # noqa: E402,F401
 from warehouse import office  # noqa: E402,F401
