@@ -238,6 +238,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.bad_code": {"zh": "代码不在取值表中", "en": "code not in its list"},
     "reason.bad_format": {"zh": "格式不正确", "en": "wrong format"},
     "reason.out_of_range": {"zh": "数值超出合理范围", "en": "value out of range"},
+    "reason.unknown_district": {"zh": "区县代码不存在", "en": "unknown district"},
     "reason.unknown_street": {"zh": "街道代码不存在", "en": "unknown street"},
     "reason.unknown_community": {"zh": "社区代码不存在", "en": "unknown community"},
     "reason.unknown_grid": {"zh": "网格代码不存在", "en": "unknown grid"},
@@ -246,6 +247,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.invalid_phone": {"zh": "电话号码无效", "en": "invalid phone number"},
     "reason.bad_encoding": {"zh": "编码错误（文件混用编码）", "en": "bad encoding"},
     "reason.bad_text": {"zh": "含不可见控制字符", "en": "control characters in text"},
+    "reason.bad_geometry": {"zh": "边界图形无效（不闭合、自相交或无面积）",
+                            "en": "invalid boundary geometry"},
     "reason.too_long": {"zh": "超出字段长度上限", "en": "longer than the column allows"},
     # column headers
     "col.area": {"zh": "区域", "en": "Area"},

@@ -77,6 +77,16 @@ def _personal() -> list[Column[Any]]:
     ]
 
 
+def _lonlat() -> list[Column[Any]]:
+    """Where a thing is, WGS84 (optional; the geo plugin's point layers or a source's columns;
+    added to existing warehouses by migration 8)."""
+    return [Column("longitude", Float, info={"range": (-180, 180)}),
+            Column("latitude", Float, info={"range": (-90, 90)})]
+
+
+# tables with optional longitude / latitude columns (migration 8)
+LONLAT_TABLES = ("grid_events", "stations")
+
 PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
 
 
@@ -164,6 +174,7 @@ grid_events = _table(
     _rating("satisfaction"),
     Column("is_dispute", Boolean, nullable=False, info={"default": False}),
     Column("mediated", Boolean),
+    *_lonlat(),
     Index("ix_grid_events_grid", "grid_code"),  # grid pages query one grid's events
     area="grid_code",
 )
@@ -277,6 +288,7 @@ stations = _table(
     Column("name", String(256), nullable=False),
     _enum("tier", STATION_TIERS),
     Column("opened_at", Date),
+    *_lonlat(),
     area="community_code",
 )
 
@@ -528,3 +540,8 @@ def polars_dtype(col: Column[Any]) -> Any:
 def content_columns(table: Table) -> list[Column[Any]]:
     """Columns a source provides, i.e. all but the lineage columns."""
     return [c for c in table.columns if not c.name.startswith("_")]
+
+
+# Tables defined in modules of their own, on the same metadata (imported last: they use the
+# helpers above).
+from warehouse import geometries as _geometries  # noqa: E402,F401

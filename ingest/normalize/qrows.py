@@ -11,7 +11,15 @@ import polars as pl
 from sqlalchemy import String, Table
 
 from gongzhi import privacy
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.contract import (
+    BAD_COLUMN,
+    BAD_ENCODING_NOTE,
+    BAD_MESSAGE,
+    BAD_REASON,
+    ORIGIN,
+    ROW,
+    SHEET,
+)
 from ingest.normalize import personal
 from ingest.normalize import text as textrules
 from ingest.normalize.reasons import (  # the reason codes, defined once there
@@ -24,11 +32,12 @@ from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_TEXT,
     MISSING,
     OUT_OF_RANGE,
+    PLUGIN_REASONS,
     TOO_LONG,
 )
 from warehouse.schema import content_columns
 
-INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE)
+INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE, BAD_REASON, BAD_MESSAGE)
 TYPE_WORDS = {BAD_DATE: "a date or time", BAD_NUMBER: "a number", BAD_BOOL: "yes/no"}
 QUARANTINE_SCHEMA = {
     "origin": pl.String, "sheet": pl.String, "row_number": pl.Int64, "column_name": pl.String,
@@ -108,7 +117,7 @@ def message_expr(column: str, reason: str, raw_col: str, table: Table) -> pl.Exp
     value = textrules.shown(pl.col(raw_col))
     if reason == MISSING:
         return pl.lit(f"{column}: a value is required")
-    if reason == BAD_ENCODING:
+    if reason in (BAD_ENCODING, *PLUGIN_REASONS):  # the plugin wrote the message
         return pl.col(raw_col)
     if reason == BAD_TEXT:
         return pl.lit(f"{column}: holds a NUL or another control character, which no text "

@@ -22,8 +22,9 @@ INVALID_PHONE = "invalid_phone"
 BAD_ENCODING = "bad_encoding"  # the row's bytes are not text in the file's encoding
 BAD_TEXT = "bad_text"  # NUL or other control characters no warehouse column may hold
 TOO_LONG = "too_long"  # longer than the column's declared maximum
+BAD_GEOMETRY = "bad_geometry"  # a polygon that is invalid, does not close, or has no area
 UNKNOWN = "unknown_{level}"  # a division code not in the list: unknown_street, …
-AREA_LEVELS = ("street", "community", "grid")
+AREA_LEVELS = ("district", "street", "community", "grid")
 
 
 def _codes() -> tuple[str, ...]:
@@ -43,7 +44,11 @@ RETRYABLE: frozenset[str] = frozenset(UNKNOWN.format(level=lv) for lv in AREA_LE
 
 # Never reprocessed, even when asked: the stored row is a reading of undecodable bytes, and
 # loading a guess is what the quarantine is there to prevent.
-NOT_REPROCESSABLE: frozenset[str] = frozenset({BAD_ENCODING})
+NOT_REPROCESSABLE: frozenset[str] = frozenset({BAD_ENCODING, BAD_GEOMETRY})
+
+# Reasons a plugin finds itself (``ingest.contract.BAD_REASON``), with its own message. A bad
+# geometry is only seen by the plugin that reads the shape, so reprocessing cannot check it.
+PLUGIN_REASONS: frozenset[str] = frozenset({BAD_GEOMETRY})
 
 
 def is_known(code: str) -> bool:
@@ -55,6 +60,10 @@ def check_reprocessable(reason: str | None) -> None:
     """Refuse a reason whose rows can never be reprocessed (:data:`NOT_REPROCESSABLE`)."""
     from gongzhi.errors import SourceError
 
+    if reason == BAD_GEOMETRY:
+        raise SourceError("rows quarantined for bad_geometry cannot be reprocessed: only the "
+                          "geo plugin checks a shape; correct the boundary file and run the "
+                          "source again")
     if reason in NOT_REPROCESSABLE:
         raise SourceError(f"rows quarantined for {reason} cannot be reprocessed: their stored "
                           "text is a reading of bytes that were not text in the file's "
