@@ -26,7 +26,7 @@ from gongzhi.errors import ConfigError, Problem
 from gongzhi.settings import Settings
 from ingest.normalize import reasons
 from ingest.registry import load_validated
-from metrics import calendar, detail, latest, periods, views
+from metrics import calendar, detail, geo, latest, periods, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -439,3 +439,56 @@ def request_run(source: str, viewer: Viewer) -> int:
     if source not in {s.id for s in settings().sources}:
         raise ConfigError([Problem(source, "unknown source")])
     return runlog.request_run(metrics().engine, source, requested_by=viewer.username)
+
+
+# -- map ---------------------------------------------------------------------------------------
+
+
+@cached
+def _map_areas(k: Key, kpi: str, level: str, code: str, name: str, period: str,
+               map_level: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return geo.choropleth(metrics(), kpi, scope, periods.parse(period), map_level,
+                          viewer=k.viewer)
+
+
+def map_areas(k: Key, kpi: str, scope: Scope, period: str, level: str) -> pl.DataFrame:
+    """One KPI for every area of ``level`` in ``scope``, with its rank (metrics.geo)."""
+    return _map_areas(k, kpi, scope.level, scope.code, scope.name, period, level)
+
+
+@cached
+def _map_shapes(k: Key, level: str, code: str, map_level: str,
+                width: int) -> list[dict[str, Any]]:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return geo.shapes(metrics().engine, scope, map_level, viewer=k.viewer, width_px=width)
+
+
+def map_shapes(k: Key, scope: Scope, level: str, width: int) -> list[dict[str, Any]]:
+    """The simplified polygons of ``level`` inside ``scope`` (only the viewer's own area)."""
+    return _map_shapes(k, scope.level, scope.code, level, width)
+
+
+@cached
+def _event_bins(k: Key, level: str, code: str, period: str, cell: float) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return geo.event_bins(metrics().engine, scope, periods.parse(period), cell,
+                          viewer=k.viewer)
+
+
+def event_bins(k: Key, scope: Scope, period: str, cell: float) -> pl.DataFrame:
+    """Grid events of the period counted in square cells (positions only; no rows)."""
+    return _event_bins(k, scope.level, scope.code, period, cell)
+
+
+@cached
+def _map_notes(k: Key, level: str, code: str, map_level: str) -> list[tuple[str, str]]:
+    return geo.notes(metrics().engine, Scope(level, code), map_level)
+
+
+def map_notes(k: Key, scope: Scope, level: str) -> list[tuple[str, str]]:
+    """Where the shapes come from (note, vintage): licence, 'demo geometry'."""
+    return _map_notes(k, scope.level, scope.code, level)

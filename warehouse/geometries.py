@@ -28,6 +28,8 @@ geometries = _table(
     Column("geometry", Text, nullable=False, info={"code": True}),
     Column("bbox", String(128), nullable=False, info={"code": True}),  # "minx,miny,maxx,maxy"
     Column("area_km2", Float, nullable=False, info={"range": (0, 1_000_000)}),
+    # what the map says under these shapes: their origin and licence, "demo geometry" …
+    Column("note", String(500)),
     Index("ix_geometries_level", "level", "code"),
 )
 
@@ -51,9 +53,14 @@ def latest(engine: Engine, level: str, prefix: str = "") -> list[dict[str, Any]]
             for r in rows]
 
 
-def vintages(engine: Engine) -> dict[str, dt.date]:
-    """The latest boundary vintage per level (what the map's caption states)."""
+def notes(engine: Engine, level: str, prefix: str = "") -> list[tuple[str, str]]:
+    """The notes and vintages of the polygons of ``level`` under ``prefix`` (what the map's
+    caption states: where the shapes come from, their licence, whether they are demo ones)."""
     g = geometries.c
+    query = (select(g.note, func.max(g.vintage))
+             .where(g.level == level, g.code.startswith(prefix, autoescape=True))
+             .group_by(g.note).order_by(g.note))
     with engine.connect() as conn:
-        rows = conn.execute(select(g.level, func.max(g.vintage)).group_by(g.level)).all()
-    return {lv: v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for lv, v in rows}
+        rows = conn.execute(query).all()
+    return [(note or "", v.isoformat() if isinstance(v, dt.date) else str(v))
+            for note, v in rows]

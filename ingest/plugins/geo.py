@@ -62,6 +62,7 @@ class GeoConfig(PluginConfig):
     code_property: str | None = None
     crs: str | None = None  # default: what the file declares, else EPSG:4326
     vintage: dt.date | None = None  # default: 30 June of the year in the file name
+    note: str | None = None  # shown under the map: origin, licence, "demo geometry" …
     encoding: str | None = None  # a Shapefile's attribute table without a .cpg
     max_file_mb: float = 256.0
     max_unzipped_mb: float = 1024.0
@@ -273,6 +274,7 @@ class GeoSource(Source):
             "geometry": pl.Series(rows["geometry"], dtype=pl.String),
             "bbox": pl.Series(rows["bbox"], dtype=pl.String),
             "area_km2": pl.Series(rows["area_km2"], dtype=pl.Float64),
+            "note": [self.config.note] * n,
             BAD_REASON: pl.Series(rows[BAD_REASON], dtype=pl.String),
             BAD_MESSAGE: pl.Series(rows[BAD_MESSAGE], dtype=pl.String),
             BAD_COLUMN: ["geometry"] * n,
