@@ -26,7 +26,7 @@ from warehouse.schema import grid_events
 
 DEPTH = {"district": 6, "street": 9, "community": 12, "grid": 15}
 ORDER = ("district", "street", "community", "grid")
-SIMPLIFY_PX = 0.6  # polygons are simplified to about this many screen pixels
+SIMPLIFY_PX = 0.3  # polygons are simplified to about this many screen pixels
 COORD_DECIMALS = 5  # ≈ 1 m: finer than any screen shows
 
 

@@ -137,7 +137,10 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         stroke="#ffffff", strokeWidth=0.7, cursor="pointer",
         fillOpacity=0.8 if basemap else 1.0,
     ).encode(
-        color=alt.Color("status_label:N", scale=charts.status_colour(), title=t("col.status")),
+        # legends inside the plot: a fitted chart would shrink the plot, not the projection
+        color=alt.Color("status_label:N", scale=charts.status_colour(), title=t("col.status"),
+                        legend=alt.Legend(orient="top-right", fillColor="#ffffffcc",
+                                          padding=6)),
         tooltip=[alt.Tooltip("area:N", title=t("col.area")),
                  alt.Tooltip("shown:N", title=kpi_label),
                  alt.Tooltip("target_shown:N", title=t("map.target")),
@@ -155,7 +158,9 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         layers.append(alt.Chart(payload.bins).mark_circle(
             color="#24292f", opacity=0.45, stroke="#ffffff", strokeWidth=0.5).encode(
             longitude="lon:Q", latitude="lat:Q",
-            size=alt.Size("events:Q", title=t("map.events"), scale=alt.Scale(range=[8, 260])),
+            size=alt.Size("events:Q", title=t("map.events"), scale=alt.Scale(range=[8, 260]),
+                          legend=alt.Legend(orient="bottom-right", fillColor="#ffffffcc",
+                                            padding=6, format=",d", tickMinStep=1)),
             tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")]))
     return alt.layer(*layers).project(**proj.to_dict()).properties(width=width, height=height)
 
@@ -180,7 +185,7 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
         st.caption(t("map.basemap_missing", names=", ".join(missing)))
     chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
                       height=height, basemap=template)
-    with st.container(key=f"map_{widget}"):
+    with st.container(key=f"geomap_{widget}"):
         st.altair_chart(chart, key=widget, width="content",
                         on_select=functools.partial(state.on_chart_select, widget, level),
                         selection_mode=charts.PICK)
