@@ -21,6 +21,8 @@ levels = geo.map_levels(view.scope.level)
 if not levels:
     st.info(t("drill.finest"))
 else:
+    if "map_level" not in st.session_state and state.url_param("level") in levels:
+        st.session_state["map_level"] = state.url_param("level")  # a shared link's level
     level = state.bound(st.segmented_control, t("map.level"), levels, "map_level",
                         required=True, format_func=lambda lv: t(f"level.{lv}"))
     kpis = [k.id for k in cat.kpis.values() if k.periodic and level in k.scopes]
@@ -28,6 +30,7 @@ else:
         st.info(t("domain.no_data"))
     else:
         kpi = sections.kpi_picker(kpis, "map")
+        state.set_param("level", str(level))
         events = st.toggle(t("map.show_events"), value=True, key="map_events")
         geomap.draw(view, kpi, level,
                     f"map_page_{view.scope.code}_{view.period}_{kpi}_{level}", events=events)
