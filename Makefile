@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-map clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,10 @@ BENCH_CONFIG ?= benchmarks/data/kpi/scale-67/gongzhi.toml
 BENCH_PERIOD ?= 2025-12
 bench-dashboard: install
 	$(BIN)/python -m benchmarks.bench_dashboard --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
+
+# The map page coloured by its 984 grids: first draw in Chromium and the payload's size.
+bench-map: install
+	$(BIN)/python -m benchmarks.bench_map --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
 
 bench-load: install
 	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)

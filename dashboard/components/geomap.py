@@ -44,11 +44,14 @@ class MapPayload:
     bins: pl.DataFrame
     bbox: tuple[float, float, float, float] | None
     notes: list[tuple[str, str]] = field(default_factory=list)
+    #: the area itself (the district's outline, the street …), drawn under its parts, so
+    #: places without a polygon of ``level`` still show as part of it
+    outline: list[dict[str, Any]] = field(default_factory=list)
 
     def size_bytes(self) -> int:
         """What the features and bins weigh as JSON (what goes to the browser)."""
         return len(json.dumps(self.features, ensure_ascii=False).encode()) + len(
-            json.dumps(self.bins.to_dicts()).encode())
+            json.dumps(self.bins.to_dicts()).encode()) + len(json.dumps(self.outline).encode())
 
 
 def map_payload(key: data.Key, kpi: str, level: str, scope: Scope, period: str, lang: str,
@@ -82,7 +85,10 @@ def map_payload(key: data.Key, kpi: str, level: str, scope: Scope, period: str, 
     if events and bbox is not None:
         cell = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / BINS_ACROSS
         bins = data.event_bins(key, scope, period, round(cell, 6))
-    return MapPayload(kpi, level, features, bins, bbox, data.map_notes(key, scope, level))
+    outline = [{"type": "Feature", "geometry": s["geometry"], "properties": {}}
+               for s in data.map_shapes(key, scope, scope.level, width) if s["key"] == scope.code]
+    return MapPayload(kpi, level, features, bins, bbox, data.map_notes(key, scope, level),
+                      outline)
 
 
 def projection(bbox: tuple[float, float, float, float], width: int, height: int
@@ -153,13 +159,16 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         layers.append(alt.Chart(frame).mark_image(width=size, height=size, align="left",
                                                   baseline="top").encode(
             longitude="lon:Q", latitude="lat:Q", url="url:N"))
+    if payload.outline:
+        layers.append(alt.Chart(alt.Data(values=payload.outline)).mark_geoshape(
+            fill="#eef1f4", stroke="#8c959f", strokeWidth=1))
     layers.append(polygons)
     if payload.bins.height:
         layers.append(alt.Chart(payload.bins).mark_circle(
             color="#24292f", opacity=0.45, stroke="#ffffff", strokeWidth=0.5).encode(
             longitude="lon:Q", latitude="lat:Q",
             size=alt.Size("events:Q", title=t("map.events"), scale=alt.Scale(range=[8, 260]),
-                          legend=alt.Legend(orient="bottom-right", fillColor="#ffffffcc",
+                          legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
                                             padding=6, format=",d", tickMinStep=1)),
             tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")]))
     return alt.layer(*layers).project(**proj.to_dict()).properties(width=width, height=height)

@@ -3,6 +3,7 @@ by click), and street staff get only their own street's polygons, whatever the U
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ HANJIANG, WANGZHAI = "420606001000", "420606002000"
 PERIOD = "2024-12"
 SOURCES = ["divisions", "grids", "geo_district", "geo_street", "geo_community", "geo_grid",
            "grid_events"]
-PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-roledescription='geoshape']"
+PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-label*='区域']"
 LABELS_JS = f"""() => [...document.querySelectorAll("{PATHS}")]
     .map(p => (p.getAttribute('aria-label').match(/区域: ([^;]+)/) || [])[1])"""
 # a point inside the path (not in a hole, not under another mark), in page coordinates
@@ -102,13 +103,11 @@ def drawn_areas(page: Any, want: set[str]) -> set[str]:
     """Wait until the map's polygons are exactly ``want`` (by name); return what is drawn."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    try:
+    with contextlib.suppress(PlaywrightTimeout):
         page.wait_for_function(f"want => {{ const got = ({LABELS_JS})();"
                                " return got.length === want.length && "
                                "want.every(n => got.includes(n)); }", arg=sorted(want),
                                timeout=30_000, polling=100)
-    except PlaywrightTimeout:
-        pass
     return set(page.evaluate(LABELS_JS))
 
 
