@@ -32,6 +32,7 @@ from metrics.compiler import NotApplicable, Scope
 WIDTH, HEIGHT = 760, 540
 BINS_ACROSS = 40  # event bins: about this many across the map's width
 TILE_PX = 256
+AREAS, OUTLINE = "gz_map_areas", "gz_map_outline"  # placeholders for the inline polygons
 
 
 @dataclass
@@ -61,6 +62,8 @@ def map_payload(key: data.Key, kpi: str, level: str, scope: Scope, period: str, 
     ``key``, ``area``, ``shown``, ``target_shown``, ``status_label``, ``rank_shown``."""
     meta = data.catalog().get(kpi)
     shapes = data.map_shapes(key, scope, level, width)
+    if not shapes:  # no boundaries loaded: nothing to compute
+        return MapPayload(kpi, level, [], pl.DataFrame(), None)
     try:
         areas = data.map_areas(key, kpi, scope, period, level)
     except NotApplicable:
@@ -132,14 +135,18 @@ def tiles(template: str, bbox: tuple[float, float, float, float], scale: float
 
 
 def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
-              height: int = HEIGHT, basemap: str | None = None) -> charts.Layered:
-    """The choropleth (click: ``pick`` on ``key``), event bins, optional basemap tiles."""
+              height: int = HEIGHT, basemap: str | None = None) -> dict[str, Any]:
+    """The Vega-Lite spec (for ``st.vega_lite_chart``) of the choropleth (click: ``pick`` on
+    ``key``), event bins and optional basemap tiles.
+
+    The polygons go into the spec after Altair has built it: Altair validates every inline
+    value against the Vega-Lite schema, which takes seconds for a thousand polygons."""
     bbox = payload.bbox or (111.7, 32.0, 112.2, 32.3)
     scale, lon_c, lat_c = projection(bbox, width, height)
     proj = alt.Projection(type="mercator", scale=scale, center=[lon_c, lat_c],
                           translate=[width / 2, height / 2])
     pick = alt.selection_point(name=charts.PICK, fields=["key"], on="click", clear=False)
-    polygons = alt.Chart(alt.Data(values=payload.features)).mark_geoshape(
+    polygons = alt.Chart(alt.NamedData(name=AREAS)).mark_geoshape(
         stroke="#ffffff", strokeWidth=0.7, cursor="pointer",
         fillOpacity=0.8 if basemap else 1.0,
     ).encode(
@@ -160,7 +167,7 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
                                                   baseline="top").encode(
             longitude="lon:Q", latitude="lat:Q", url="url:N"))
     if payload.outline:
-        layers.append(alt.Chart(alt.Data(values=payload.outline)).mark_geoshape(
+        layers.append(alt.Chart(alt.NamedData(name=OUTLINE)).mark_geoshape(
             fill="#eef1f4", stroke="#8c959f", strokeWidth=1))
     layers.append(polygons)
     if payload.bins.height:
@@ -171,7 +178,14 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
                           legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
                                             padding=6, format=",d", tickMinStep=1)),
             tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")]))
-    return alt.layer(*layers).project(**proj.to_dict()).properties(width=width, height=height)
+    spec: dict[str, Any] = alt.layer(*layers).project(**proj.to_dict()).properties(
+        width=width, height=height).to_dict()
+    values = {AREAS: payload.features, OUTLINE: payload.outline}
+    for layer in spec["layer"]:
+        name = (layer.get("data") or {}).get("name")
+        if name in values:
+            layer["data"] = {"values": values[name]}
+    return spec
 
 
 def basemap_template() -> tuple[str | None, list[str]]:
@@ -195,7 +209,7 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
     chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
                       height=height, basemap=template)
     with st.container(key=f"geomap_{widget}"):
-        st.altair_chart(chart, key=widget, width="content",
+        st.vega_lite_chart(chart, key=widget, width="content",
                         on_select=functools.partial(state.on_chart_select, widget, level),
                         selection_mode=charts.PICK)
     for note, vintage in payload.notes:

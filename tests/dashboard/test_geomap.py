@@ -75,10 +75,11 @@ def test_chart_with_basemap_lays_tiles_under_the_polygons() -> None:
           "area": "汉江街道", "shown": "95%", "target_shown": "95%", "status_label": "达标（蓝）",
           "rank_shown": "1 / 1"}],
         pl.DataFrame({"lon": [112.05], "lat": [32.15], "events": [3]}), BBOX)
-    spec = geomap.map_chart(payload, "结案率", basemap=TEMPLATE).to_dict()
+    spec = geomap.map_chart(payload, "结案率", basemap=TEMPLATE)
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
              for layer in spec["layer"]]
     assert marks == ["image", "geoshape", "circle"]
     assert "tk=KEY" in json.dumps(spec)
-    offline = geomap.map_chart(payload, "结案率").to_dict()
+    assert spec["layer"][1]["data"] == {"values": payload.features}  # the polygons, inline
+    offline = geomap.map_chart(payload, "结案率")
     assert "image" not in json.dumps([layer["mark"] for layer in offline["layer"]])
