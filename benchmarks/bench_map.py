@@ -8,6 +8,9 @@ whose demo includes the geometry), start ``gongzhi serve`` and measure in the De
 - ``map_first_draw_ms``: from navigation start until every grid polygon is drawn, in a new
   browser session on a warm server (median of ``--runs``); ``map_cold_ms`` is the first visit
   after the server started (caches empty);
+- ``map_after_title_ms``: from the page's title being drawn to the map being drawn (the map's
+  own share, apart from Streamlit's page start); ``load_average_1min`` says how busy the
+  machine was;
 - ``websocket_bytes``: everything the server sent over Streamlit's websocket for one such
   visit (the whole page: the map's features and all else);
 - ``payload_bytes``: the map's own features and event bins as JSON, computed as the page
@@ -64,8 +67,9 @@ def payload(config: Path, period: str) -> tuple[int, int]:
     return size, len(shapes)
 
 
-def visit(chromium: Any, url: str, polygons: int) -> tuple[float, int]:
-    """ms until ``polygons`` grid polygons are drawn, and the websocket bytes received."""
+def visit(chromium: Any, url: str, polygons: int) -> tuple[float, int, float]:
+    """ms until ``polygons`` grid polygons are drawn, the websocket bytes received, and the
+    ms from the page's title to the drawn map (the map's own share of the first draw)."""
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
     page = ctx.new_page()
     received = [0]
@@ -75,11 +79,13 @@ def visit(chromium: Any, url: str, polygons: int) -> tuple[float, int]:
             0, received[0] + len(data if isinstance(data, bytes) else data.encode())))
     page.on("websocket", on_ws)
     page.goto(url, wait_until="commit")
+    page.wait_for_selector("h1", timeout=120_000)
+    titled = float(page.evaluate("() => performance.now()"))
     page.wait_for_function(f"n => document.querySelectorAll(\"{PATHS}\").length >= n",
                            arg=polygons, timeout=120_000, polling=20)
     ms = page.evaluate("() => performance.now()")
     ctx.close()
-    return float(ms), received[0]
+    return float(ms), received[0], float(ms) - titled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with (browser.serve(args.config, log=OUT / "map-serve.log") as (base, _),
           browser.chromium() as chromium):
-        cold, ws_bytes = visit(chromium, base + url_path, polygons)
-        warm = [visit(chromium, base + url_path, polygons)[0] for _ in range(args.runs)]
+        cold, ws_bytes, _ = visit(chromium, base + url_path, polygons)
+        visits = [visit(chromium, base + url_path, polygons) for _ in range(args.runs)]
+    warm = [v[0] for v in visits]
     result = {
         "map_first_draw_ms": round(statistics.median(warm), 1), "map_cold_ms": round(cold, 1),
-        "map_runs_ms": [round(x, 1) for x in warm], "websocket_bytes": ws_bytes,
+        "map_runs_ms": [round(x, 1) for x in warm],
+        "map_after_title_ms": round(statistics.median(v[2] for v in visits), 1),
+        "load_average_1min": round(__import__("os").getloadavg()[0], 1),
+        "websocket_bytes": ws_bytes,
         "payload_bytes": size, "polygons": polygons, "config": str(args.config),
         "period": args.period, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
