@@ -215,7 +215,7 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
     for note, vintage in payload.notes:
         st.caption(t("map.note", note=note, vintage=vintage))
     if template and data.settings().map.basemap_attribution:
-        st.caption(data.settings().map.basemap_attribution)
+        st.caption(i18n.md(data.settings().map.basemap_attribution))
     return payload
 
 
