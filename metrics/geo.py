@@ -16,23 +16,22 @@ from typing import cast as typing_cast
 import polars as pl
 from sqlalchemy import Engine, Float, cast, func, select
 
+from core import divisions
 from metrics.access import Viewer
 from metrics.compiler import Group, Scope, prefix_range
 from metrics.periods import Period
 from metrics.service import Metrics
 from metrics.views import CHILD
-from warehouse import geometries as geotable
 from warehouse.schema import grid_events
+from warehouse.tables import geometries as geotable
 
-DEPTH = {"district": 6, "street": 9, "community": 12, "grid": 15}
-ORDER = ("district", "street", "community", "grid")
 SIMPLIFY_PX = 0.3  # polygons are simplified to about this many screen pixels
 COORD_DECIMALS = 5  # ≈ 1 m: finer than any screen shows
 
 
 def map_levels(scope_level: str) -> list[str]:
     """Levels a map of ``scope_level`` can colour: every level below it."""
-    return list(ORDER[ORDER.index(scope_level) + 1:])
+    return list(divisions.LEVELS[divisions.depth(scope_level) + 1:])
 
 
 def default_level(scope_level: str) -> str | None:
@@ -40,7 +39,7 @@ def default_level(scope_level: str) -> str | None:
 
 
 def _prefix(scope: Scope) -> str:
-    return scope.code[:DEPTH[scope.level]]
+    return divisions.prefix(scope.code, scope.level)
 
 
 def choropleth(m: Metrics, kpi_id: str, scope: Scope, period: Period, level: str,
@@ -138,6 +137,7 @@ def event_bins(engine: Engine, scope: Scope, period: Period, cell_deg: float,
 
 def notes(engine: Engine, scope: Scope, level: str) -> list[tuple[str, str]]:
     """(note, vintage) of the outline and of the polygons of ``level`` in ``scope``."""
-    district = geotable.notes(engine, "district", scope.code[:6])
+    district = geotable.notes(engine, "district",
+                              divisions.prefix(scope.code, "district"))
     return district + [n for n in geotable.notes(engine, level, _prefix(scope))
                        if n not in district]

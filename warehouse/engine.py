@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
-from gongzhi.errors import WarehouseError
+from core.errors import WarehouseError
 from warehouse import schema
 
 SCHEMA_VERSION = 8
@@ -270,10 +270,10 @@ def _v6_rows_deleted(conn: Connection) -> None:
 
 def _v8_longitude_latitude(conn: Connection) -> None:
     """v8: optional longitude / latitude (WGS84) on the tables whose rows are places
-    (grid events, stations; the 12345 requests where that table exists). Version 7 is another
-    change's; the gap is kept so both apply in order."""
+    (grid events, stations, 12345 requests). Version 7 is another change's; the gap is kept so
+    both apply in order. A table the warehouse lacks yet is made whole by ``create_all``."""
     insp = inspect(conn)
-    for name in (*schema.LONLAT_TABLES, "hotline_requests"):
+    for name in schema.LONLAT_TABLES:
         if not insp.has_table(name):
             continue
         have = {c["name"] for c in insp.get_columns(name)}

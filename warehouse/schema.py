@@ -27,9 +27,11 @@ from sqlalchemy import (
     Text,
 )
 
+from core.divisions import LEVELS
+from core.roles import ROLES
+
 metadata = MetaData()
 
-LEVELS = ("district", "street", "community", "grid")
 CHANNELS = ("online", "window", "station", "self_service", "help_desk")
 CASE_STATUSES = ("accepted", "completed", "rejected", "withdrawn")
 EVENT_SOURCES = ("inspector", "resident", "hotline", "other")
@@ -84,8 +86,9 @@ def _lonlat() -> list[Column[Any]]:
             Column("latitude", Float, info={"range": (-90, 90)})]
 
 
-# tables with optional longitude / latitude columns (migration 8)
-LONLAT_TABLES = ("grid_events", "stations")
+# tables with optional longitude / latitude columns (migration 8); hotline_requests is in
+# warehouse/tables/hotline.py
+LONLAT_TABLES = ("grid_events", "stations", "hotline_requests")
 
 PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
 
@@ -438,7 +441,6 @@ reprocess_requests = Table(
     info={"kind": OPERATIONAL},
 )
 
-ROLES = ("leader", "street_staff", "community_staff")
 
 users = Table(
     "users",
@@ -540,8 +542,3 @@ def polars_dtype(col: Column[Any]) -> Any:
 def content_columns(table: Table) -> list[Column[Any]]:
     """Columns a source provides, i.e. all but the lineage columns."""
     return [c for c in table.columns if not c.name.startswith("_")]
-
-
-# Tables defined in modules of their own, on the same metadata (imported last: they use the
-# helpers above).
-from warehouse import geometries as _geometries  # noqa: E402,F401

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, state
+from dashboard import data, i18n, state
 from dashboard.components import filters, geomap, sections
-from dashboard.i18n import t
-from metrics import geo
+from dashboard.i18n import md, t
+from metrics import geo, semantic
 
 view = state.current()
 names = data.names(view.key)
 cat = data.catalog()
-st.title(t("nav.map"))
+page = semantic.load(check=False).pages.get("map")  # its label: config/semantic/geo.yaml
+st.title(md(i18n.pick(page.zh, page.en)) if page else t("nav.map"))
 st.caption(t("overview.caption", area=view.scope.name, period=view.period))
 filters.period_note()
 filters.breadcrumb(view, names)

@@ -24,14 +24,16 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from gongzhi.errors import SourceError
-from gongzhi.privacy import redact
+from core.divisions import Level
+from core.errors import SourceError
+from core.privacy import redact
+from core.reasons import BAD_GEOMETRY
 from ingest.contract import (
     BAD_COLUMN,
     BAD_MESSAGE,
@@ -42,7 +44,6 @@ from ingest.contract import (
     PluginConfig,
     Source,
 )
-from ingest.normalize.reasons import BAD_GEOMETRY
 from ingest.plugins import gcj02
 from ingest.plugins.files import FilesConfig, check_inside
 from ingest.plugins.geo_formats import Feature, Layer, read_geojson, read_kml, read_shapefile_zip
@@ -58,7 +59,7 @@ COORD_DECIMALS = 7  # ≈ 1 cm: what a boundary file's precision can mean
 
 class GeoConfig(PluginConfig):
     path: str = Field(description="glob of boundary files, relative to the config folder")
-    level: Literal["district", "street", "community", "grid"] | None = None
+    level: Level | None = None
     code_property: str | None = None
     crs: str | None = None  # default: what the file declares, else EPSG:4326
     vintage: dt.date | None = None  # default: 30 June of the year in the file name

@@ -18,7 +18,7 @@ from typing import Any
 
 from defusedxml import ElementTree
 
-from gongzhi.errors import SourceError
+from core.errors import SourceError
 from ingest.plugins.files import check_zip
 
 

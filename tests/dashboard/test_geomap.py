@@ -9,8 +9,8 @@ import math
 import polars as pl
 import pytest
 
+from core.mapsettings import MapSettings, parse_map
 from dashboard.components import geomap
-from gongzhi.mapsettings import MapSettings, parse_map
 
 BBOX = (111.74, 32.02, 112.18, 32.25)  # about 樊城区
 TEMPLATE = "https://tiles.example/{z}/{x}/{y}.png?tk=KEY"

@@ -14,7 +14,7 @@ from shapely.geometry import shape
 from gongzhi.demo import geometry
 from ingest.plugins.gcj02 import gcj02_to_wgs84
 from tests.gongzhi.test_demo import Demo, demo  # noqa: F401  (the module's loaded demo)
-from warehouse.geometries import latest
+from warehouse.tables.geometries import latest
 
 TOLERANCE_DEG = 2e-6  # the files' 1e-6° grid, and the GCJ-02 inverse's rounding
 

@@ -128,7 +128,7 @@ def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
     import shapely
     from shapely.geometry import shape
 
-    from warehouse.geometries import latest
+    from warehouse.tables.geometries import latest
 
     # simplified by under a pixel: each shape moves at most the tolerance (+ 1 m rounding),
     # so its area changes by at most perimeter × that distance

@@ -78,8 +78,8 @@ def test_two_processes_creating_the_warehouse_at_once(tmp_path: Path) -> None:
 
 
 def test_v6_warehouse_gets_longitude_and_latitude(engine) -> None:
-    """Migration 8 adds the optional WGS84 position to grid events and stations, keeping
-    their rows; the geometries table is created beside them."""
+    """Migration 8 adds the optional WGS84 position to grid events, stations and 12345
+    requests, keeping their rows; the geometries table is created beside them."""
     from sqlalchemy import delete, insert
 
     from warehouse.engine import utcnow

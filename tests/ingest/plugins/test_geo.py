@@ -18,8 +18,8 @@ from tests.conftest import divisions_source
 from tests.ingest.plugin_contract import PluginContract
 from warehouse import runlog
 from warehouse.engine import open_warehouse
-from warehouse.geometries import geometries, latest
 from warehouse.schema import stations
+from warehouse.tables.geometries import geometries, latest
 
 HANJIANG, WANGZHAI = "420606001000", "420606002000"  # streets in the official list
 COMMUNITY = "420606001001"

@@ -10,8 +10,13 @@ Codes are stable: they are stored with every quarantined row and filtered on.
 
 from __future__ import annotations
 
+from core.divisions import LEVELS
+from core.errors import SourceError
+
 MISSING = "missing_value"
 BAD_DATE = "bad_date"
+# a wall time the source's zone skips (a daylight-saving change: 02:30 on a spring-forward day)
+NO_LOCAL_TIME = "no_local_time"
 BAD_NUMBER = "bad_number"
 BAD_BOOL = "bad_boolean"
 BAD_CODE = "bad_code"
@@ -24,14 +29,14 @@ BAD_TEXT = "bad_text"  # NUL or other control characters no warehouse column may
 TOO_LONG = "too_long"  # longer than the column's declared maximum
 BAD_GEOMETRY = "bad_geometry"  # a polygon that is invalid, does not close, or has no area
 UNKNOWN = "unknown_{level}"  # a division code not in the list: unknown_street, …
-AREA_LEVELS = ("district", "street", "community", "grid")
+# (every level has one: a boundary file names the district too, see warehouse geometries)
 
 
 def _codes() -> tuple[str, ...]:
     """Every code above, in order, with ``UNKNOWN`` spelled out per level."""
     plain = [v for k, v in globals().items()
              if k.isupper() and isinstance(v, str) and "{" not in v]
-    return (*plain, *(UNKNOWN.format(level=lv) for lv in AREA_LEVELS))
+    return (*plain, *(UNKNOWN.format(level=lv) for lv in LEVELS))
 
 
 CODES: tuple[str, ...] = _codes()
@@ -40,7 +45,7 @@ CODES: tuple[str, ...] = _codes()
 # after its cases came in): such rows can pass as they are, so ``gongzhi reprocess`` retries
 # them by default. Every other reason is a bad value that only a corrected source fixes;
 # ``--reason`` retries one anyway (after ``[sources.columns]`` or ``[sources.defaults]`` changed).
-RETRYABLE: frozenset[str] = frozenset(UNKNOWN.format(level=lv) for lv in AREA_LEVELS)
+RETRYABLE: frozenset[str] = frozenset(UNKNOWN.format(level=lv) for lv in LEVELS)
 
 # Never reprocessed, even when asked: the stored row is a reading of undecodable bytes, and
 # loading a guess is what the quarantine is there to prevent.
@@ -58,8 +63,6 @@ def is_known(code: str) -> bool:
 
 def check_reprocessable(reason: str | None) -> None:
     """Refuse a reason whose rows can never be reprocessed (:data:`NOT_REPROCESSABLE`)."""
-    from gongzhi.errors import SourceError
-
     if reason == BAD_GEOMETRY:
         raise SourceError("rows quarantined for bad_geometry cannot be reprocessed: only the "
                           "geo plugin checks a shape; correct the boundary file and run the "

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Column, Date, Engine, Float, Index, String, Text, func, select
 
-from warehouse.schema import DIMENSION, LEVELS, _table
+from core.divisions import LEVELS
+from warehouse.schema import DIMENSION, _table
 
 geometries = _table(
     "geometries",

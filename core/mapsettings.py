@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gongzhi.errors import Problem
+from core.errors import Problem
 
 ENV_PART = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
