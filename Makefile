@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench-dashboard: install
 BENCH_SCALE ?= 67
 bench-alerts: install
 	$(BIN)/python -m benchmarks.bench_alerts --scale $(BENCH_SCALE)
+# The map page coloured by its 984 grids: first draw in Chromium and the payload's size.
+bench-map: install
+	$(BIN)/python -m benchmarks.bench_map --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
 
 bench-load: install
 	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)

@@ -29,6 +29,7 @@ from core.alertconfig import parse as parse_alerting
 from core.bulletin_settings import BulletinSettings, parse_bulletin
 from core.cron import schedule_problems
 from core.errors import ConfigError, Problem
+from core.mapsettings import MapSettings, parse_map
 from core.timezone import LOCAL_TZ
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
@@ -138,7 +139,7 @@ class DashboardSettings:
 
 # Sections a config may hold; [users] and [roles] are refused with a word on where they live.
 SECTIONS = ("warehouse", "sources", "scheduler", "auth", "dashboard", "privacy", "calendar",
-            "bulletin", "alerting", "alerts", "tasks")
+            "bulletin", "alerting", "alerts", "tasks", "map")
 NOT_HERE = {
     "users": "accounts live in the warehouse, not the config: use `gongzhi users add`",
     "roles": "the roles are fixed (leader, street_staff, community_staff) and each sees its "
@@ -162,6 +163,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     bulletin: BulletinSettings = field(default_factory=BulletinSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
     alerting: AlertingSettings = field(default_factory=AlertingSettings)  # [[alerts]] …
@@ -290,6 +292,8 @@ def settings_from_dict(
     dashboard = _dashboard(data.get("dashboard"), lines.top("dashboard"), problems)
     bulletin = parse_bulletin(data.get("bulletin"), base_dir, lines.top("bulletin"), problems,
                               check_schedule=check_schedules)
+    map_settings, map_problems = parse_map(data.get("map"), lines.top("map"))
+    problems += map_problems
 
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
@@ -321,8 +325,8 @@ def settings_from_dict(
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
-        calendar=calendar, auth=auth, dashboard=dashboard, bulletin=bulletin, raw=data,
-        pseudonym_key_file=key_file, alerting=alerting, tasks=tasks,
+        calendar=calendar, auth=auth, dashboard=dashboard, bulletin=bulletin,
+        map=map_settings, raw=data, pseudonym_key_file=key_file, alerting=alerting, tasks=tasks,
     )
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import divisions, reasons
 from core.errors import ConfigError, NoDivisions, Problem
 from core.settings import Settings, load_settings
-from metrics import calendar, detail, latest, periods, semantic, views
+from metrics import calendar, detail, geo, latest, periods, semantic, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -536,6 +536,8 @@ def bulletin_archive(viewer: Viewer) -> list[dict[str, Any]]:
     from bulletin import archive
 
     return archive.listing(metrics(), viewer)
+
+
 # -- 督办 tasks and the alert log (warehouse.cycle enforces the viewer's area) ----------------
 # Not cached: tasks move between data versions, and each person's list is small.
 
@@ -597,3 +599,56 @@ def alert_log(viewer: Viewer, limit: int = 200) -> list[dict[str, Any]]:
 
     prefix = None if viewer.role == "leader" else viewer.prefix
     return cycle.alert_entries(metrics().engine, limit=limit, prefix=prefix)
+
+
+# -- map ---------------------------------------------------------------------------------------
+
+
+@cached
+def _map_areas(k: Key, kpi: str, level: str, code: str, name: str, period: str,
+               map_level: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return geo.choropleth(metrics(), kpi, scope, periods.parse(period), map_level,
+                          viewer=k.viewer)
+
+
+def map_areas(k: Key, kpi: str, scope: Scope, period: str, level: str) -> pl.DataFrame:
+    """One KPI for every area of ``level`` in ``scope``, with its rank (metrics.geo)."""
+    return _map_areas(k, kpi, scope.level, scope.code, scope.name, period, level)
+
+
+@cached
+def _map_shapes(k: Key, level: str, code: str, map_level: str,
+                width: int) -> list[dict[str, Any]]:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return geo.shapes(metrics().engine, scope, map_level, viewer=k.viewer, width_px=width)
+
+
+def map_shapes(k: Key, scope: Scope, level: str, width: int) -> list[dict[str, Any]]:
+    """The simplified polygons of ``level`` inside ``scope`` (only the viewer's own area)."""
+    return _map_shapes(k, scope.level, scope.code, level, width)
+
+
+@cached
+def _event_bins(k: Key, level: str, code: str, period: str, cell: float) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return geo.event_bins(metrics().engine, scope, periods.parse(period), cell,
+                          viewer=k.viewer)
+
+
+def event_bins(k: Key, scope: Scope, period: str, cell: float) -> pl.DataFrame:
+    """Grid events of the period counted in square cells (positions only; no rows)."""
+    return _event_bins(k, scope.level, scope.code, period, cell)
+
+
+@cached
+def _map_notes(k: Key, level: str, code: str, map_level: str) -> list[tuple[str, str]]:
+    return geo.notes(metrics().engine, Scope(level, code), map_level)
+
+
+def map_notes(k: Key, scope: Scope, level: str) -> list[tuple[str, str]]:
+    """Where the shapes come from (note, vintage): licence, 'demo geometry'."""
+    return _map_notes(k, scope.level, scope.code, level)
