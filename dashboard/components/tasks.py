@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.errors import GongzhiError
 from dashboard import data, i18n
-from dashboard.i18n import md, t
+from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
 from metrics import format as fmt
 from metrics.access import AccessDenied
@@ -92,10 +92,14 @@ def status_word(row: dict[str, Any]) -> str:
     return f"{word} · :red[{t('tasks.overdue')}]" if row["overdue"] else word
 
 
+def _mark(row: dict[str, Any]) -> Markdown:
+    """Our own markup for a task's state: red square overdue, tick closed, dot open."""
+    return Markdown(":red[■]" if row["overdue"] else ("✓" if row["status"] == "closed" else "●"))
+
+
 def show(view: View, row: dict[str, Any], *, expanded: bool = False) -> None:
     """One task: what, for whom, the figure and definition, the answer; and the moves."""
-    mark = ":red[■]" if row["overdue"] else ("✓" if row["status"] == "closed" else "●")
-    with st.expander(f"{mark} {md(row['title'])}", expanded=expanded), \
+    with st.expander(f"{_mark(row)} {md(row['title'])}", expanded=expanded), \
             st.container(key=f"task_{row['id']}"):
         st.caption(t("tasks.meta", id=row["id"], area=row["area_name"], status=status_word(row),
                      due=row["due_date"].isoformat(), by=row["created_by"]))
@@ -134,7 +138,7 @@ def _do(view: View, move: str, row: dict[str, Any], *args: Any) -> None:
         return
     word = {"acknowledge": "tasks.ack", "answer": "tasks.submit_answer", "close": "tasks.close",
             "send_back": "tasks.send_back"}[move]
-    st.session_state["task_flash"] = str(t("tasks.done", what=t(word)))
+    st.session_state["task_flash"] = t("tasks.done", what=t(word))  # Markdown, escaped by t()
     st.rerun()
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 from core import divisions
 from dashboard import data, state
 from dashboard.components import tasks
-from dashboard.i18n import t
+from dashboard.i18n import md, t
 from warehouse.cycle import TaskDenied
 
 
@@ -20,7 +20,7 @@ def main() -> None:
     st.title(t("tasks.title"))
     flash = st.session_state.pop("task_flash", None)
     if flash:
-        st.success(flash)
+        st.success(md(flash))
     wanted = state.url_param("task")
     if wanted:
         try:
@@ -33,7 +33,7 @@ def main() -> None:
         tabs = [("issued", t("tasks.issued")), ("all", t("tasks.all"))]
     else:
         tabs = [("assigned", t("tasks.mine"))]
-    for (mine, _), tab in zip(tabs, st.tabs([label for _, label in tabs]), strict=True):
+    for (mine, _), tab in zip(tabs, st.tabs([md(label) for _, label in tabs]), strict=True):
         with tab:
             rows = data.tasks_for(user, mine, prefix)
             if not rows:
