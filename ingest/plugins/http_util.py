@@ -274,15 +274,19 @@ def send_with_retries(
     where: str,
     secrets: Iterable[str | None] = (),
     auth_hint: str = "",
+    describe_body: Callable[[bytes], str] | None = None,
     warn: Callable[[str], None] = lambda message: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> httpx.Response:
-    """Send ``request`` until it gets a 2xx response, retrying what may pass on its own.
+    """Send ``request`` until it gets a 2xx response, retrying what may pass on its own; the
+    one retry loop of every HTTP source (``rest``, ``open311``).
 
     ``where`` names the place in errors (URL and page); it must already be redacted.
-    Raises :class:`AuthError` (with its ``status``) on 401/403, :class:`HttpStatusError`
-    (with the ``status``) on other 4xx and unexpected statuses, and
-    :class:`TransientSourceError` once ``policy.max_retries`` retries are spent.
+    ``describe_body`` turns an error response's body into the server's own words (Open311
+    error objects); without it the start of the body is shown. Raises :class:`AuthError`
+    (with its ``status``) on 401/403, :class:`HttpStatusError` (with the ``status``) on other
+    4xx and unexpected statuses, and :class:`TransientSourceError` once ``policy.max_retries``
+    retries are spent, naming the last error and the number of attempts.
     """
     secrets = list(secrets)
     last = ""
@@ -291,24 +295,35 @@ def send_with_retries(
         try:
             response = client.send(request)
         except RefusedDestination as e:
-            raise RefusedDestination(str(e), location=where) from None
+            raise RefusedDestination(redact(str(e), secrets), location=where) from None
         except httpx.TooManyRedirects:
             raise SourceError("too many redirects", location=where) from None
+        except httpx.TimeoutException:
+            timeout = client.timeout.read
+            last = f"no answer within {timeout:g} s" if timeout is not None else "no answer"
         except httpx.TransportError as e:
             # the exception text may carry the URL; keep only its kind and first line
             detail = redact(str(e).splitlines()[0] if str(e) else "", secrets)
-            last = f"{type(e).__name__}" + (f" ({detail})" if detail else "")
+            last = f"connection failed ({type(e).__name__}" + (f": {detail})" if detail
+                                                              else ")")
+        except httpx.HTTPError as e:  # undecodable content and the like: retrying won't help
+            raise SourceError(redact(f"{type(e).__name__}: {e}", secrets),
+                              location=where) from None
         else:
             status = response.status_code
             if 200 <= status <= 299:
                 return response
             if status in (401, 403):
+                if describe_body is not None:
+                    text = redact(describe_body(response.content), secrets)
+                    raise AuthError(f"HTTP {status}: {text}", location=where, status=status)
                 hint = f"; check {auth_hint}" if auth_hint else ""
                 raise AuthError(f"the server refused the request (HTTP {status}){hint}",
                                 location=where, status=status)
             if not is_retryable_status(status):
-                raise HttpStatusError(status, f"HTTP {status}{_snippet(response, secrets)}",
-                                      location=where)
+                text = (": " + redact(describe_body(response.content), secrets)
+                        if describe_body is not None else _snippet(response, secrets))
+                raise HttpStatusError(status, f"HTTP {status}{text}", location=where)
             last = f"HTTP {status}"
             wait = parse_retry_after(response.headers.get("Retry-After"))
         if attempt == policy.max_retries:
@@ -318,8 +333,10 @@ def send_with_retries(
         wait = min(wait, policy.backoff_max_s)
         warn(f"{where}: {last}; retry {attempt + 1} of {policy.max_retries} in {wait:.1f} s")
         sleep(wait)
+    attempts = policy.max_retries + 1
     raise TransientSourceError(
-        f"still failing after {policy.max_retries} retries; last error: {last}", location=where)
+        f"still failing after {policy.max_retries} retries; last error: {last} "
+        f"(after {attempts} attempt(s))", location=where)
 
 
 def _snippet(response: httpx.Response, secrets: list[str | None], limit: int = 200) -> str:
