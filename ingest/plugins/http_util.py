@@ -1,5 +1,5 @@
 """HTTP helpers shared by the API plugins (``rest``, ``open311``, and every later HTTP
-source): where a source may connect, and one GET with retries.
+source): where a source may connect, how fast, and one GET with retries.
 
 Where (:func:`guarded_client`): requests go only to the configured URL's origin and the
 origins a source lists in ``allowed_origins`` (``next`` links and redirects included);
@@ -115,6 +115,9 @@ class HttpSourceConfig(PluginConfig):
                                           "are sent there")
     allow_private: bool = Field(False, description="allow private and loopback addresses "
                                                    "(an API on the intranet)")
+    max_requests_per_minute: float | None = Field(
+        None, gt=0, description="at most this many requests a minute (pages, retries and "
+                                "redirects included), spaced evenly; none: no limit")
 
     @field_validator("allowed_origins")
     @classmethod
@@ -216,6 +219,27 @@ class GuardedBackend(httpcore.SyncBackend):
         raise error or httpcore.ConnectError(f"no address for {host}")
 
 
+class Pacer:
+    """Spaces requests at least ``60 / per_minute`` seconds apart (the API's rate limit),
+    every request the client sends: pages, retries and redirects alike."""
+
+    def __init__(self, per_minute: float | None, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next: float | None = None
+
+    def __call__(self, request: httpx.Request) -> None:
+        if not self.interval:
+            return
+        now = self._clock()
+        if self._next is not None and now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
 class OriginBearer(httpx.Auth):
     """``Authorization: Bearer …`` on requests to the source's own origin only."""
 
@@ -235,7 +259,8 @@ def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
                    secrets: Iterable[str | None] = ()) -> httpx.Client:
     """The HTTP client of a source whose configured URL is ``url``: only its origin and
     ``cfg.allowed_origins``, addresses checked before connecting, ``token`` (bearer) sent to
-    its own origin only. Redirects are followed within the same rules."""
+    its own origin only, requests paced to ``cfg.max_requests_per_minute``. Redirects are
+    followed within the same rules."""
     home = origin_of(url)
     allowed = {home, *(origin_of(o) for o in cfg.allowed_origins)}
     if home[0] == "http":  # an upgrade of the same host to https is the same server
@@ -263,7 +288,8 @@ def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
     return httpx.Client(transport=transport, trust_env=False, timeout=timeout,
                         headers=headers or {}, follow_redirects=True,
                         auth=OriginBearer(token, home) if token else None,
-                        event_hooks={"request": [check_origin]})
+                        event_hooks={"request": [check_origin,
+                                                 Pacer(cfg.max_requests_per_minute)]})
 
 
 def send_with_retries(
