@@ -1,16 +1,21 @@
 """What every HTTP source shares (ingest/plugins/http_util.py): the rate limit spaces every
-request, on a real server on 127.0.0.1, for rest and open311 alike; the pacer's arithmetic."""
+request, on a real server on 127.0.0.1, for rest and open311 alike; the pacer's arithmetic;
+open311 retries through the shared loop (Retry-After dates, dropped connections, timeouts)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from core.errors import TransientSourceError
 from ingest.plugins.http_util import Pacer
 from tests.ingest.plugins.http_server import (  # noqa: F401 - http_server is a fixture
     LoopbackServer,
+    Reply,
     http_server,
     json_reply,
 )
@@ -73,3 +78,38 @@ def test_the_pacer_waits_only_what_is_left_of_the_interval() -> None:
     unlimited(request)
     unlimited(request)
     assert slept == [0.3, 0.5]
+
+
+def test_open311_retries_through_the_shared_loop(tmp_path: Path,
+                                                 http_server: LoopbackServer) -> None:  # noqa: F811
+    """open311 gets what rest has: the server's Retry-After as an HTTP date is honoured, a
+    dropped connection and a late answer are retried, each retry is reported, and the
+    timeout is named in the wording both plugins share."""
+    import email.utils
+
+    body = (CASES / "requests.json").read_bytes()
+    in_a_second = email.utils.format_datetime(
+        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2), usegmt=True)
+    http_server.route("/v2/requests.json",
+                      json_reply({}, 429, Retry_After=in_a_second),
+                      Reply(drop=True),
+                      Reply(200, body, {"Content-Type": "application/json"}))
+    warnings: list[str] = []
+    base = http_server.url + "/v2"
+    src = build(tmp_path, open311_source(base, fetch_services=False, max_retries=2), warnings)
+    batches = list(src.extract(None))
+    assert sum(b.frame.height for b in batches) == 7
+    first, second = http_server.requests_to("/v2/requests.json")[:2]
+    assert second.at - first.at >= 0.9  # the date said ~2 s (whole seconds: at least 1)
+    retries = [w for w in warnings if "; retry " in w]
+    assert [w.split(": ", 1)[1].split(";")[0] for w in retries] == [
+        "HTTP 429", "connection failed (RemoteProtocolError: Server disconnected without "
+                    "sending a response.)"]
+    assert all(f"{base}/requests.json: " in w for w in retries)
+
+    http_server.route("/v2/requests.json", Reply(200, body, delay_s=0.5))
+    late = build(tmp_path, open311_source(base, fetch_services=False, max_retries=0,
+                                          timeout_s=0.1))
+    with pytest.raises(TransientSourceError, match=r"no answer within 0\.1 s \(after 1 "
+                                                   r"attempt\(s\)\)"):
+        list(late.extract(None))
