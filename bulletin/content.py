@@ -125,13 +125,16 @@ def definition(description: str) -> str:
     return m.group(1) if m else text
 
 
-# TODO(issue 12 item 4, 督办 tasks): another helper builds the supervision tasks; wire this
-# hook to their open tasks of ``scope`` (overdue first) when that lands. Until then the
-# bulletin's task section says there are none.
 def open_supervision_tasks(engine: Engine, scope: Scope, period: Period) -> list[dict[str, Any]]:
-    """Open 督办 tasks of ``scope`` to list in the bulletin: each a dict with ``title``,
-    ``unit`` (responsible area), ``due`` (date) and ``overdue`` (bool)."""
-    return []
+    """Open 督办 tasks of ``scope`` (a street: with its communities') to list in the bulletin,
+    oldest due first: each a dict with ``title``, ``unit`` (the responsible area), ``due``
+    (date) and ``overdue``. The tasks are the data layer's (warehouse.cycle); the bulletin of a
+    street goes to that street only, so its tasks may be listed in it."""
+    from warehouse import cycle
+
+    return [{"title": t["title"], "unit": t["area_name"], "due": t["due_date"],
+             "overdue": bool(t["overdue"])}
+            for t in cycle.open_tasks_of_area(engine, scope.code)]
 
 
 def build(m: Metrics, scheme: Scheme, period: Period, settings: BulletinSettings,

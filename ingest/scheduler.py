@@ -360,6 +360,15 @@ class SchedulerService:
                               id=f"job:{name}", name=f"{name} ({cron})")
             except Exception as e:  # a bad extra job never stops the loads
                 self.log(f"[{name}] warning: not scheduled: {e}")
+        for i, ob in enumerate(self.observers):  # followers with a schedule of their own
+            ob_cron, job = getattr(ob, "schedule", None), getattr(ob, "on_schedule", None)
+            if ob_cron and job is not None:
+                try:
+                    sched.add_job(self._guarded, cron_trigger(ob_cron, self.tz),
+                                  args=(job, self.engine), id=f"observer:{i}",
+                                  name=f"{type(ob).__name__} ({ob_cron})")
+                except Exception as e:  # a bad schedule never stops the sources' jobs
+                    self.log(f"warning: {type(ob).__name__} schedule {ob_cron!r} ignored: {e}")
         sched.add_job(self._guarded, IntervalTrigger(seconds=conf.poll_seconds, timezone=self.tz),
                       args=(self._poll,), id="requests", name="run-now requests",
                       next_run_time=datetime.now(self.tz))

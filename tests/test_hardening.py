@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("dashboard", "metrics", "ingest", "warehouse", "gongzhi", "core")
+PACKAGES = ("dashboard", "metrics", "ingest", "warehouse", "gongzhi", "core", "bulletin")
 
 
 def _sources() -> list[Path]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     Integer,
     create_engine,
     event,
@@ -40,7 +41,7 @@ from sqlalchemy.schema import DDLElement
 from core.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -280,10 +281,25 @@ def _v7_content_hash(conn: Connection) -> None:
             conn.execute(AddColumn(table.name, Column("_hash", BigInteger)))
 
 
+def _v8_longitude_latitude(conn: Connection) -> None:
+    """v8: optional longitude / latitude (WGS84) on the tables whose rows are places
+    (grid events, stations, 12345 requests). A table the warehouse lacks yet is made whole by
+    ``create_all``."""
+    insp = inspect(conn)
+    for name in schema.LONLAT_TABLES:
+        if not insp.has_table(name):
+            continue
+        have = {c["name"] for c in insp.get_columns(name)}
+        for col in ("longitude", "latitude"):
+            if col not in have:
+                conn.execute(AddColumn(name, Column(col, Float)))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
-                                     (6, _v6_rows_deleted), (7, _v7_content_hash)]
+                                     (6, _v6_rows_deleted), (7, _v7_content_hash),
+                                     (8, _v8_longitude_latitude)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}
@@ -448,4 +464,7 @@ def stamp_loaded(conn: Connection, tables: set[str]) -> None:
 
 # The office's tables (area targets, bulletin archive) sit on ``schema.app_metadata`` in a
 # module of their own; importing it here registers them wherever the schema is made.
+# The governance cycle's tables (alert log, 督办 tasks) join app_metadata from their own module
+# (imported here, after everything they use from this one, so every engine creates them).
+from warehouse import cycle as _cycle  # noqa: E402,F401
 from warehouse import office  # noqa: E402,F401

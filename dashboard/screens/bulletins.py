@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.divisions import code_at
 from dashboard import data, i18n, state
-from dashboard.i18n import t
+from dashboard.i18n import md, t
 from metrics import format as fmt
 from metrics.access import Viewer
 
@@ -62,8 +62,8 @@ def archive_list() -> None:
     names = data.names(view.key)
     for r in rows[:50]:
         c1, c2, c3, c4 = st.columns([1.2, 2, 2, 1.2], vertical_alignment="center")
-        c1.write(r["period"])
-        c2.write(f"{names.get(r['code'], r['code'])} · {r['format'].upper()}")
+        c1.write(md(r["period"]))
+        c2.write(f"{md(names.get(r['code'], r['code']))} · {md(r['format'].upper())}")
         c3.caption(t("bulletin.made", at=fmt.fresh(r["generated_at"], i18n.lang()),
                      by=r["generated_by"]))
         c4.download_button(t("bulletin.download"),
