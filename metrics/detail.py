@@ -60,6 +60,55 @@ DETAILS: dict[str, DetailSpec] = {
 }
 
 
+_PERSON = (("name_masked", "姓名(脱敏)", "Name (masked)"),
+           ("phone_masked", "电话(脱敏)", "Phone (masked)"),
+           ("id_masked", "证件号(脱敏)", "ID (masked)"))
+
+# The columns a row of each table shows when people read it (drill-through, exports): the
+# domain details above, and the other tables KPIs count. Personal columns appear only in
+# their masked forms (DESIGN §6); the pseudonym (id_hash) and the lineage never do.
+TABLE_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    **{spec.table: spec.columns for spec in DETAILS.values()},
+    "service_items": (("item_code", "事项编码", "Item"), ("item_name", "事项名称", "Name"),
+                      ("department", "部门", "Department"),
+                      ("online_capable", "可网办", "Online capable"),
+                      ("promised_days", "承诺时限(工作日)", "Promised days")),
+    "certificates": (("certificate_id", "证明编号", "Certificate"), ("name", "名称", "Name"),
+                     ("status", "状态", "Status"), ("changed_at", "变更时间", "Changed")),
+    "grid_staff": (("staff_id", "人员编号", "Staff"), ("grid_code", "网格", "Grid"),
+                   ("role", "岗位", "Role"), ("is_party_member", "党员", "Party member"),
+                   ("certified_social_worker", "持证社工", "Certified"),
+                   ("trained", "已培训", "Trained"), *_PERSON),
+    "volunteers": (("volunteer_id", "志愿者编号", "Volunteer"),
+                   ("community_code", "社区", "Community"), ("team_id", "服务队", "Team"),
+                   ("registered_at", "注册时间", "Registered"),
+                   ("is_party_member", "党员", "Party member"), *_PERSON),
+    "timebank_redemptions": (("redemption_id", "兑换编号", "Redemption"),
+                             ("volunteer_id", "志愿者编号", "Volunteer"),
+                             ("community_code", "社区", "Community"),
+                             ("redeemed_at", "兑换时间", "Redeemed"),
+                             ("hours", "时长(小时)", "Hours"), ("service", "兑换服务", "Service")),
+    "party_members": (("member_id", "党员编号", "Member"), ("community_code", "社区", "Community"),
+                      ("checked_in_at", "报到时间", "Checked in"), ("points", "积分", "Points"),
+                      *_PERSON),
+    "stations": (("station_id", "驿站编号", "Station"), ("community_code", "社区", "Community"),
+                 ("name", "名称", "Name"), ("tier", "等级", "Tier"),
+                 ("opened_at", "建成时间", "Opened")),
+    "property_fees": (("community_code", "社区", "Community"), ("period", "月份", "Month"),
+                      ("households_billed", "应缴户数", "Billed"),
+                      ("households_paid", "已缴户数", "Paid")),
+    "population": (("community_code", "社区", "Community"), ("year", "年份", "Year"),
+                   ("residents", "常住人口", "Residents"), ("households", "户数", "Households")),
+    "divisions": (("code", "区划代码", "Code"), ("name", "名称", "Name"),
+                  ("level", "层级", "Level"), ("parent_code", "上级", "Parent"),
+                  ("active", "有效", "Active")),
+}
+# derived columns (metrics.catalog.DERIVED) shown beside the stored ones when a KPI uses them
+DERIVED_LABELS: dict[str, tuple[str, str]] = {"on_time": ("按时办结", "On time"),
+                                              "hours_to_close": ("结案时长(小时)",
+                                                                 "Hours to close")}
+
+
 def _query(spec: DetailSpec, scope: Scope, period: Period | None) -> Any:
     t = data_tables()[spec.table]
     conds = []
@@ -107,7 +156,12 @@ def rows(engine: Engine, domain: str, scope: Scope, period: Period | None, *, of
 def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
              names: dict[str, str] | None = None) -> pl.DataFrame:
     """Rows for people: local times, area names beside codes, column headers in ``lang``."""
-    spec = DETAILS[domain]
+    return labelled_columns(frame, DETAILS[domain].columns, lang, names)
+
+
+def labelled_columns(frame: pl.DataFrame, columns: tuple[tuple[str, str, str], ...],
+                     lang: str = "zh", names: dict[str, str] | None = None) -> pl.DataFrame:
+    """:func:`labelled` for any column spec ``(column, zh, en)``."""
     out = frame
     for c in frame.columns:
         if frame[c].dtype == pl.Datetime("us"):
@@ -118,5 +172,5 @@ def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
             if c in out.columns:
                 out = out.with_columns(pl.col(c).replace_strict(
                     names, default=pl.col(c), return_dtype=pl.String).alias(c))
-    header = {c: (zh if lang == "zh" else en) for c, zh, en in spec.columns}
+    header = {c: (zh if lang == "zh" else en) for c, zh, en in columns}
     return out.rename({c: header[c] for c in out.columns if c in header})

@@ -20,7 +20,7 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from gongzhi.errors import ConfigError, Problem
-from metrics import compiler, rollup
+from metrics import breakdown, compiler, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
@@ -147,6 +147,9 @@ class Metrics:
         for kpi in kpis:
             if group == "month" and not kpi.periodic:
                 continue  # a state has no months
+            if group in breakdown.DIMENSIONS and len(
+                    {m.table for m in kpi.measures().values()}) > 1:
+                continue  # a ratio across two tables has no common category to split by
             for m in kpi.measures().values():
                 for row, spans in plan:
                     for tag, p in spans.items():
@@ -260,8 +263,8 @@ class Metrics:
             return None
         if not job.period.whole_months:
             return None  # rollups are monthly: days and weeks come from the facts
-        if job.scope.level == "grid" or job.group == "grid":
-            return None
+        if job.scope.level == "grid" or job.group not in (None, "street", "community"):
+            return None  # rollups are kept per community and month, not per category
         fam = self.families.get((m.table or "", m.time or ""))
         if fam is None or fam.name not in ready or rollup.measure_key(m) not in fam.measures:
             return None

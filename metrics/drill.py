@@ -1,0 +1,196 @@
+"""Drill-through: from a KPI figure to exactly the rows behind its numerator or denominator.
+
+A figure is a KPI × part (numerator, denominator, or the measure of a count KPI) × scope ×
+period, optionally narrowed to one value of a breakdown dimension (a grouped row: "the
+events of category 市容环境"). Its rows come from :func:`metrics.compiler.measure_rows`,
+the same code that builds the KPI's aggregate, so there is no second copy of any KPI's
+logic: the numerator's rows are the rows the numerator counts (for a sum, the rows it
+sums; for an average, the rows whose value it averages).
+
+Rows come a page at a time in a stable order (the table's primary key, which also lets the
+engine find a first page without sorting), exports up to :data:`EXPORT_CAP` rows. Personal
+columns only in their masked forms (:data:`metrics.detail.TABLE_COLUMNS`). Access is checked
+here (a viewer outside the scope gets :class:`AccessDenied`); :func:`record` writes the audit
+record callers owe for every view and export.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Boolean, Engine, Select, Table, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from metrics import breakdown
+from metrics.access import Viewer
+from metrics.catalog import DERIVED
+from metrics.compiler import MeasureRows, NotApplicable, Scope, column, measure_rows
+from metrics.detail import DERIVED_LABELS, EXPORT_CAP, TABLE_COLUMNS, labelled_columns
+from metrics.model import Kpi, Measure
+from metrics.periods import Period
+from warehouse import audit
+from warehouse.schema import polars_dtype
+
+PARTS = ("numerator", "denominator", "measure")
+PART_LABELS = {"numerator": ("分子", "numerator"), "denominator": ("分母", "denominator"),
+               "measure": ("计数", "measure")}
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Which figure to open: a KPI's part in a scope and period, optionally only the rows of
+    one value of a breakdown dimension (``dim`` set: ``key`` None means rows without one)."""
+
+    kpi: str
+    part: str
+    scope: Scope
+    period: Period | None
+    dim: str | None = None
+    key: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The filters, as the audit log and the exports' file names record them."""
+        out: dict[str, Any] = {"kpi": self.kpi, "part": self.part, "scope": self.scope.key(),
+                               "period": self.period.label if self.period else None}
+        if self.dim:
+            out |= {"dim": self.dim, "key": self.key}
+        return out
+
+
+@dataclass
+class Page:
+    """One page of a figure's rows, with how many there are in all."""
+
+    rows: pl.DataFrame
+    page: int
+    size: int
+    total: int
+    columns: tuple[tuple[str, str, str], ...] = field(default=())
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+
+def parts_of(kpi: Kpi) -> list[str]:
+    """The parts of ``kpi`` that have rows: numerator and denominator, or its measure."""
+    return list(kpi.measures())
+
+
+def measure_of(kpi: Kpi, part: str) -> Measure:
+    measures = kpi.measures()
+    if part not in measures:
+        raise NotApplicable(f"{kpi.id} has no {part}; it has {', '.join(measures)}")
+    return measures[part]
+
+
+def _period_for(kpi: Kpi, m: Measure, period: Period | None) -> Period | None:
+    # as the KPI service does: a state (no period) ignores the period, except a latest-year
+    # lookup, which needs it to pick the year
+    return period if kpi.periodic or m.window == "latest_year" else None
+
+
+@dataclass
+class _Plan:
+    rows: MeasureRows
+    columns: list[ColumnElement[Any]]
+    spec: tuple[tuple[str, str, str], ...]
+    order: list[ColumnElement[Any]]
+    schema: dict[str, Any]
+
+
+def _plan(kpi: Kpi, fig: Figure) -> _Plan:
+    m = measure_of(kpi, fig.part)
+    mr = measure_rows(m, fig.scope, _period_for(kpi, m, fig.period))
+    t: Table = mr.table
+    if m.agg == "avg":  # an average's rows are those whose value it averages
+        mr.conditions.append(column(t, m.column or "").is_not(None))
+    spec = list(TABLE_COLUMNS[t.name])
+    cols: list[ColumnElement[Any]] = [t.c[c] for c, _, _ in spec]
+    schema: dict[str, Any] = {c: polars_dtype(t.c[c]) for c, _, _ in spec}
+    used = {f.column for f in m.filter} | {f.ref for f in m.filter if f.ref} | {m.column}
+    for name in DERIVED.get(t.name, {}):
+        if name in used:
+            cols.append(column(t, name).label(name))
+            zh, en = DERIVED_LABELS.get(name, (name, name))
+            spec.append((name, zh, en))
+            schema[name] = pl.Boolean if DERIVED[t.name][name] is Boolean else pl.Float64
+    if fig.dim is not None:
+        expr = mr.join_dimension(fig.dim)
+        mr.conditions.append(expr.is_(None) if fig.key is None else expr == fig.key)
+        name = breakdown.BREAKDOWNS[t.name][fig.dim].column
+        if name not in schema:  # a joined table's column (a case's department)
+            zh, en = breakdown.LABELS[fig.dim]
+            cols.append(expr.label(name))
+            spec.append((name, zh, en))
+            schema[name] = pl.String
+    order: list[ColumnElement[Any]] = [t.c[k.name] for k in t.primary_key.columns]
+    return _Plan(mr, cols, tuple(spec), order, schema)
+
+
+def _base(plan: _Plan, cols: list[Any]) -> Select:
+    stmt = select(*cols).select_from(plan.rows.source)
+    where = plan.rows.where()
+    return stmt if where is None else stmt.where(where)
+
+
+def count(engine: Engine, kpi: Kpi, fig: Figure, *, viewer: Viewer | None = None) -> int:
+    """How many rows are behind the figure."""
+    if viewer is not None:
+        viewer.check(fig.scope.level, fig.scope.code)
+    plan = _plan(kpi, fig)
+    with engine.connect() as conn:
+        return int(conn.execute(_base(plan, [func.count()])).scalar_one())
+
+
+def rows(engine: Engine, kpi: Kpi, fig: Figure, *, offset: int = 0, limit: int = PAGE_SIZE,
+         viewer: Viewer | None = None) -> tuple[pl.DataFrame, tuple[tuple[str, str, str], ...]]:
+    """Rows ``offset`` … ``offset + limit`` behind the figure in primary-key order
+    (canonical column names, stored UTC times) and the column spec ``(column, zh, en)``."""
+    if viewer is not None:
+        viewer.check(fig.scope.level, fig.scope.code)
+    if offset < 0 or limit < 1:
+        raise ValueError("offset must be ≥ 0 and limit ≥ 1")
+    plan = _plan(kpi, fig)
+    stmt = _base(plan, plan.columns).order_by(*plan.order).offset(offset).limit(
+        min(limit, EXPORT_CAP))
+    with engine.connect() as conn:
+        data = [tuple(r) for r in conn.execute(stmt)]
+    return pl.DataFrame(data, orient="row", schema=plan.schema), plan.spec
+
+
+def page(engine: Engine, kpi: Kpi, fig: Figure, number: int = 1, size: int = PAGE_SIZE, *,
+         viewer: Viewer | None = None, total: int | None = None) -> Page:
+    """Page ``number`` (from 1) of ``size`` rows; ``total`` when the caller knows it (else
+    counted). A page past the end is empty, not an error."""
+    if number < 1:
+        raise ValueError("pages count from 1")
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    frame, spec = rows(engine, kpi, fig, offset=(number - 1) * size, limit=size, viewer=viewer)
+    n = total if total is not None else count(engine, kpi, fig, viewer=viewer)
+    return Page(frame, number, size, n, spec)
+
+
+def export(engine: Engine, kpi: Kpi, fig: Figure, *, viewer: Viewer | None = None
+           ) -> tuple[pl.DataFrame, tuple[tuple[str, str, str], ...]]:
+    """Every row behind the figure, up to :data:`EXPORT_CAP`."""
+    return rows(engine, kpi, fig, offset=0, limit=EXPORT_CAP, viewer=viewer)
+
+
+def for_people(frame: pl.DataFrame, spec: tuple[tuple[str, str, str], ...], lang: str = "zh",
+               names: dict[str, str] | None = None) -> pl.DataFrame:
+    """Local times, area names and headers in ``lang`` (what the page and the exports show)."""
+    return labelled_columns(frame, spec, lang, names)
+
+
+def record(engine: Engine, viewer: Viewer, action: str, fig: Figure, row_count: int,
+           **extra: Any) -> None:
+    """The audit record of a view (``audit.VIEW_ROWS``) or export (``audit.EXPORT``)."""
+    audit.record(engine, username=viewer.username, role=viewer.role, action=action,
+                 target=f"drill:{fig.kpi}:{fig.part}", filters=fig.describe() | extra,
+                 row_count=row_count)
