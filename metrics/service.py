@@ -326,6 +326,8 @@ class Metrics:
         compared = kpi.periodic
         rows = []
         level = _group_level(group, scope)  # of the rows' areas: a target may not apply there
+        if group in breakdown.DIMENSIONS and kpi.additive:
+            level = "breakdown"  # an area's count target says nothing about one category
         target, warning = target_for(kpi, level)
         for plan_row, spans in plan:
             cur = parts_at("cur", plan_row)
