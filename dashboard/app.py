@@ -30,6 +30,7 @@ PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
          ("grid", "screens/grid.py", ":material/grid_view:"),
          ("vol", "screens/vol.py", ":material/volunteer_activism:"),
          ("party", "screens/party.py", ":material/flag:"),
+         ("drill", "screens/drill.py", ":material/table_rows:"),
          ("data", "screens/runs.py", ":material/database:")]
 
 
