@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-drill clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench-dashboard: install
 
 bench-load: install
 	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
+
+# drill-through first page on the bench-kpi warehouse (built here when missing)
+BENCH_SCALE ?= 67
+bench-drill: install
+	$(BIN)/python -m benchmarks.bench_drill --scale $(BENCH_SCALE)
 
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

@@ -176,6 +176,25 @@ def page(engine: Engine, kpi: Kpi, fig: Figure, number: int = 1, size: int = PAG
     return Page(frame, number, size, n, spec)
 
 
+def known_total(m: Any, kpi: Kpi, fig: Figure) -> int | None:
+    """The number of rows behind a count's figure as the KPI service has it (from the
+    rollups when they cover it: no scan of the facts), or None when only counting the rows
+    can tell (a sum, an average, a distinct count, one group of a breakdown). ``m`` is a
+    :class:`metrics.service.Metrics`; equal to :func:`count` by the tests."""
+    measure = measure_of(kpi, fig.part)
+    if fig.dim is not None or measure.agg != "count":
+        return None
+    _plan(kpi, fig)  # NotApplicable where the rows are not kept at this scope
+    frame = m.compute([kpi.id], fig.scope, fig.period, compare=False)
+    if frame.is_empty():
+        return 0
+    row = frame.row(0, named=True)
+    value = row["value"] if fig.part == "measure" else row[fig.part]
+    if fig.part == "measure" and value is not None:
+        value = value / kpi.scale
+    return int(round(value or 0))
+
+
 def export(engine: Engine, kpi: Kpi, fig: Figure, *, viewer: Viewer | None = None
            ) -> tuple[pl.DataFrame, tuple[tuple[str, str, str], ...]]:
     """Every row behind the figure, up to :data:`EXPORT_CAP`."""

@@ -279,6 +279,9 @@ def test_rows_behind_each_part_are_exactly_the_independent_filter(
                         problems.append(f"{where}: kpi {reported} vs {got.height} rows")
                     if drill.count(m.engine, kpi, fig) != got.height:
                         problems.append(f"{where}: count differs from the rows")
+                    known = drill.known_total(m, kpi, fig)  # what the page's pager uses
+                    if known is not None and known != got.height:
+                        problems.append(f"{where}: known total {known} vs {got.height}")
                     checked += 1
     m.engine.dispose()
     assert not problems, "\n".join(problems[:30])
