@@ -16,6 +16,7 @@ Writes ``benchmarks/out/drill.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_kpi import DATA, OUT, PERIOD, build, ms
+from benchmarks.bench_kpi import DATA, OUT, PERIOD, build
 from metrics import drill, periods
 from metrics.service import Metrics
 from warehouse.engine import open_warehouse
@@ -44,6 +45,22 @@ def scopes(m: Metrics) -> list[Any]:
     return [m.district(), m.scope("street", street), m.scope("community", community)]
 
 
+def timed(fn: Any) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t) * 1000, out
+
+
+def _first_page(url: str, kpi: Any, fig: drill.Figure) -> float:
+    """Milliseconds for the first 50 rows on a fresh engine (no pooled connection, no
+    SQLite page cache)."""
+    fresh = open_warehouse(url)
+    try:
+        return timed(lambda: drill.rows(fresh, kpi, fig, limit=50))[0]
+    finally:
+        fresh.dispose()
+
+
 def measure(url: str, log: Any, repeat: int = 3) -> list[dict[str, Any]]:
     engine = open_warehouse(url)
     m = Metrics(engine)
@@ -53,21 +70,15 @@ def measure(url: str, log: Any, repeat: int = 3) -> list[dict[str, Any]]:
         for kpi_id, part in FIGURES:
             kpi = m.catalog.get(kpi_id)
             fig = drill.Figure(kpi_id, part, scope, period)
-            pages = []
-            for _ in range(repeat):
-                fresh = open_warehouse(url)  # no pooled connection, no SQLite page cache
-                pages.append(ms(lambda e=fresh: drill.rows(e, kpi, fig, limit=50)))
-                fresh.dispose()
-            total: dict[str, Any] = {}
-            total_ms = ms(lambda: total.setdefault("n", drill.known_total(Metrics(engine),
-                                                                          kpi, fig)))
-            counted: dict[str, Any] = {}
-            count_ms = ms(lambda: counted.setdefault("n", drill.count(engine, kpi, fig)))
-            row = {"kpi": kpi_id, "part": part, "scope": scope.key(), "rows": counted["n"],
+            pages = [_first_page(url, kpi, fig) for _ in range(repeat)]
+            total_ms, total = timed(functools.partial(drill.known_total, Metrics(engine), kpi,
+                                                      fig))
+            count_ms, counted = timed(functools.partial(drill.count, engine, kpi, fig))
+            row = {"kpi": kpi_id, "part": part, "scope": scope.key(), "rows": counted,
                    "page_ms": statistics.median(pages), "page_max_ms": max(pages),
-                   "total_ms": total_ms if total["n"] is not None else None,
+                   "total_ms": total_ms if total is not None else None,
                    "count_ms": count_ms}
-            log(f"{scope.key():24s} {kpi_id:28s} {part:11s} rows {counted['n']:>9,} "
+            log(f"{scope.key():24s} {kpi_id:28s} {part:11s} rows {counted:>9,} "
                 f"page {row['page_ms']:8.1f} ms  total {total_ms:8.1f} ms  "
                 f"count {count_ms:8.1f} ms")
             out.append(row)

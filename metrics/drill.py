@@ -192,7 +192,7 @@ def known_total(m: Any, kpi: Kpi, fig: Figure) -> int | None:
     value = row["value"] if fig.part == "measure" else row[fig.part]
     if fig.part == "measure" and value is not None:
         value = value / kpi.scale
-    return int(round(value or 0))
+    return round(value or 0)
 
 
 def export(engine: Engine, kpi: Kpi, fig: Figure, *, viewer: Viewer | None = None
