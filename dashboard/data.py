@@ -42,6 +42,7 @@ from warehouse.engine import (
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
 PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
+EXPORT_CAP = detail.EXPORT_CAP  # rows; an export beyond asks to narrow the filter
 _DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
 
 @dataclass(frozen=True)

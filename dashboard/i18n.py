@@ -322,7 +322,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "drill.figure": {"zh": "指标值 {value}（分子 {num} / 分母 {den}）",
                      "en": "Value {value} (numerator {num} / denominator {den})"},
     "drill.figure_one": {"zh": "指标值 {value}", "en": "Value {value}"},
-    "drill.count": {"zh": "共 {n} 条记录（按编号排序）", "en": "{n} rows (by id)"},
+    "drill.count": {"zh": "共 {n} 条记录（按时间倒序）", "en": "{n} rows (newest first)"},
     "drill.dim": {"zh": "按分类筛选", "en": "Only one group"},
     "drill.dim_none": {"zh": "不筛选", "en": "All rows"},
     "drill.key": {"zh": "分类值", "en": "Group"},

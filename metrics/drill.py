@@ -7,8 +7,9 @@ the same code that builds the KPI's aggregate, so there is no second copy of any
 logic: the numerator's rows are the rows the numerator counts (for a sum, the rows it
 sums; for an average, the rows whose value it averages).
 
-Rows come a page at a time in a stable order (the table's primary key, which also lets the
-engine find a first page without sorting), exports up to :data:`EXPORT_CAP` rows. Personal
+Rows come a page at a time in a stable order, newest first (the measure's time column, then
+the primary key; with an index on the time column, ``warehouse.drill_indexes``, the engine
+reads a first page of a month without sorting it), exports up to :data:`EXPORT_CAP` rows. Personal
 columns only in their masked forms (:data:`metrics.detail.TABLE_COLUMNS`). Access is checked
 here (a viewer outside the scope gets :class:`AccessDenied`); :func:`record` writes the audit
 record callers owe for every view and export.
@@ -130,6 +131,8 @@ def _plan(kpi: Kpi, fig: Figure) -> _Plan:
             spec.append((name, zh, en))
             schema[name] = pl.String
     order: list[ColumnElement[Any]] = [t.c[k.name] for k in t.primary_key.columns]
+    if m.time and m.window in ("period", "to_end"):  # newest first, ties by key
+        order.insert(0, t.c[m.time].desc())
     return _Plan(mr, cols, tuple(spec), order, schema)
 
 
@@ -150,8 +153,8 @@ def count(engine: Engine, kpi: Kpi, fig: Figure, *, viewer: Viewer | None = None
 
 def rows(engine: Engine, kpi: Kpi, fig: Figure, *, offset: int = 0, limit: int = PAGE_SIZE,
          viewer: Viewer | None = None) -> tuple[pl.DataFrame, tuple[tuple[str, str, str], ...]]:
-    """Rows ``offset`` … ``offset + limit`` behind the figure in primary-key order
-    (canonical column names, stored UTC times) and the column spec ``(column, zh, en)``."""
+    """Rows ``offset`` … ``offset + limit`` behind the figure, newest first then by key
+    (canonical column names, stored UTC times), and the column spec ``(column, zh, en)``."""
     if viewer is not None:
         viewer.check(fig.scope.level, fig.scope.code)
     if offset < 0 or limit < 1:

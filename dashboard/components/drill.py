@@ -112,10 +112,8 @@ def render() -> None:
                            PAGE_ROWS, view.lang)
     _audit_once(view, kpi_id, part, dim, key, offset, rows.height)
     st.dataframe(rows, hide_index=True, key="drill_rows")
-    from metrics.detail import EXPORT_CAP
-
-    if total > EXPORT_CAP:
-        st.warning(t("export.capped", n=f"{total:,}", cap=f"{EXPORT_CAP:,}"))
+    if total > data.EXPORT_CAP:
+        st.warning(t("export.capped", n=f"{total:,}", cap=f"{data.EXPORT_CAP:,}"))
     exports.buttons(functools.partial(data.drill_export, view.key, kpi_id, part, view.scope,
                                       view.period, dim, key, view.lang),
                     stem=f"gongzhi_{kpi_id}_{part}_{view.scope.code}_{view.period}",

@@ -298,13 +298,16 @@ def test_cli_rows_all_and_pages_give_every_row_once_in_a_stable_order(
                                ("gov.online_case_rate", "numerator", SPANS[4]),
                                ("vol.active_rate", "numerator", SPANS[1])):
         spec = SAMPLE[kpi_id][part]
-        want = facts.rows(spec, street, span).sort(KEYS[spec.table])
+        # newest first, ties by key
+        want = facts.rows(spec, street, span).sort([spec.time, *KEYS[spec.table]],
+                                                   descending=[True] + [False] * len(
+                                                       KEYS[spec.table]))
         args = ["rows", "--kpi", kpi_id, "--part", part, "--period", span.label,
                 *_scope_args(street), "--format", "json"]
         everything = json.loads(cli(loaded, *args, "--all"))
         assert everything["total"] == want.height > 10, (kpi_id, everything["total"])
         ids = [tuple(r[k] for k in KEYS[spec.table]) for r in everything["rows"]]
-        assert ids == list(want.select(KEYS[spec.table]).iter_rows())  # primary-key order
+        assert ids == list(want.select(KEYS[spec.table]).iter_rows())
         paged: list[tuple[Any, ...]] = []
         m = _metrics(loaded)
         fig = drill.Figure(kpi_id, part, Scope(*street), periods.parse(span.label))
