@@ -317,6 +317,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "drill.part.numerator": {"zh": "分子", "en": "Numerator"},
     "drill.part.denominator": {"zh": "分母", "en": "Denominator"},
     "drill.part.measure": {"zh": "计数对象", "en": "Counted rows"},
+    "drill.part.gap": {"zh": "未达标（分母减分子）", "en": "Shortfall (denominator − numerator)"},
     "drill.caption": {"zh": "{kpi} · {part} · {area} · {period}",
                       "en": "{kpi} · {part} · {area} · {period}"},
     "drill.figure": {"zh": "指标值 {value}（分子 {num} / 分母 {den}）",

@@ -25,7 +25,7 @@ import polars as pl
 from sqlalchemy import Boolean, Engine, Select, Table, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from metrics import breakdown
+from metrics import breakdown, sqlexpr
 from metrics.access import Viewer
 from metrics.catalog import DERIVED
 from metrics.compiler import MeasureRows, NotApplicable, Scope, column, measure_rows
@@ -35,9 +35,11 @@ from metrics.periods import Period
 from warehouse import audit
 from warehouse.schema import polars_dtype
 
-PARTS = ("numerator", "denominator", "measure")
+# ``gap``: rows the denominator counts and the numerator does not (the cases not done on
+# time, the events closed late): a rate's shortfall, where both count rows of one table
+PARTS = ("numerator", "denominator", "gap", "measure")
 PART_LABELS = {"numerator": ("分子", "numerator"), "denominator": ("分母", "denominator"),
-               "measure": ("计数", "measure")}
+               "gap": ("未达标", "shortfall"), "measure": ("计数", "measure")}
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -79,11 +81,24 @@ class Page:
 
 
 def parts_of(kpi: Kpi) -> list[str]:
-    """The parts of ``kpi`` that have rows: numerator and denominator, or its measure."""
-    return list(kpi.measures())
+    """The parts of ``kpi`` that have rows: numerator, denominator and, for a rate whose two
+    count rows of one table, the gap between them; or its measure."""
+    parts = list(kpi.measures())
+    if _has_gap(kpi):
+        parts.append("gap")
+    return parts
+
+
+def _has_gap(kpi: Kpi) -> bool:
+    ms = kpi.measures()
+    num, den = ms.get("numerator"), ms.get("denominator")
+    return (num is not None and den is not None and num.agg == den.agg == "count"
+            and (num.table, num.via) == (den.table, den.via))
 
 
 def measure_of(kpi: Kpi, part: str) -> Measure:
+    if part == "gap" and _has_gap(kpi):
+        return kpi.measures()["denominator"]
     measures = kpi.measures()
     if part not in measures:
         raise NotApplicable(f"{kpi.id} has no {part}; it has {', '.join(measures)}")
@@ -111,6 +126,12 @@ def _plan(kpi: Kpi, fig: Figure) -> _Plan:
     t: Table = mr.table
     if m.agg == "avg":  # an average's rows are those whose value it averages
         mr.conditions.append(column(t, m.column or "").is_not(None))
+    if fig.part == "gap":  # the denominator's rows the numerator does not count
+        num = measure_of(kpi, "numerator")
+        counted = measure_rows(num, fig.scope, _period_for(kpi, num, fig.period)).where()
+        if counted is not None:  # unknown (NULL) is "not counted", as in the numerator
+            mr.conditions.append(~sqlexpr.is_true(counted))
+        m = m.model_copy(update={"filter": (*m.filter, *num.filter)})  # show its columns
     spec = list(TABLE_COLUMNS[t.name])
     cols: list[ColumnElement[Any]] = [t.c[c] for c, _, _ in spec]
     schema: dict[str, Any] = {c: polars_dtype(t.c[c]) for c, _, _ in spec}
@@ -192,7 +213,10 @@ def known_total(m: Any, kpi: Kpi, fig: Figure) -> int | None:
     if frame.is_empty():
         return 0
     row = frame.row(0, named=True)
-    value = row["value"] if fig.part == "measure" else row[fig.part]
+    if fig.part == "gap":
+        value = (row["denominator"] or 0) - (row["numerator"] or 0)
+    else:
+        value = row["value"] if fig.part == "measure" else row[fig.part]
     if fig.part == "measure" and value is not None:
         value = value / kpi.scale
     return round(value or 0)

@@ -1,7 +1,8 @@
 """``gongzhi rows``: the rows behind a KPI's numerator or denominator (drill-through).
 
-``gongzhi rows --kpi grid.on_time_closure_rate --street 汉江街道 --period 2026-11 --part
-denominator`` lists, a page at a time, the events the denominator counts. Rows are person-level
+``gongzhi rows --kpi grid.on_time_closure_rate --street 汉江街道 --period 2026-11 --part gap``
+lists, a page at a time, the events of 汉江街道 in 2026-11 that were not closed on time (the
+denominator's rows the numerator does not count). Rows are person-level
 data: without ``--user`` only an open dashboard config (the demo) lets the command run, as the
 district; staff see their own area's rows only. Every call is audited (a page: ``view_rows``;
 ``--all`` or ``--out``: ``export``).
@@ -23,9 +24,10 @@ DIMS = ("category", "department", "channel", "item")
 
 @cli.command()
 @click.option("--kpi", "kpi_id", required=True, help="KPI id, e.g. grid.on_time_closure_rate")
-@click.option("--part", type=click.Choice(["numerator", "denominator", "measure"]),
+@click.option("--part", type=click.Choice(["numerator", "denominator", "gap", "measure"]),
               default=None, help="which figure's rows (default: numerator, or the measure of "
-                                 "a count KPI)")
+                                 "a count KPI); gap: the denominator's rows the numerator "
+                                 "does not count (e.g. the events closed late)")
 @click.option("--period", default=None,
               help="2024-05 | 2024-Q2 | 2024 | 2024-W19 | 2024-05-10 | 2024-05-YTD "
                    "(default: last month)")

@@ -283,6 +283,19 @@ def test_rows_behind_each_part_are_exactly_the_independent_filter(
                     if known is not None and known != got.height:
                         problems.append(f"{where}: known total {known} vs {got.height}")
                     checked += 1
+                if "gap" in drill.parts_of(kpi):  # the denominator's rows, not the numerator's
+                    fig = drill.Figure(kpi_id, "gap", Scope(*scope), periods.parse(span.label))
+                    got, _ = drill.export(m.engine, kpi, fig)
+                    den, num = (facts.rows(SAMPLE[kpi_id][p], scope, span)
+                                for p in ("denominator", "numerator"))
+                    table = SAMPLE[kpi_id]["denominator"].table
+                    want_keys = _keys(den, table) - _keys(num, table)
+                    if _keys(got, table) != want_keys or got.height != len(want_keys):
+                        problems.append(f"{kpi_id} gap {scope} {span.label}: rows differ")
+                    known = drill.known_total(m, kpi, fig)
+                    if known != got.height or drill.count(m.engine, kpi, fig) != got.height:
+                        problems.append(f"{kpi_id} gap {scope} {span.label}: count {known}")
+                    checked += 1
     m.engine.dispose()
     assert not problems, "\n".join(problems[:30])
     assert checked > 250
