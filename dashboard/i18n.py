@@ -94,6 +94,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "grain.month": {"zh": "月", "en": "Month"},
     "grain.quarter": {"zh": "季度", "en": "Quarter"},
     "grain.year": {"zh": "年", "en": "Year"},
+    "grain.ytd": {"zh": "年累计", "en": "Year to date"},
     "period.opened_on_data": {"zh": "已打开有数据的最近月份 {month}（{calendar} 起尚无数据）。",
                               "en": "Showing {month}, the latest month with data (none from "
                                     "{calendar} on)."},
