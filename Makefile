@@ -22,6 +22,7 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 test-fast: install
@@ -39,6 +40,7 @@ test-deep: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench-ingest: install
 	$(BIN)/python -m benchmarks.bench_ingest

@@ -13,10 +13,11 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import ConfigError, NoDivisions, WarehouseError
 from dashboard import auth, data, i18n, state
-from dashboard.components import filters, outage
+from dashboard.components import domain, filters, outage
 from dashboard.i18n import Markdown, t
-from gongzhi.errors import ConfigError, WarehouseError
+from metrics import semantic
 from metrics.access import AccessDenied, Viewer
 from metrics.areas import AreaMismatch
 
@@ -25,13 +26,23 @@ log = logging.getLogger("gongzhi.dashboard")
 st.set_page_config(page_title=i18n.STRINGS["app.page_title"]["zh"], page_icon="🏙️",
                    layout="wide")
 
-PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
-         ("gov", "screens/gov.py", ":material/account_balance:"),
-         ("grid", "screens/grid.py", ":material/grid_view:"),
-         ("vol", "screens/vol.py", ":material/volunteer_activism:"),
-         ("party", "screens/party.py", ":material/flag:"),
-         ("drill", "screens/drill.py", ":material/table_rows:"),
-         ("data", "screens/runs.py", ":material/database:")]
+def _pages() -> list[tuple[str, str, str]]:
+    """The overview and the data page, with one page per semantic-layer page between them
+    (config/semantic: title, icon, order, domains; screens/domain.py unless it names a
+    script). A broken layer leaves the data page only, and says why."""
+    try:
+        domains = [(p.name, p.script, p.icon) for p in semantic.load().ordered_pages()]
+    except ConfigError as e:
+        log.warning("semantic layer: %s", e)
+        st.error(t("err.config", detail=str(e)))
+        return [("data", "screens/runs.py", ":material/database:")]
+    return [("overview", "screens/overview.py", ":material/dashboard:"), *domains,
+            ("data", "screens/runs.py", ":material/database:")]
+
+
+def _title(name: str) -> str:
+    page = semantic.load(check=False).pages.get(name)
+    return i18n.pick(page.zh, page.en) if page else str(t(f"nav.{name}"))
 
 
 def _prepare(user: Viewer) -> None:
@@ -50,7 +61,7 @@ def _prepare(user: Viewer) -> None:
 def _explain(e: Exception) -> Markdown:
     if outage.unreachable(e):
         return outage.message()
-    if isinstance(e, state.NoData) or (isinstance(e, ConfigError) and "no district" in str(e)):
+    if isinstance(e, state.NoData | NoDivisions):
         return t("err.no_data")
     if isinstance(e, AccessDenied):
         return t("err.access")
@@ -85,9 +96,10 @@ def main() -> None:
         _show(e)
         return
     # built before sign-in too (hidden): the page asked for is where a sign-in returns
+    pages = _pages()
     nav = st.navigation([
-        st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
-                default=name == "overview") for name, path, icon in PAGES],
+        st.Page(path, title=_title(name), icon=icon, url_path=name,
+                default=name == pages[0][0]) for name, path, icon in pages],
         position="sidebar" if user is not None else "hidden")
     if user is None:
         auth.sign_in_page(nav.url_path)
@@ -107,6 +119,7 @@ def main() -> None:
         state.fail(e)
     state.write_url()
     st.session_state[state.KPI_USED] = False
+    st.session_state[domain.PAGE_KEY] = nav.url_path  # which page screens/domain.py draws
     try:
         nav.run()
     except Exception as e:

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 import polars as pl
 import streamlit as st
 from sqlalchemy.event import listens_for
 
-from gongzhi.errors import ConfigError, Problem
-from gongzhi.settings import Settings
-from ingest.normalize import reasons
-from ingest.registry import load_validated
-from metrics import calendar, detail, latest, periods, views
+from core import divisions, reasons
+from core.errors import ConfigError, NoDivisions, Problem
+from core.settings import Settings, load_settings
+from metrics import calendar, detail, latest, periods, semantic, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -41,9 +42,8 @@ from warehouse.engine import (
 )
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
-PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
+PERSONAL_DETAILS = detail.personal_domains()  # from the semantic layer
 EXPORT_CAP = detail.EXPORT_CAP  # rows; an export beyond asks to narrow the filter
-_DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
 
 @dataclass(frozen=True)
 class Key:
@@ -71,7 +71,8 @@ SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard con
 
 @st.cache_resource(show_spinner=False)
 def _open(config: str) -> tuple[Settings, Metrics]:
-    settings = load_validated(config or None)
+    # the common checks; plugin options are the scheduler's (it validates them at start-up)
+    settings = load_settings(config or None)
     if settings.warehouse_read_url:
         # a hot standby: figures, freshness and the data version follow its replay; app state
         # (sign-in, audit, run-now) is written to the primary (warehouse.engine.app_engine)
@@ -142,11 +143,12 @@ def units(k: Key) -> pl.DataFrame:
     """Divisions people can pick: active, not a placeholder (虚拟社区), inside the viewer's
     area."""
     d = _divisions(k.config, k.version).filter(pl.col("active") & ~pl.col("placeholder"))
-    depth = pl.col("level").replace_strict(_DEPTH, default=-1, return_dtype=pl.Int8)
+    depth = pl.col("level").replace_strict(divisions.DEPTH, default=-1, return_dtype=pl.Int8)
     own = d.filter(pl.col("code").str.starts_with(k.viewer.prefix)
-                   & (depth >= _DEPTH[k.viewer.level]))
+                   & (depth >= divisions.depth(k.viewer.level)))
     if k.viewer.level == "community":  # their street, shown (fixed) above their community
-        own = pl.concat([d.filter(pl.col("code") == k.viewer.area[:9] + "000"), own])
+        street = divisions.code_at(k.viewer.area, "street")
+        own = pl.concat([d.filter(pl.col("code") == street), own])
     return own
 
 
@@ -166,7 +168,7 @@ def district(k: Key) -> Scope:
     """The district; raises ConfigError when the warehouse has no division list yet."""
     d = _divisions(k.config, k.version).filter(pl.col("level") == "district")
     if d.is_empty():
-        raise ConfigError([Problem("", "no district in the warehouse")])
+        raise NoDivisions()
     return Scope("district", d["code"][0], d["label"][0])
 
 
@@ -273,6 +275,21 @@ def opening_month(k: Key, scope: Scope, not_after: str) -> str | None:
 
 def catalog() -> Any:
     return metrics().catalog
+
+
+@cached
+def _top_values(k: Key, page: str, level: str, code: str, period: str) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    top = semantic.load().pages[page].top
+    assert top is not None
+    return detail.top_values(metrics().engine, top.table, top.column, top.time, scope,
+                             periods.parse(period), top.n, viewer=k.viewer)
+
+
+def top_values(k: Key, page: str, scope: Scope, period: str) -> pl.DataFrame:
+    """The page's "top values" section (semantic layer ``top``): value, rows."""
+    return _top_values(k, page, scope.level, scope.code, period)
 
 
 def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
@@ -519,18 +536,28 @@ def source_states() -> dict[str, dict[str, Any]]:
 def input_warnings() -> dict[str, list[str]]:
     """Per warehouse table, the sources feeding it whose latest run found no input: the
     cards of KPIs on that table say so beside their freshness."""
-    from ingest.registry import registry
-
     states = source_states()
     out: dict[str, list[str]] = {}
     for spec in settings().sources:
         if not (states.get(spec.id) or {}).get("warning"):
             continue
-        plugin = registry().plugins.get(spec.plugin)
-        tables = (spec.table,) if spec.table else tuple(plugin.tables or ()) if plugin else ()
+        tables = (spec.table,) if spec.table else _plugin_tables(spec.plugin)
         for table in tables:
             out.setdefault(table, []).append(spec.id)
     return out
+
+
+@functools.cache
+def _plugin_tables(plugin: str) -> tuple[str, ...]:
+    """The tables a plugin feeds when its source names none (the class's ``tables``), read
+    from the ``gongzhi.sources`` entry point as for any third-party plugin: the dashboard
+    names no ingest module. () when the plugin is not installed or fails to load."""
+    for ep in entry_points(group="gongzhi.sources", name=plugin):
+        try:
+            return tuple(getattr(ep.load(), "tables", None) or ())
+        except Exception:  # a broken plugin: the scheduler reports it; no card note here
+            return ()
+    return ()
 
 
 def pending_requests() -> list[dict[str, Any]]:

@@ -153,6 +153,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "domain.no_data": {"zh": "当前筛选下没有数据。", "en": "No data for this filter."},
     "domain.section": {"zh": "明细数据", "en": "Detail rows"},
     "domain.detail_of": {"zh": "明细类别", "en": "Detail of"},
+    # a page's "top values" section (semantic layer: pages.<page>.top)
+    "top.none": {"zh": "本期没有记录。", "en": "No rows in this period."},
+    "top.value": {"zh": "类别", "en": "Category"},
+    "top.rows": {"zh": "件数", "en": "Count"},
     # detail table and exports
     "detail.count": {"zh": "共 {n} 条记录（按时间倒序）", "en": "{n} rows (newest first)"},
     "detail.page": {"zh": "页码（共 {pages} 页）", "en": "Page (of {pages})"},
@@ -231,9 +235,11 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "en": "Reprocess request #{id} sent; the scheduler will pick "
                                        "it up."},
     "data.reprocess_requests": {"zh": "重新校验请求", "en": "Reprocess requests"},
-    # quarantine reasons (every code of ingest.normalize.reasons; a test checks)
+    # quarantine reasons (every code of core.reasons; a test checks)
     "reason.missing_value": {"zh": "缺少必填值", "en": "required value missing"},
     "reason.bad_date": {"zh": "日期时间无法识别", "en": "not a date or time"},
+    "reason.no_local_time": {"zh": "该时刻在来源时区不存在（夏令时调整）",
+                             "en": "time skipped by a clock change in the source's zone"},
     "reason.bad_number": {"zh": "数字无法识别", "en": "not a number"},
     "reason.bad_boolean": {"zh": "是/否无法识别", "en": "not yes/no"},
     "reason.bad_code": {"zh": "代码不在取值表中", "en": "code not in its list"},

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from gongzhi.errors import ConfigError, GongzhiError
-from gongzhi.privacy import redact
-from gongzhi.settings import Settings
+from core.errors import ConfigError, GongzhiError
+from core.privacy import redact
+from core.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -140,7 +140,7 @@ def echo_table(rows: list[dict[str, Any]], columns: list[str],
 
 def _fmt(v: Any) -> str:
     if isinstance(v, datetime):
-        from warehouse.timeutil import to_local
+        from core.timezone import to_local
 
         return to_local(v).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, float):

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from gongzhi.settings import SourceSpec
+from core.settings import SourceSpec
 
 ROW = "_row"  # 1-based row number in the origin (file line, record index): for quarantine
 ORIGIN = "_origin"  # file path, URL or query the row came from

@@ -15,14 +15,14 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, select
 
-from gongzhi import privacy
-from gongzhi.errors import GongzhiError, LockBusy, SourceError
-from gongzhi.settings import Settings, SourceSpec
+from core import privacy
+from core.errors import GongzhiError, LockBusy, SourceError
+from core.settings import Settings, SourceSpec
 from ingest import deletes
 from ingest.contract import Batch, Snapshot, SourceContext
 from ingest.keyguard import KeyGuard
@@ -102,7 +102,8 @@ class _Collected:
 
 
 class Runner:
-    """Runs configured sources against one warehouse."""
+    """Runs configured sources against one warehouse. Build one with :func:`build_runner`,
+    which attaches the observers of every extension (the KPI rollups among them)."""
 
     def __init__(self, settings: Settings, engine: Engine, *, progress: Progress | None = None,
                  observers: Sequence[RunObserver] = ()):
@@ -204,7 +205,7 @@ class Runner:
                  known: dict[str, pl.Series], c: _Collected) -> Prepared:
         location = batch.note or spec.id
         options = CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
-                              serial_dates=batch.serial_dates)
+                              serial_dates=batch.serial_dates, timezone=spec.timezone)
 
         def cast(frame: pl.DataFrame) -> Prepared:
             return cast_batch(frame, table, columns=spec.columns, defaults=spec.defaults,
@@ -427,3 +428,30 @@ def _summary(r: RunResult) -> str:
                 f"duplicates {r.duplicates:,}" + (f", deleted {r.deleted:,}" if r.deleted
                                                   else ""))
     return f"{r.status}: {r.error}"
+
+
+R = TypeVar("R", bound=Runner)
+
+
+@overload
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None) -> Runner: ...
+
+
+@overload
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None, kind: type[R]) -> R: ...
+
+
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None,
+                 kind: type[Runner] = Runner) -> Runner:
+    """The one way the product builds a runner (``kind``: :class:`Runner` or a subclass such as
+    the reprocessor): with the observers of every ``gongzhi.observers`` extension, so no run
+    leaves the KPI rollups stale. ``observers`` passes ones already loaded for ``settings``
+    (the scheduler loads them once for all its runs)."""
+    from ingest.extensions import load_observers
+
+    if observers is None:
+        observers = load_observers(settings)
+    return kind(settings, engine, progress=progress, observers=observers)

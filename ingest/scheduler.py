@@ -34,12 +34,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 
-from gongzhi.errors import ConfigError, LockBusy, Problem
-from gongzhi.settings import Settings, SourceSpec
+from core.cron import cron_trigger, previous_fire_time, schedule_problems
+from core.errors import ConfigError, LockBusy, Problem
+from core.settings import Settings, SourceSpec
 from ingest import reprocess
-from ingest.cron import cron_trigger, previous_fire_time, schedule_problems
+from ingest.extensions import load_observers
 from ingest.progress import Progress
-from ingest.runner import Runner, RunObserver, RunResult
+from ingest.runner import Runner, RunObserver, RunResult, build_runner
 from warehouse import runlog
 from warehouse.engine import app_engine, write_transaction
 from warehouse.locks import HOST, live_holders, source_lock
@@ -106,11 +107,10 @@ class SchedulerService:
     """The ``gongzhi schedule`` process: cron jobs, start-up catch-up, run-now requests."""
 
     def __init__(self, settings: Settings, engine: Engine, *,
-                 observers: Sequence[RunObserver] = (),
+                 observers: Sequence[RunObserver] | None = None,
                  clock: Callable[[], datetime] | None = None, stream: TextIO | None = None):
         self.settings = settings
         self.engine = engine
-        self.observers = list(observers)
         conf = settings.scheduler
         try:
             self.tz: tzinfo = ZoneInfo(conf.timezone)
@@ -118,6 +118,8 @@ class SchedulerService:
             raise ConfigError([Problem("[scheduler] timezone",
                                        f"unknown time zone {conf.timezone!r}")]) from None
         self.clock = clock or (lambda: datetime.now(self.tz))
+        # loaded once for every run of this process (the rollups are checked once, too)
+        self.observers = list(load_observers(settings) if observers is None else observers)
         self.log = _Log(self.clock, stream)
         self.specs = {s.id: s for s in settings.sources}
         self.triggers: dict[str, BaseTrigger] = {}
@@ -246,9 +248,9 @@ class SchedulerService:
         sel = reprocess.Selection(req["source"], req["reason"], req["run_id"])
         mine = self._reserve(reprocess.sources_to_reprocess(self.engine, sel))
         try:
-            runner = reprocess.Reprocessor(self.settings, self.engine,
-                                           progress=_LogProgress(self.log, reprocess.TRIGGER),
-                                           observers=self.observers)
+            runner = build_runner(self.settings, self.engine,
+                                  progress=_LogProgress(self.log, reprocess.TRIGGER),
+                                  observers=self.observers, kind=reprocess.Reprocessor)
             reprocess.serve_request(runner, req)
         finally:
             self._release(mine)
@@ -424,8 +426,8 @@ class SchedulerService:
 
     def _runner(self, trigger: str) -> Runner:
         # One per job: Progress keeps the current source, so it is not shared across threads.
-        return Runner(self.settings, self.engine, progress=_LogProgress(self.log, trigger),
-                      observers=self.observers)
+        return build_runner(self.settings, self.engine,
+                            progress=_LogProgress(self.log, trigger), observers=self.observers)
 
     def _reserve(self, source_ids: Sequence[str]) -> list[str]:
         with self._mutex:

@@ -9,8 +9,9 @@ sums; for an average, the rows whose value it averages).
 
 Rows come a page at a time in a stable order, newest first (the measure's time column, then
 the primary key; with an index on the time column, ``warehouse.drill_indexes``, the engine
-reads a first page of a month without sorting it), exports up to :data:`EXPORT_CAP` rows. Personal
-columns only in their masked forms (:data:`metrics.detail.TABLE_COLUMNS`). Access is checked
+reads a first page of a month without sorting it), exports up to :data:`EXPORT_CAP` rows. The
+columns are the table's detail columns in the semantic layer, with its masks; personal columns
+only in their masked forms (:func:`metrics.detail.columns_of`). Access is checked
 here (a viewer outside the scope gets :class:`AccessDenied`); :func:`record` writes the audit
 record callers owe for every view and export.
 """
@@ -22,14 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Boolean, Engine, Select, Table, func, select
+from sqlalchemy import Boolean, Engine, Integer, Select, Table, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from metrics import breakdown, sqlexpr
+from metrics import breakdown, semantic, sqlexpr
 from metrics.access import Viewer
-from metrics.catalog import DERIVED
 from metrics.compiler import MeasureRows, NotApplicable, Scope, column, measure_rows
-from metrics.detail import DERIVED_LABELS, EXPORT_CAP, TABLE_COLUMNS, labelled_columns
+from metrics.detail import EXPORT_CAP, columns_of, labelled_columns, masked
 from metrics.model import Kpi, Measure
 from metrics.periods import Period
 from warehouse import audit
@@ -118,6 +118,7 @@ class _Plan:
     spec: tuple[tuple[str, str, str], ...]
     order: list[ColumnElement[Any]]
     schema: dict[str, Any]
+    masks: tuple[tuple[str, str], ...] = ()  # (column, mask) shown masked (free text)
 
 
 def _plan(kpi: Kpi, fig: Figure) -> _Plan:
@@ -132,29 +133,30 @@ def _plan(kpi: Kpi, fig: Figure) -> _Plan:
         if counted is not None:  # unknown (NULL) is "not counted", as in the numerator
             mr.conditions.append(~sqlexpr.is_true(counted))
         m = m.model_copy(update={"filter": (*m.filter, *num.filter)})  # show its columns
-    spec = list(TABLE_COLUMNS[t.name])
+    shown = columns_of(t.name)
+    spec = list(shown.columns)
     cols: list[ColumnElement[Any]] = [t.c[c] for c, _, _ in spec]
     schema: dict[str, Any] = {c: polars_dtype(t.c[c]) for c, _, _ in spec}
     used = {f.column for f in m.filter} | {f.ref for f in m.filter if f.ref} | {m.column}
-    for name in DERIVED.get(t.name, {}):
-        if name in used:
-            cols.append(column(t, name).label(name))
-            zh, en = DERIVED_LABELS.get(name, (name, name))
-            spec.append((name, zh, en))
-            schema[name] = pl.Boolean if DERIVED[t.name][name] is Boolean else pl.Float64
+    table_spec = semantic.load().table(t.name)
+    for d in (table_spec.derived.values() if table_spec else ()):
+        if d.name in used:
+            cols.append(column(t, d.name).label(d.name))
+            spec.append((d.name, d.zh, d.en))
+            schema[d.name] = {Boolean: pl.Boolean, Integer: pl.Int64}.get(d.type, pl.Float64)
     if fig.dim is not None:
         expr = mr.join_dimension(fig.dim)
         mr.conditions.append(expr.is_(None) if fig.key is None else expr == fig.key)
-        name = breakdown.BREAKDOWNS[t.name][fig.dim].column
-        if name not in schema:  # a joined table's column (a case's department)
-            zh, en = breakdown.LABELS[fig.dim]
-            cols.append(expr.label(name))
-            spec.append((name, zh, en))
-            schema[name] = pl.String
+        dim = breakdown.spec(t.name, fig.dim)
+        assert dim is not None  # join_dimension raised NotApplicable otherwise
+        if dim.column not in schema:  # a joined table's column (a case's department)
+            cols.append(expr.label(dim.column))
+            spec.append((dim.column, dim.zh, dim.en))
+            schema[dim.column] = pl.String
     order: list[ColumnElement[Any]] = [t.c[k.name] for k in t.primary_key.columns]
     if m.time and m.window in ("period", "to_end"):  # newest first, ties by key
         order.insert(0, t.c[m.time].desc())
-    return _Plan(mr, cols, tuple(spec), order, schema)
+    return _Plan(mr, cols, tuple(spec), order, schema, shown.masks)
 
 
 def _base(plan: _Plan, cols: list[Any]) -> Select:
@@ -185,7 +187,8 @@ def rows(engine: Engine, kpi: Kpi, fig: Figure, *, offset: int = 0, limit: int =
         min(limit, EXPORT_CAP))
     with engine.connect() as conn:
         data = [tuple(r) for r in conn.execute(stmt)]
-    return pl.DataFrame(data, orient="row", schema=plan.schema), plan.spec
+    frame = pl.DataFrame(data, orient="row", schema=plan.schema)
+    return masked(frame, plan.masks), plan.spec
 
 
 def page(engine: Engine, kpi: Kpi, fig: Figure, number: int = 1, size: int = PAGE_SIZE, *,

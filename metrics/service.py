@@ -19,7 +19,7 @@ from typing import Any, cast
 import polars as pl
 from sqlalchemy import Engine, select
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, NoDivisions, Problem
 from metrics import breakdown, compiler, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
@@ -89,8 +89,8 @@ class Metrics:
     def district(self) -> Scope:
         d = self.divisions().filter(pl.col("level") == "district")
         if d.is_empty():
-            raise ConfigError([Problem("", "no district in the warehouse: load the division "
-                                           "list first (gongzhi ingest)")])
+            raise NoDivisions("no district in the warehouse: load the division list first "
+                              "(gongzhi ingest)")
         return Scope("district", d["code"][0], d["short_name"][0] or d["name"][0])
 
     def scope(self, level: str, ref: str) -> Scope:

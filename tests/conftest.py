@@ -108,7 +108,7 @@ def write_config(folder: Path, url: str, sources: list[dict[str, Any]], extra: s
     lines = ["[warehouse]", f"url = {toml_value(url)}", ""]
     for s in sources:
         lines.append("[[sources]]")
-        nested = {k: v for k, v in s.items() if k in ("columns", "defaults")}
+        nested = {k: v for k, v in s.items() if k in ("columns", "defaults", "formats")}
         for k, v in s.items():
             if k not in nested:
                 lines.append(f"{k} = {toml_value(v)}")

@@ -36,10 +36,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
-from gongzhi.errors import WarehouseError
+from core.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 9
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -267,10 +267,19 @@ def _v6_rows_deleted(conn: Connection) -> None:
         conn.execute(AddColumn("ingest_runs", col))
 
 
+def _v9_drill_indexes(conn: Connection) -> None:
+    """v9: indexes on the time columns drill-through pages read newest first
+    (``warehouse.drill_indexes``); fresh warehouses get them from the table declarations."""
+    from warehouse import drill_indexes
+
+    drill_indexes.create(conn)
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
+# 7 and 8 belong to other branches (the lead reconciles the numbering when merging).
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
-                                     (6, _v6_rows_deleted)]
+                                     (6, _v6_rows_deleted), (9, _v9_drill_indexes)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

@@ -27,9 +27,11 @@ from sqlalchemy import (
     Text,
 )
 
+from core.divisions import LEVELS
+from core.roles import ROLES
+
 metadata = MetaData()
 
-LEVELS = ("district", "street", "community", "grid")
 CHANNELS = ("online", "window", "station", "self_service", "help_desk")
 CASE_STATUSES = ("accepted", "completed", "rejected", "withdrawn")
 EVENT_SOURCES = ("inspector", "resident", "hotline", "other")
@@ -135,6 +137,9 @@ service_cases = _table(
     Column("visits", Integer, info={"range": (0, 100), "default": 0}),
     _rating("rating"),
     Column("rectified", Boolean),
+    # a drill-through's first page reads the period newest first from these (migration 9)
+    Index("ix_service_cases_submitted_at", "submitted_at"),
+    Index("ix_service_cases_completed_at", "completed_at"),
     area="community_code",
 )
 
@@ -165,6 +170,8 @@ grid_events = _table(
     Column("is_dispute", Boolean, nullable=False, info={"default": False}),
     Column("mediated", Boolean),
     Index("ix_grid_events_grid", "grid_code"),  # grid pages query one grid's events
+    Index("ix_grid_events_reported_at", "reported_at"),  # drill-through pages (migration 9)
+    Index("ix_grid_events_registered_at", "registered_at"),
     area="grid_code",
 )
 
@@ -426,7 +433,6 @@ reprocess_requests = Table(
     info={"kind": OPERATIONAL},
 )
 
-ROLES = ("leader", "street_staff", "community_staff")
 
 users = Table(
     "users",

@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
+from core.spreadsheet import csv_bytes, safe_cell, xlsx_bytes
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
-from gongzhi.spreadsheet import csv_bytes, safe_cell, xlsx_bytes
 
 DIMS = ("category", "department", "channel", "item")
 
@@ -59,15 +59,15 @@ def rows(ctx: Context, kpi_id: str, part: str | None, period: str | None, ytd: b
     """List the fact rows behind a KPI figure: its numerator's or its denominator's."""
     import datetime as dt
 
+    from core.errors import ConfigError, Problem
+    from core.timezone import to_local
     from gongzhi.commands.access import deny, viewer_for
-    from gongzhi.errors import ConfigError, Problem
     from metrics import areas, drill, periods
     from metrics.access import AccessDenied
     from metrics.compiler import NotApplicable
     from metrics.service import Metrics
     from warehouse import audit
     from warehouse.engine import utcnow
-    from warehouse.timeutil import to_local
 
     if fmt == "xlsx" and not out:
         raise click.UsageError("--format xlsx needs --out FILE")

@@ -10,11 +10,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import String, Table
 
-from gongzhi import privacy
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal
-from ingest.normalize import text as textrules
-from ingest.normalize.reasons import (  # the reason codes, defined once there
+from core import privacy
+from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -23,9 +20,14 @@ from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_NUMBER,
     BAD_TEXT,
     MISSING,
+    NO_LOCAL_TIME,
     OUT_OF_RANGE,
     TOO_LONG,
 )
+from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.normalize import personal
+from ingest.normalize import text as textrules
+from ingest.normalize.values import EXCEL_SERIAL
 from warehouse.schema import content_columns
 
 INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE)
@@ -104,8 +106,18 @@ def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
 
-def message_expr(column: str, reason: str, raw_col: str, table: Table) -> pl.Expr:
+def message_expr(column: str, reason: str, raw_col: str, table: Table, *,
+                 fmt: str | None = None, timezone: str | None = None) -> pl.Expr:
+    """The quarantine message of one problem; a date names the declared format (``fmt``) it
+    does not match, a skipped wall time the source's ``timezone``."""
     value = textrules.shown(pl.col(raw_col))
+    if reason == BAD_DATE and fmt and fmt != EXCEL_SERIAL:
+        safe = fmt.replace("{", "{{").replace("}", "}}")
+        return pl.format(f"{column}: '{{}}' does not match the format '{safe}' "
+                         "([sources.formats])", value)
+    if reason == NO_LOCAL_TIME:
+        return pl.format(f"{column}: '{{}}' is not a time in {timezone}: the clock skipped it "
+                         "(daylight saving time starts)", value)
     if reason == MISSING:
         return pl.lit(f"{column}: a value is required")
     if reason == BAD_ENCODING:

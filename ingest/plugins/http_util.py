@@ -32,7 +32,13 @@ import httpcore
 import httpx
 from pydantic import Field, field_validator
 
-from gongzhi.errors import AuthError, SourceError, TransientSourceError
+from core.errors import (
+    AuthError,
+    HttpStatusError,
+    SourceError,
+    TransientSourceError,
+    retryable_status,
+)
 from ingest.contract import PluginConfig
 
 REDACTED = "***"
@@ -87,7 +93,7 @@ def backoff_delay(attempt: int, base: float, cap: float,
 
 
 def is_retryable_status(status: int) -> bool:
-    return status == 429 or 500 <= status <= 599
+    return retryable_status(status)
 
 
 # -- where a source may connect ----------------------------------------------------------------
@@ -274,8 +280,9 @@ def send_with_retries(
     """Send ``request`` until it gets a 2xx response, retrying what may pass on its own.
 
     ``where`` names the place in errors (URL and page); it must already be redacted.
-    Raises :class:`AuthError` on 401/403, :class:`SourceError` on other 4xx or unexpected
-    statuses, :class:`TransientSourceError` once ``policy.max_retries`` retries are spent.
+    Raises :class:`AuthError` (with its ``status``) on 401/403, :class:`HttpStatusError`
+    (with the ``status``) on other 4xx and unexpected statuses, and
+    :class:`TransientSourceError` once ``policy.max_retries`` retries are spent.
     """
     secrets = list(secrets)
     last = ""
@@ -298,9 +305,10 @@ def send_with_retries(
             if status in (401, 403):
                 hint = f"; check {auth_hint}" if auth_hint else ""
                 raise AuthError(f"the server refused the request (HTTP {status}){hint}",
-                                location=where)
+                                location=where, status=status)
             if not is_retryable_status(status):
-                raise SourceError(f"HTTP {status}{_snippet(response, secrets)}", location=where)
+                raise HttpStatusError(status, f"HTTP {status}{_snippet(response, secrets)}",
+                                      location=where)
             last = f"HTTP {status}"
             wait = parse_retry_after(response.headers.get("Retry-After"))
         if attempt == policy.max_retries:

@@ -28,7 +28,13 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator
 
-from gongzhi.errors import AuthError, PaginationError, SourceError, TransientSourceError
+from core.errors import (
+    AuthError,
+    HttpStatusError,
+    PaginationError,
+    SourceError,
+    TransientSourceError,
+)
 from ingest.contract import ORIGIN, ROW, Batch, Source
 from ingest.plugins.http_util import HttpSourceConfig, RefusedDestination, guarded_client
 from ingest.plugins.open311_format import (
@@ -163,9 +169,10 @@ class Open311Source(Source):
                 if code < 400:
                     return resp.content
                 if code != 429 and code < 500:
-                    cls = AuthError if code in (401, 403) else SourceError
                     text = _redact(self._describe_body(resp.content), secret)
-                    raise cls(f"HTTP {code}: {text}", location=place)
+                    if code in (401, 403):
+                        raise AuthError(f"HTTP {code}: {text}", location=place, status=code)
+                    raise HttpStatusError(code, f"HTTP {code}: {text}", location=place)
                 last = f"HTTP {code}"
                 after = resp.headers.get("Retry-After", "")
                 if after.isdigit():  # the server's own wait, bounded: the scheduler retries too
@@ -188,8 +195,8 @@ class Open311Source(Source):
         try:
             records, place = self._fetch(client, "services", self._public_params(), secret,
                                          "services")
-        except SourceError as e:
-            if "HTTP 404" not in str(e):
+        except HttpStatusError as e:
+            if e.status != 404:
                 raise
             # some endpoints publish requests only; the events still load without a list
             self.ctx.warn(f"no service list: {e}")

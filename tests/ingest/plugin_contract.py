@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from gongzhi.settings import settings_from_dict
+from core.settings import settings_from_dict
 from ingest.contract import ORIGIN, ROW, Batch, Source
 from ingest.registry import build_source, registry, validate_source
 from tests.conftest import divisions_source

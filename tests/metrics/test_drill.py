@@ -488,7 +488,7 @@ def test_year_to_date_is_the_sum_of_its_months(loaded: Path, world: World,
 
 
 def test_a_ytd_period_names_itself_and_its_comparisons() -> None:
-    from gongzhi.errors import ConfigError
+    from core.errors import ConfigError
     from metrics import periods
 
     p = periods.parse("2026-11-YTD")

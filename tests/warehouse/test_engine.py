@@ -10,6 +10,7 @@ from sqlalchemy import inspect, select, text
 
 from warehouse import schema
 from warehouse.engine import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     bump_data_version,
     data_version,
@@ -101,8 +102,8 @@ def test_v1_warehouse_is_migrated_to_the_latest(engine) -> None:
     with engine.connect() as c:
         assert c.execute(text("SELECT volunteer_id FROM volunteers")).scalars().all() == ["V1"]
         assert c.execute(select(schema.schema_version.c.version).order_by(
-            schema.schema_version.c.version)).scalars().all() == list(
-                range(1, SCHEMA_VERSION + 1))
+            schema.schema_version.c.version)).scalars().all() == [
+                1, *(v for v, _ in MIGRATIONS)]
     from warehouse.engine import app_engine
 
     with app_engine(engine).connect() as c:

@@ -10,8 +10,13 @@ Codes are stable: they are stored with every quarantined row and filtered on.
 
 from __future__ import annotations
 
+from core.divisions import AREA_LEVELS
+from core.errors import SourceError
+
 MISSING = "missing_value"
 BAD_DATE = "bad_date"
+# a wall time the source's zone skips (a daylight-saving change: 02:30 on a spring-forward day)
+NO_LOCAL_TIME = "no_local_time"
 BAD_NUMBER = "bad_number"
 BAD_BOOL = "bad_boolean"
 BAD_CODE = "bad_code"
@@ -23,7 +28,6 @@ BAD_ENCODING = "bad_encoding"  # the row's bytes are not text in the file's enco
 BAD_TEXT = "bad_text"  # NUL or other control characters no warehouse column may hold
 TOO_LONG = "too_long"  # longer than the column's declared maximum
 UNKNOWN = "unknown_{level}"  # a division code not in the list: unknown_street, …
-AREA_LEVELS = ("street", "community", "grid")
 
 
 def _codes() -> tuple[str, ...]:
@@ -53,8 +57,6 @@ def is_known(code: str) -> bool:
 
 def check_reprocessable(reason: str | None) -> None:
     """Refuse a reason whose rows can never be reprocessed (:data:`NOT_REPROCESSABLE`)."""
-    from gongzhi.errors import SourceError
-
     if reason in NOT_REPROCESSABLE:
         raise SourceError(f"rows quarantined for {reason} cannot be reprocessed: their stored "
                           "text is a reading of bytes that were not text in the file's "

@@ -1,11 +1,22 @@
-"""Time zone rules of the warehouse: stored in naive UTC, shown in Asia/Shanghai."""
+"""The time zone rules, in one place: timestamps are stored as naive UTC and shown as
+Asia/Shanghai wall time.
+
+China has kept UTC+8 all year since September 1991, so a stored instant's local day is the
+instant shifted by :data:`UTC_OFFSET` (the SQL of metrics, the polars of rollups and detail
+rows use the fixed shift; :data:`LOCAL` is the zone for conversions of arbitrary instants).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = "Asia/Shanghai"  # the name, as configs and polars take it
+LOCAL = ZoneInfo(LOCAL_TZ)
+UTC_OFFSET_HOURS = 8  # Asia/Shanghai: UTC+8, no daylight saving since 1991
+UTC_OFFSET = dt.timedelta(hours=UTC_OFFSET_HOURS)
+# local wall times from this day on are UTC+8 all year (summer time ended in September 1991)
+NO_DST_SINCE = dt.datetime(1991, 9, 16)
 
 
 def to_local(t: dt.datetime) -> dt.datetime:

@@ -41,6 +41,13 @@ class ConfigError(GongzhiError):
         super().__init__(f"{header} ({len(problems)} problem(s)):\n{lines}")
 
 
+class NoDivisions(ConfigError):
+    """The warehouse has no division list yet (nothing was ingested): pages say "no data"."""
+
+    def __init__(self, message: str = "no district in the warehouse"):
+        super().__init__([Problem("", message)])
+
+
 class SourceError(GongzhiError):
     """A source could not be read: a broken file, an API that fails, a database that refuses."""
 
@@ -58,7 +65,35 @@ class TransientSourceError(SourceError):
 
 
 class AuthError(SourceError):
-    """The source refused our credentials (401/403); retrying cannot help."""
+    """The source refused our credentials (HTTP 401/403: ``status`` says which; None for
+    other kinds of source); retrying cannot help."""
+
+    def __init__(self, message: str, *, location: str | None = None,
+                 status: int | None = None):
+        self.status = status
+        super().__init__(message, location=location)
+
+
+class HttpStatusError(SourceError):
+    """An HTTP source answered with an error status; ``status`` says which, so callers tell
+    errors apart by the number, never by the message text. 429 and 5xx may pass on a later
+    attempt (``retryable``); other 4xx need a person to fix the request. (401/403 are an
+    :class:`AuthError`, which carries its ``status`` too.)"""
+
+    def __init__(self, status: int, message: str, *, location: str | None = None,
+                 url: str | None = None):
+        self.status = status
+        self.url = url
+        super().__init__(message, location=location)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]  # per instance: by the status
+        return retryable_status(self.status)
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP status may pass on its own: too many requests (429), server errors."""
+    return status == 429 or 500 <= status <= 599
 
 
 class PaginationError(SourceError):

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from gongzhi.cronwords import describe
+from core.cronwords import describe
+from core.timezone import LOCAL
 from ingest.scheduler import cron_trigger
-from warehouse.timeutil import LOCAL
 
 WORDS = [
     ("20 2 * * *", "每天 02:20", "daily at 02:20"),

@@ -1,7 +1,10 @@
-"""Loading ``gongzhi.toml``: the warehouse URL, the sources and their schedules.
+"""Loading ``gongzhi.toml``: every section as a typed value, validated in one pass.
 
-Every problem is collected and reported at once with its place (file, line, source id, key),
-so a data office fixes its config in one pass instead of one error per attempt.
+Sections: ``[warehouse]``, ``[[sources]]``, ``[scheduler]``, ``[calendar]``, ``[privacy]``,
+``[auth]`` (sign-in sessions and the OpenID Connect provider) and ``[dashboard]``. Every
+problem is collected and reported at once with its place (file, line, source id, key), so a
+data office fixes its config in one pass instead of one error per attempt. Plugin-specific
+checks join the same report through ``validate_source`` (the ingest registry passes one).
 """
 
 from __future__ import annotations
@@ -12,17 +15,20 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from gongzhi import privacy
-from gongzhi.errors import ConfigError, Problem
+from core import privacy
+from core.cron import schedule_problems
+from core.errors import ConfigError, Problem
+from core.timezone import LOCAL_TZ
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
 COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
-                      "frequent", "formats", "decimal_comma", "delete_flag"}
+                      "frequent", "formats", "decimal_comma", "delete_flag", "timezone"}
+DEFAULT_SOURCE_TZ = "Asia/Shanghai"  # a source timestamp without a zone is Shanghai time
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -60,6 +66,9 @@ class SourceSpec:
     # canonical column -> strptime format, or "excel_serial" (serial day numbers)
     formats: dict[str, str] = field(default_factory=dict)
     decimal_comma: bool = False  # "1,5" is 1.5 and "1.234,5" is 1234.5 in this source
+    # the IANA zone of the source's timestamps without an offset (a US 311 feed:
+    # "America/New_York"); stored times are UTC either way
+    timezone: str = DEFAULT_SOURCE_TZ
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:
         """A path from this source's settings, relative to the config file's folder."""
@@ -71,7 +80,7 @@ class SourceSpec:
 class SchedulerSettings:
     """Options of the ``gongzhi schedule`` process."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: str = LOCAL_TZ
     misfire_grace_hours: float = 6.0
     poll_seconds: float = 5.0
     lease_seconds: float = 120.0
@@ -87,6 +96,49 @@ class CalendarSettings:
     warn_days_ahead: int = 31
 
 
+@dataclass(frozen=True)
+class AuthSettings:
+    """``[auth]``: how long a dashboard sign-in lasts, and the OpenID Connect provider of
+    ``st.login`` (secrets are never in the file: ``*_env`` name environment variables)."""
+
+    session_minutes: float = 30.0  # idle time after which a sign-in ends
+    session_max_hours: float = 12.0  # a sign-in ends after this long even when in use
+    server_metadata_url: str | None = None  # set: single sign-on is offered
+    client_id: str | None = None
+    redirect_uri: str | None = None
+    client_secret_env: str | None = None
+    cookie_secret_env: str | None = None
+
+    @property
+    def oidc(self) -> bool:
+        """Whether an OpenID Connect provider is configured."""
+        return bool(self.server_metadata_url)
+
+
+OIDC_KEYS = ("client_id", "redirect_uri", "client_secret_env", "cookie_secret_env")
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """``[dashboard]``: ``sign_in = "open"`` lets everyone look as the district (the demo);
+    ``"required"`` (the default) asks for an account."""
+
+    sign_in: Literal["required", "open"] = "required"
+
+    @property
+    def open(self) -> bool:
+        return self.sign_in == "open"
+
+
+# Sections a config may hold; [users] and [roles] are refused with a word on where they live.
+SECTIONS = ("warehouse", "sources", "scheduler", "auth", "dashboard", "privacy", "calendar")
+NOT_HERE = {
+    "users": "accounts live in the warehouse, not the config: use `gongzhi users add`",
+    "roles": "the roles are fixed (leader, street_staff, community_staff) and each sees its "
+             "own area; give an account its role with `gongzhi users add --role`",
+}
+
+
 @dataclass
 class Settings:
     """The whole configuration of one Gongzhi installation."""
@@ -100,6 +152,8 @@ class Settings:
     warehouse_read_url: str | None = None
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
 
@@ -141,7 +195,8 @@ def load_settings(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([Problem(str(p), f"not valid TOML: {e}")]) from None
-    return settings_from_dict(data, path=p, text=text, validate_source=validate_source)
+    return settings_from_dict(data, path=p, text=text, validate_source=validate_source,
+                              check_schedules=True)
 
 
 def settings_from_dict(
@@ -150,17 +205,23 @@ def settings_from_dict(
     path: Path | None = None,
     text: str = "",
     validate_source: SourceValidator | None = None,
+    check_schedules: bool = False,
 ) -> Settings:
-    """Validate an already parsed config (also used by tests and ``gongzhi demo``)."""
+    """Validate an already parsed config (also used by tests and ``gongzhi demo``).
+
+    ``check_schedules`` runs the full cron checks (:func:`core.cron.schedule_problems`: valid,
+    fires at all, not too often); without it only the shape (5 or 6 fields) is checked, so
+    settings built in code keep a bad schedule (the scheduler then skips it with a warning).
+    """
     base_dir = (path.parent if path else Path(".")).resolve()
     fname = str(path) if path else "<config>"
     lines = _Lines(fname, text)
     problems: list[Problem] = []
 
-    unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
-                           "privacy", "roles", "calendar"}
-    for key in sorted(unknown):
-        problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
+    for key in sorted(set(data) - set(SECTIONS)):
+        why = NOT_HERE.get(key)
+        problems.append(Problem(lines.top(key), f"[{key}] is not read: {why}" if why
+                                else f"unknown section '{key}'"))
 
     wh = data.get("warehouse", {})
     url = os.environ.get("GONGZHI_WAREHOUSE_URL") or wh.get("url") or "sqlite:///var/gongzhi.db"
@@ -212,6 +273,9 @@ def settings_from_dict(
         else:
             calendar.warn_days_ahead = value
 
+    auth = _auth(data.get("auth"), lines.top("auth"), problems)
+    dashboard = _dashboard(data.get("dashboard"), lines.top("dashboard"), problems)
+
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -220,7 +284,7 @@ def settings_from_dict(
     seen: set[str] = set()
     for i, raw in enumerate(raw_sources):
         place = lines.source(i)
-        spec, errs = _source_spec(raw, place, base_dir)
+        spec, errs = _source_spec(raw, place, base_dir, check_schedules)
         problems.extend(errs)
         if spec is None:
             continue
@@ -237,11 +301,68 @@ def settings_from_dict(
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
-        calendar=calendar, raw=data, pseudonym_key_file=key_file,
+        calendar=calendar, auth=auth, dashboard=dashboard, raw=data,
+        pseudonym_key_file=key_file,
     )
 
 
-def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | None, list[Problem]]:
+def _table(raw: Any, name: str, place: str, problems: list[Problem]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(Problem(place, f"'{name}' must be a table ([{name}])"))
+        return {}
+    return raw
+
+
+def _auth(raw: Any, place: str, problems: list[Problem]) -> AuthSettings:
+    """``[auth]``: durations of 0 or more (0: a sign-in ends at the next page); a provider
+    needs every OIDC key."""
+    cfg = _table(raw, "auth", place, problems)
+    known = {f for f in AuthSettings.__dataclass_fields__}
+    for key in sorted(set(cfg) - known):
+        problems.append(Problem(place, f"unknown [auth] key '{key}' "
+                                       f"(keys: {', '.join(sorted(known))})"))
+    values: dict[str, Any] = {}
+    for key in ("session_minutes", "session_max_hours"):
+        if key not in cfg:
+            continue
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+            problems.append(Problem(place, f"'{key}' must be a number (0 or more), not {v!r}"))
+        else:
+            values[key] = float(v)
+    for key in ("server_metadata_url", *OIDC_KEYS):
+        if key not in cfg:
+            continue
+        v = cfg[key]
+        if not isinstance(v, str) or not v.strip():
+            problems.append(Problem(place, f"'{key}' must be a non-empty text, not {v!r}"))
+        else:
+            values[key] = v
+    auth = AuthSettings(**values)
+    if auth.oidc:
+        missing = [k for k in OIDC_KEYS if k not in values and k not in cfg]
+        if missing:
+            problems.append(Problem(place, "an OIDC provider (server_metadata_url) also needs "
+                                           + ", ".join(missing)))
+    return auth
+
+
+def _dashboard(raw: Any, place: str, problems: list[Problem]) -> DashboardSettings:
+    cfg = _table(raw, "dashboard", place, problems)
+    for key in sorted(set(cfg) - {"sign_in"}):
+        problems.append(Problem(place, f"unknown [dashboard] key '{key}' (keys: sign_in)"))
+    sign_in = cfg.get("sign_in", "required")
+    if sign_in not in ("required", "open"):
+        problems.append(Problem(place, "'sign_in' must be \"required\" (accounts) or \"open\" "
+                                       f"(everyone sees the district), not {sign_in!r}"))
+        sign_in = "required"
+    return DashboardSettings(sign_in=sign_in)
+
+
+def _source_spec(raw: Any, place: str, base_dir: Path, check_schedules: bool = False
+                 ) -> tuple[SourceSpec | None, list[Problem]]:
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         return None, [Problem(place, "a source must be a table")]
@@ -264,6 +385,12 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
                                  or len(schedule.split()) not in (5, 6)):
         problems.append(Problem(
             place, f"'schedule' must be a cron expression like '0 2 * * *': {schedule!r}"))
+    elif isinstance(schedule, str) and check_schedules:
+        # bad, never firing, or too frequent without `frequent = true`: refused here, with
+        # every other problem, so the scheduler never meets one (core/cron.py)
+        frequent = raw.get("frequent", False) is True
+        problems += [Problem(f"{place} schedule", p)
+                     for p in schedule_problems(schedule, LOCAL_TZ, frequent=frequent)]
     columns = raw.get("columns", {})
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         problems.append(Problem(place, "[sources.columns] must map source headers to column names"))
@@ -278,6 +405,11 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
         problems.append(Problem(place, "[sources.formats] must map column names to a strptime "
                                        "format (\"%d/%m/%Y %H:%M\") or \"excel_serial\""))
         formats = {}
+    timezone = raw.get("timezone", DEFAULT_SOURCE_TZ)
+    if not _known_zone(timezone):
+        problems.append(Problem(place, f"'timezone' must be an IANA time zone such as "
+                                       f"\"Asia/Shanghai\" or \"America/New_York\": {timezone!r}"))
+        timezone = DEFAULT_SOURCE_TZ
     decimal_comma = raw.get("decimal_comma", False)
     if not isinstance(decimal_comma, bool):
         problems.append(Problem(place, "'decimal_comma' must be true or false"))
@@ -304,10 +436,24 @@ def _source_spec(raw: Any, place: str, base_dir: Path) -> tuple[SourceSpec | Non
         base_dir=base_dir,
         formats={str(k): v for k, v in formats.items()},
         decimal_comma=decimal_comma,
+        timezone=timezone,
         **flags,
         delete_flag=delete_flag,
     )
     return spec, problems
+
+
+def _known_zone(name: Any) -> bool:
+    """Whether ``name`` is a time zone the tz database knows (tzdata is a dependency)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str) or not name.strip() or name.startswith(("/", ".")):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _delete_flag(raw: Any, place: str) -> tuple[DeleteFlag | None, list[Problem]]:

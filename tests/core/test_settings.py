@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gongzhi.errors import ConfigError
-from gongzhi.settings import load_settings
+from core.errors import ConfigError
+from core.settings import load_settings
 from ingest.registry import load_validated
 
 BAD = """\

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
 
 KEY_ENV = "GONGZHI_PSEUDONYM_KEY"
 KEY_FILE_ENV = "GONGZHI_PSEUDONYM_KEY_FILE"

@@ -1,0 +1,81 @@
+"""The extension points of ingestion, declared in one place (as datasette declares its
+hookspecs): each is an entry-point group that built-in and third-party code register with in
+the same way, so the built-in ones prove the path a third party takes.
+
+- ``gongzhi.sources``: a :class:`ingest.contract.Source` subclass reading one kind of input
+  (files, rest, sql, open311, divisions are registered so; see :mod:`ingest.registry`).
+- ``gongzhi.observers``: a callable ``(settings) -> list[RunObserver]``, called once per
+  runner; its observers follow every merge and delete of every run inside the run's
+  transaction. The KPI rollups register here (``metrics.rollup:observers_for``): ingestion
+  may not import metrics, and a runner without them would leave rollups stale silently, so
+  every runner gets the observers of every installed extension (:func:`build_runner
+  <ingest.runner.build_runner>`), and one that fails to load stops the run.
+
+A test marked ``@pytest.mark.extension_point("<group>")`` exercises each group through a
+registered entry point; a meta-test fails for a group declared here without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
+
+from core.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from ingest.runner import RunObserver
+
+
+@dataclass(frozen=True)
+class ExtensionPoint:
+    """An entry-point group and what an object registered under it must be."""
+
+    group: str
+    contract: str
+
+
+SOURCES = ExtensionPoint(
+    "gongzhi.sources", "a subclass of ingest.contract.Source; the entry point's name is the "
+                       "plugin name a source's `plugin =` picks")
+OBSERVERS = ExtensionPoint(
+    "gongzhi.observers", "a callable (settings) -> list of RunObserver, called once per "
+                         "runner; every runner gets its observers")
+EXTENSION_POINTS: tuple[ExtensionPoint, ...] = (SOURCES, OBSERVERS)
+
+
+def registered(point: ExtensionPoint) -> list[EntryPoint]:
+    """The entry points of ``point``, the first of each name only (as Python's import picks
+    the first distribution on the path)."""
+    seen: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=point.group):
+        seen.setdefault(ep.name, ep)
+    return list(seen.values())
+
+
+def load_observers(settings: Any, eps: Sequence[EntryPoint] | None = None
+                   ) -> list[RunObserver]:
+    """The observers of every ``gongzhi.observers`` extension for a runner on ``settings``.
+
+    An extension that cannot be loaded is a :class:`ConfigError` naming it: unlike a broken
+    source plugin (which costs only the sources using it), a missing observer would leave what
+    it keeps (the KPI rollups) silently stale after every run. What a loaded extension raises
+    while preparing (a read-only warehouse, say) passes through as it is, for the caller's
+    usual report."""
+    factories: list[Callable[[Any], Sequence[RunObserver]]] = []
+    problems: list[Problem] = []
+    for ep in eps if eps is not None else registered(OBSERVERS):
+        try:
+            factory = ep.load()
+            if not callable(factory):
+                raise TypeError(f"{ep.value} is not callable")
+        except Exception as e:
+            problems.append(Problem(f"{OBSERVERS.group} {ep.name} ({ep.value})",
+                                    f"failed to load: {type(e).__name__}: {e}"))
+            continue
+        factories.append(factory)
+    if problems:
+        raise ConfigError(problems, header="a run observer extension is broken; runs would "
+                                           "leave what it keeps stale")
+    return [ob for factory in factories for ob in factory(settings)]
