@@ -1,7 +1,10 @@
 """Loading ``gongzhi.toml``: every section as a typed value, validated in one pass.
 
 Sections: ``[warehouse]``, ``[[sources]]``, ``[scheduler]``, ``[calendar]``, ``[privacy]``,
-``[auth]`` (sign-in sessions and the OpenID Connect provider) and ``[dashboard]``. Every
+``[auth]`` (sign-in sessions and the OpenID Connect provider), ``[dashboard]``,
+``[bulletin]`` (the monthly 通报: core/bulletin_settings.py), and
+``[alerting]``, ``[[alerts]]`` (预警 rules) and ``[tasks]`` (督办), typed in
+:mod:`core.alertconfig`. Every
 problem is collected and reported at once with its place (file, line, source id, key), so a
 data office fixes its config in one pass instead of one error per attempt. Plugin-specific
 checks join the same report through ``validate_source`` (the ingest registry passes one).
@@ -12,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,8 +24,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from core import privacy
+from core.alertconfig import AlertingSettings, TaskSettings
+from core.alertconfig import parse as parse_alerting
+from core.bulletin_settings import BulletinSettings, parse_bulletin
 from core.cron import schedule_problems
 from core.errors import ConfigError, Problem
+from core.mapsettings import MapSettings, parse_map
 from core.timezone import LOCAL_TZ
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
@@ -131,7 +138,8 @@ class DashboardSettings:
 
 
 # Sections a config may hold; [users] and [roles] are refused with a word on where they live.
-SECTIONS = ("warehouse", "sources", "scheduler", "auth", "dashboard", "privacy", "calendar")
+SECTIONS = ("warehouse", "sources", "scheduler", "auth", "dashboard", "privacy", "calendar",
+            "bulletin", "alerting", "alerts", "tasks", "map")
 NOT_HERE = {
     "users": "accounts live in the warehouse, not the config: use `gongzhi users add`",
     "roles": "the roles are fixed (leader, street_staff, community_staff) and each sees its "
@@ -154,8 +162,12 @@ class Settings:
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    bulletin: BulletinSettings = field(default_factory=BulletinSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)  # [[alerts]] …
+    tasks: TaskSettings = field(default_factory=TaskSettings)  # [tasks] (督办)
 
     def source(self, source_id: str) -> SourceSpec:
         for s in self.sources:
@@ -178,11 +190,13 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     validate_source: SourceValidator | None = None,
+    kpi_ids: Collection[str] | None = None,
 ) -> Settings:
     """Read and validate the config; raise :class:`ConfigError` listing every problem.
 
     ``validate_source`` adds plugin-specific checks (the ingest registry passes one) so that
-    they are reported in the same pass as the common ones.
+    they are reported in the same pass as the common ones; ``kpi_ids`` (the KPI catalogue's
+    ids) lets alert rules naming an unknown KPI be reported in that pass too.
     """
     p = config_path(path)
     try:
@@ -196,7 +210,7 @@ def load_settings(
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([Problem(str(p), f"not valid TOML: {e}")]) from None
     return settings_from_dict(data, path=p, text=text, validate_source=validate_source,
-                              check_schedules=True)
+                              check_schedules=True, kpi_ids=kpi_ids)
 
 
 def settings_from_dict(
@@ -206,6 +220,7 @@ def settings_from_dict(
     text: str = "",
     validate_source: SourceValidator | None = None,
     check_schedules: bool = False,
+    kpi_ids: Collection[str] | None = None,
 ) -> Settings:
     """Validate an already parsed config (also used by tests and ``gongzhi demo``).
 
@@ -275,6 +290,10 @@ def settings_from_dict(
 
     auth = _auth(data.get("auth"), lines.top("auth"), problems)
     dashboard = _dashboard(data.get("dashboard"), lines.top("dashboard"), problems)
+    bulletin = parse_bulletin(data.get("bulletin"), base_dir, lines.top("bulletin"), problems,
+                              check_schedule=check_schedules)
+    map_settings, map_problems = parse_map(data.get("map"), lines.top("map"))
+    problems += map_problems
 
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
@@ -295,14 +314,19 @@ def settings_from_dict(
             problems.extend(validate_source(spec))
         sources.append(spec)
 
+    alerting, tasks, errs = parse_alerting(data, fname=fname, text=text, base_dir=base_dir,
+                                           kpi_ids=kpi_ids, source_ids=seen,
+                                           check_schedules=check_schedules)
+    problems.extend(errs)
+
     if problems:
         raise ConfigError(problems, header=f"configuration {fname} is invalid")
     privacy.configure(labels)
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
-        calendar=calendar, auth=auth, dashboard=dashboard, raw=data,
-        pseudonym_key_file=key_file,
+        calendar=calendar, auth=auth, dashboard=dashboard, bulletin=bulletin,
+        map=map_settings, raw=data, pseudonym_key_file=key_file, alerting=alerting, tasks=tasks,
     )
 
 

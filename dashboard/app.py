@@ -26,18 +26,25 @@ log = logging.getLogger("gongzhi.dashboard")
 st.set_page_config(page_title=i18n.STRINGS["app.page_title"]["zh"], page_icon="🏙️",
                    layout="wide")
 
+# Pages of the 督办/预警 workflow, not of a semantic-layer domain: after the domain pages,
+# before the data page, and kept when the layer is broken (they read the warehouse only).
+WORK_PAGES = [("tasks", "screens/tasks.py", ":material/assignment:"),
+              ("alerts", "screens/alerts.py", ":material/notifications:")]
+
+
 def _pages() -> list[tuple[str, str, str]]:
     """The overview and the data page, with one page per semantic-layer page between them
     (config/semantic: title, icon, order, domains; screens/domain.py unless it names a
-    script). A broken layer leaves the data page only, and says why."""
+    script), then the 督办 and 预警记录 pages. A broken layer leaves those and the data page
+    only, and says why."""
     try:
         domains = [(p.name, p.script, p.icon) for p in semantic.load().ordered_pages()]
     except ConfigError as e:
         log.warning("semantic layer: %s", e)
         st.error(t("err.config", detail=str(e)))
-        return [("data", "screens/runs.py", ":material/database:")]
+        return [*WORK_PAGES, ("data", "screens/runs.py", ":material/database:")]
     return [("overview", "screens/overview.py", ":material/dashboard:"), *domains,
-            ("data", "screens/runs.py", ":material/database:")]
+            *WORK_PAGES, ("data", "screens/runs.py", ":material/database:")]
 
 
 def _title(name: str) -> str:

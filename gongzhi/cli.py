@@ -33,8 +33,10 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             from ingest.registry import load_validated
+            from metrics.catalog import load_catalog
 
-            self._settings = load_validated(self.config)
+            # alert rules naming an unknown KPI are reported with the other config problems
+            self._settings = load_validated(self.config, kpi_ids=set(load_catalog().kpis))
         return self._settings
 
     def engine(self, *, write: bool = False) -> Any:

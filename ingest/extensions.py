@@ -11,8 +11,13 @@ the same way, so the built-in ones prove the path a third party takes.
   every runner gets the observers of every installed extension (:func:`build_runner
   <ingest.runner.build_runner>`), and one that fails to load stops the run.
 
-A test marked ``@pytest.mark.extension_point("<group>")`` exercises each group through a
-registered entry point; a meta-test fails for a group declared here without one.
+  An observer may also have the hooks of :data:`HOOKS`: ``after_run`` (once runs are over:
+  the 预警 alerts of ``metrics.alerts:observers_for``) and ``schedule`` + ``on_schedule`` (a
+  job of its own in ``gongzhi schedule``). Each hook is declared as ``<group>.<hook>``.
+
+A test marked ``@pytest.mark.extension_point("<group>")`` (``"<group>.<hook>"`` for a hook)
+exercises each group and hook through a registered entry point; a meta-test fails for one
+declared here without such a test.
 """
 
 from __future__ import annotations
@@ -43,6 +48,32 @@ OBSERVERS = ExtensionPoint(
     "gongzhi.observers", "a callable (settings) -> list of RunObserver, called once per "
                          "runner; every runner gets its observers")
 EXTENSION_POINTS: tuple[ExtensionPoint, ...] = (SOURCES, OBSERVERS)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """An optional method of the objects registered under an extension point."""
+
+    point: ExtensionPoint
+    name: str
+    contract: str
+
+    @property
+    def id(self) -> str:
+        """``<group>.<hook>``: the name a test's ``extension_point`` mark uses."""
+        return f"{self.point.group}.{self.name}"
+
+
+AFTER_RUN = Hook(
+    OBSERVERS, "after_run", "after_run(engine, results): once the runs are over, committed "
+                            "or failed; the results of a batch together (never a half-loaded "
+                            "state), of one source when it runs on its own; what it raises "
+                            "is a warning, never a failed run")
+ON_SCHEDULE = Hook(
+    OBSERVERS, "on_schedule", "an observer with `schedule` (cron, the scheduler's time zone) "
+                              "and on_schedule(engine): gongzhi schedule calls it on that "
+                              "schedule; a bad schedule is a warning, the sources still run")
+HOOKS: tuple[Hook, ...] = (AFTER_RUN, ON_SCHEDULE)
 
 
 def registered(point: ExtensionPoint) -> list[EntryPoint]:

@@ -163,9 +163,11 @@ def build_source(spec: SourceSpec, ctx: SourceContext | None = None,
     return cls(spec, config, ctx)
 
 
-def load_validated(path: Any = None) -> Settings:
-    """Load the config with the plugin checks included in the same report."""
+def load_validated(path: Any = None, kpi_ids: Any = None) -> Settings:
+    """Load the config with the plugin checks included in the same report (and the alert
+    rules' KPI ids checked against ``kpi_ids``, the catalogue's ids, when given)."""
     from core.settings import load_settings
 
     reg = registry()
-    return load_settings(path, validate_source=lambda s: validate_source(s, reg))
+    return load_settings(path, validate_source=lambda s: validate_source(s, reg),
+                         kpi_ids=kpi_ids)

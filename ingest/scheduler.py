@@ -108,8 +108,12 @@ class SchedulerService:
 
     def __init__(self, settings: Settings, engine: Engine, *,
                  observers: Sequence[RunObserver] | None = None,
-                 clock: Callable[[], datetime] | None = None, stream: TextIO | None = None):
+                 clock: Callable[[], datetime] | None = None, stream: TextIO | None = None,
+                 extra_jobs: Sequence[tuple[str, str, Callable[[], Any]]] = ()):
         self.settings = settings
+        # (name, cron, function): jobs of other layers the CLI hands in (the monthly
+        # bulletin), run by the leading scheduler only, guarded like the loads
+        self.extra_jobs = list(extra_jobs)
         self.engine = engine
         conf = settings.scheduler
         try:
@@ -309,13 +313,28 @@ class SchedulerService:
                               executor="loads")
             except Exception as e:  # one source's schedule never stops the others
                 self._drop(sid, e)
+        for name, cron, fn in self.extra_jobs:
+            try:
+                sched.add_job(self._guarded, cron_trigger(cron, self.tz), args=(fn,),
+                              id=f"job:{name}", name=f"{name} ({cron})")
+            except Exception as e:  # a bad extra job never stops the loads
+                self.log(f"[{name}] warning: not scheduled: {e}")
+        for i, ob in enumerate(self.observers):  # followers with a schedule of their own
+            ob_cron, job = getattr(ob, "schedule", None), getattr(ob, "on_schedule", None)
+            if ob_cron and job is not None:
+                try:
+                    sched.add_job(self._guarded, cron_trigger(ob_cron, self.tz),
+                                  args=(job, self.engine), id=f"observer:{i}",
+                                  name=f"{type(ob).__name__} ({ob_cron})")
+                except Exception as e:  # a bad schedule never stops the sources' jobs
+                    self.log(f"warning: {type(ob).__name__} schedule {ob_cron!r} ignored: {e}")
         sched.add_job(self._guarded, IntervalTrigger(seconds=conf.poll_seconds, timezone=self.tz),
                       args=(self._poll,), id="requests", name="run-now requests",
                       next_run_time=datetime.now(self.tz))
         self.scheduler = sched
         sched.start()
         for job in sched.get_jobs():
-            if job.id.startswith("schedule:"):
+            if job.id.startswith(("schedule:", "job:")):
                 nxt = job.next_run_time
                 when = f"{nxt:%Y-%m-%d %H:%M:%S %Z}" if nxt is not None else "never"
                 self.log(f"scheduled {job.name}, next run {when}")

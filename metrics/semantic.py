@@ -446,9 +446,13 @@ def _page(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> 
     if not (isinstance(label, dict) and label.get("zh") and label.get("en")):
         out.append(Problem(lines.at(*at, "label"), f"page '{name}' needs label zh and en"))
         return None
+    # a page of its own script may show no domain's KPIs by domain (the map: every KPI);
+    # screens/domain.py draws the page's domains, so it needs at least one
+    own_script = raw.get("script") is not None
     domains = _strs(raw.get("domains"))
-    if not domains and not (domains == () and isinstance(raw.get("script"), str)):
-        # a page of no domain (明细核查) draws itself: it must name its script
+    # a page of the office's work across domains (targets, the bulletin, the map) names its
+    # own script and may list no domain; a data page lists the domains it draws
+    if domains is None or not (domains or own_script):
         out.append(Problem(lines.at(*at, "domains"), f"page '{name}' must list its domains "
                                                      "(or name its own script)"))
         return None
@@ -539,7 +543,8 @@ def _check_table(spec: TableSpec, t: Table, layer: Layer) -> list[Problem]:
                                                f"contradicts warehouse/schema.py "
                                                f"(area='{schema_area}')"))
             ref = col.info.get("ref")
-            if ref is not None and ref != spec.area.level:
+            # "@level": a code at the level its row names (geometries), so any level fits
+            if ref is not None and not ref.startswith("@") and ref != spec.area.level:
                 out.append(Problem(spec.place, f"{n}: area level '{spec.area.level}' "
                                                f"contradicts the column's ref '{ref}'"))
     elif schema_area is not None:
@@ -643,7 +648,7 @@ DOCS_END = "<!-- semantic-tables:end -->"
 def markdown(layer: Layer) -> str:
     """The layer as the docs show it: pages, then one row per table (generated, never typed)."""
     lines = ["| page | title | domains |", "|---|---|---|"]
-    lines += [f"| `{p.name}` | {p.zh} / {p.en} | {', '.join(p.domains)} |"
+    lines += [f"| `{p.name}` | {p.zh} / {p.en} | {', '.join(p.domains) or '—'} |"
               for p in layer.ordered_pages()]
     lines += ["", "| table | domain | area (level) | time columns | derived | detail columns "
               "| breakdowns |", "|---|---|---|---|---|---|---|"]

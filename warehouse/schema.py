@@ -79,6 +79,17 @@ def _personal() -> list[Column[Any]]:
     ]
 
 
+def _lonlat() -> list[Column[Any]]:
+    """Where a thing is, WGS84 (optional; the geo plugin's point layers or a source's columns;
+    added to existing warehouses by migration 8)."""
+    return [Column("longitude", Float, info={"range": (-180, 180)}),
+            Column("latitude", Float, info={"range": (-90, 90)})]
+
+
+# tables with optional longitude / latitude columns (migration 8); hotline_requests is in
+# warehouse/tables/hotline.py
+LONLAT_TABLES = ("grid_events", "stations", "hotline_requests")
+
 PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
 
 
@@ -169,6 +180,7 @@ grid_events = _table(
     _rating("satisfaction"),
     Column("is_dispute", Boolean, nullable=False, info={"default": False}),
     Column("mediated", Boolean),
+    *_lonlat(),
     Index("ix_grid_events_grid", "grid_code"),  # grid pages query one grid's events
     Index("ix_grid_events_reported_at", "reported_at"),  # drill-through pages (migration 9)
     Index("ix_grid_events_registered_at", "registered_at"),
@@ -284,6 +296,7 @@ stations = _table(
     Column("name", String(256), nullable=False),
     _enum("tier", STATION_TIERS),
     Column("opened_at", Date),
+    *_lonlat(),
     area="community_code",
 )
 

@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, i18n, state
-from dashboard.components import breakdowns, cards, filters, sections, tables
+from dashboard.components import breakdowns, cards, filters, geomap, sections, tables
 from dashboard.i18n import md, t
 from dashboard.state import View
 from metrics import semantic
@@ -66,6 +66,7 @@ def render(domains: tuple[str, ...], page: str) -> None:
         if view.child_level is not None:
             st.markdown(f"**{t('domain.ranking', level=t(f'level.{view.child_level}'))}**")
         sections.ranking_chart(view, ranking, kpi, names, page)
+    geomap.map_section(view, kpi, page)
     if view.child_level is not None:
         st.subheader(t("domain.heatmap", level=t(f"level.{view.child_level}")))
         sections.heatmap_chart(view, kpi, names)

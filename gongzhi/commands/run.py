@@ -71,6 +71,37 @@ def lower_priority(nice: int) -> None:
                 ctypes.CDLL(None, use_errno=True).syscall(nr, 1, 0, idle_class)
 
 
+def check_office_config(ctx: Context) -> None:
+    """Scoring schemes are checked at start-up (``[bulletin]`` is, with the whole config): a
+    scheme naming an unknown KPI stops the start with every problem listed (ConfigError,
+    exit 2)."""
+    from metrics.catalog import load_catalog
+    from metrics.scoring import load_schemes
+
+    load_schemes(load_catalog())
+
+
+def _office_jobs(ctx: Context, engine: Any) -> list[tuple[str, str, Any]]:
+    """The monthly bulletin on ``[bulletin] schedule`` (last month's, into the archive)."""
+    conf = ctx.settings.bulletin
+    if not conf.schedule:
+        return []
+
+    def bulletin() -> None:
+        from bulletin import archive
+        from core.timezone import to_local
+        from metrics.scoring import load_schemes, pick
+        from metrics.service import Metrics
+        from warehouse.engine import utcnow
+
+        m = Metrics(engine)
+        scheme = pick(load_schemes(m.catalog), conf.scheme)
+        made = archive.scheduled(m, scheme, conf, to_local(utcnow()).date())
+        click.echo(f"bulletin: {len(made)} file(s) archived in {conf.archive}")
+
+    return [("bulletin", conf.schedule, bulletin)]
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="do the start-up catch-up and exit (for cron/tests)")
 @pass_ctx
@@ -79,7 +110,9 @@ def schedule(ctx: Context, once: bool) -> None:
     from ingest.scheduler import SchedulerService
 
     lower_priority(ctx.settings.scheduler.nice)
-    service = SchedulerService(ctx.settings, ctx.engine(write=True))
+    check_office_config(ctx)
+    engine = ctx.engine(write=True)
+    service = SchedulerService(ctx.settings, engine, extra_jobs=_office_jobs(ctx, engine))
     if once:
         results = service.catch_up()
         if any(not r.ok for r in results):
@@ -95,6 +128,7 @@ def schedule(ctx: Context, once: bool) -> None:
 def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
+    check_office_config(ctx)
     ctx.engine()  # the schema is checked (never upgraded: a reader never waits for a merge)
     from gongzhi.supervise import die_with_parent
 
@@ -155,6 +189,7 @@ def up(ctx: Context, port: int, host: str, log_dir: str | None) -> None:
     from gongzhi.supervise import Child, Supervisor
 
     settings = ctx.settings  # one validation for both, before anything starts
+    check_office_config(ctx)
     ctx.engine(write=True)  # create or upgrade the schema once, before either reads it
     logs = Path(log_dir) if log_dir else settings.base_dir / "logs"
     config = [] if settings.path is None else ["--config", str(Path(settings.path).resolve())]

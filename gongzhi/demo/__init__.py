@@ -12,6 +12,8 @@ Layout under the output folder::
     sources/volunteer/              register (with personal columns), services/, redemptions
     sources/party/                  party members, deeds, stations
     sources/civic/                  property fees of the old estates
+    sources/geo/                    the real district outline and DEMO street, community and grid
+                                    polygons synthesised inside it (plugin ``geo``, GCJ-02)
     sources/calendar/               the holiday notices behind 按期 deadlines (config/calendar/)
     sources/README.md               what is where, and the rows planted to be quarantined
 
@@ -37,7 +39,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core.errors import ConfigError, Problem
-from gongzhi.demo import cases, civic, config, geography, government, grid, party, volunteer
+from gongzhi.demo import (
+    cases,
+    civic,
+    config,
+    geography,
+    geometry,
+    government,
+    grid,
+    party,
+    volunteer,
+)
 from gongzhi.demo.common import DemoContext, Planted, SourceEntry, WorkCalendar
 from metrics import semantic
 from warehouse.schema import data_tables
@@ -87,6 +99,7 @@ def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
             "as rest days there")
 
     geo, entries = geography.build(ctx)
+    entries += geometry.build(ctx, geo)  # before the events: they get a place in their grid
     catalogue, items = government.build_items(ctx)
     entries += [government.build_calendar(ctx), items, cases.build(ctx, geo, catalogue),
                 government.build_certificates(ctx)]

@@ -18,6 +18,7 @@ import polars as pl
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
 from core import privacy
+from core.divisions import LEVELS
 from core.errors import DataError, MissingColumnsError
 from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
@@ -33,7 +34,15 @@ from core.reasons import (  # the reason codes, defined once there
     TOO_LONG,
     UNKNOWN,
 )
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.contract import (
+    BAD_COLUMN,
+    BAD_ENCODING_NOTE,
+    BAD_MESSAGE,
+    BAD_REASON,
+    ORIGIN,
+    ROW,
+    SHEET,
+)
 from ingest.normalize import personal, qrows, values
 from ingest.normalize import text as textrules
 from ingest.normalize.qrows import INTERNAL
@@ -183,6 +192,10 @@ def cast_batch(
         undecoded = frame[BAD_ENCODING_NOTE].is_not_null()
         if undecoded.any():
             problems.append(("", BAD_ENCODING, undecoded, frame[BAD_ENCODING_NOTE]))
+    if BAD_REASON in frame.columns:  # rows the plugin found bad (e.g. a broken polygon)
+        for reason in frame[BAD_REASON].drop_nulls().unique().sort().to_list():
+            rows = (frame[BAD_REASON] == reason).fill_null(False)
+            problems.append(("", reason, rows, frame[BAD_MESSAGE]))
 
     def one(col: Any) -> tuple[pl.Series, list[Problem]]:
         name = col.name
@@ -211,7 +224,12 @@ def cast_batch(
             if bad.any():
                 found.append((name, reason, bad, raw_text))
             value = value.set(bad, None) if value.dtype != pl.Null else value
-        value, more = _validate(value, raw_text, col, known_codes)
+        ref = col.info.get("ref", "")
+        levels = None
+        if ref.startswith("@"):  # the level a code must exist at is the row's own (geometries)
+            levels = (renamed[ref[1:]].cast(pl.String).str.strip_chars()
+                      if ref[1:] in renamed.columns else pl.Series([None] * n, dtype=pl.String))
+        value, more = _validate(value, raw_text, col, known_codes, levels)
         value, checked = _check_text(value, col)
         return value.alias(name), found + more + checked
 
@@ -373,7 +391,8 @@ def _temporal(raw: pl.Series, t: Any, tz: str = values.LOCAL_TZ) -> pl.Series:
     return s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
 
 
-def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl.Series]) -> tuple[
+def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl.Series],
+              levels: pl.Series | None = None) -> tuple[
         pl.Series, list[tuple[str, str, pl.Series, pl.Series]]]:
     name = col.name
     out: list[tuple[str, str, pl.Series, pl.Series]] = []
@@ -392,7 +411,16 @@ def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl
         bad = value.is_not_null() & ~value.str.contains(col.info["pattern"])
         if bad.any():
             out.append((name, BAD_FORMAT, bad, shown))
-    if "ref" in col.info:
+    if levels is not None:  # per row: each code at the level its row names
+        for level in levels.drop_nulls().unique().sort().to_list():
+            if level not in LEVELS:
+                continue  # an unknown level is the level column's own problem (bad_code)
+            allowed = known.get(level, pl.Series([], dtype=pl.String))
+            bad = value.is_not_null() & (levels == level).fill_null(False) \
+                & ~value.is_in(allowed.implode())
+            if bad.any():
+                out.append((name, UNKNOWN.format(level=level), bad, shown))
+    elif "ref" in col.info:
         level = col.info["ref"]
         codes = known.get(level)
         allowed = codes if codes is not None else pl.Series([], dtype=pl.String)

@@ -22,15 +22,24 @@ from core.reasons import (  # the reason codes, defined once there
     MISSING,
     NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    PLUGIN_REASONS,
     TOO_LONG,
 )
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
+from ingest.contract import (
+    BAD_COLUMN,
+    BAD_ENCODING_NOTE,
+    BAD_MESSAGE,
+    BAD_REASON,
+    ORIGIN,
+    ROW,
+    SHEET,
+)
 from ingest.normalize import personal
 from ingest.normalize import text as textrules
 from ingest.normalize.values import EXCEL_SERIAL
 from warehouse.schema import content_columns
 
-INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE)
+INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE, BAD_REASON, BAD_MESSAGE)
 TYPE_WORDS = {BAD_DATE: "a date or time", BAD_NUMBER: "a number", BAD_BOOL: "yes/no"}
 QUARANTINE_SCHEMA = {
     "origin": pl.String, "sheet": pl.String, "row_number": pl.Int64, "column_name": pl.String,
@@ -120,7 +129,7 @@ def message_expr(column: str, reason: str, raw_col: str, table: Table, *,
                          "(daylight saving time starts)", value)
     if reason == MISSING:
         return pl.lit(f"{column}: a value is required")
-    if reason == BAD_ENCODING:
+    if reason in (BAD_ENCODING, *PLUGIN_REASONS):  # the plugin wrote the message
         return pl.col(raw_col)
     if reason == BAD_TEXT:
         return pl.lit(f"{column}: holds a NUL or another control character, which no text "

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("core", "warehouse", "ingest", "metrics", "dashboard", "gongzhi")
+PRODUCT = ("core", "warehouse", "ingest", "metrics", "bulletin", "dashboard", "gongzhi")
 
 # fact → (its home, patterns that restate it)
 RULES: dict[str, tuple[str, list[str]]] = {

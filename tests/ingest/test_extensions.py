@@ -5,6 +5,7 @@ party uses; each declared extension point has a test that goes through an entry 
 from __future__ import annotations
 
 import ast
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -15,12 +16,20 @@ from sqlalchemy import func, select
 
 from core.errors import ConfigError
 from ingest import extensions
-from ingest.extensions import EXTENSION_POINTS, OBSERVERS, SOURCES, load_observers
+from ingest.extensions import (
+    AFTER_RUN,
+    EXTENSION_POINTS,
+    HOOKS,
+    OBSERVERS,
+    SOURCES,
+    load_observers,
+)
+from ingest.progress import Progress
 from ingest.registry import load_validated
 from ingest.runner import Runner, build_runner
 from metrics.rollup import RollupObserver
 from tests.conftest import write_config
-from tests.ingest.thirdparty import merge_counter
+from tests.ingest.thirdparty import merge_counter, run_follower
 from warehouse.engine import open_warehouse
 from warehouse.schema import certificates
 
@@ -96,6 +105,34 @@ def test_a_third_party_observer_follows_every_merge_beside_the_rollups(
     assert stored == 45
 
 
+@pytest.mark.extension_point("gongzhi.observers.after_run")
+def test_after_run_follows_a_batch_once_and_a_lone_source_run_and_never_fails_it(
+        tmp_path: Path, installed) -> None:
+    installed("follower = tests.ingest.thirdparty.run_follower:observers_for")
+    run_follower.CALLS.clear()
+    run_follower.FAIL.clear()
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    settings = load_validated(write_config(tmp_path, url, [
+        {"id": "certs", "plugin": "certlist", "total": 4, "retained": 1},
+        {"id": "lost", "plugin": "files", "table": "certificates", "required": True,
+         "path": "nothing-here/*.csv"}]))
+    engine = open_warehouse(url)
+    runner = build_runner(settings, engine)
+    results = runner.run()
+    assert [(r.source, r.ok) for r in results] == [("certs", True), ("lost", False)]
+    # once, after both runs (never between them), the failed run included
+    assert [[("certs", results[0].status), ("lost", results[1].status)]] == run_follower.CALLS
+    run_follower.CALLS.clear()
+    out = io.StringIO()
+    runner = build_runner(settings, engine, progress=Progress(out))
+    run_follower.FAIL.append("the notifier is down")
+    lone = runner.run_source(settings.source("certs"))
+    assert lone.ok and [[("certs", lone.status)]] == run_follower.CALLS
+    assert "RunFollower failed after the run" in out.getvalue()
+    assert "the notifier is down" in out.getvalue()
+    run_follower.FAIL.clear()
+
+
 def test_a_broken_observer_extension_stops_the_run_naming_it(tmp_path: Path, installed) -> None:
     # the module imports a package that is not installed
     installed("indexer = tests.ingest.thirdparty.broken_plugin:observers_for")
@@ -124,13 +161,15 @@ def test_product_code_builds_runners_only_through_the_factory() -> None:
 
 
 def test_every_declared_extension_point_has_a_test() -> None:
-    """A group declared in ingest/extensions.py is tested through an entry point: some test
-    carries ``@pytest.mark.extension_point("<group>")``."""
+    """A group or hook declared in ingest/extensions.py is tested through an entry point:
+    some test carries ``@pytest.mark.extension_point("<group>")`` (``"<group>.<hook>"``)."""
     marked: set[str] = set()
     for p in (REPO / "tests").rglob("test_*.py"):
         marked |= set(re.findall(r"mark\.extension_point\(\s*[\"']([\w.]+)[\"']",
                                  p.read_text(encoding="utf-8")))
-    declared = {point.group for point in EXTENSION_POINTS}
-    assert declared == {"gongzhi.sources", "gongzhi.observers"}
+    declared = {point.group for point in EXTENSION_POINTS} | {hook.id for hook in HOOKS}
+    assert declared == {"gongzhi.sources", "gongzhi.observers",
+                        "gongzhi.observers.after_run", "gongzhi.observers.on_schedule"}
+    assert AFTER_RUN.point is OBSERVERS
     assert not declared - marked, f"extension points without a test: {declared - marked}"
     assert not marked - declared, f"tests of undeclared extension points: {marked - declared}"

@@ -35,6 +35,8 @@ def test_the_shipped_layer_has_no_problem_and_covers_every_table() -> None:
     assert layer.is_month("property_fees", "period")
     assert layer.tables["grid_events"].area == semantic.Area("grid_code", "grid")
     assert layer.domain_order()[:5] == ["gov", "grid", "vol", "party", "civic"]
+    # the map page draws its own script and lists no domain
+    assert (layer.pages["map"].script, layer.pages["map"].domains) == ("screens/map.py", ())
 
 
 def _broken(tmp_path: Path) -> Path:
@@ -59,6 +61,9 @@ def _broken(tmp_path: Path) -> Path:
     civic = folder / "civic.yaml"
     civic.write_text(civic.read_text(encoding="utf-8").replace(
         "  property_fees:", "  property_feez:"), encoding="utf-8")
+    # a page drawn by screens/domain.py with nothing to draw
+    (folder / "empty.yaml").write_text("pages:\n  empty: {label: {zh: 空, en: Empty}}\n",
+                                       encoding="utf-8")
     return folder
 
 
@@ -86,7 +91,9 @@ def test_every_inconsistency_is_listed_at_once_with_file_and_line(tmp_path: Path
     assert f"{civic}:{_line(civic, 'property_feez:')}: 'property_feez' is not a warehouse " \
            "table" in msg
     assert "warehouse table 'property_fees' has no entry in the semantic layer" in msg
-    assert len(e.value.problems) >= 9
+    assert f"{folder / 'empty.yaml'}:2: page 'empty' must list its domains" in msg
+    assert "page 'map'" not in msg  # its own script, no domains: fine
+    assert len(e.value.problems) >= 10
 
 
 def test_the_catalogue_and_gongzhi_kpi_refuse_a_broken_layer(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String
 
-from warehouse.schema import FACT, _code, _table
+from warehouse.schema import FACT, _code, _lonlat, _table
 
 HOTLINE_CHANNELS = ("phone", "web", "app", "wechat", "other")
 
@@ -44,6 +44,7 @@ hotline_requests = _table(
     Column("reopened", Boolean, nullable=False, info={"default": False}),  # 退单 / 重办
     Column("title", String(500)),
     Column("content", String(8000)),
+    *_lonlat(),  # where the request is about, when the export has it (migration 8)
     Index("ix_hotline_requests_received", "received_at"),
     area="community_code",
 )
