@@ -37,7 +37,7 @@ def test_migration_9_adds_them_to_an_older_warehouse_once(engine: Engine) -> Non
         assert have[name] == (table, [col])
     with engine.connect() as c:
         versions = c.execute(select(schema.schema_version.c.version)).scalars().all()
-    assert sorted(versions) == [6, 9]
+    assert sorted(versions) == [6, *(v for v, _ in MIGRATIONS if v > 6)]
     assert migrate(engine) == SCHEMA_VERSION  # a second run changes nothing
     with engine.connect() as c:
         assert c.execute(select(schema.schema_version.c.version)).scalars().all() == versions
