@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import auth, data, i18n, state
-from dashboard.components import filters, outage
+from dashboard.components import bigscreen, filters, outage, screen_style
 from dashboard.i18n import Markdown, t
 from gongzhi.errors import ConfigError, WarehouseError
 from metrics.access import AccessDenied, Viewer
@@ -30,18 +30,21 @@ PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
          ("grid", "screens/grid.py", ":material/grid_view:"),
          ("vol", "screens/vol.py", ":material/volunteer_activism:"),
          ("party", "screens/party.py", ":material/flag:"),
-         ("data", "screens/runs.py", ":material/database:")]
+         ("data", "screens/runs.py", ":material/database:"),
+         (bigscreen.PATH, "screens/screen.py", ":material/tv:")]  # also opens on its own
 
 
-def _prepare(user: Viewer) -> None:
-    """Filters and the view; without a division list the KPI pages report 'no data'."""
+def _prepare(user: Viewer, wall: bool = False) -> None:
+    """Filters and the view; without a division list the KPI pages report 'no data'. The
+    big screen (``wall``) takes its area from the link and the sign-in, with no sidebar."""
     key = data.key(user)
     data.allowed_scope(key)  # raises when the warehouse has no district yet
     units = data.units(key)
     state.open_on_data(key)
     state.sanitize(units, user)
-    with st.sidebar:
-        filters.sidebar(units, data.names(key), user.level)
+    if not wall:
+        with st.sidebar:
+            filters.sidebar(units, data.names(key), user.level)
     state.raise_misfit()  # a link naming areas that do not nest: say so, show no figures
     state.build_view(user, key)
 
@@ -75,8 +78,13 @@ def _show(e: Exception) -> None:
 
 def main() -> None:
     state.load_from_url()
-    with st.sidebar:
-        filters.language()
+    wall = bigscreen.requested()  # the 首屏 big screen: no sidebar, menus or chrome
+    if wall:
+        screen_style.wall()
+    else:
+        screen_style.phone()
+        with st.sidebar:
+            filters.language()
     try:
         user = auth.current_user()
     except Exception as e:  # no warehouse or config: say so instead of a sign-in form
@@ -84,27 +92,33 @@ def main() -> None:
         _show(e)
         return
     # built before sign-in too (hidden): the page asked for is where a sign-in returns
+    # /?screen=1 makes the wall the default page (a default page's own path would not be
+    # found: /screen keeps the overview as the default); the menu is hidden on the wall
+    default = bigscreen.PATH if wall and bigscreen.at_root([p[0] for p in PAGES]) else "overview"
     nav = st.navigation([
         st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
-                default=name == "overview") for name, path, icon in PAGES],
-        position="sidebar" if user is not None else "hidden")
+                default=name == default)
+        for name, path, icon in PAGES],
+        position="sidebar" if user is not None and not wall else "hidden")
     if user is None:
         auth.sign_in_page(nav.url_path)
         return
     state.forget_view()
     try:
-        st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
-                             area=t(f"role.{user.role}")))
-        if auth.open_access():
-            st.sidebar.caption(t("auth.open"))
-        elif st.sidebar.button(t("auth.sign_out"), key="auth_sign_out"):
-            auth.sign_out()  # stops the run: the browser goes to the sign-in page
-        _prepare(user)
+        if not wall:
+            st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
+                                 area=t(f"role.{user.role}")))
+            if auth.open_access():
+                st.sidebar.caption(t("auth.open"))
+            elif st.sidebar.button(t("auth.sign_out"), key="auth_sign_out"):
+                auth.sign_out()  # stops the run: the browser goes to the sign-in page
+        _prepare(user, wall)
     except Exception as e:  # the KPI pages say what is wrong; the data page still works
         log.warning("dashboard filters unavailable: %s", e)
         auth.record_denial(user, e)
         state.fail(e)
-    state.write_url()
+    if not wall:  # the wall keeps the link it was given (its period, or none: the latest)
+        state.write_url()
     st.session_state[state.KPI_USED] = False
     try:
         nav.run()
@@ -115,7 +129,7 @@ def main() -> None:
             log.exception("dashboard page failed")
             auth.record_denial(user, e)
         _show(e)
-    if not st.session_state.get(state.KPI_USED):
+    if not wall and not st.session_state.get(state.KPI_USED):
         state.set_param("kpi", state.NONE)
 
 main()

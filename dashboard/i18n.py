@@ -309,6 +309,38 @@ STRINGS: dict[str, dict[str, str]] = {
                   "en": "The link names {inner_level} “{inner}”, which is not in "
                         "{outer_level} “{outer}” (it is in “{actual}”): they cannot be chosen "
                         "together. Choose the area again on the left."},
+    # the 首屏 big screen (dashboard/screens/screen.py)
+    "nav.screen": {"zh": "首屏", "en": "Big screen"},
+    "screen.title": {"zh": "{area}基层治理", "en": "{area} governance"},
+    "screen.period": {"zh": "统计期 {period}", "en": "Period {period}"},
+    "screen.domain": {"zh": "{domain} {i}/{n}", "en": "{domain} {i}/{n}"},
+    "screen.cards": {"zh": "{domain} · 核心指标", "en": "{domain} · KPIs"},
+    "screen.ranking": {"zh": "{level}排名 · {kpi}", "en": "{level} ranking · {kpi}"},
+    "screen.rank": {"zh": "名次", "en": "Rank"},
+    "screen.value": {"zh": "数值", "en": "Value"},
+    "screen.colour": {"zh": "状态", "en": "Status"},
+    "screen.status": {"zh": "{level} × 指标 三色分布", "en": "{level} × KPI colours"},
+    "screen.count.blue": {"zh": "达标", "en": "On target"},
+    "screen.count.yellow": {"zh": "预警", "en": "Warning"},
+    "screen.count.red": {"zh": "落后", "en": "Lagging"},
+    "screen.count.none": {"zh": "不评色", "en": "No colour"},
+    "screen.ticker": {"zh": "最新动态", "en": "Latest"},
+    "screen.kind.grid_event": {"zh": "网格事件", "en": "Grid event"},
+    "screen.kind.service_case": {"zh": "政务办件", "en": "Service case"},
+    "screen.kind.run": {"zh": "数据更新", "en": "Data run"},
+    "screen.state.open": {"zh": "处置中", "en": "open"},
+    "screen.state.closed": {"zh": "已结案", "en": "closed"},
+    "screen.state.accepted": {"zh": "已受理", "en": "accepted"},
+    "screen.state.completed": {"zh": "已办结", "en": "completed"},
+    "screen.state.rejected": {"zh": "不予受理", "en": "rejected"},
+    "screen.state.withdrawn": {"zh": "已撤回", "en": "withdrawn"},
+    "screen.state.succeeded": {"zh": "成功", "en": "succeeded"},
+    "screen.state.failed": {"zh": "失败", "en": "failed"},
+    "screen.state.skipped": {"zh": "跳过", "en": "skipped"},
+    "screen.state.running": {"zh": "运行中", "en": "running"},
+    "screen.state.interrupted": {"zh": "中断", "en": "interrupted"},
+    "screen.unavailable": {"zh": "暂时无法读取数据，稍后自动重试。",
+                           "en": "Figures unavailable just now; retrying by itself."},
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from gongzhi import privacy
 from gongzhi.errors import ConfigError, Problem
+from gongzhi.screen_settings import ScreenSettings, parse_screen
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
 COMMON_SOURCE_KEYS = {"id", "plugin", "table", "schedule", "columns", "defaults", "required",
@@ -100,6 +101,7 @@ class Settings:
     warehouse_read_url: str | None = None
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)  # [screen], the 首屏
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
 
@@ -158,7 +160,7 @@ def settings_from_dict(
     problems: list[Problem] = []
 
     unknown = set(data) - {"warehouse", "sources", "scheduler", "auth", "users", "dashboard",
-                           "privacy", "roles", "calendar"}
+                           "privacy", "roles", "calendar", "screen"}
     for key in sorted(unknown):
         problems.append(Problem(lines.top(key), f"unknown section '{key}'"))
 
@@ -212,6 +214,9 @@ def settings_from_dict(
         else:
             calendar.warn_days_ahead = value
 
+    screen, screen_problems = parse_screen(data.get("screen"), lines.top("screen"))
+    problems.extend(screen_problems)
+
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -237,7 +242,7 @@ def settings_from_dict(
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
-        calendar=calendar, raw=data, pseudonym_key_file=key_file,
+        calendar=calendar, screen=screen, raw=data, pseudonym_key_file=key_file,
     )
 
 

@@ -1,0 +1,292 @@
+"""The sections of the 首屏 big screen, each a small function registered in :data:`SECTIONS`.
+
+A section gets the :class:`Frame` (who, where, when, which domain is on the wall) and returns
+a drawer, or None when it has nothing to show: no data source yet (the hooks below, until
+their branches are merged), or no data for this area. A section that returns None is simply
+not on the wall: no placeholder box. :mod:`dashboard.components.bigscreen` lays out what is
+left in the title bar, three columns (left, centre, right) and the ticker at the foot.
+
+Every figure comes from :mod:`dashboard.data` (cached per data version and viewer); text is
+drawn with native components, data escaped (:func:`dashboard.i18n.md`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data, i18n
+from dashboard.components import cards
+from dashboard.i18n import Markdown, md, t
+from dashboard.state import View
+from gongzhi.screen_settings import ScreenSettings
+from metrics import format as fmt
+from metrics import views
+from warehouse.timeutil import to_local
+
+Slot = Literal["left", "centre", "right", "bottom"]
+# draws the section; the argument is the share of the wall's width its column has
+Drawer = Callable[[float], None]
+RANK_ROWS = 10  # rows of the ranking that fit beside the cards at 28 px (1080p)
+SHORT = {"blue": "screen.count.blue", "yellow": "screen.count.yellow",
+         "red": "screen.count.red", None: "screen.count.none"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the wall shows now: the viewer's view (the hall's area), the period, and the
+    domain in rotation with its page frames."""
+
+    view: View
+    period: str
+    domain: str
+    page: views.DomainPage
+    names: dict[str, str]
+    settings: ScreenSettings
+
+
+@dataclass(frozen=True)
+class Section:
+    """A named section, where it goes, and how it is built."""
+
+    name: str
+    slot: Slot
+    build: Callable[[Frame], Drawer | None]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def domain_label(domain: str) -> str:
+    d = data.catalog().domains[domain]
+    return i18n.pick(d.label.zh, d.label.en)
+
+
+def kpi_label(kpi_id: str) -> str:
+    k = data.catalog().get(kpi_id)
+    return i18n.pick(k.label.zh, k.label.en)
+
+
+def ordered_kpis(f: Frame) -> list[dict[str, Any]]:
+    """The domain's KPIs for the wall's area: headline KPIs first, then catalogue order."""
+    rows = data.applicable(f.page.kpis, f.view.scope.level).to_dicts()
+    cat = data.catalog()
+    return sorted(rows, key=lambda r: not cat.get(r["kpi"]).headline)
+
+
+def tone(status: str | None) -> str:
+    return status if status in ("blue", "yellow", "red") else "grey"
+
+
+def head(name: str, text: Markdown) -> None:
+    """A panel's title line."""
+    with st.container(key=f"screen_head_{name}"):
+        st.markdown(text)
+
+
+def dense_rank(values: list[float], higher: bool) -> list[int]:
+    """Competition ranks (1, 1, 3): ties share a rank, best first."""
+    order = sorted(values, reverse=higher)
+    return [order.index(v) + 1 for v in values]
+
+
+# -- sections that exist on today's main -------------------------------------------------------
+
+
+def headline_cards(f: Frame) -> Drawer | None:
+    """The domain's KPI cards: value, change on the previous period, target and colour."""
+    rows = ordered_kpis(f)[:f.settings.cards_per_domain]
+    if not rows or all(r["value"] is None for r in rows):
+        return None
+    lang = f.view.lang
+
+    def draw(share: float) -> None:
+        per_row = 2 if share < 0.45 else 3
+        with st.container(key="screen_panel_cards"):
+            head("cards", t("screen.cards", domain=domain_label(f.domain)))
+            for start in range(0, len(rows), per_row):
+                cols = st.columns(per_row, gap="small")
+                for col, row in zip(cols, rows[start:start + per_row], strict=False):
+                    with col:
+                        _card(row, lang)
+
+    return draw
+
+
+def _card(row: dict[str, Any], lang: str) -> None:
+    delta = row["delta_prev"]
+    flat = delta is None or delta == 0
+    key = f"screencard_{tone(row['status'])}_{row['kpi'].replace('.', '_')}"
+    with st.container(key=key):
+        st.metric(
+            label=md(i18n.pick(row["label"], row["label_en"])),
+            value=fmt.value(row["value"], row["unit"], lang),
+            delta=None if delta is None else fmt.delta(delta, row["unit"], lang),
+            delta_color="off" if flat else ("normal" if row["direction"] == "higher"
+                                            else "inverse"),
+            delta_arrow="off" if flat else "auto",
+        )
+        st.caption(f"{cards.target_text(row, lang)} · {cards.status_label(row)}")
+
+
+def lead_kpi(f: Frame, ranked: pl.DataFrame) -> str | None:
+    """The KPI the ranking shows: the domain's first (headline first) with ranked areas."""
+    have = set(ranked["kpi"].to_list())
+    for r in ordered_kpis(f):
+        if r["kpi"] in have:
+            return str(r["kpi"])
+    return None
+
+
+def street_ranking(f: Frame) -> Drawer | None:
+    """The areas one level down by the domain's lead KPI, best first (as the overview's
+    ranking; ties share a rank)."""
+    level = f.view.child_level
+    if level is None:
+        return None
+    ranked = f.page.ranking.filter(pl.col("key").is_not_null() & pl.col("value").is_not_null())
+    kpi = lead_kpi(f, ranked)
+    if kpi is None:
+        return None
+    higher = data.catalog().get(kpi).direction == "higher"
+    rows = ranked.filter(pl.col("kpi") == kpi).sort("value", descending=higher).to_dicts()
+    ranks = dense_rank([r["value"] for r in rows], higher)
+    lang = f.view.lang
+
+    coloured = any(r["status"] is not None for r in rows)  # no target at this level: none
+
+    def draw(share: float) -> None:
+        lines = [f"| {t('screen.rank')} | {t(f'level.{level}')} | {t('screen.value')} |"
+                 + (f" {t('screen.colour')} |" if coloured else ""),
+                 "|:-:|:--|--:|" + (":-:|" if coloured else "")]
+        for rank, r in list(zip(ranks, rows, strict=True))[:RANK_ROWS]:
+            lines.append(f"| {rank} | {md(f.names.get(r['key'], r['key']))} | "
+                         f"{md(fmt.value(r['value'], r['unit'], lang))} |"
+                         + (f" {cards.MARK[r['status']]} {t(SHORT[r['status']])} |"
+                            if coloured else ""))
+        with st.container(key="screen_panel_ranking"):
+            head("ranking", t("screen.ranking", level=t(f"level.{level}"), kpi=kpi_label(kpi)))
+            st.markdown("\n".join(lines))
+
+    return draw
+
+
+def board_level(f: Frame) -> str | None:
+    """The level the three-colour counts are about (targets hold for communities)."""
+    return {"district": "community", "street": "community", "community": "grid"}.get(
+        f.view.scope.level)
+
+
+def status_counts(f: Frame) -> dict[str | None, int]:
+    """How many (community × KPI of the domain) figures are blue, yellow, red or without
+    colour (sample too small), as the overview's board counts them."""
+    board = data.domain_board(f.view.key, f.domain, f.view.scope, f.period)
+    rows = board.filter(pl.col("key").is_not_null()) if board.height else board
+    out: dict[str | None, int] = {"blue": 0, "yellow": 0, "red": 0, None: 0}
+    for s in rows["status"].to_list():
+        out[s if s in out else None] += 1
+    return out
+
+
+def three_colours(f: Frame) -> Drawer | None:
+    """The three-colour counts of the domain's figures by community."""
+    level = board_level(f)
+    if level is None:
+        return None
+    counts = status_counts(f)
+    if not sum(counts.values()):
+        return None
+
+    def draw(share: float) -> None:
+        with st.container(key="screen_panel_status"):
+            head("status", t("screen.status", level=t(f"level.{level}")))
+            for col, status in zip(st.columns(4, gap="small"), ("blue", "yellow", "red", None),
+                                   strict=True):
+                with col, st.container(key=f"screen_count_{status or 'none'}"):
+                    st.markdown(f"**{counts[status]}**")
+                    st.caption(t(SHORT[status]))
+
+    return draw
+
+
+TICKER_KINDS = ("grid_event", "service_case", "run")
+
+
+def ticker_items(f: Frame) -> list[str]:
+    """One short line per latest event, the kinds taking turns, newest first in each."""
+    n = f.settings.ticker_items
+    ev = data.latest_events(f.view.key, f.view.scope, n)
+    by_kind = {k: ev.filter(pl.col("kind") == k).to_dicts() for k in TICKER_KINDS}
+    out: list[str] = []
+    for i in range(n):
+        for k in TICKER_KINDS:
+            if i < len(by_kind[k]) and len(out) < n:
+                out.append(_item(by_kind[k][i], f.names))
+    return out
+
+
+def _item(r: dict[str, Any], names: dict[str, str]) -> str:
+    when = to_local(r["at"]).strftime("%m-%d %H:%M") if r["at"] is not None else ""
+    state_key = f"screen.state.{r['state']}"
+    state = t(state_key) if state_key in i18n.STRINGS else md(r["state"] or "")
+    where = md(names.get(r["area"], r["area"])) if r["area"] else ""
+    kind = t("screen.kind." + r["kind"])
+    parts = [f"【{kind}】{when}", where, md(r["what"] or ""), state]
+    return " ".join(p for p in parts if p)
+
+
+def ticker(f: Frame) -> Drawer | None:
+    """A ticker of the latest events at the foot of the wall."""
+    if f.settings.ticker_items <= 0:
+        return None
+    items = ticker_items(f)
+    if not items:
+        return None
+    text = "　｜　".join(items)
+
+    def draw(share: float) -> None:
+        # about 12 characters a second: readable from across the room
+        st.html(f"<style>:root {{ --gz-ticker-seconds: {max(20, len(text) // 12)}s; }}</style>")
+        with st.container(key="screen_ticker"):
+            st.markdown(f"{t('screen.ticker')}：{text}")
+
+    return draw
+
+
+# -- hooks for sections whose data sources are on other branches ----------------------------------
+
+
+def map_centre(f: Frame) -> Drawer | None:
+    """The map at the centre (choropleth of the domain's lead KPI): branch h13-geo supplies it."""
+    return None
+
+
+def red_black_list(f: Frame) -> Drawer | None:
+    """The 红黑榜 (top and bottom N of the 综合考评 score): branch h12-rank supplies it."""
+    return None
+
+
+def open_tasks(f: Frame) -> Drawer | None:
+    """Open 督办 tasks of the area (overdue first): branch h12-alerts supplies it."""
+    return None
+
+
+def alerts(f: Frame) -> Drawer | None:
+    """Active 预警 (red, then yellow) of the area: branch h12-alerts supplies it."""
+    return None
+
+
+SECTIONS: list[Section] = [
+    Section("cards", "left", headline_cards),
+    Section("map", "centre", map_centre),
+    Section("ranking", "right", street_ranking),
+    Section("status", "right", three_colours),
+    Section("red_black", "right", red_black_list),
+    Section("tasks", "right", open_tasks),
+    Section("alerts", "right", alerts),
+    Section("ticker", "bottom", ticker),
+]
