@@ -109,6 +109,7 @@ PHONE_CSS = """
   .st-key-kpi_cards [data-testid="stHorizontalBlock"] > [data-testid="stColumn"]:empty {
     display: none; }
   [data-testid="stMetricValue"] { font-size: 1.5rem; }
+  h1 { font-size: 2rem !important; }
   [data-testid="stMetricLabel"] p { white-space: normal; }
   [data-testid="stVegaLiteChart"], [data-testid="stDataFrame"] { max-width: 100%; }
 }
