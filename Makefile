@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-screen clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench-dashboard: install
 
 bench-load: install
 	$(BIN)/python -m benchmarks.bench_load --config $(BENCH_CONFIG) --period $(BENCH_PERIOD)
+
+# The 首屏 big screen turning for SCREEN_MINUTES (30) on the bench warehouse: server RSS flat.
+SCREEN_MINUTES ?= 30
+bench-screen: install
+	$(BIN)/python -m benchmarks.bench_screen --config $(BENCH_CONFIG) --period $(BENCH_PERIOD) \
+		--minutes $(SCREEN_MINUTES)
 
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data
