@@ -154,7 +154,7 @@ def _wall(shown: list[str], names: dict[str, str], cfg: ScreenSettings) -> None:
         with st.container(key="screen_body"):
             cols = st.columns([WEIGHTS[s] for s in slots], gap="medium")
             for col, slot in zip(cols, slots, strict=True):
-                with col:
+                with col, st.container(key=f"screen_col_{slot}"):
                     _draw_slot([s for s in built if s[0] == slot], WEIGHTS[slot] / total)
     except Exception as e:  # a wall never shows a traceback; the next turn tries again
         if outage.unreachable(e):

@@ -67,21 +67,60 @@ html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
 .st-key-screen_count_yellow strong { color: #ffc53d; }
 .st-key-screen_count_red strong { color: #ff4d4f; }
 .st-key-screen_count_none strong { color: #8a97b3; }
+/* the columns fill the wall between the title bar and the ticker; panels share the height
+   (st.html escapes the child combinator, so the chain is picked out with :has()) */
+.st-key-screen_body { height: calc(100vh - 10.5rem) !important; flex: none !important; }
+.st-key-screen_body [data-testid="stLayoutWrapper"]:has([class*="st-key-screen_col_"]),
+.st-key-screen_body [data-testid="stHorizontalBlock"]:has([class*="st-key-screen_col_"]),
+.st-key-screen_body [data-testid="stColumn"]:has([class*="st-key-screen_col_"]),
+.st-key-screen_body [data-testid="stVerticalBlock"]:has([class*="st-key-screen_col_"]),
+[class*="st-key-screen_col_"] { height: 100% !important; }
+[class*="st-key-screen_col_"] [data-testid="stLayoutWrapper"]:has([class*="st-key-screen_panel_"]) {
+  flex: 1 1 auto !important; min-height: 0; }
+[class*="st-key-screen_panel_"] { height: 100% !important; }
+.st-key-screen_panel_cards [data-testid="stLayoutWrapper"]:has([class*="st-key-screencard_"]) {
+  flex: 1 1 0 !important; min-height: 0; }
+.st-key-screen_panel_cards [data-testid="stHorizontalBlock"],
+.st-key-screen_panel_cards [data-testid="stColumn"],
+.st-key-screen_panel_cards [data-testid="stColumn"] [data-testid="stVerticalBlock"],
+[class*="st-key-screencard_"] { height: 100% !important; }
+[class*="st-key-screencard_"] { justify-content: center; }
+[class*="st-key-screencard_"] [data-testid="stMetricDelta"] { font-size: 1.25rem; }
+[class*="st-key-screencard_"] [data-testid="stMetricDelta"] svg { width: 1.25rem;
+  height: 1.25rem; }
+[class*="st-key-screencard_"] [data-testid="stCaptionContainer"] p { font-size: 1.25rem;
+  color: #9fb8e6; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.st-key-screen_panel_ranking table { width: 100%; font-size: 1.75rem; border-collapse: collapse; }
+.st-key-screen_panel_ranking th { color: #9fb8e6 !important; font-size: 1.25rem; }
+.st-key-screen_panel_ranking td, .st-key-screen_panel_ranking th {
+  border: none !important; border-bottom: 0.06rem solid #1f3c7a !important;
+  padding: 0.2rem 0.5rem !important; background: transparent !important; }
+.st-key-screen_panel_ranking [data-testid="stMarkdownContainer"] { overflow: hidden; }
+[class*="st-key-screen_count_"] p { text-align: center; margin: 0; }
+[class*="st-key-screen_count_"] strong { font-size: 3.5rem; font-weight: 700;
+  line-height: 1.15; }
+[class*="st-key-screen_count_"] [data-testid="stCaptionContainer"] p { font-size: 1.375rem;
+  color: #b7cdf2; }
+.st-key-screen_count_blue strong { color: #3d9bff; }
+.st-key-screen_count_yellow strong { color: #ffc53d; }
+.st-key-screen_count_red strong { color: #ff4d4f; }
+.st-key-screen_count_none strong { color: #8a97b3; }
 /* the columns fill the wall between the title bar and the ticker; panels share the height */
-.st-key-screen_body { height: calc(100vh - 10.5rem); }
+.st-key-screen_body { height: calc(100vh - 10.5rem) !important; }
 .st-key-screen_body > [data-testid="stLayoutWrapper"],
-.st-key-screen_body [data-testid="stHorizontalBlock"],
-.st-key-screen_body [data-testid="stColumn"] > [data-testid="stVerticalBlock"] { height: 100%; }
-.st-key-screen_body [data-testid="stColumn"] > [data-testid="stVerticalBlock"]
-  > [data-testid="stLayoutWrapper"] { flex: 1 1 auto; min-height: 0; }
-.st-key-screen_body [class*="st-key-screen_panel_"] { height: 100%; }
+.st-key-screen_body > div > [data-testid="stHorizontalBlock"],
+.st-key-screen_body > div > div > [data-testid="stColumn"],
+.st-key-screen_body > div > div > div > [data-testid="stVerticalBlock"] { height: 100% !important; }
+.st-key-screen_body > div > div > div > [data-testid="stVerticalBlock"]
+  > [data-testid="stLayoutWrapper"] { flex: 1 1 auto !important; min-height: 0; }
+.st-key-screen_body [class*="st-key-screen_panel_"] { height: 100% !important; }
 .st-key-screen_panel_cards > [data-testid="stLayoutWrapper"]:not(:first-child) {
-  flex: 1 1 0; min-height: 0; }
+  flex: 1 1 0 !important; min-height: 0; }
 .st-key-screen_panel_cards [data-testid="stHorizontalBlock"],
 .st-key-screen_panel_cards [data-testid="stColumn"] > [data-testid="stVerticalBlock"],
 .st-key-screen_panel_cards [data-testid="stColumn"] [data-testid="stLayoutWrapper"] {
-  height: 100%; }
-[class*="st-key-screencard_"] { height: 100%; justify-content: center; }
+  height: 100% !important; }
+[class*="st-key-screencard_"] { height: 100% !important; justify-content: center; }
 [class*="st-key-screencard_"] [data-testid="stMetricDelta"] {
   background: rgba(255, 255, 255, 0.08) !important; }
 .st-key-screen_ticker { background: #0a1d46; border-top: 0.15rem solid #1f4fa8;
