@@ -8,6 +8,7 @@ against the viewer; runs carry no area data (source, time, outcome) and are show
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from metrics.access import Viewer
 from metrics.compiler import NotApplicable, Scope, area_column, grid_level, scope_condition
+from warehouse.engine import utcnow
 from warehouse.schema import (
     grid_event_categories,
     grid_events,
@@ -39,24 +41,28 @@ def _scoped(stmt: Any, table: Any, scope: Scope) -> Any | None:
 
 
 def latest_events(engine: Engine, scope: Scope, per_kind: int, *,
-                  viewer: Viewer | None = None) -> pl.DataFrame:
+                  viewer: Viewer | None = None, now: dt.datetime | None = None) -> pl.DataFrame:
     """Up to ``per_kind`` of each kind, newest first within a kind: ``kind``, ``at`` (naive
     UTC), ``area`` (division code, None for runs), ``what`` (category name, item name or
-    source id) and ``state`` (closed/open, the case status, the run status)."""
+    source id) and ``state`` (closed/open, the case status, the run status). Rows stamped
+    after ``now`` (naive UTC, default the clock; a source's clock running ahead) wait."""
     if viewer is not None:
         viewer.check(scope.level, scope.code)
     if per_kind <= 0:
         return pl.DataFrame(schema=SCHEMA)
+    now = now or utcnow()
     g, c, i, r = grid_events.c, grid_event_categories.c, service_items.c, ingest_runs.c
     events = (select(g.reported_at, g.grid_code, func.coalesce(c.name, g.category),
                      func.coalesce(g.closed_at, g.resolved_at).is_not(None))
               .select_from(grid_events.outerjoin(grid_event_categories,
                                                  c.category == g.category))
+              .where(g.reported_at <= now)
               .order_by(g.reported_at.desc(), g.event_id).limit(per_kind))
     s = service_cases.c
     cases = (select(s.submitted_at, s.community_code, func.coalesce(i.item_name, s.item_code),
                     s.status)
              .select_from(service_cases.outerjoin(service_items, i.item_code == s.item_code))
+             .where(s.submitted_at <= now)
              .order_by(s.submitted_at.desc(), s.case_id).limit(per_kind))
     runs = (select(r.finished_at, r.source, r.status).where(r.finished_at.is_not(None))
             .order_by(r.finished_at.desc(), r.run_id.desc()).limit(per_kind))

@@ -179,7 +179,8 @@ def test_ranking_and_colour_counts_equal_the_cli(chromium: Any, server: str,
                      for r in by_street[:10]]
     # the counts: the domain's KPIs by community, where their target holds for communities
     ids = [k.id for k in cat.by_domain(domain) if "community" in k.target_levels]
-    cells = [r for i in ids for r in cli_kpis(warehouse, "--by", "community", "--kpi", i)
+    picked = [f for i in ids for f in ("--kpi", i)]
+    cells = [r for r in cli_kpis(warehouse, "--by", "community", *picked)
              if r["key"] is not None and r["value"] is not None]
     assert cells  # the case data colours communities
     for status in ("blue", "yellow", "red"):

@@ -77,3 +77,10 @@ def test_a_grid_has_no_service_cases_and_staff_stay_in_their_area(m) -> None:  #
     with pytest.raises(AccessDenied):
         latest_events(m.engine, Scope("street", WANGZHAI), 5, viewer=staff)
     assert latest_events(m.engine, Scope("street", HANJIANG), 0).is_empty()
+
+
+def test_rows_stamped_in_the_future_wait(m) -> None:  # type: ignore[no-untyped-def]
+    early = dt.datetime(2024, 5, 3, 0, 0)  # E2's time: E3 and both cases are later
+    rows = latest_events(m.engine, Scope("district", "420606000000"), 5, now=early).to_dicts()
+    assert [r["area"] for r in rows if r["kind"] == "grid_event"] == [G2, G1]
+    assert not [r for r in rows if r["kind"] == "service_case"]
