@@ -177,6 +177,6 @@ def _title(frame: Frame, cfg: ScreenSettings, index: int, count: int) -> None:
             st.markdown(t("screen.domain", domain=domain_label(frame.domain), i=index + 1,
                           n=count) + " · " + t("screen.period", period=frame.period))
         with right, st.container(key="screen_clock"):
-            st.markdown(now.strftime("%Y-%m-%d %H:%M"))
+            st.markdown(md(now.strftime("%Y-%m-%d %H:%M")))
             st.caption(t("data.never_loaded") if when is None else t(
                 "data.updated", when=fmt.fresh(when, lang), ago=fmt.ago(when, utcnow(), lang)))

@@ -20,7 +20,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, i18n
-from dashboard.components import cards
+from dashboard.components import cards, screen_style
 from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
 from gongzhi.screen_settings import ScreenSettings
@@ -85,7 +85,7 @@ def tone(status: str | None) -> str:
 def head(name: str, text: Markdown) -> None:
     """A panel's title line."""
     with st.container(key=f"screen_head_{name}"):
-        st.markdown(text)
+        st.markdown(md(text))  # already Markdown: md() keeps it as it is
 
 
 def dense_rank(values: list[float], higher: bool) -> list[int]:
@@ -170,7 +170,7 @@ def street_ranking(f: Frame) -> Drawer | None:
                             if coloured else ""))
         with st.container(key="screen_panel_ranking"):
             head("ranking", t("screen.ranking", level=t(f"level.{level}"), kpi=kpi_label(kpi)))
-            st.markdown("\n".join(lines))
+            st.markdown(_lines(lines))
 
     return draw
 
@@ -207,13 +207,18 @@ def three_colours(f: Frame) -> Drawer | None:
             for col, status in zip(st.columns(4, gap="small"), ("blue", "yellow", "red", None),
                                    strict=True):
                 with col, st.container(key=f"screen_count_{status or 'none'}"):
-                    st.markdown(f"**{counts[status]}**")
+                    st.markdown(f"**{md(str(counts[status]))}**")
                     st.caption(t(SHORT[status]))
 
     return draw
 
 
 TICKER_KINDS = ("grid_event", "service_case", "run")
+
+
+def _lines(parts: list[str], sep: str = "\n") -> Markdown:
+    """Lines (or items) each built from our strings and escaped data, joined."""
+    return Markdown(sep.join(parts))
 
 
 def ticker_items(f: Frame) -> list[str]:
@@ -246,13 +251,12 @@ def ticker(f: Frame) -> Drawer | None:
     items = ticker_items(f)
     if not items:
         return None
-    text = "　｜　".join(items)
+    length = sum(len(i) for i in items)
 
     def draw(share: float) -> None:
-        # about 12 characters a second: readable from across the room
-        st.html(f"<style>:root {{ --gz-ticker-seconds: {max(20, len(text) // 12)}s; }}</style>")
+        screen_style.ticker_speed(max(20, length // 12))  # ~12 characters a second
         with st.container(key="screen_ticker"):
-            st.markdown(f"{t('screen.ticker')}：{text}")
+            st.markdown(t("screen.ticker") + "：" + _lines(items, "　｜　"))
 
     return draw
 

@@ -155,11 +155,18 @@ PHONE_CSS = """
 """
 
 
-def wall(ticker_seconds: float | None = None) -> None:
+# The only st.html calls in the product (tests/test_hardening.py): fixed style sheets and a
+# whole number, never data.
+
+
+def wall() -> None:
     """Apply the big screen's theme (hides the sidebar, menus and Streamlit's chrome)."""
-    extra = "" if ticker_seconds is None else \
-        f":root {{ --gz-ticker-seconds: {ticker_seconds:.0f}s; }}"
-    st.html(f"<style>{WALL_CSS}{extra}</style>")
+    st.html(f"<style>{WALL_CSS}</style>")
+
+
+def ticker_speed(seconds: int) -> None:
+    """How long the ticker takes to pass once (a whole number of seconds)."""
+    st.html(f"<style>:root {{ --gz-ticker-seconds: {int(seconds)}s; }}</style>")
 
 
 def phone() -> None:
