@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.timezone import LOCAL
 from metrics.periods import latest_complete
 from tests.dashboard import browser
-from warehouse.timeutil import LOCAL
 
 OUT = Path(__file__).resolve().parent / "out"
 BARS = {"overview_ms": 2000.0, "filter_change_ms": 1000.0, "server_rss_mb": 600.0}

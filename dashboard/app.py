@@ -13,10 +13,11 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import ConfigError, NoDivisions, WarehouseError
 from dashboard import auth, data, i18n, state
-from dashboard.components import bigscreen, filters, outage, screen_style
+from dashboard.components import bigscreen, domain, filters, outage, screen_style
 from dashboard.i18n import Markdown, t
-from gongzhi.errors import ConfigError, WarehouseError
+from metrics import semantic
 from metrics.access import AccessDenied, Viewer
 from metrics.areas import AreaMismatch
 
@@ -25,13 +26,33 @@ log = logging.getLogger("gongzhi.dashboard")
 st.set_page_config(page_title=i18n.STRINGS["app.page_title"]["zh"], page_icon="🏙️",
                    layout="wide")
 
-PAGES = [("overview", "screens/overview.py", ":material/dashboard:"),
-         ("gov", "screens/gov.py", ":material/account_balance:"),
-         ("grid", "screens/grid.py", ":material/grid_view:"),
-         ("vol", "screens/vol.py", ":material/volunteer_activism:"),
-         ("party", "screens/party.py", ":material/flag:"),
-         ("data", "screens/runs.py", ":material/database:"),
-         (bigscreen.PATH, "screens/screen.py", ":material/tv:")]  # also opens on its own
+# Pages of the 督办/预警 workflow, not of a semantic-layer domain: after the domain pages,
+# before the data page, and kept when the layer is broken (they read the warehouse only).
+WORK_PAGES = [("tasks", "screens/tasks.py", ":material/assignment:"),
+              ("alerts", "screens/alerts.py", ":material/notifications:")]
+# The 首屏 wall, last: a fixed page (its path is code, bigscreen.PATH, and ?screen=1 routes to
+# it), kept when the layer is broken like the data page (it says so on the wall instead).
+SCREEN_PAGE = (bigscreen.PATH, "screens/screen.py", ":material/tv:")
+
+
+def _pages() -> list[tuple[str, str, str]]:
+    """The overview and the data page, with one page per semantic-layer page between them
+    (config/semantic: title, icon, order, domains; screens/domain.py unless it names a
+    script), then the 督办 and 预警记录 pages, the data page and the 首屏 wall. A broken layer
+    leaves the fixed pages only, and says why."""
+    try:
+        domains = [(p.name, p.script, p.icon) for p in semantic.load().ordered_pages()]
+    except ConfigError as e:
+        log.warning("semantic layer: %s", e)
+        st.error(t("err.config", detail=str(e)))
+        return [*WORK_PAGES, ("data", "screens/runs.py", ":material/database:"), SCREEN_PAGE]
+    return [("overview", "screens/overview.py", ":material/dashboard:"), *domains,
+            *WORK_PAGES, ("data", "screens/runs.py", ":material/database:"), SCREEN_PAGE]
+
+
+def _title(name: str) -> str:
+    page = semantic.load(check=False).pages.get(name)
+    return i18n.pick(page.zh, page.en) if page else str(t(f"nav.{name}"))
 
 
 def _prepare(user: Viewer, wall: bool = False) -> None:
@@ -52,7 +73,7 @@ def _prepare(user: Viewer, wall: bool = False) -> None:
 def _explain(e: Exception) -> Markdown:
     if outage.unreachable(e):
         return outage.message()
-    if isinstance(e, state.NoData) or (isinstance(e, ConfigError) and "no district" in str(e)):
+    if isinstance(e, state.NoData | NoDivisions):
         return t("err.no_data")
     if isinstance(e, AccessDenied):
         return t("err.access")
@@ -92,13 +113,14 @@ def main() -> None:
         _show(e)
         return
     # built before sign-in too (hidden): the page asked for is where a sign-in returns
+    pages = _pages()
     # /?screen=1 makes the wall the default page (a default page's own path would not be
-    # found: /screen keeps the overview as the default); the menu is hidden on the wall
-    default = bigscreen.PATH if wall and bigscreen.at_root([p[0] for p in PAGES]) else "overview"
+    # found: /screen keeps the first page as the default); the menu is hidden on the wall
+    default = (bigscreen.PATH if wall and bigscreen.at_root([p[0] for p in pages])
+               else pages[0][0])
     nav = st.navigation([
-        st.Page(path, title=t(f"nav.{name}"), icon=icon, url_path=name,
-                default=name == default)
-        for name, path, icon in PAGES],
+        st.Page(path, title=_title(name), icon=icon, url_path=name,
+                default=name == default) for name, path, icon in pages],
         position="sidebar" if user is not None and not wall else "hidden")
     if user is None:
         auth.sign_in_page(nav.url_path)
@@ -120,6 +142,7 @@ def main() -> None:
     if not wall:  # the wall keeps the link it was given (its period, or none: the latest)
         state.write_url()
     st.session_state[state.KPI_USED] = False
+    st.session_state[domain.PAGE_KEY] = nav.url_path  # which page screens/domain.py draws
     try:
         nav.run()
     except Exception as e:

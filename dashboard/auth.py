@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 
 import streamlit as st
 
+from core.settings import AuthSettings
 from dashboard import cookie, data
 from dashboard.i18n import t
 from metrics.access import AccessDenied, Viewer, leader
@@ -35,24 +36,20 @@ NOTICE = "gz_auth_notice"
 ENDED_NOTICE = {sessions.IDLE: "auth.timed_out", sessions.EXPIRED: "auth.expired"}
 
 
-def _dashboard_cfg() -> dict[str, Any]:
-    return dict(data.settings().raw.get("dashboard") or {})
-
-
-def _auth_cfg() -> dict[str, Any]:
-    return dict(data.settings().raw.get("auth") or {})
+def _auth_cfg() -> AuthSettings:
+    return data.settings().auth
 
 
 def open_access() -> bool:
-    return str(_dashboard_cfg().get("sign_in", "required")) == "open"
+    return data.settings().dashboard.open
 
 
 def oidc_configured() -> bool:
-    return bool(_auth_cfg().get("server_metadata_url"))
+    return _auth_cfg().oidc
 
 
 def session_seconds() -> float:
-    return float(_auth_cfg().get("session_minutes", 30)) * 60
+    return _auth_cfg().session_minutes * 60
 
 
 def oidc_identity() -> dict[str, Any] | None:

@@ -22,19 +22,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from core.settings import AuthSettings, Settings, load_settings
 from warehouse import sessions
 
 COOKIE = "gz_session"
 HANDOFF_PATH = "/gz/session"
 SIGNOUT_PATH = "/gz/signout"
-MAX_HOURS = 12.0  # a session ends after this long even when in use ([auth] session_max_hours)
 
 
 @cache
-def _settings() -> Any:
-    from ingest.registry import load_validated
-
-    return load_validated(os.environ.get("GONGZHI_CONFIG"))
+def _settings() -> Settings:
+    return load_settings(os.environ.get("GONGZHI_CONFIG"))
 
 
 @cache
@@ -44,9 +42,9 @@ def _engine() -> Any:  # a sqlalchemy Engine (pages and routes hold no SQL)
     return make_engine(_settings().warehouse_url)
 
 
-def max_age_seconds(auth_cfg: dict[str, Any]) -> float:
+def max_age_seconds(auth: AuthSettings) -> float:
     """How long a session may last in all, from ``[auth] session_max_hours``."""
-    return float(auth_cfg.get("session_max_hours", MAX_HOURS)) * 3600
+    return auth.session_max_hours * 3600
 
 
 def safe_next(target: str | None) -> str:
@@ -81,7 +79,7 @@ def handoff(request: Request) -> Response:
     if token:
         response.set_cookie(COOKIE, token, path="/", httponly=True, samesite="strict",
                             secure=request.url.scheme == "https",
-                            max_age=int(max_age_seconds(_settings().raw.get("auth") or {})))
+                            max_age=int(max_age_seconds(_settings().auth)))
     return response
 
 

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 import polars as pl
 import streamlit as st
 from sqlalchemy.event import listens_for
+from sqlalchemy.exc import SQLAlchemyError
 
-from gongzhi.errors import ConfigError, Problem
-from gongzhi.settings import Settings
-from ingest.normalize import reasons
-from ingest.registry import load_validated
-from metrics import calendar, detail, latest, periods, ticker, views
+from core import divisions, reasons
+from core.errors import ConfigError, NoDivisions, Problem
+from core.settings import Settings, load_settings
+from metrics import calendar, detail, geo, latest, periods, semantic, ticker, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -41,8 +43,7 @@ from warehouse.engine import (
 )
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
-PERSONAL_DETAILS = {d for d, spec in detail.DETAILS.items() if spec.personal}
-_DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
+PERSONAL_DETAILS = detail.personal_domains()  # from the semantic layer
 
 @dataclass(frozen=True)
 class Key:
@@ -70,7 +71,8 @@ SQLITE_CACHE = "PRAGMA cache_size=-32768"  # 32 MiB page cache per dashboard con
 
 @st.cache_resource(show_spinner=False)
 def _open(config: str) -> tuple[Settings, Metrics]:
-    settings = load_validated(config or None)
+    # the common checks; plugin options are the scheduler's (it validates them at start-up)
+    settings = load_settings(config or None)
     if settings.warehouse_read_url:
         # a hot standby: figures, freshness and the data version follow its replay; app state
         # (sign-in, audit, run-now) is written to the primary (warehouse.engine.app_engine)
@@ -110,8 +112,17 @@ def metrics() -> Metrics:
 
 
 def version() -> int:
-    """The warehouse's data version (changes on every run that changes data)."""
-    return data_version(metrics().engine)
+    """The warehouse's data version (changes on every run that changes data) plus the area
+    targets' revision: both only grow, so their sum changes whenever either does and a new
+    target recolours the cached figures."""
+    from warehouse import office
+
+    engine = metrics().engine
+    try:
+        rev = office.revision(engine)
+    except SQLAlchemyError:  # a warehouse from before the office tables, read only
+        rev = 0
+    return data_version(engine) + rev
 
 
 @cached
@@ -141,11 +152,12 @@ def units(k: Key) -> pl.DataFrame:
     """Divisions people can pick: active, not a placeholder (虚拟社区), inside the viewer's
     area."""
     d = _divisions(k.config, k.version).filter(pl.col("active") & ~pl.col("placeholder"))
-    depth = pl.col("level").replace_strict(_DEPTH, default=-1, return_dtype=pl.Int8)
+    depth = pl.col("level").replace_strict(divisions.DEPTH, default=-1, return_dtype=pl.Int8)
     own = d.filter(pl.col("code").str.starts_with(k.viewer.prefix)
-                   & (depth >= _DEPTH[k.viewer.level]))
+                   & (depth >= divisions.depth(k.viewer.level)))
     if k.viewer.level == "community":  # their street, shown (fixed) above their community
-        own = pl.concat([d.filter(pl.col("code") == k.viewer.area[:9] + "000"), own])
+        street = divisions.code_at(k.viewer.area, "street")
+        own = pl.concat([d.filter(pl.col("code") == street), own])
     return own
 
 
@@ -165,7 +177,7 @@ def district(k: Key) -> Scope:
     """The district; raises ConfigError when the warehouse has no division list yet."""
     d = _divisions(k.config, k.version).filter(pl.col("level") == "district")
     if d.is_empty():
-        raise ConfigError([Problem("", "no district in the warehouse")])
+        raise NoDivisions()
     return Scope("district", d["code"][0], d["label"][0])
 
 
@@ -286,6 +298,21 @@ def opening_month(k: Key, scope: Scope, not_after: str) -> str | None:
 
 def catalog() -> Any:
     return metrics().catalog
+
+
+@cached
+def _top_values(k: Key, page: str, level: str, code: str, period: str) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    top = semantic.load().pages[page].top
+    assert top is not None
+    return detail.top_values(metrics().engine, top.table, top.column, top.time, scope,
+                             periods.parse(period), top.n, viewer=k.viewer)
+
+
+def top_values(k: Key, page: str, scope: Scope, period: str) -> pl.DataFrame:
+    """The page's "top values" section (semantic layer ``top``): value, rows."""
+    return _top_values(k, page, scope.level, scope.code, period)
 
 
 def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
@@ -441,18 +468,28 @@ def source_states() -> dict[str, dict[str, Any]]:
 def input_warnings() -> dict[str, list[str]]:
     """Per warehouse table, the sources feeding it whose latest run found no input: the
     cards of KPIs on that table say so beside their freshness."""
-    from ingest.registry import registry
-
     states = source_states()
     out: dict[str, list[str]] = {}
     for spec in settings().sources:
         if not (states.get(spec.id) or {}).get("warning"):
             continue
-        plugin = registry().plugins.get(spec.plugin)
-        tables = (spec.table,) if spec.table else tuple(plugin.tables or ()) if plugin else ()
+        tables = (spec.table,) if spec.table else _plugin_tables(spec.plugin)
         for table in tables:
             out.setdefault(table, []).append(spec.id)
     return out
+
+
+@functools.cache
+def _plugin_tables(plugin: str) -> tuple[str, ...]:
+    """The tables a plugin feeds when its source names none (the class's ``tables``), read
+    from the ``gongzhi.sources`` entry point as for any third-party plugin: the dashboard
+    names no ingest module. () when the plugin is not installed or fails to load."""
+    for ep in entry_points(group="gongzhi.sources", name=plugin):
+        try:
+            return tuple(getattr(ep.load(), "tables", None) or ())
+        except Exception:  # a broken plugin: the scheduler reports it; no card note here
+            return ()
+    return ()
 
 
 def pending_requests() -> list[dict[str, Any]]:
@@ -466,3 +503,179 @@ def request_run(source: str, viewer: Viewer) -> int:
     if source not in {s.id for s in settings().sources}:
         raise ConfigError([Problem(source, "unknown source")])
     return runlog.request_run(metrics().engine, source, requested_by=viewer.username)
+
+
+# -- 综合考评 ---------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _schemes(config: str) -> dict[str, Any]:
+    from metrics.scoring import load_schemes
+
+    return load_schemes(metrics().catalog)
+
+
+@cached
+def _ranking(k: Key, level: str, period: str, within: str) -> pl.DataFrame:
+    from metrics.ranking import compute_ranking
+    from metrics.scoring import pick
+
+    scheme = pick(_schemes(k.config), None)
+    r = compute_ranking(metrics(), scheme, level, periods.parse(period), viewer=k.viewer)
+    if within:
+        r = r.within("street", within)
+    rows = [{"rank": x.rank, "code": x.code, "name": x.name, "score": x.score,
+             "status": x.status, "rank_change": x.rank_change, "prev_rank": x.prev_rank,
+             "board": x.board, "redistributed": x.redistributed} for x in r.rows]
+    return pl.DataFrame(rows, schema={
+        "rank": pl.Int64, "code": pl.String, "name": pl.String, "score": pl.Float64,
+        "status": pl.String, "rank_change": pl.Int64, "prev_rank": pl.Int64,
+        "board": pl.String, "redistributed": pl.Boolean})
+
+
+def ranking(k: Key, level: str, period: str, within: str = "") -> pl.DataFrame:
+    """The composite ranking (综合考评) of the streets, or of the communities (of street
+    ``within`` when given), under the default scheme; staff get their own area's rows."""
+    return _ranking(k, level, period, within)
+
+
+# -- 月度通报 ---------------------------------------------------------------------------------
+
+
+def generate_bulletin(viewer: Viewer, period: str, street: Scope | None, fmt: str) -> Any:
+    """Generate (archive, audit) a bulletin as ``viewer``: never cached, every click is a
+    generation of record."""
+    from bulletin import archive
+    from core.timezone import to_local
+    from metrics.scoring import pick
+    from warehouse.engine import utcnow
+
+    s = settings()
+    conf = s.bulletin
+    scheme = pick(_schemes(config_path()), conf.scheme)
+    return archive.generate(metrics(), scheme, periods.parse(period), conf, viewer,
+                            street=street, fmt=fmt, trigger="dashboard",
+                            issued=to_local(utcnow()).date())
+
+
+def bulletin_archive(viewer: Viewer) -> list[dict[str, Any]]:
+    """Archived bulletins the viewer may download (never cached: new ones appear at once)."""
+    from bulletin import archive
+
+    return archive.listing(metrics(), viewer)
+
+
+# -- 督办 tasks and the alert log (warehouse.cycle enforces the viewer's area) ----------------
+# Not cached: tasks move between data versions, and each person's list is small.
+
+def task_counts(viewer: Viewer) -> dict[str, int]:
+    from warehouse import cycle
+
+    return cycle.open_counts(metrics().engine, viewer)
+
+
+def tasks_for(viewer: Viewer, mine: str, area_prefix: str | None = None) -> list[dict[str, Any]]:
+    from warehouse import cycle
+
+    return cycle.list_tasks(metrics().engine, viewer, mine=mine, area_prefix=area_prefix)
+
+
+def task(viewer: Viewer, task_id: int) -> dict[str, Any]:
+    from warehouse import cycle
+
+    return cycle.get_task(metrics().engine, viewer, task_id)
+
+
+def task_move(viewer: Viewer, move: str, task_id: int, *args: Any) -> dict[str, Any]:
+    """acknowledge | answer | close | send_back, as ``viewer`` (audited in the data layer)."""
+    from warehouse import cycle
+
+    fn: Any = {"acknowledge": cycle.acknowledge, "answer": cycle.answer,
+               "close": cycle.close, "send_back": cycle.send_back}[move]
+    return fn(metrics().engine, viewer, task_id, *args)
+
+
+def open_task(viewer: Viewer, level: str, code: str, kpi: str | None, period: str,
+              note: str, due_days: int, origin: str) -> int:
+    """A leader opens a task about a figure of a street or community."""
+    from metrics.alerts.tasks import open_for_figure
+
+    return open_for_figure(metrics(), viewer, level=level, code=code,
+                           period=periods.parse(period), kpi_id=kpi, due_days=due_days,
+                           note=note, origin=origin)
+
+
+def store_attachment(name: str, content: bytes) -> Any:
+    from warehouse import cycle
+
+    conf = settings().tasks
+    return cycle.store_attachment(conf.attachments, name, content,
+                                  max_bytes=int(conf.max_attachment_mb * 1_000_000),
+                                  types=conf.attachment_types)
+
+
+def read_attachment(viewer: Viewer, task_id: int) -> tuple[str, bytes]:
+    from warehouse import cycle
+
+    return cycle.read_attachment(metrics().engine, viewer, task_id, settings().tasks.attachments)
+
+
+def alert_log(viewer: Viewer, limit: int = 200) -> list[dict[str, Any]]:
+    """The alert log; staff see the alerts about their own area only."""
+    from warehouse import cycle
+
+    prefix = None if viewer.role == "leader" else viewer.prefix
+    return cycle.alert_entries(metrics().engine, limit=limit, prefix=prefix)
+
+
+# -- map ---------------------------------------------------------------------------------------
+
+
+@cached
+def _map_areas(k: Key, kpi: str, level: str, code: str, name: str, period: str,
+               map_level: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return geo.choropleth(metrics(), kpi, scope, periods.parse(period), map_level,
+                          viewer=k.viewer)
+
+
+def map_areas(k: Key, kpi: str, scope: Scope, period: str, level: str) -> pl.DataFrame:
+    """One KPI for every area of ``level`` in ``scope``, with its rank (metrics.geo)."""
+    return _map_areas(k, kpi, scope.level, scope.code, scope.name, period, level)
+
+
+@cached
+def _map_shapes(k: Key, level: str, code: str, map_level: str,
+                width: int) -> list[dict[str, Any]]:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return geo.shapes(metrics().engine, scope, map_level, viewer=k.viewer, width_px=width)
+
+
+def map_shapes(k: Key, scope: Scope, level: str, width: int) -> list[dict[str, Any]]:
+    """The simplified polygons of ``level`` inside ``scope`` (only the viewer's own area)."""
+    return _map_shapes(k, scope.level, scope.code, level, width)
+
+
+@cached
+def _event_bins(k: Key, level: str, code: str, period: str, cell: float) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return geo.event_bins(metrics().engine, scope, periods.parse(period), cell,
+                          viewer=k.viewer)
+
+
+def event_bins(k: Key, scope: Scope, period: str, cell: float) -> pl.DataFrame:
+    """Grid events of the period counted in square cells (positions only; no rows)."""
+    return _event_bins(k, scope.level, scope.code, period, cell)
+
+
+@cached
+def _map_notes(k: Key, level: str, code: str, map_level: str) -> list[tuple[str, str]]:
+    return geo.notes(metrics().engine, Scope(level, code), map_level)
+
+
+def map_notes(k: Key, scope: Scope, level: str) -> list[tuple[str, str]]:
+    """Where the shapes come from (note, vintage): licence, 'demo geometry'."""
+    return _map_notes(k, scope.level, scope.code, level)

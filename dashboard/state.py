@@ -18,15 +18,16 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from core import divisions
+from core.errors import ConfigError
+from core.timezone import LOCAL
 from dashboard import data, i18n
-from gongzhi.errors import ConfigError
 from metrics.access import Viewer
 from metrics.areas import AreaMismatch, misfit
 from metrics.compiler import Scope
 from metrics.periods import Grain, Period, at, latest_complete, parse
-from warehouse.timeutil import LOCAL
 
-LEVELS = ("street", "community", "grid")
+LEVELS: tuple[str, ...] = divisions.AREA_LEVELS  # the filters (the district has none)
 KEYS = {"street": "f_street", "community": "f_community", "grid": "f_grid",
         "period": "f_period", "lang": i18n.LANG_KEY}
 GRAIN_KEY = "f_grain"
@@ -134,7 +135,7 @@ def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:
     to their own street (and community): they have no wider choice to make."""
     ss = st.session_state
     if viewer is not None and viewer.level in ("street", "community"):
-        ss[KEYS["street"]] = viewer.area[:9] + "000"
+        ss[KEYS["street"]] = divisions.code_at(viewer.area, "street")
         if viewer.level == "community":
             ss[KEYS["community"]] = viewer.area
     parent = dict(zip(units["code"], units["parent_code"], strict=True))

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from gongzhi.errors import ConfigError, GongzhiError
-from gongzhi.privacy import redact
-from gongzhi.settings import Settings
+from core.errors import ConfigError, GongzhiError
+from core.privacy import redact
+from core.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -33,8 +33,10 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             from ingest.registry import load_validated
+            from metrics.catalog import load_catalog
 
-            self._settings = load_validated(self.config)
+            # alert rules naming an unknown KPI are reported with the other config problems
+            self._settings = load_validated(self.config, kpi_ids=set(load_catalog().kpis))
         return self._settings
 
     def engine(self, *, write: bool = False) -> Any:
@@ -140,7 +142,7 @@ def echo_table(rows: list[dict[str, Any]], columns: list[str],
 
 def _fmt(v: Any) -> str:
     if isinstance(v, datetime):
-        from warehouse.timeutil import to_local
+        from core.timezone import to_local
 
         return to_local(v).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, float):

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from gongzhi.settings import SourceSpec
+from core.settings import SourceSpec
 
 ROW = "_row"  # 1-based row number in the origin (file line, record index): for quarantine
 ORIGIN = "_origin"  # file path, URL or query the row came from
@@ -26,6 +26,11 @@ SHEET = "_sheet"  # sheet name for spreadsheets
 # other cells hold the plugin's best reading, for people to see, never for loading.
 BAD_ENCODING_NOTE = "_bad_encoding"
 BAD_COLUMN = "_bad_column"
+# A row the plugin found bad in a way only it can tell (a polygon that does not close, a
+# self-intersecting ring): the reason code (ingest/normalize/reasons.py) and the message,
+# naming the feature. The contract quarantines such rows (BAD_COLUMN names the column).
+BAD_REASON = "_bad_reason"
+BAD_MESSAGE = "_bad_message"
 
 
 class PluginConfig(BaseModel):

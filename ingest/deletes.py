@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gongzhi.errors import SourceError
-from gongzhi.settings import DeleteFlag
+from core.errors import SourceError
+from core.settings import DeleteFlag
 from ingest.contract import ROW
 from ingest.normalize.cast import Prepared, clean_header
 

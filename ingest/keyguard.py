@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
-from gongzhi import privacy
-from gongzhi.errors import PseudonymKeyMismatch
+from core import privacy
+from core.errors import PseudonymKeyMismatch
 from warehouse import meta
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gongzhi.errors import ConfigError, Problem
-from gongzhi.settings import Settings, SourceSpec
+from core.errors import ConfigError, Problem
+from core.settings import Settings, SourceSpec
 from ingest.contract import PluginConfig, Source, SourceContext
+from ingest.extensions import SOURCES
 from warehouse.schema import data_tables
 
-GROUP = "gongzhi.sources"
+GROUP = SOURCES.group
 
 
 @dataclass
@@ -112,14 +113,6 @@ def validate_source(spec: SourceSpec, reg: Registry | None = None) -> list[Probl
                 problems.append(Problem(f"{place} defaults.{col}",
                                         f"'{col}' is not a column of {targets[0]}"))
         problems += _check_formats(spec, tables[targets[0]])
-    if spec.schedule:
-        from ingest.cron import schedule_problems
-
-        # bad, never firing, or too frequent without `frequent = true`: refused here, with
-        # every other problem, so the scheduler never meets one (ingest/cron.py)
-        problems += [Problem(f"{place} schedule", p)
-                     for p in schedule_problems(spec.schedule, "Asia/Shanghai",
-                                                frequent=spec.frequent)]
     try:
         cls.Config(**spec.options)
     except ValidationError as e:
@@ -170,9 +163,11 @@ def build_source(spec: SourceSpec, ctx: SourceContext | None = None,
     return cls(spec, config, ctx)
 
 
-def load_validated(path: Any = None) -> Settings:
-    """Load the config with the plugin checks included in the same report."""
-    from gongzhi.settings import load_settings
+def load_validated(path: Any = None, kpi_ids: Any = None) -> Settings:
+    """Load the config with the plugin checks included in the same report (and the alert
+    rules' KPI ids checked against ``kpi_ids``, the catalogue's ids, when given)."""
+    from core.settings import load_settings
 
     reg = registry()
-    return load_settings(path, validate_source=lambda s: validate_source(s, reg))
+    return load_settings(path, validate_source=lambda s: validate_source(s, reg),
+                         kpi_ids=kpi_ids)

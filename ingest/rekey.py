@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, update
 
-from gongzhi import privacy
-from gongzhi.settings import Settings
+from core import privacy
+from core.settings import Settings
 from warehouse import audit, meta
 from warehouse.engine import bump_data_version, utcnow, write_transaction
 from warehouse.schema import PERSONAL_TABLES, data_tables, ingest_state, quarantine

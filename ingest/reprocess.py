@@ -28,11 +28,12 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, bindparam, select, tuple_, update
 
-from gongzhi.errors import SourceError
-from gongzhi.settings import SourceSpec
+from core import reasons
+from core.errors import SourceError
+from core.settings import SourceSpec
 from ingest.contract import ORIGIN, ROW, SHEET
 from ingest.keyguard import KeyGuard
-from ingest.normalize import personal, reasons
+from ingest.normalize import personal
 from ingest.normalize.cast import CastOptions, cast_batch
 from ingest.runner import Runner, RunResult, _Collected, _known_codes
 from warehouse import audit, requests
@@ -164,7 +165,8 @@ class Reprocessor(Runner):
         prepared = cast_batch(
             frame, pend.table, columns=spec.columns, defaults=spec.defaults,
             known_codes=known, location=spec.id, key_getter=self._keys.key,
-            options=CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma),
+            options=CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
+                                timezone=spec.timezone),
             personal_given=given)
         ids = [r["id"] for r in rows]
         bad_pos = set(prepared.bad_index.to_list())

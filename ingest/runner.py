@@ -15,14 +15,14 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Table, select
 
-from gongzhi import privacy
-from gongzhi.errors import GongzhiError, LockBusy, SourceError
-from gongzhi.settings import Settings, SourceSpec
+from core import privacy
+from core.errors import GongzhiError, LockBusy, SourceError
+from core.settings import Settings, SourceSpec
 from ingest import deletes
 from ingest.contract import Batch, Snapshot, SourceContext
 from ingest.keyguard import KeyGuard
@@ -65,7 +65,10 @@ class RunObserver(Protocol):
                     counts: bulk.MergeCounts, frame: pl.DataFrame | None = None) -> None: ...
 
     # optional: ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage,
-    # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes)
+    # removed)`` around the removal of rows a source flagged deleted (see ingest.deletes);
+    # ``after_run(engine, results)`` once runs are over, committed or failed (alerts): the
+    # results of a batch (``run``) together, or of one source (``run_source`` on its own);
+    # declared as a hook in ingest/extensions.py (HOOKS)
 
 
 @dataclass
@@ -102,7 +105,8 @@ class _Collected:
 
 
 class Runner:
-    """Runs configured sources against one warehouse."""
+    """Runs configured sources against one warehouse. Build one with :func:`build_runner`,
+    which attaches the observers of every extension (the KPI rollups among them)."""
 
     def __init__(self, settings: Settings, engine: Engine, *, progress: Progress | None = None,
                  observers: Sequence[RunObserver] = ()):
@@ -111,6 +115,7 @@ class Runner:
         self.progress = progress or Progress(enabled=False)
         self.observers = list(observers)
         self._keys = KeyGuard(engine, settings.pseudonym_key_file)
+        self._deferred = False  # inside run(): after_run hooks wait for the whole batch
 
     def run(self, source_ids: Iterable[str] | None = None, *, trigger: str = "manual"
             ) -> list[RunResult]:
@@ -125,7 +130,16 @@ class Runner:
             specs = [s for s in specs if s.id in wanted]
         specs = sorted(specs, key=lambda s: 0 if _feeds_divisions(s) else 1)
         _cleanup_stale_stages(self.engine)
-        return [self.run_source(spec, trigger=trigger) for spec in specs]
+        # followers of finished runs see the state after the whole batch, not a half-loaded
+        # one (a KPI over two tables whose second source has not run yet)
+        self._deferred = True
+        try:
+            results = [self.run_source(spec, trigger=trigger) for spec in specs]
+        finally:
+            self._deferred = False
+        if results:
+            self._after_run(results)
+        return results
 
     def run_source(self, spec: SourceSpec, *, trigger: str = "manual") -> RunResult:
         """Run one source under its lock; never raises for a source's own failure."""
@@ -148,7 +162,21 @@ class Runner:
         except Exception as e:  # the run log itself could not be written (disk, server)
             result = RunResult(spec.id, None, runlog.FAILED, error=_describe(e))
         self.progress.done(_summary(result))
+        if not self._deferred:
+            self._after_run([result])
         return result
+
+    def _after_run(self, results: list[RunResult]) -> None:
+        """Followers of finished runs (alerts); their failures never fail the run."""
+        for ob in self.observers:
+            hook = getattr(ob, "after_run", None)
+            if hook is None:
+                continue
+            try:
+                hook(self.engine, results)
+            except Exception as e:
+                self.progress.done(f"warning: {type(ob).__name__} failed after the run: "
+                                   f"{privacy.redact(str(e))}")
 
     def _run_locked(self, spec: SourceSpec, run_id: int, lock: SourceLock) -> RunResult:
         nothing: list[str] = []  # why the plugin found no input, if it says so
@@ -204,7 +232,7 @@ class Runner:
                  known: dict[str, pl.Series], c: _Collected) -> Prepared:
         location = batch.note or spec.id
         options = CastOptions(formats=spec.formats, decimal_comma=spec.decimal_comma,
-                              serial_dates=batch.serial_dates)
+                              serial_dates=batch.serial_dates, timezone=spec.timezone)
 
         def cast(frame: pl.DataFrame) -> Prepared:
             return cast_batch(frame, table, columns=spec.columns, defaults=spec.defaults,
@@ -427,3 +455,30 @@ def _summary(r: RunResult) -> str:
                 f"duplicates {r.duplicates:,}" + (f", deleted {r.deleted:,}" if r.deleted
                                                   else ""))
     return f"{r.status}: {r.error}"
+
+
+R = TypeVar("R", bound=Runner)
+
+
+@overload
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None) -> Runner: ...
+
+
+@overload
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None, kind: type[R]) -> R: ...
+
+
+def build_runner(settings: Settings, engine: Engine, *, progress: Progress | None = None,
+                 observers: Sequence[RunObserver] | None = None,
+                 kind: type[Runner] = Runner) -> Runner:
+    """The one way the product builds a runner (``kind``: :class:`Runner` or a subclass such as
+    the reprocessor): with the observers of every ``gongzhi.observers`` extension, so no run
+    leaves the KPI rollups stale. ``observers`` passes ones already loaded for ``settings``
+    (the scheduler loads them once for all its runs)."""
+    from ingest.extensions import load_observers
+
+    if observers is None:
+        observers = load_observers(settings)
+    return kind(settings, engine, progress=progress, observers=observers)

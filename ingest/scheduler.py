@@ -34,12 +34,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 
-from gongzhi.errors import ConfigError, LockBusy, Problem
-from gongzhi.settings import Settings, SourceSpec
+from core.cron import cron_trigger, previous_fire_time, schedule_problems
+from core.errors import ConfigError, LockBusy, Problem
+from core.settings import Settings, SourceSpec
 from ingest import reprocess
-from ingest.cron import cron_trigger, previous_fire_time, schedule_problems
+from ingest.extensions import load_observers
 from ingest.progress import Progress
-from ingest.runner import Runner, RunObserver, RunResult
+from ingest.runner import Runner, RunObserver, RunResult, build_runner
 from warehouse import runlog
 from warehouse.engine import app_engine, write_transaction
 from warehouse.locks import HOST, live_holders, source_lock
@@ -106,11 +107,14 @@ class SchedulerService:
     """The ``gongzhi schedule`` process: cron jobs, start-up catch-up, run-now requests."""
 
     def __init__(self, settings: Settings, engine: Engine, *,
-                 observers: Sequence[RunObserver] = (),
-                 clock: Callable[[], datetime] | None = None, stream: TextIO | None = None):
+                 observers: Sequence[RunObserver] | None = None,
+                 clock: Callable[[], datetime] | None = None, stream: TextIO | None = None,
+                 extra_jobs: Sequence[tuple[str, str, Callable[[], Any]]] = ()):
         self.settings = settings
+        # (name, cron, function): jobs of other layers the CLI hands in (the monthly
+        # bulletin), run by the leading scheduler only, guarded like the loads
+        self.extra_jobs = list(extra_jobs)
         self.engine = engine
-        self.observers = list(observers)
         conf = settings.scheduler
         try:
             self.tz: tzinfo = ZoneInfo(conf.timezone)
@@ -118,6 +122,8 @@ class SchedulerService:
             raise ConfigError([Problem("[scheduler] timezone",
                                        f"unknown time zone {conf.timezone!r}")]) from None
         self.clock = clock or (lambda: datetime.now(self.tz))
+        # loaded once for every run of this process (the rollups are checked once, too)
+        self.observers = list(load_observers(settings) if observers is None else observers)
         self.log = _Log(self.clock, stream)
         self.specs = {s.id: s for s in settings.sources}
         self.triggers: dict[str, BaseTrigger] = {}
@@ -246,9 +252,9 @@ class SchedulerService:
         sel = reprocess.Selection(req["source"], req["reason"], req["run_id"])
         mine = self._reserve(reprocess.sources_to_reprocess(self.engine, sel))
         try:
-            runner = reprocess.Reprocessor(self.settings, self.engine,
-                                           progress=_LogProgress(self.log, reprocess.TRIGGER),
-                                           observers=self.observers)
+            runner = build_runner(self.settings, self.engine,
+                                  progress=_LogProgress(self.log, reprocess.TRIGGER),
+                                  observers=self.observers, kind=reprocess.Reprocessor)
             reprocess.serve_request(runner, req)
         finally:
             self._release(mine)
@@ -307,13 +313,28 @@ class SchedulerService:
                               executor="loads")
             except Exception as e:  # one source's schedule never stops the others
                 self._drop(sid, e)
+        for name, cron, fn in self.extra_jobs:
+            try:
+                sched.add_job(self._guarded, cron_trigger(cron, self.tz), args=(fn,),
+                              id=f"job:{name}", name=f"{name} ({cron})")
+            except Exception as e:  # a bad extra job never stops the loads
+                self.log(f"[{name}] warning: not scheduled: {e}")
+        for i, ob in enumerate(self.observers):  # followers with a schedule of their own
+            ob_cron, job = getattr(ob, "schedule", None), getattr(ob, "on_schedule", None)
+            if ob_cron and job is not None:
+                try:
+                    sched.add_job(self._guarded, cron_trigger(ob_cron, self.tz),
+                                  args=(job, self.engine), id=f"observer:{i}",
+                                  name=f"{type(ob).__name__} ({ob_cron})")
+                except Exception as e:  # a bad schedule never stops the sources' jobs
+                    self.log(f"warning: {type(ob).__name__} schedule {ob_cron!r} ignored: {e}")
         sched.add_job(self._guarded, IntervalTrigger(seconds=conf.poll_seconds, timezone=self.tz),
                       args=(self._poll,), id="requests", name="run-now requests",
                       next_run_time=datetime.now(self.tz))
         self.scheduler = sched
         sched.start()
         for job in sched.get_jobs():
-            if job.id.startswith("schedule:"):
+            if job.id.startswith(("schedule:", "job:")):
                 nxt = job.next_run_time
                 when = f"{nxt:%Y-%m-%d %H:%M:%S %Z}" if nxt is not None else "never"
                 self.log(f"scheduled {job.name}, next run {when}")
@@ -424,8 +445,8 @@ class SchedulerService:
 
     def _runner(self, trigger: str) -> Runner:
         # One per job: Progress keeps the current source, so it is not shared across threads.
-        return Runner(self.settings, self.engine, progress=_LogProgress(self.log, trigger),
-                      observers=self.observers)
+        return build_runner(self.settings, self.engine,
+                            progress=_LogProgress(self.log, trigger), observers=self.observers)
 
     def _reserve(self, source_ids: Sequence[str]) -> list[str]:
         with self._mutex:

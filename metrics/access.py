@@ -6,14 +6,10 @@ of every cache key — not only in the widgets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from gongzhi.errors import GongzhiError
-
-Role = Literal["leader", "street_staff", "community_staff"]
-LEVEL_OF_ROLE: dict[str, str] = {"leader": "district", "street_staff": "street",
-                                 "community_staff": "community"}
-_DEPTH = {"district": 6, "street": 9, "community": 12, "grid": 15}
+from core import divisions
+from core.errors import GongzhiError
+from core.roles import LEVEL_OF_ROLE, Role
 
 
 class AccessDenied(GongzhiError):
@@ -38,7 +34,7 @@ class Viewer:
     @property
     def prefix(self) -> str:
         """Every code inside the viewer's area starts with this."""
-        return self.area[:_DEPTH[self.level]]
+        return divisions.prefix(self.area, self.level)
 
     def key(self) -> str:
         """The part of cache keys that keeps one viewer's results from another's."""
@@ -46,7 +42,7 @@ class Viewer:
 
     def can_see(self, level: str, code: str) -> bool:
         """Whether an area (its level and code) lies inside the viewer's own."""
-        if _DEPTH.get(level, 0) < _DEPTH[self.level]:
+        if divisions.DEPTH.get(level, 0) < divisions.DEPTH[self.level]:
             return False
         return code.startswith(self.prefix)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
 from metrics.compiler import Scope
 
 if TYPE_CHECKING:

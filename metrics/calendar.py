@@ -22,16 +22,15 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from sqlalchemy import Connection, Engine, delete, insert, inspect, select
 
+from core.timezone import LOCAL
 from warehouse.engine import bump_data_version
 from warehouse.schema import holiday_calendar, work_calendar
 
 FIRST_DAY = dt.date(2015, 1, 1)
-LOCAL = ZoneInfo("Asia/Shanghai")
 DEFAULT_WARN_DAYS = 31  # from 1 December on; [calendar] warn_days_ahead
 NOTICE_TITLE = "国务院办公厅关于{year}年部分节假日安排的通知"
 

@@ -16,22 +16,14 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, Problem
+from metrics import semantic
 from metrics.model import Domain, Filter, Kpi, Label, Measure
 from warehouse.schema import data_tables
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "config" / "kpis"
-
-# Columns computed by the compiler, usable in filters and measures like stored ones.
-DERIVED: dict[str, dict[str, type]] = {
-    # completed within the item's promised working days (Chinese holiday calendar)
-    "service_cases": {"on_time": Boolean},
-    # hours from registration to closure
-    "grid_events": {"hours_to_close": Float},
-}
-MONTH_COLUMNS = {("property_fees", "period")}
-# the order pages and tables show domains in
-DOMAIN_ORDER = ["gov", "grid", "vol", "party", "civic"]  # 'YYYY-MM' text used as a time column
+# Derived columns, month columns and the order of domains are declared in the semantic layer
+# (config/semantic, metrics/semantic.py), not here.
 
 
 @dataclass
@@ -55,15 +47,19 @@ def column_type(table: Table, name: str) -> type | None:
     """The SQLAlchemy type class of a stored or derived column, or None if unknown."""
     if name in table.c:
         return type(table.c[name].type)
-    return DERIVED.get(table.name, {}).get(name)
+    d = semantic.load(check=False).derived(table.name, name)
+    return d.type if d is not None else None
 
 
 def load_catalog(folder: str | os.PathLike[str] | None = None) -> Catalog:
-    """Load every ``*.yaml`` in ``folder`` (default ``config/kpis``); raise listing all issues."""
+    """Load every ``*.yaml`` in ``folder`` (default ``config/kpis``); raise listing all issues,
+    the semantic layer's (config/semantic) among them."""
     folder = Path(folder) if folder else Path(os.environ.get("GONGZHI_KPIS", DEFAULT_DIR))
+    layer = semantic.load(check=False)
+    order = layer.domain_order()
     files = sorted(folder.glob("*.yaml"), key=lambda f: (
-        DOMAIN_ORDER.index(f.stem) if f.stem in DOMAIN_ORDER else len(DOMAIN_ORDER), f.stem))
-    problems: list[Problem] = []
+        order.index(f.stem) if f.stem in order else len(order), f.stem))
+    problems: list[Problem] = semantic.problems()
     if not files:
         raise ConfigError([Problem(str(folder), "no KPI files (*.yaml) found")])
     kpis: dict[str, Kpi] = {}
@@ -80,6 +76,7 @@ def load_catalog(folder: str | os.PathLike[str] | None = None) -> Catalog:
                                         f"duplicate KPI id '{k.id}' (also in "
                                         f"{kpis[k.id].source_file}:{kpis[k.id].source_line})"))
             kpis[k.id] = k
+    problems += semantic.check_catalog(layer, kpis.values())
     if problems:
         raise ConfigError(problems, header=f"KPI definitions in {folder} are invalid")
     return Catalog(kpis=kpis, domains=domains)
@@ -161,7 +158,7 @@ def check_kpi(kpi: Kpi) -> list[tuple[str, str]]:
 
 
 def _is_time(table: Table, name: str) -> bool:
-    if (table.name, name) in MONTH_COLUMNS:
+    if semantic.load(check=False).is_month(table.name, name):
         return True
     t = column_type(table, name)
     return t is not None and issubclass(t, DateTime | Date)

@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from metrics import sqlexpr
-from metrics.catalog import DERIVED, MONTH_COLUMNS
+from core import divisions
+from metrics import derived, semantic, sqlexpr
 from metrics.model import Filter, Measure
 from metrics.periods import Period
 from warehouse.schema import data_tables, population
@@ -54,31 +54,31 @@ class Scope:
 
 def area_column(t: Table) -> ColumnElement[Any] | None:
     """The division code a row belongs to (its community or grid); None for district-wide
-    tables such as the item catalogue."""
-    if t.name == "divisions":
-        return t.c.code
-    return t.c.get(t.info.get("area", "community_code"))
+    tables such as the item catalogue (the semantic layer's ``area``)."""
+    spec = semantic.load(check=False).table(t.name)
+    return t.c[spec.area.column] if spec is not None and spec.area is not None else None
 
 
 def grid_level(t: Table) -> bool:
     """Whether rows of ``t`` are filed per grid (and so can be scoped to one grid)."""
-    if t.name == "divisions":
-        return True
-    return t.info.get("area") == "grid_code"
+    spec = semantic.load(check=False).table(t.name)
+    return spec is not None and spec.area is not None and spec.area.level == "grid"
 
 
 def column(t: Table, name: str) -> ColumnElement[Any]:
     if name in t.c:
         return t.c[name]
-    if name in DERIVED.get(t.name, {}):
-        return sqlexpr.derived(t, name)
+    d = semantic.load(check=False).derived(t.name, name)
+    if d is not None:
+        return derived.sql(t, d)
     raise KeyError(f"{t.name}.{name}")
 
 
 def is_boolean(t: Table, name: str) -> bool:
     if name in t.c:
         return isinstance(t.c[name].type, Boolean)
-    return DERIVED.get(t.name, {}).get(name) is Boolean
+    d = semantic.load(check=False).derived(t.name, name)
+    return d is not None and d.type is Boolean
 
 
 def condition(t: Table, f: Filter) -> ColumnElement[Any]:
@@ -103,7 +103,7 @@ def condition(t: Table, f: Filter) -> ColumnElement[Any]:
 
 def time_bounds(t: Table, time: str, period: Period) -> tuple[Any, Any, bool]:
     """(low, high, inclusive_high) of ``period`` in the stored form of the time column."""
-    if (t.name, time) in MONTH_COLUMNS:
+    if semantic.load(check=False).is_month(t.name, time):
         first, last = period.months
         return first, last, True
     if isinstance(t.c[time].type, DateTime):
@@ -136,6 +136,21 @@ def prefix_range(col: ColumnElement[Any], prefix: str) -> ColumnElement[Any]:
     return and_(col >= prefix, col < upper)
 
 
+# A table whose area column is optional (a 12345 export without a community) keeps rows that
+# no area claims yet: they count for the district and for no street, community or grid. Its
+# rollups file them under this key.
+UNPLACED = ""
+
+
+def unplaced(area: ColumnElement[Any]) -> ColumnElement[Any] | None:
+    """The condition "this row has no area", for area columns that may lack one."""
+    if getattr(area, "info", {}).get("unplaced") is not None:  # a rollup's area
+        return area == UNPLACED
+    if getattr(area, "nullable", False):
+        return area.is_(None)
+    return None
+
+
 def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
                     ) -> ColumnElement[Any] | None:
     if area is None:
@@ -143,9 +158,11 @@ def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
             raise NotApplicable("this data is kept for the whole district only")
         return None
     if scope.level == "district":
-        return prefix_range(area, scope.code[:6])
+        inside = prefix_range(area, divisions.prefix(scope.code, "district"))
+        none = unplaced(area)
+        return inside if none is None else or_(inside, none)
     if scope.level == "street":
-        return prefix_range(area, scope.code[:9])
+        return prefix_range(area, divisions.prefix(scope.code, "street"))
     if scope.level == "community":
         return prefix_range(area, scope.code) if gridded else area == scope.code
     if scope.level == "grid":
@@ -170,7 +187,7 @@ def group_key(group: Group, area: ColumnElement[Any] | None, t: Table, time: str
     if group == "month":
         if not time:
             raise NotApplicable("no time column to group by month")
-        if (t.name, time) in MONTH_COLUMNS:
+        if semantic.load(check=False).is_month(t.name, time):
             return t.c[time]
         if isinstance(t.c[time].type, Date):
             return sqlexpr.month_of(t.c[time])
@@ -215,6 +232,9 @@ def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = No
         stmt = stmt.where(and_(*conds))
     if group is not None:
         key = group_key(group, area, t, m.time, gridded).label("key")
+        none = unplaced(area) if area is not None and group != "month" else None
+        if none is not None:  # rows without an area belong to no street or community
+            stmt = stmt.where(~none)
         stmt = stmt.add_columns(key).group_by(key)
     return stmt
 
@@ -257,5 +277,7 @@ def rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str
             gkey = sqlexpr.street_of(area)
         else:
             gkey = area
+        if group != "month":  # rows without an area belong to no street or community
+            stmt = stmt.where(area != UNPLACED)
         stmt = stmt.add_columns(gkey.label("key")).group_by(gkey)
     return stmt, labels

@@ -12,6 +12,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, and_, func, select
 
+from core import privacy
+from core.timezone import UTC_OFFSET_HOURS
+from metrics import semantic
 from metrics.access import Viewer
 from metrics.compiler import Scope, area_column, grid_level, scope_condition, time_bounds
 from metrics.periods import Period
@@ -22,42 +25,32 @@ EXPORT_CAP = 200_000  # rows; an export beyond this asks the user to narrow the 
 
 @dataclass(frozen=True)
 class DetailSpec:
-    """Which table and columns a domain's detail table shows, with Chinese and English names."""
+    """Which table and columns a domain's detail table shows, with Chinese and English names
+    (read from the semantic layer, config/semantic)."""
 
     table: str
     time: str
     columns: tuple[tuple[str, str, str], ...]  # (column, zh, en)
     personal: bool = False  # rows about persons: every view and export is audited
+    masks: tuple[tuple[str, str], ...] = ()  # (column, mask) for columns shown masked
 
 
-DETAILS: dict[str, DetailSpec] = {
-    "gov": DetailSpec("service_cases", "submitted_at", (
-        ("case_id", "办件编号", "Case"), ("item_code", "事项编码", "Item"),
-        ("community_code", "社区", "Community"), ("channel", "办理渠道", "Channel"),
-        ("submitted_at", "受理时间", "Submitted"), ("completed_at", "办结时间", "Completed"),
-        ("status", "状态", "Status"), ("visits", "跑动次数", "Visits"),
-        ("rating", "评价", "Rating"), ("rectified", "已整改", "Rectified"))),
-    "grid": DetailSpec("grid_events", "reported_at", (
-        ("event_id", "事件编号", "Event"), ("grid_code", "网格", "Grid"),
-        ("category", "类别", "Category"), ("source", "来源", "Source"),
-        ("reported_at", "上报时间", "Reported"), ("registered_at", "立案时间", "Registered"),
-        ("closed_at", "结案时间", "Closed"), ("deadline_at", "处置时限", "Deadline"),
-        ("reworked", "返工", "Reworked"), ("satisfaction", "满意度", "Satisfaction"),
-        ("is_dispute", "矛盾纠纷", "Dispute"), ("mediated", "调解成功", "Mediated"))),
-    "vol": DetailSpec("volunteer_services", "started_at", (
-        ("record_id", "记录编号", "Record"), ("volunteer_id", "志愿者编号", "Volunteer"),
-        ("community_code", "社区", "Community"), ("activity", "服务内容", "Activity"),
-        ("started_at", "服务时间", "Started"), ("hours", "时长(小时)", "Hours"),
-        ("timebank", "存入时间存折", "Time bank")), personal=True),
-    "party": DetailSpec("party_deeds", "done_at", (
-        ("deed_id", "编号", "Deed"), ("member_id", "党员编号", "Member"),
-        ("community_code", "社区", "Community"), ("done_at", "时间", "Done"),
-        ("kind", "事项", "Kind")), personal=True),
-    "civic": DetailSpec("consultations", "raised_at", (
-        ("topic_id", "议题编号", "Topic"), ("community_code", "社区", "Community"),
-        ("mechanism", "议事形式", "Mechanism"), ("raised_at", "提出时间", "Raised"),
-        ("resolved_at", "解决时间", "Resolved"), ("status", "状态", "Status"))),
-}
+def spec_of(domain: str) -> DetailSpec:
+    """The detail spec of ``domain``'s page; a clear ConfigError when the layer has none."""
+    table, d = semantic.load().detail_of(domain)
+    return DetailSpec(table, d.time, tuple((c.column, c.zh, c.en) for c in d.columns),
+                      d.personal, tuple((c.column, c.mask) for c in d.columns
+                                        if c.mask != "none"))
+
+
+def personal_domains() -> set[str]:
+    """Domains whose detail rows are about persons (views and exports are audited)."""
+    layer = semantic.load()
+    return {d for d in layer.domains if layer.domains[d].detail and spec_of(d).personal}
+
+
+_MASKS = {"redact": privacy.redact, "phone": privacy.mask_phone, "id": privacy.mask_id,
+          "name": privacy.mask_name}
 
 
 def _query(spec: DetailSpec, scope: Scope, period: Period | None) -> Any:
@@ -77,7 +70,7 @@ def count(engine: Engine, domain: str, scope: Scope, period: Period | None, *,
           viewer: Viewer | None = None) -> int:
     if viewer is not None:
         viewer.check(scope.level, scope.code)
-    spec = DETAILS[domain]
+    spec = spec_of(domain)
     t, where = _query(spec, scope, period)
     stmt = select(func.count()).select_from(t)
     if where is not None:
@@ -91,7 +84,7 @@ def rows(engine: Engine, domain: str, scope: Scope, period: Period | None, *, of
     """One page of detail rows (canonical column names, stored UTC times), newest first."""
     if viewer is not None:
         viewer.check(scope.level, scope.code)
-    spec = DETAILS[domain]
+    spec = spec_of(domain)
     t, where = _query(spec, scope, period)
     cols = [c for c, _, _ in spec.columns]
     stmt = select(*[t.c[c] for c in cols]).order_by(t.c[spec.time].desc(), *[
@@ -100,18 +93,21 @@ def rows(engine: Engine, domain: str, scope: Scope, period: Period | None, *, of
         stmt = stmt.where(where)
     with engine.connect() as conn:
         data = [tuple(r) for r in conn.execute(stmt)]
-    return pl.DataFrame(data, orient="row",
-                        schema={c: polars_dtype(t.c[c]) for c in cols})
+    out = pl.DataFrame(data, orient="row", schema={c: polars_dtype(t.c[c]) for c in cols})
+    for c, mask in spec.masks:  # masked before the rows reach a page or an export
+        out = out.with_columns(pl.col(c).cast(pl.String).map_elements(
+            _MASKS[mask], return_dtype=pl.String))
+    return out
 
 
 def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
              names: dict[str, str] | None = None) -> pl.DataFrame:
     """Rows for people: local times, area names beside codes, column headers in ``lang``."""
-    spec = DETAILS[domain]
+    spec = spec_of(domain)
     out = frame
     for c in frame.columns:
         if frame[c].dtype == pl.Datetime("us"):
-            out = out.with_columns((pl.col(c) + pl.duration(hours=8)).dt.strftime(
+            out = out.with_columns((pl.col(c) + pl.duration(hours=UTC_OFFSET_HOURS)).dt.strftime(
                 "%Y-%m-%d %H:%M").alias(c))
     if names:
         for c in ("community_code", "grid_code"):
@@ -120,3 +116,27 @@ def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
                     names, default=pl.col(c), return_dtype=pl.String).alias(c))
     header = {c: (zh if lang == "zh" else en) for c, zh, en in spec.columns}
     return out.rename({c: header[c] for c in out.columns if c in header})
+
+
+def top_values(engine: Engine, table: str, column: str, time: str, scope: Scope,
+               period: Period | None, n: int = 10, *,
+               viewer: Viewer | None = None) -> pl.DataFrame:
+    """The ``n`` most frequent values of ``table.column`` among the rows of ``scope`` whose
+    ``time`` falls in ``period`` (``value``, ``rows``), most frequent first: one grouped
+    count in the database (a page's "top categories", declared in the semantic layer)."""
+    if viewer is not None:
+        viewer.check(scope.level, scope.code)
+    t = data_tables()[table]
+    conds: list[Any] = [t.c[column].is_not(None)]
+    if period is not None:
+        low, high, incl = time_bounds(t, time, period)
+        conds += [t.c[time] >= low, t.c[time] <= high if incl else t.c[time] < high]
+    sc = scope_condition(area_column(t), scope, grid_level(t))
+    if sc is not None:
+        conds.append(sc)
+    rows = func.count().label("rows")
+    stmt = (select(t.c[column].label("value"), rows).where(and_(*conds))
+            .group_by(t.c[column]).order_by(rows.desc(), t.c[column]).limit(n))
+    with engine.connect() as conn:
+        data = [tuple(r) for r in conn.execute(stmt)]
+    return pl.DataFrame(data, orient="row", schema={"value": pl.String, "rows": pl.Int64})

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from metrics import rollup
-from metrics.catalog import MONTH_COLUMNS
+from core.timezone import to_local
+from metrics import rollup, semantic
 from metrics.compiler import (
     NotApplicable,
     Scope,
@@ -27,7 +27,6 @@ from metrics.compiler import (
 from metrics.periods import Period, parse
 from metrics.service import Metrics
 from warehouse.schema import data_tables
-from warehouse.timeutil import to_local
 
 
 def latest_month(m: Metrics, scope: Scope, not_after: Period) -> Period | None:
@@ -89,7 +88,7 @@ def _from_facts(conn: Connection, table: str, time: str, via: str, scope: Scope,
     value = conn.execute(select(func.max(col)).select_from(src).where(and_(*conds))).scalar()
     if value is None:
         return None
-    if (table, time) in MONTH_COLUMNS:
+    if semantic.load(check=False).is_month(table, time):
         return str(value)[:7]
     if isinstance(value, dt.datetime):
         return f"{to_local(value):%Y-%m}"

@@ -11,14 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Level = Literal["district", "street", "community", "grid"]
-LEVELS: tuple[Level, ...] = ("district", "street", "community", "grid")
+from core.divisions import LEVELS, Level
+
 Op = Literal["eq", "ne", "in", "not_in", "is_null", "not_null", "gt", "gte", "lt", "lte"]
 Agg = Literal["count", "sum", "avg", "count_distinct"]
 # period: the time column falls in the period; to_end: on or before its last day (a stock);
 # none: no time filter; latest_year: the latest `year` not after the period (population).
 Window = Literal["period", "to_end", "none", "latest_year"]
-Unit = Literal["ratio", "count", "hours", "visits", "per_1000", "points", "households", "items"]
+Unit = Literal["ratio", "count", "hours", "visits", "per_1000", "per_10000", "points",
+               "households", "items"]
 
 
 class _Strict(BaseModel):
@@ -31,18 +32,21 @@ class Label(_Strict):
 
 
 class Filter(_Strict):
-    """``column op value`` or, with ``ref``, ``column op other_column``."""
+    """``column op value``; with ``ref``, ``column op other_column``; with ``param``,
+    ``column op`` the KPI's parameter of that name (``params``, e.g. response_hours: 24)."""
 
     column: str
     op: Op
     value: Any = None
     ref: str | None = None
+    param: str | None = None
 
     @model_validator(mode="after")
     def _operand(self) -> Filter:
         needs = self.op not in ("is_null", "not_null")
-        if needs and self.value is None and self.ref is None:
-            raise ValueError(f"filter on '{self.column}' with op '{self.op}' needs a value or ref")
+        if needs and self.value is None and self.ref is None and self.param is None:
+            raise ValueError(f"filter on '{self.column}' with op '{self.op}' needs a value, "
+                             "ref or param")
         if self.op in ("in", "not_in") and not isinstance(self.value, list):
             raise ValueError(f"op '{self.op}' needs a list value")
         return self
@@ -80,6 +84,9 @@ class Kpi(_Strict):
     numerator: Measure | None = None
     denominator: Measure | None = None
     scale: float = 1.0
+    # named constants filters refer to (``param: response_hours``); a deployment changes them
+    # here, and rollups follow (the resolved value is part of a measure's fingerprint)
+    params: dict[str, float] = Field(default_factory=dict)
     unit: Unit
     direction: Literal["higher", "lower"]
     target: float | None = None
@@ -112,6 +119,11 @@ class Kpi(_Strict):
                                  "the default)")
             if len(set(self.target_scopes)) != len(self.target_scopes):
                 raise ValueError("'target_scopes' lists a level twice")
+        for m in (self.measure, self.numerator, self.denominator):
+            for f in (m.filter if m is not None else ()):
+                if f.param is not None and f.param not in self.params:
+                    raise ValueError(f"filter on '{f.column}' names the parameter "
+                                     f"'{f.param}', which 'params' does not define")
         return self
 
     @property
@@ -145,7 +157,10 @@ class Kpi(_Strict):
         table = m.table or self.table
         time = m.time if m.time is not None else (self.time if table == self.table else None)
         window = m.window or ("period" if time else "none")
-        return m.model_copy(update={"table": table, "time": time, "window": window})
+        filters = tuple(f.model_copy(update={"value": self.params[f.param], "param": None})
+                        if f.param is not None else f for f in m.filter)
+        return m.model_copy(update={"table": table, "time": time, "window": window,
+                                    "filter": filters})
 
 
 class Domain(_Strict):

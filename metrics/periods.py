@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from gongzhi.errors import ConfigError, Problem
-from warehouse.timeutil import local_midnight_utc
+from core.errors import ConfigError, Problem
+from core.timezone import local_midnight_utc
 
 Grain = Literal["day", "week", "month", "quarter", "year", "range"]
 

@@ -43,10 +43,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 
-from metrics import sqlexpr
+from metrics import derived, semantic, sqlexpr
 from metrics.calendar import ensure_calendar
-from metrics.catalog import MONTH_COLUMNS, Catalog, load_catalog
-from metrics.compiler import area_column, column, condition
+from metrics.catalog import Catalog, load_catalog
+from metrics.compiler import UNPLACED, area_column, column, condition, unplaced
 from metrics.model import Filter, Measure
 from metrics.rollup_eval import contributions
 from warehouse.engine import write_transaction
@@ -98,7 +98,8 @@ class Family:
         return hashlib.sha1(json.dumps(spec).encode()).hexdigest()[:16]
 
     def sa_table(self) -> Table:
-        cols: list[Column[Any]] = [Column("area", String(32), primary_key=True),
+        cols: list[Column[Any]] = [Column("area", String(32), primary_key=True,
+                                          info={"unplaced": UNPLACED}),
                                    Column("month", String(7), primary_key=True)]
         for m in sorted(self.measures.values(), key=lambda x: x.key):
             cols += [Column(m.value_col, Float, nullable=False, default=0),
@@ -106,12 +107,27 @@ class Family:
         return Table(self.name, MetaData(), *cols)
 
     def uses(self, column_name: str) -> bool:
-        return any(m.column == column_name or any(f.column == column_name for f in m.filters)
+        return any(m.column == column_name or any(column_name in (f.column, f.ref)
+                                                  for f in m.filters)
                    for m in self.measures.values())
+
+    def derived_used(self) -> list[semantic.Derived]:
+        """The derived columns (semantic layer) this family's measures use."""
+        spec = semantic.load(check=False).table(self.table)
+        return [d for d in (spec.derived.values() if spec else ()) if self.uses(d.name)]
+
+    def depends_on(self, table: str) -> bool:
+        """Whether a change to ``table`` changes this family's values (a derived column it
+        uses depends on it, e.g. 按期 on the item catalogue and the holiday calendar)."""
+        return any(table in d.depends_on for d in self.derived_used())
+
+    def needs_lookups(self) -> bool:
+        return any(derived.needs_lookups(d) for d in self.derived_used())
 
 
 def measure_key(m: Measure) -> str:
-    spec = [m.agg, m.column, [f.model_dump() for f in m.filter]]
+    # params are resolved into values by then; leaving the key out keeps fingerprints stable
+    spec = [m.agg, m.column, [f.model_dump(exclude={"param"}) for f in m.filter]]
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
@@ -139,7 +155,7 @@ def families(catalog: Catalog) -> dict[tuple[str, str], Family]:
 
 
 def _month_expr(t: Table, time: str) -> Any:
-    if (t.name, time) in MONTH_COLUMNS:
+    if semantic.load(check=False).is_month(t.name, time):
         return t.c[time]
     if isinstance(t.c[time].type, DateTime):
         return sqlexpr.month_of(sqlexpr.local_day(t.c[time]))
@@ -153,7 +169,10 @@ def rebuild(conn: Connection, fam: Family) -> None:
     conn.execute(delete(rt))
     area_col = area_column(t)
     assert area_col is not None, f"{t.name} has no area column to roll up by"
-    area = sqlexpr.community_of(area_col).label("area")
+    area_expr = sqlexpr.community_of(area_col)
+    if unplaced(area_col) is not None:  # rows without an area: UNPLACED (the district's)
+        area_expr = func.coalesce(area_expr, UNPLACED)
+    area = area_expr.label("area")
     month = _month_expr(t, fam.time).label("month")
     cols: list[Any] = [area, month]
     names = ["area", "month"]
@@ -207,7 +226,7 @@ def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
         existing = set(inspect(conn).get_table_names())
         for fam in fams.values():
             stale = have.get(fam.name) != fam.fingerprint or fam.name not in existing
-            if calendar_changed and fam.table == "service_cases" and fam.uses("on_time"):
+            if calendar_changed and fam.depends_on(holiday_calendar.name):
                 stale = True
             if not stale:
                 continue
@@ -234,20 +253,31 @@ class RollupObserver:
         self._old: dict[str, pl.DataFrame] = {}
 
     def needed_columns(self, t: Table, fams: list[Family]) -> list[str]:
-        cols = {t.info.get("area", "community_code")}
+        spec = semantic.load(check=False).table(t.name)
+        assert spec is not None and spec.area is not None
+        cols = {spec.area.column}
         for fam in fams:
             cols.add(fam.time)
             for m in fam.measures.values():
                 names = [m.column] if m.column else []
                 names += [f.column for f in m.filters] + [f.ref for f in m.filters if f.ref]
                 for name in names:
-                    if name == "on_time":
-                        cols |= {"item_code", "submitted_at", "completed_at"}
-                    elif name == "hours_to_close":
-                        cols |= {"registered_at", "closed_at"}
+                    d = spec.derived.get(name or "")
+                    if d is not None:  # its inputs, as the semantic layer declares them
+                        cols |= set(d.inputs)
                     elif name:
                         cols.add(name)
         return sorted(c for c in cols if c in t.c)
+
+    def _dependants(self, conn: Connection, table: Table) -> None:
+        """Rebuild the families whose derived columns depend on ``table`` (the item catalogue
+        and the holiday calendar behind 按期 deadlines)."""
+        if table.name == holiday_calendar.name and not ensure_calendar(conn):
+            return
+        for fams in self.by_table.values():
+            for fam in fams:
+                if fam.depends_on(table.name):
+                    rebuild(conn, fam)
 
     def before_merge(self, conn: Connection, table: Table, stage: Table) -> None:
         fams = self.by_table.get(table.name)
@@ -265,18 +295,15 @@ class RollupObserver:
     def after_merge(self, conn: Connection, table: Table, stage: Table, counts: Any,
                     frame: pl.DataFrame | None = None) -> None:
         changed = bool(counts.inserted or counts.updated)
-        if changed and (table.name == service_items.name or (
-                table.name == holiday_calendar.name and ensure_calendar(conn))):
-            # 按期 deadlines depend on promised_days and on the holiday calendar: recompute the
-            # families that use them.
-            for fam in self.by_table.get("service_cases", []):
-                if fam.uses("on_time"):
-                    rebuild(conn, fam)
+        if changed:
+            # e.g. 按期 deadlines depend on promised_days and on the holiday calendar: recompute
+            # the families that use them.
+            self._dependants(conn, table)
         fams = self.by_table.get(table.name)
         old = self._old.pop(table.name, None)
         if not fams or frame is None or not (counts.inserted or counts.updated):
             return
-        lookups = _lookups(conn) if any(f.uses("on_time") for f in fams) else {}
+        lookups = _lookups(conn) if any(f.needs_lookups() for f in fams) else {}
         for fam in fams:
             new_c = contributions(frame, table, fam, lookups)
             if old is not None and old.height:
@@ -298,15 +325,12 @@ class RollupObserver:
         """Subtract what the deleted rows contributed; an item or an official holiday
         leaving changes 按期 deadlines, so those families are recomputed."""
         old = self._old.pop(table.name, None)
-        if removed and (table.name == service_items.name or (
-                table.name == holiday_calendar.name and ensure_calendar(conn))):
-            for fam in self.by_table.get("service_cases", []):
-                if fam.uses("on_time"):
-                    rebuild(conn, fam)
+        if removed:
+            self._dependants(conn, table)
         fams = self.by_table.get(table.name)
         if not fams or old is None or not old.height:
             return
-        lookups = _lookups(conn) if any(f.uses("on_time") for f in fams) else {}
+        lookups = _lookups(conn) if any(f.needs_lookups() for f in fams) else {}
         for fam in fams:
             gone = contributions(old, table, fam, lookups)
             value_cols = [c for c in gone.columns if c not in ("area", "month")]
@@ -348,7 +372,6 @@ def _apply(conn: Connection, fam: Family, delta: pl.DataFrame) -> None:
 
 def observers_for(settings: Any) -> list[RollupObserver]:
     """The observers a run needs (called by the CLI); builds missing rollups first."""
-    from ingest.registry import registry  # noqa: F401 - settings are already validated
     from warehouse.engine import open_warehouse
 
     catalog = load_catalog()

@@ -12,41 +12,22 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from sqlalchemy import Date, DateTime, Table
 
-from metrics.catalog import MONTH_COLUMNS
+from metrics import derived, semantic
 from metrics.model import Filter
 
 if TYPE_CHECKING:
     from metrics.rollup import Family
 
-LOCAL_OFFSET = pl.duration(hours=8)  # Asia/Shanghai: UTC+8, no DST since 1991
-
-
-def _local_day(name: str) -> pl.Expr:
-    return (pl.col(name) + LOCAL_OFFSET).dt.date()
+LOCAL_OFFSET = derived.LOCAL_OFFSET
 
 
 def _with_derived(frame: pl.DataFrame, table: Table, fam: Family,
                   lookups: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    if table.name == "grid_events" and fam.uses("hours_to_close"):
-        frame = frame.with_columns(
-            ((pl.col("closed_at") - pl.col("registered_at")).dt.total_microseconds()
-             / 3_600_000_000).alias("hours_to_close"))
-    if table.name == "service_cases" and fam.uses("on_time"):
-        cal = lookups["calendar"]
-        f = frame.with_columns(_local_day("submitted_at").alias("_sd"),
-                               _local_day("completed_at").alias("_cd"))
-        f = f.join(lookups["items"], on="item_code", how="left")
-        f = f.join(cal.select(pl.col("day").alias("_sd"), pl.col("workdays_to_date").alias("_ws")),
-                   on="_sd", how="left")
-        f = f.join(cal.select(pl.col("day").alias("_cd"), pl.col("day_rank").alias("_rc")),
-                   on="_cd", how="left")
-        frame = f.with_columns(
-            pl.when(pl.col("completed_at").is_null()).then(pl.lit(False))
-            .when(pl.col("promised_days").is_null()).then(pl.lit(None, dtype=pl.Boolean))
-            .when(pl.col("promised_days") == 0).then(pl.col("_cd") <= pl.col("_sd"))
-            .otherwise(pl.col("_rc") <= 2 * (pl.col("_ws") + pl.col("promised_days")))
-            .alias("on_time")
-        ).drop("_sd", "_cd", "_ws", "_rc", "promised_days")
+    """``frame`` with the derived columns the family uses (semantic layer), as polars."""
+    spec = semantic.load(check=False).table(table.name)
+    for d in (spec.derived.values() if spec else ()):
+        if fam.uses(d.name):
+            frame = derived.with_column(frame, d, lookups)
     return frame
 
 
@@ -67,7 +48,7 @@ def _condition(f: Filter) -> pl.Expr:
 
 def _month(table: Table, time: str) -> pl.Expr:
     """The month of each row, as a value that groups fast (formatted after grouping)."""
-    if (table.name, time) in MONTH_COLUMNS:
+    if semantic.load(check=False).is_month(table.name, time):
         return pl.col(time)
     if isinstance(table.c[time].type, DateTime):
         return (pl.col(time) + LOCAL_OFFSET).dt.truncate("1mo")
@@ -78,7 +59,9 @@ def _month(table: Table, time: str) -> pl.Expr:
 def contributions(frame: pl.DataFrame, table: Table, fam: Family,
                   lookups: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """``area, month, v_*, n_*`` sums of ``frame``'s rows for the family ``fam``."""
-    area_name = table.info.get("area", "community_code")
+    spec = semantic.load(check=False).table(table.name)
+    assert spec is not None and spec.area is not None, f"{table.name} has no area to roll up by"
+    area_name = spec.area.column
     f = _with_derived(frame, table, fam, lookups).filter(pl.col(fam.time).is_not_null())
     aggs: list[pl.Expr] = []
     for m in sorted(fam.measures.values(), key=lambda x: x.key):
@@ -94,8 +77,9 @@ def contributions(frame: pl.DataFrame, table: Table, fam: Family,
             v = pl.when(ok).then(col.fill_null(0.0)).otherwise(0.0)
             n = ok.cast(pl.Int64)
         aggs += [v.sum().alias(m.value_col), n.sum().alias(m.rows_col)]
-    return (f.with_columns(pl.col(area_name).str.slice(0, 12).alias("area"),
+    # rows without an area (an optional area column) are filed under "" (compiler.UNPLACED)
+    return (f.with_columns(pl.col(area_name).str.slice(0, 12).fill_null("").alias("area"),
                            _month(table, fam.time).alias("month"))
             .group_by("area", "month").agg(aggs)
-            .with_columns(pl.col("month") if (table.name, fam.time) in MONTH_COLUMNS
+            .with_columns(pl.col("month") if fam.time in spec.months
                           else pl.col("month").dt.strftime("%Y-%m")))

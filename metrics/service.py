@@ -18,15 +18,17 @@ from typing import Any, cast
 
 import polars as pl
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from gongzhi.errors import ConfigError, Problem
+from core.errors import ConfigError, NoDivisions, Problem
 from metrics import compiler, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
 from metrics.model import Kpi, Measure
 from metrics.periods import Period, month_parts
-from metrics.status import kpi_status, target_for
+from metrics.status import Area, kpi_status, target_for
+from warehouse import office
 from warehouse.engine import data_version
 from warehouse.schema import divisions, warehouse_meta
 
@@ -68,6 +70,7 @@ class Metrics:
         self._ready: tuple[int, set[str]] | None = None
         self._divisions: tuple[int, pl.DataFrame] | None = None
         self._jobs: dict[tuple[Any, ...], dict[Any, tuple[Any, int]] | None] = {}
+        self._targets: tuple[int, dict[tuple[str, str, int], Area]] | None = None
 
     # -- scope ---------------------------------------------------------------------------------
 
@@ -89,8 +92,8 @@ class Metrics:
     def district(self) -> Scope:
         d = self.divisions().filter(pl.col("level") == "district")
         if d.is_empty():
-            raise ConfigError([Problem("", "no district in the warehouse: load the division "
-                                           "list first (gongzhi ingest)")])
+            raise NoDivisions("no district in the warehouse: load the division list first "
+                              "(gongzhi ingest)")
         return Scope("district", d["code"][0], d["short_name"][0] or d["name"][0])
 
     def scope(self, level: str, ref: str) -> Scope:
@@ -122,8 +125,9 @@ class Metrics:
         if viewer is not None:
             viewer.check(scope.level, scope.code)
         version = data_version(self.engine)
+        targets_rev = self._targets_revision()
         ids = tuple(kpi_ids) if kpi_ids else tuple(self.catalog.kpis)
-        key = (version, ids, scope.key(), period, group, compare,
+        key = (version, targets_rev, ids, scope.key(), period, group, compare,
                viewer.key() if viewer else "internal")
         with self._lock:
             if key in self._cache:
@@ -154,9 +158,10 @@ class Metrics:
                         jobs[(_mkey(m), tag, row)] = _Job(m, scope, jp, job_group)
         results = self._run_jobs(jobs, version)
         fresh = self._freshness()
+        area = self.area_targets()
         rows: list[dict[str, Any]] = []
         for kpi in kpis:
-            rows.extend(self._assemble(kpi, scope, period, group, results, plan, fresh))
+            rows.extend(self._assemble(kpi, scope, period, group, results, plan, fresh, area))
         if not rows:
             return pl.DataFrame(schema={c: pl.Object for c in RESULT_COLUMNS})
         return pl.DataFrame(rows, infer_schema_length=None).select(RESULT_COLUMNS)
@@ -275,6 +280,27 @@ class Metrics:
             self._ready = (version, ok)
         return self._ready[1]
 
+    def _targets_revision(self) -> int:
+        """The area targets' revision (grows with every change); 0 where the office tables
+        are not there yet (a warehouse made before them, read without writing)."""
+        try:
+            rev = office.revision(self.engine)
+        except SQLAlchemyError:
+            rev = 0
+        if self._targets is None or self._targets[0] != rev:
+            try:
+                found = office.current(self.engine) if rev else {}
+            except SQLAlchemyError:
+                found = {}
+            self._targets = (rev, {k: (t.target, t.warning) for k, t in found.items()})
+        return rev
+
+    def area_targets(self) -> dict[tuple[str, str, int], Area]:
+        """Leaders' targets in force, by (kpi, area code, year): (target, warning)."""
+        self._targets_revision()
+        assert self._targets is not None
+        return self._targets[1]
+
     def _freshness(self) -> dict[str, dt.datetime]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(warehouse_meta.c.key, warehouse_meta.c.value)
@@ -283,7 +309,9 @@ class Metrics:
 
     def _assemble(self, kpi: Kpi, scope: Scope, period: Period | None, group: Group,
                   results: dict[_JobKey, Any], plan: list[tuple[Any, dict[str, Period | None]]],
-                  fresh: dict[str, dt.datetime]) -> list[dict[str, Any]]:
+                  fresh: dict[str, dt.datetime],
+                  area: dict[tuple[str, str, int], Area] | None = None
+                  ) -> list[dict[str, Any]]:
         """Result rows of one KPI. A grouped result has a row for each group (area, or month
         of the period) where at least one of the KPI's measures counts a row in the current
         period; its 环比 and 同比 are the same group's values in the comparison periods (0 for
@@ -324,6 +352,16 @@ class Metrics:
         rows = []
         level = _group_level(group, scope)  # of the rows' areas: a target may not apply there
         target, warning = target_for(kpi, level)
+        area = area or {}
+
+        def own(k: Any, plan_row: Any) -> Area | None:
+            """A leader's target for the row's area and year, if any (streets, communities)."""
+            if not area or level not in ("street", "community") or period is None:
+                return None
+            code = k if group in ("street", "community") else scope.code
+            year = int(str(plan_row)[:4]) if group == "month" else period.start.year
+            return area.get((kpi.id, code, year))
+
         for plan_row, spans in plan:
             cur = parts_at("cur", plan_row)
             if cur is None:
@@ -338,15 +376,17 @@ class Metrics:
             ly = parts_at("ly", plan_row) if "ly" in spans and compared else None
             for k in keys:
                 val, num, den, sample = cast(Values, value(cur, k))
+                at = own(k, plan_row)
+                tg, wn = target_for(kpi, level, at)
                 pv = (value(prev, k) or (None,))[0]
                 lv = (value(ly, k) or (None,))[0]
                 rows.append({
                     "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
                     "domain": kpi.domain, "key": plan_row if group == "month" else k,
                     "value": val, "numerator": num,
-                    "denominator": den, "unit": kpi.unit, "target": target,
-                    "warning": warning, "direction": kpi.direction,
-                    "status": kpi_status(kpi, val, sample, level),
+                    "denominator": den, "unit": kpi.unit, "target": tg,
+                    "warning": wn, "direction": kpi.direction,
+                    "status": kpi_status(kpi, val, sample, level, at),
                     "sample": sample,
                     "period": period.label if period and kpi.periodic else None,
                     "scope": scope.key(), "scope_name": scope.name,
@@ -356,6 +396,7 @@ class Metrics:
                     "fresh_at": fresh_at,
                 })
         if not rows and group is None:
+            target, warning = target_for(kpi, level, own(None, None))
             rows.append({c: None for c in RESULT_COLUMNS} | {
                 "kpi": kpi.id, "label": kpi.label.zh, "label_en": kpi.label.en,
                 "domain": kpi.domain, "unit": kpi.unit, "target": target,

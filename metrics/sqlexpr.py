@@ -13,6 +13,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from core.timezone import UTC_OFFSET_HOURS
 from warehouse.schema import service_items, work_calendar
 
 
@@ -25,12 +26,13 @@ class local_day(FunctionElement[Any]):
 
 @compiles(local_day, "sqlite")
 def _local_day_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+    return f"date({compiler.process(element.clauses, **kw)}, '+{UTC_OFFSET_HOURS} hours')"
 
 
 @compiles(local_day, "postgresql")
 def _local_day_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST(({compiler.process(element.clauses, **kw)} + INTERVAL '8 hours') AS DATE)"
+    shifted = f"{compiler.process(element.clauses, **kw)} + INTERVAL '{UTC_OFFSET_HOURS} hours'"
+    return f"CAST(({shifted}) AS DATE)"
 
 
 class hours_between(FunctionElement[Any]):
@@ -107,19 +109,10 @@ def on_time(t: Any) -> ColumnElement[Any]:
     )
 
 
-def derived(t: Any, name: str) -> ColumnElement[Any]:
-    """The SQL of a derived column (see metrics.catalog.DERIVED)."""
-    if t.name == "service_cases" and name == "on_time":
-        return on_time(t)
-    if t.name == "grid_events" and name == "hours_to_close":
-        return hours_between(t.c.registered_at, t.c.closed_at)
-    raise KeyError(f"{t.name}.{name}")
-
-
 def is_true(expr: ColumnElement[Any]) -> ColumnElement[Any]:
     """A boolean expression as a condition that is false (not NULL) when unknown."""
     return case((expr, true()), else_=false())
 
 
-__all__ = ["and_", "community_of", "derived", "hours_between", "is_true", "local_day",
+__all__ = ["and_", "community_of", "hours_between", "is_true", "local_day",
            "month_of", "not_", "on_time", "street_of"]

@@ -13,19 +13,29 @@ BLUE, YELLOW, RED = "blue", "yellow", "red"
 EPS = 1e-9  # values are fractions from divisions; 0.9 must meet a 0.9 target
 
 
-def target_for(kpi: Kpi, level: str) -> tuple[float | None, float | None]:
+Area = tuple[float | None, float | None]  # a leader's (target, warning) for one area and year
+
+
+def target_for(kpi: Kpi, level: str, area: Area | None = None
+               ) -> tuple[float | None, float | None]:
     """(target, warning) of ``kpi`` for an area of ``level``; (None, None) where the target
     does not apply (:attr:`Kpi.target_levels`): such a target is neither shown nor coloured.
 
-    The one place that answers "which target holds here": per-area targets hook in here."""
+    The one place that answers "which target holds here": an ``area`` target (set by a
+    leader for that street or community and year, :mod:`metrics.targets`) wins over the
+    district default of the YAML, also for counts whose district target does not apply."""
+    if area is not None and area[0] is not None:
+        return area
     if kpi.target is None or level not in kpi.target_levels:
         return None, None
     return kpi.target, kpi.warning
 
 
-def kpi_status(kpi: Kpi, value: float | None, sample: int | None, level: str) -> str | None:
-    """The status colour of ``value`` for an area of ``level``, or None."""
-    target, warning = target_for(kpi, level)
+def kpi_status(kpi: Kpi, value: float | None, sample: int | None, level: str,
+               area: Area | None = None) -> str | None:
+    """The status colour of ``value`` for an area of ``level`` (with its own target when a
+    leader set one), or None."""
+    target, warning = target_for(kpi, level, area)
     if value is None or target is None:
         return None
     if (sample or 0) < kpi.min_sample:

@@ -108,7 +108,7 @@ def write_config(folder: Path, url: str, sources: list[dict[str, Any]], extra: s
     lines = ["[warehouse]", f"url = {toml_value(url)}", ""]
     for s in sources:
         lines.append("[[sources]]")
-        nested = {k: v for k, v in s.items() if k in ("columns", "defaults")}
+        nested = {k: v for k, v in s.items() if k in ("columns", "defaults", "formats")}
         for k, v in s.items():
             if k not in nested:
                 lines.append(f"{k} = {toml_value(v)}")
@@ -146,3 +146,23 @@ def run_sources(tmp_path: Path):
     yield _run
     for e in engines:
         e.dispose()
+
+
+@pytest.fixture(scope="session")
+def office_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small 樊城区 demo warehouse (every street and community, sparse activity up to
+    2025-06), shared by the ranking, targets and bulletin tests; returns its config."""
+    import datetime as dt
+
+    from gongzhi.demo import write_demo
+    from ingest.registry import load_validated
+    from ingest.runner import Runner
+    from warehouse.engine import open_warehouse
+
+    root = tmp_path_factory.mktemp("office_demo")
+    config = write_demo(root, scale=0.02, seed=11, end=dt.date(2025, 6, 30))
+    settings = load_validated(config)
+    engine = open_warehouse(settings.warehouse_url)
+    Runner(settings, engine).run(trigger="demo")
+    engine.dispose()
+    return Path(config)

@@ -18,10 +18,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Engine, insert, select, update
 
-from gongzhi.errors import GongzhiError
+from core.errors import GongzhiError
+from core.roles import ROLES
 from warehouse import sessions
 from warehouse.engine import app_engine, utcnow, write_transaction
-from warehouse.schema import ROLES, users
+from warehouse.schema import users
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15

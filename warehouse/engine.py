@@ -23,6 +23,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     Integer,
     create_engine,
     event,
@@ -36,10 +37,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
-from gongzhi.errors import WarehouseError
+from core.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -267,10 +268,24 @@ def _v6_rows_deleted(conn: Connection) -> None:
         conn.execute(AddColumn("ingest_runs", col))
 
 
+def _v8_longitude_latitude(conn: Connection) -> None:
+    """v8: optional longitude / latitude (WGS84) on the tables whose rows are places
+    (grid events, stations, 12345 requests). Version 7 is another change's; the gap is kept so
+    both apply in order. A table the warehouse lacks yet is made whole by ``create_all``."""
+    insp = inspect(conn)
+    for name in schema.LONLAT_TABLES:
+        if not insp.has_table(name):
+            continue
+        have = {c["name"] for c in insp.get_columns(name)}
+        for col in ("longitude", "latitude"):
+            if col not in have:
+                conn.execute(AddColumn(name, Column(col, Float)))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
-                                     (6, _v6_rows_deleted)]
+                                     (6, _v6_rows_deleted), (8, _v8_longitude_latitude)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}
@@ -431,3 +446,11 @@ def stamp_loaded(conn: Connection, tables: set[str]) -> None:
         res = conn.execute(meta.update().where(meta.c.key == key).values(value=now))
         if not res.rowcount:
             conn.execute(insert(meta).values(key=key, value=now))
+
+
+# The office's tables (area targets, bulletin archive) sit on ``schema.app_metadata`` in a
+# module of their own; importing it here registers them wherever the schema is made.
+# The governance cycle's tables (alert log, 督办 tasks) join app_metadata from their own module
+# (imported here, after everything they use from this one, so every engine creates them).
+from warehouse import cycle as _cycle  # noqa: E402,F401
+from warehouse import office  # noqa: E402,F401

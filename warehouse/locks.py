@@ -47,7 +47,7 @@ from sqlalchemy import (
     update,
 )
 
-from gongzhi.errors import LockBusy, LockLost
+from core.errors import LockBusy, LockLost
 from warehouse.engine import utcnow, write_transaction
 from warehouse.schema import ingest_locks
 

@@ -17,7 +17,7 @@ rq = reprocess_requests.c
 def request_reprocess(engine: Engine, *, source: str | None, reason: str | None,
                       run_id: int | None, requested_by: str) -> int:
     """Ask the scheduler process to reprocess quarantined rows; returns the request's id
-    (the caller checks the reason: ``ingest.normalize.reasons.check_reprocessable``)."""
+    (the caller checks the reason: ``core.reasons.check_reprocessable``)."""
     with write_transaction(app_engine(engine)) as conn:
         res = conn.execute(insert(reprocess_requests).values(
             source=source, reason=reason, run_id=run_id, requested_at=utcnow(),

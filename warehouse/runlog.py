@@ -15,7 +15,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, case, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from gongzhi.privacy import redact
+from core.privacy import redact
 from warehouse.engine import SQLITE_BUSY_TIMEOUT_S, app_engine, utcnow, write_transaction
 from warehouse.locks import Holder, live_holders
 from warehouse.schema import ingest_runs, ingest_state, quarantine, run_requests

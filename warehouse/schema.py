@@ -27,9 +27,11 @@ from sqlalchemy import (
     Text,
 )
 
+from core.divisions import LEVELS
+from core.roles import ROLES
+
 metadata = MetaData()
 
-LEVELS = ("district", "street", "community", "grid")
 CHANNELS = ("online", "window", "station", "self_service", "help_desk")
 CASE_STATUSES = ("accepted", "completed", "rejected", "withdrawn")
 EVENT_SOURCES = ("inspector", "resident", "hotline", "other")
@@ -76,6 +78,17 @@ def _personal() -> list[Column[Any]]:
         Column("phone_masked", String(32)),  # 138****8000
     ]
 
+
+def _lonlat() -> list[Column[Any]]:
+    """Where a thing is, WGS84 (optional; the geo plugin's point layers or a source's columns;
+    added to existing warehouses by migration 8)."""
+    return [Column("longitude", Float, info={"range": (-180, 180)}),
+            Column("latitude", Float, info={"range": (-90, 90)})]
+
+
+# tables with optional longitude / latitude columns (migration 8); hotline_requests is in
+# warehouse/tables/hotline.py
+LONLAT_TABLES = ("grid_events", "stations", "hotline_requests")
 
 PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
 
@@ -164,6 +177,7 @@ grid_events = _table(
     _rating("satisfaction"),
     Column("is_dispute", Boolean, nullable=False, info={"default": False}),
     Column("mediated", Boolean),
+    *_lonlat(),
     Index("ix_grid_events_grid", "grid_code"),  # grid pages query one grid's events
     area="grid_code",
 )
@@ -277,6 +291,7 @@ stations = _table(
     Column("name", String(256), nullable=False),
     _enum("tier", STATION_TIERS),
     Column("opened_at", Date),
+    *_lonlat(),
     area="community_code",
 )
 
@@ -426,7 +441,6 @@ reprocess_requests = Table(
     info={"kind": OPERATIONAL},
 )
 
-ROLES = ("leader", "street_staff", "community_staff")
 
 users = Table(
     "users",

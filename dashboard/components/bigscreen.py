@@ -23,15 +23,15 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
+from core.errors import ConfigError, Problem
+from core.screen_settings import ScreenSettings
+from core.timezone import LOCAL
 from dashboard import auth, data, state
 from dashboard.components import cards, outage, screen_style
 from dashboard.components.screen_sections import SECTIONS, Drawer, Frame, domain_label
 from dashboard.i18n import md, t
-from gongzhi.errors import ConfigError, Problem
-from gongzhi.screen_settings import ScreenSettings
 from metrics import format as fmt
 from warehouse.engine import utcnow
-from warehouse.timeutil import LOCAL
 
 log = logging.getLogger("gongzhi.dashboard.screen")
 

@@ -89,7 +89,8 @@ def no_input_note(row: dict[str, Any], gaps: dict[str, list[str]]) -> Markdown:
 
 
 def card(row: dict[str, Any], spark: list[float], lang: str,
-         gaps: dict[str, list[str]] | None = None) -> None:
+         gaps: dict[str, list[str]] | None = None,
+         action: Callable[[dict[str, Any]], None] | None = None) -> None:
     """One KPI card (native components only: no HTML with data in it)."""
     kpi = data.catalog().kpis.get(row["kpi"])
     label = i18n.pick(row["label"], row["label_en"])
@@ -112,9 +113,12 @@ def card(row: dict[str, Any], spark: list[float], lang: str,
         st.caption(f"{target_text(row, lang)} · "
                    f"{t('card.fresh', t=fmt.fresh(row['fresh_at'], lang))}"
                    f"{no_input_note(row, gaps or {})}")
+        if action is not None:  # e.g. 督办 on a red card
+            action(row)
 
 
-def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str) -> None:
+def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str,
+          action: Callable[[dict[str, Any]], None] | None = None) -> None:
     """A grid of cards, ``COLUMNS`` per row, in catalogue order."""
     spark: dict[str, list[float]] = {}
     for r in sparklines.sort("kpi", "month").iter_rows(named=True):
@@ -128,16 +132,17 @@ def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str) -> None:
             cols = st.columns(COLUMNS)
             for col, row in zip(cols, rows[start:start + COLUMNS], strict=False):
                 with col:
-                    card(row, spark.get(row["kpi"], []), lang, gaps)
+                    card(row, spark.get(row["kpi"], []), lang, gaps, action)
 
 
-def live_cards(view: View, loader: Loader) -> None:
+def live_cards(view: View, loader: Loader,
+               action: Callable[[dict[str, Any]], None] | None = None) -> None:
     """The cards, plus a small fragment that watches for a new run and then redraws the page
     in place (a rerun, not a browser reload): each tick costs one tiny query, so dozens of
     open dashboards stay cheap."""
     frame, sparklines = loader(view, view.key)
     updated_caption(view.lang)
-    cards(data.applicable(frame, view.scope.level), sparklines, view.lang)
+    cards(data.applicable(frame, view.scope.level), sparklines, view.lang, action)
     _watch(view.key.version)
 
 

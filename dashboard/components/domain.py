@@ -9,9 +9,12 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, i18n, state
-from dashboard.components import cards, filters, sections, tables
+from dashboard.components import cards, filters, geomap, sections, tables
 from dashboard.i18n import md, t
 from dashboard.state import View
+from metrics import semantic
+
+PAGE_KEY = "_gongzhi_page"  # the url_path of the page being run (set by dashboard/app.py)
 
 
 def _pages(view: View, key: data.Key, domains: tuple[str, ...]) -> tuple[pl.DataFrame, ...]:
@@ -26,12 +29,21 @@ def load_cards(domains: tuple[str, ...], view: View, key: data.Key
     return kpis, trend
 
 
+def render_page(page: str | None = None) -> None:
+    """The domain page ``page`` as the semantic layer declares it (its domains, title and
+    sections); without a name, the page being run (a generic ``screens/domain.py``)."""
+    name = page or str(st.session_state.get(PAGE_KEY, ""))
+    spec = semantic.load().pages[name]
+    render(spec.domains, name)
+
+
 def render(domains: tuple[str, ...], page: str) -> None:
     """Lay out the page for ``domains`` (the party page shows party and civic KPIs)."""
     view = state.current()
     names = data.names(view.key)
     cat = data.catalog()
-    st.title(t(f"nav.{page}"))
+    spec = semantic.load().pages.get(page)
+    st.title(md(i18n.pick(spec.zh, spec.en)) if spec else t(f"nav.{page}"))
     st.caption(t("overview.caption", area=view.scope.name, period=view.period))
     filters.period_note()
     filters.breadcrumb(view, names)
@@ -41,6 +53,8 @@ def render(domains: tuple[str, ...], page: str) -> None:
     kpis, trend, ranking = _pages(view, view.key, domains)
     charted = [k for k in data.applicable(kpis, view.scope.level)["kpi"].to_list()
                if cat.get(k).periodic]
+    if spec is not None and spec.top is not None:
+        _top_values(view, spec)
     if not charted:
         return
     kpi = sections.kpi_picker(charted, page)
@@ -52,6 +66,7 @@ def render(domains: tuple[str, ...], page: str) -> None:
         if view.child_level is not None:
             st.markdown(f"**{t('domain.ranking', level=t(f'level.{view.child_level}'))}**")
         sections.ranking_chart(view, ranking, kpi, names, page)
+    geomap.map_section(view, kpi, page)
     if view.child_level is not None:
         st.subheader(t("domain.heatmap", level=t(f"level.{view.child_level}")))
         sections.heatmap_chart(view, kpi, names)
@@ -67,3 +82,16 @@ def render(domains: tuple[str, ...], page: str) -> None:
             format_func=lambda d: md(i18n.pick(cat.domains[d].label.zh,
                                              cat.domains[d].label.en)))
     tables.detail_table(view, shown)
+
+
+def _top_values(view: View, spec: semantic.PageSpec) -> None:
+    """The page's "top values" of the period (e.g. the 12345 categories), as a table."""
+    top = spec.top
+    assert top is not None
+    frame = data.top_values(view.key, spec.name, view.scope, view.period)
+    st.subheader(md(i18n.pick(top.label_zh, top.label_en)))
+    if frame.is_empty():
+        st.caption(t("top.none"))
+        return
+    st.dataframe(frame.rename({"value": str(t("top.value")), "rows": str(t("top.rows"))}),
+                 hide_index=True)

@@ -1,6 +1,6 @@
 """Exports of exactly the filtered detail rows: XLSX, and CSV in UTF-8 with a BOM (so Excel
 opens Chinese text correctly). The files are made when a button is clicked, not on every run.
-Text that a spreadsheet would run as a formula is neutralised (:mod:`gongzhi.spreadsheet`).
+Text that a spreadsheet would run as a formula is neutralised (:mod:`core.spreadsheet`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable
 import polars as pl
 import streamlit as st
 
+from core.spreadsheet import safe_frame
 from dashboard.i18n import t
-from gongzhi.spreadsheet import safe_frame
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"

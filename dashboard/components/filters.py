@@ -5,12 +5,11 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from core.divisions import depth
 from dashboard import i18n, state
 from dashboard.i18n import md, t
 from dashboard.state import GRAIN_KEY, GRAINS, KEYS, NONE, View, bound
 from metrics.periods import Grain
-
-_DEPTH = {"district": 0, "street": 1, "community": 2, "grid": 3}
 
 
 def _choices(units: pl.DataFrame, level: str, parent: str | None,
@@ -20,7 +19,7 @@ def _choices(units: pl.DataFrame, level: str, parent: str | None,
         rows = rows.filter(pl.col("parent_code") == parent)
     codes = rows.sort("code")["code"].to_list()
     # staff are pinned to their street (and community): no "all", only their own
-    return codes if _DEPTH[level] <= _DEPTH[viewer_level] else [NONE, *codes]
+    return codes if depth(level) <= depth(viewer_level) else [NONE, *codes]
 
 
 def language() -> None:

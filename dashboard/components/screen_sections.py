@@ -1,8 +1,8 @@
 """The sections of the 首屏 big screen, each a small function registered in :data:`SECTIONS`.
 
 A section gets the :class:`Frame` (who, where, when, which domain is on the wall) and returns
-a drawer, or None when it has nothing to show: no data source yet (the hooks below, until
-their branches are merged), or no data for this area. A section that returns None is simply
+a drawer, or None when it has nothing to show (no boundaries, no ranking scheme, no open
+tasks or alerts, no data for this area). A section that returns None is simply
 not on the wall: no placeholder box. :mod:`dashboard.components.bigscreen` lays out what is
 left in the title bar, three columns (left, centre, right) and the ticker at the foot.
 
@@ -19,14 +19,17 @@ from typing import Any, Literal
 import polars as pl
 import streamlit as st
 
+from core import divisions
+from core.errors import ConfigError
+from core.screen_settings import ScreenSettings
+from core.timezone import to_local
 from dashboard import data, i18n
-from dashboard.components import cards, screen_style
+from dashboard.components import cards, geomap, screen_style
 from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
-from gongzhi.screen_settings import ScreenSettings
 from metrics import format as fmt
-from metrics import views
-from warehouse.timeutil import to_local
+from metrics import geo, views
+from metrics.compiler import NotApplicable
 
 Slot = Literal["left", "centre", "right", "bottom"]
 # draws the section; the argument is the share of the wall's width its column has
@@ -261,27 +264,121 @@ def ticker(f: Frame) -> Drawer | None:
     return draw
 
 
-# -- hooks for sections whose data sources are on other branches ----------------------------------
+# -- the map, the 红黑榜, 督办 and 预警 (each through the viewer-scoped loaders) -----------------
+
+MAP_HEIGHT = 0.62  # the map's height for its width (the centre column, 16:9 wall)
+BOARD_ROWS = 5  # rows of each of the 红榜 and 黑榜 at most (the scheme sets how many are on it)
+TASK_ROWS = 5  # the latest open 督办 tasks listed under the counts
+ALERT_ROWS = 5  # the latest 预警
+BOARD_WORDS = {"top": "screen.board.top", "bottom": "screen.board.bottom"}
+
+
+def _prefix(f: Frame) -> str:
+    """The wall's area as a code prefix (tasks and alerts of the area and below)."""
+    return divisions.prefix(f.view.scope.code, f.view.scope.level)
 
 
 def map_centre(f: Frame) -> Drawer | None:
-    """The map at the centre (choropleth of the domain's lead KPI): branch h13-geo supplies it."""
-    return None
+    """The map at the centre: the domain's lead KPI by the areas one level down, in the three
+    status colours (no event bins: the payload stays small for a wall that redraws all day)."""
+    level = geo.default_level(f.view.scope.level)
+    kpi = next((str(r["kpi"]) for r in ordered_kpis(f) if r["value"] is not None), None)
+    if level is None or kpi is None:
+        return None
+    payload = geomap.map_payload(f.view.key, kpi, level, f.view.scope, f.period, f.view.lang,
+                                 f.names, events=False)
+    if not payload.features:  # no boundaries loaded: the other sections take the room
+        return None
+
+    def draw(share: float) -> None:
+        width = max(360, int(1800 * share))
+        spec = geomap.map_chart(payload, kpi_label(kpi), width=width,
+                                height=int(width * MAP_HEIGHT),
+                                basemap=geomap.basemap_template()[0])
+        with st.container(key="screen_panel_map"):
+            head("map", t("screen.map", level=t(f"level.{level}"), kpi=kpi_label(kpi)))
+            st.vega_lite_chart(spec, width="content")
+
+    return draw
+
+
+def board_rows(f: Frame) -> tuple[str, list[dict[str, Any]]] | None:
+    """The level below the wall's area and its 红榜 then 黑榜 rows of the 综合考评 (the
+    default scheme, as ``gongzhi rank``); staff get their own area's rows only."""
+    level = {"district": "street", "street": "community"}.get(f.view.scope.level)
+    if level is None:
+        return None
+    within = f.view.scope.code if f.view.scope.level == "street" else ""
+    try:
+        ranked = data.ranking(f.view.key, level, f.period, within)
+    except (NotApplicable, ConfigError):  # no scheme for the level, or no figures yet
+        return None
+    rows = [r for b in ("top", "bottom")
+            for r in ranked.filter(pl.col("board") == b).sort("rank").to_dicts()[:BOARD_ROWS]]
+    return (level, rows) if rows else None
 
 
 def red_black_list(f: Frame) -> Drawer | None:
-    """The 红黑榜 (top and bottom N of the 综合考评 score): branch h12-rank supplies it."""
-    return None
+    """The 红黑榜: the top and bottom of the 综合考评 score of the level below."""
+    found = board_rows(f)
+    if found is None:
+        return None
+    level, rows = found
+
+    def draw(share: float) -> None:
+        lines = [f"| {t('screen.board')} | {t('screen.rank')} | {t(f'level.{level}')} | "
+                 f"{t('screen.score')} |", "|:-:|:-:|:--|--:|"]
+        for r in rows:
+            score = "—" if r["score"] is None else f"{r['score']:.1f}"
+            lines.append(f"| {t(BOARD_WORDS[r['board']])} | {md(str(r['rank']))} | "
+                         f"{md(r['name'])} | {md(score)} |")
+        with st.container(key="screen_panel_red_black"):
+            head("red_black", t("screen.red_black", level=t(f"level.{level}")))
+            st.markdown(_lines(lines))
+
+    return draw
 
 
 def open_tasks(f: Frame) -> Drawer | None:
-    """Open 督办 tasks of the area (overdue first): branch h12-alerts supplies it."""
-    return None
+    """Open 督办 tasks of the area: the counts, then the latest, overdue first."""
+    viewer = f.view.key.viewer
+    counts = data.task_counts(viewer)
+    if not counts["open"]:
+        return None
+    rows = [r for r in data.tasks_for(viewer, "all", _prefix(f)) if r["status"] != "closed"]
+    if not rows:  # open tasks elsewhere in the leader's district, none in this area
+        return None
+    rows = sorted(rows, key=lambda r: not r["overdue"])[:TASK_ROWS]
+
+    def draw(share: float) -> None:
+        items = [f"- {'🔴 ' + str(t('tasks.overdue')) + ' · ' if r['overdue'] else ''}"
+                 f"{md(r['area_name'])} · {md(r['title'])} · "
+                 f"{t('screen.due', due=r['due_date'].isoformat())}" for r in rows]
+        with st.container(key="screen_panel_tasks"):
+            head("tasks", t("screen.tasks", open=counts["open"], overdue=counts["overdue"]))
+            st.markdown(_lines(items))
+
+    return draw
 
 
 def alerts(f: Frame) -> Drawer | None:
-    """Active 预警 (red, then yellow) of the area: branch h12-alerts supplies it."""
-    return None
+    """The latest 预警 of the area (red first among them), newest first."""
+    prefix = _prefix(f)
+    rows = [r for r in data.alert_log(f.view.key.viewer, limit=50)
+            if r["subject_level"] == "source" or str(r["subject_code"]).startswith(prefix)]
+    rows = sorted(rows[:ALERT_ROWS], key=lambda r: r["severity"] != "red")
+    if not rows:
+        return None
+
+    def draw(share: float) -> None:
+        items = [f"- {cards.MARK.get(r['severity'], '')} "
+                 f"{to_local(r['created_at']).strftime('%m-%d %H:%M')} {md(r['title'])}"
+                 for r in rows]
+        with st.container(key="screen_panel_alerts"):
+            head("alerts", t("screen.alerts"))
+            st.markdown(_lines(items))
+
+    return draw
 
 
 SECTIONS: list[Section] = [

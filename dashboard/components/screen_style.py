@@ -52,12 +52,17 @@ html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
   height: 1.25rem; }
 [class*="st-key-screencard_"] [data-testid="stCaptionContainer"] p { font-size: 1.25rem;
   color: #9fb8e6; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.st-key-screen_panel_ranking table { width: 100%; font-size: 1.75rem; border-collapse: collapse; }
-.st-key-screen_panel_ranking th { color: #9fb8e6 !important; font-size: 1.25rem; }
-.st-key-screen_panel_ranking td, .st-key-screen_panel_ranking th {
+:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) table { width: 100%;
+  font-size: 1.75rem; border-collapse: collapse; }
+.st-key-screen_panel_red_black table { font-size: 1.5rem; }
+:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) th {
+  color: #9fb8e6 !important; font-size: 1.25rem; }
+:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) :is(td, th) {
   border: none !important; border-bottom: 0.06rem solid #1f3c7a !important;
   padding: 0.2rem 0.5rem !important; background: transparent !important; }
-.st-key-screen_panel_ranking [data-testid="stMarkdownContainer"] { overflow: hidden; }
+[class*="st-key-screen_panel_"] [data-testid="stMarkdownContainer"] { overflow: hidden; }
+:is(.st-key-screen_panel_tasks, .st-key-screen_panel_alerts) li { font-size: 1.375rem;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 [class*="st-key-screen_count_"] p { text-align: center; margin: 0; }
 [class*="st-key-screen_count_"] strong { font-size: 3.5rem; font-weight: 700;
   line-height: 1.15; }
@@ -90,12 +95,17 @@ html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
   height: 1.25rem; }
 [class*="st-key-screencard_"] [data-testid="stCaptionContainer"] p { font-size: 1.25rem;
   color: #9fb8e6; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.st-key-screen_panel_ranking table { width: 100%; font-size: 1.75rem; border-collapse: collapse; }
-.st-key-screen_panel_ranking th { color: #9fb8e6 !important; font-size: 1.25rem; }
-.st-key-screen_panel_ranking td, .st-key-screen_panel_ranking th {
+:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) table { width: 100%;
+  font-size: 1.75rem; border-collapse: collapse; }
+.st-key-screen_panel_red_black table { font-size: 1.5rem; }
+:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) th {
+  color: #9fb8e6 !important; font-size: 1.25rem; }
+:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) :is(td, th) {
   border: none !important; border-bottom: 0.06rem solid #1f3c7a !important;
   padding: 0.2rem 0.5rem !important; background: transparent !important; }
-.st-key-screen_panel_ranking [data-testid="stMarkdownContainer"] { overflow: hidden; }
+[class*="st-key-screen_panel_"] [data-testid="stMarkdownContainer"] { overflow: hidden; }
+:is(.st-key-screen_panel_tasks, .st-key-screen_panel_alerts) li { font-size: 1.375rem;
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 [class*="st-key-screen_count_"] p { text-align: center; margin: 0; }
 [class*="st-key-screen_count_"] strong { font-size: 3.5rem; font-weight: 700;
   line-height: 1.15; }

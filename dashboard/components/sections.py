@@ -67,6 +67,12 @@ def trend_chart(view: View, trend: pl.DataFrame, kpi_id: str) -> None:
         st.info(t("domain.no_trend"))
         return
     meta = kpi_meta(kpi_id, view.scope.level)
+    if "target" in rows.columns and view.scope.level in ("street", "community"):
+        # the line of the area's own target (a leader's, for the latest month's year) when
+        # there is one, as its colours use: metrics gives each month the target that holds
+        own = rows["target"].drop_nulls()
+        if len(own):
+            meta["target"] = float(own[-1])
     frame = charts.labelled(rows.select("month", "value", "status"), meta["unit"], view.lang)
     st.altair_chart(charts.trend(frame, meta, view.lang), width="stretch")
 

@@ -1,5 +1,5 @@
 """政务服务 Government services: a domain page."""
 
-from dashboard.components.domain import render
+from dashboard.components.domain import render_page
 
-render(("gov",), "gov")
+render_page("gov")  # domains, title and sections: config/semantic

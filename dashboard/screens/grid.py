@@ -1,5 +1,5 @@
 """网格治理 Grid management: a domain page."""
 
-from dashboard.components.domain import render
+from dashboard.components.domain import render_page
 
-render(("grid",), "grid")
+render_page("grid")  # domains, title and sections: config/semantic

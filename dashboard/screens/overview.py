@@ -3,11 +3,13 @@ three-colour board of communities × KPIs."""
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 import streamlit as st
 
 from dashboard import data, state
-from dashboard.components import cards, filters, sections, tables
+from dashboard.components import cards, composite, filters, sections, tables, tasks
 from dashboard.i18n import md, t
 from dashboard.state import View
 from metrics import views
@@ -25,8 +27,9 @@ def main() -> None:
     st.caption(t("overview.caption", area=view.scope.name, period=view.period))
     filters.period_note()
     filters.breadcrumb(view, names)
+    tasks.counts(view)
     st.subheader(t("overview.cards"))
-    cards.live_cards(view, load_cards)
+    cards.live_cards(view, load_cards, functools.partial(tasks.card_button, view))
 
     ov = data.overview(view.key, view.scope, view.period)
     lower_sections(view, ov, names)
@@ -45,6 +48,8 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         lv = t(f"level.{level}")
         sections_ += [("table", t("overview.ranking", level=lv)),
                       ("chart", t("overview.ranking_chart", level=lv))]
+        if level in ("street", "community"):
+            sections_.append(("composite", t("overview.composite", level=lv)))
     if board:
         unit = "community" if view.scope.level in ("district", "street") else "grid"
         sections_.append(("board", t("overview.board", level=t(f"level.{unit}"))))
@@ -59,10 +64,16 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         with tab:
             if what == "board":
                 sections.board_chart(view, ov.board, names)
+                unit = "community" if view.scope.level in ("district", "street") else "grid"
+                tasks.red_cells(view, ov.board.filter(pl.col("key").is_not_null()), names,
+                                unit, "cell")
+            elif what == "composite":
+                composite.composite_table(view)
             elif ranked.is_empty():
                 st.info(t("domain.no_data"))
             elif what == "table":
                 tables.ranking_table(view, ranked, names, "overview_rank")
+                tasks.red_cells(view, ranked, names, level or "", "ranking")
             else:
                 kpi = sections.kpi_picker(ranked["kpi"].unique(maintain_order=True).to_list(),
                                           "overview")

@@ -10,13 +10,14 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from core import reasons
+from core.cronwords import describe
+from core.roles import LEVEL_OF_ROLE
 from dashboard import auth, data, i18n, state
 from dashboard.components.cards import updated_caption
 from dashboard.i18n import t
-from gongzhi.cronwords import describe
-from ingest.normalize import reasons
 from metrics import format as fmt
-from metrics.access import LEVEL_OF_ROLE, Viewer
+from metrics.access import Viewer
 from metrics.calendar import NOTICE_TITLE
 from warehouse.engine import utcnow
 

@@ -1,5 +1,5 @@
 """志愿服务 Volunteer service: a domain page."""
 
-from dashboard.components.domain import render
+from dashboard.components.domain import render_page
 
-render(("vol",), "vol")
+render_page("vol")  # domains, title and sections: config/semantic

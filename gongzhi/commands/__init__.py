@@ -1,3 +1,3 @@
 """Sub-commands of ``gongzhi``; each module registers its commands on the group."""
 
-from gongzhi.commands import data, kpi, repair, run, users  # noqa: F401
+from gongzhi.commands import bulletin, cycle, data, kpi, rank, repair, run, targets, users  # noqa: F401

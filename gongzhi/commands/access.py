@@ -34,7 +34,7 @@ def _os_user() -> str:
 
 def open_mode(ctx: Context) -> bool:
     """Whether the config lets everyone look as the district (the demo)."""
-    return str((ctx.settings.raw.get("dashboard") or {}).get("sign_in", "required")) == "open"
+    return ctx.settings.dashboard.open
 
 
 def _district(engine: Any) -> str:

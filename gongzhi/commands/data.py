@@ -73,7 +73,7 @@ def sources(ctx: Context, fmt: str) -> None:
 @pass_ctx
 def runs(ctx: Context, source: str | None, limit: int, fmt: str) -> None:
     """The run log, newest first: read = loaded + quarantined + duplicates."""
-    from gongzhi.privacy import redact
+    from core.privacy import redact
     from warehouse import runlog
 
     engine = ctx.engine()

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from core.spreadsheet import safe_cell
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
-from gongzhi.spreadsheet import safe_cell
 
 JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "target", "status",
              "period", "scope", "sample", "delta_prev", "delta_yoy")
@@ -43,14 +43,18 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     """Compute governance KPIs with status (blue/yellow/red) and deltas."""
     import datetime as dt
 
+    from core.timezone import to_local
     from gongzhi.commands.access import deny, viewer_for
     from metrics import areas, periods
     from metrics.access import AccessDenied
+    from metrics.catalog import load_catalog
     from metrics.service import Metrics
     from warehouse.engine import utcnow
-    from warehouse.timeutil import to_local
 
-    m = Metrics(ctx.engine())
+    # the KPI catalogue and the semantic layer first: every problem of either is listed at
+    # once, before the warehouse is opened
+    catalog = load_catalog()
+    m = Metrics(ctx.engine(), catalog)
     viewer = viewer_for(ctx, username, "kpi", person_level=False)  # audited sign-in
     named = areas.resolve(m, street, community, grid)  # they must nest (exit 2 otherwise)
     if named is not None:

@@ -39,17 +39,17 @@ def reprocess(ctx: Context, source: str | None, reason: str | None, run_id: int 
               username: str | None, quiet: bool) -> None:
     """Run quarantined rows through validation again; those that pass load (run trigger
     ``reprocess``), the others stay quarantined with their reason."""
-    from gongzhi.commands.run import _observers
-    from ingest.normalize import reasons
+    from core import reasons
     from ingest.progress import Progress
     from ingest.reprocess import Reprocessor, Selection, summary
+    from ingest.runner import build_runner
 
     if reason is not None and not reasons.is_known(reason):
         raise click.BadParameter(f"unknown reason '{reason}' (one of {', '.join(reasons.CODES)})",
                                  param_hint="--reason")
     who, role = _who(ctx, username, "reprocess")
-    runner = Reprocessor(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
-                         observers=_observers(ctx))
+    runner = build_runner(ctx.settings, ctx.engine(), progress=Progress(enabled=not quiet),
+                          kind=Reprocessor)
     results = runner.reprocess(Selection(source, reason, run_id), username=who, role=role)
     click.echo(summary(results))
     if any(not r.ok for r in results):

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from gongzhi import privacy
+from core import privacy
+from core.errors import ConfigError, Problem
 from gongzhi.cli import EXIT_FAILED, Context, cli, pass_ctx
-from gongzhi.errors import ConfigError, Problem
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,11 +35,11 @@ def demo_key(out_dir: Path) -> bytes:
 def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
     """Run the given sources now (all when none are named); exit 1 if any failed."""
     from ingest.progress import Progress
-    from ingest.runner import Runner
+    from ingest.runner import build_runner
 
     lower_priority(ctx.settings.scheduler.nice)
-    runner = Runner(ctx.settings, ctx.engine(write=True),
-                    progress=Progress(enabled=not quiet), observers=_observers(ctx))
+    runner = build_runner(ctx.settings, ctx.engine(write=True),
+                          progress=Progress(enabled=not quiet))
     results = runner.run(source_ids or None, trigger="manual")
     for r in results:
         if r.status == "no_input":  # not a failure unless the source says `required = true`
@@ -71,13 +71,35 @@ def lower_priority(nice: int) -> None:
                 ctypes.CDLL(None, use_errno=True).syscall(nr, 1, 0, idle_class)
 
 
-def _observers(ctx: Context) -> list:
-    """Followers of merges (KPI rollups) when the metrics package provides them."""
-    try:
-        from metrics.rollup import observers_for
-    except ImportError:
+def check_office_config(ctx: Context) -> None:
+    """Scoring schemes are checked at start-up (``[bulletin]`` is, with the whole config): a
+    scheme naming an unknown KPI stops the start with every problem listed (ConfigError,
+    exit 2)."""
+    from metrics.catalog import load_catalog
+    from metrics.scoring import load_schemes
+
+    load_schemes(load_catalog())
+
+
+def _office_jobs(ctx: Context, engine: Any) -> list[tuple[str, str, Any]]:
+    """The monthly bulletin on ``[bulletin] schedule`` (last month's, into the archive)."""
+    conf = ctx.settings.bulletin
+    if not conf.schedule:
         return []
-    return observers_for(ctx.settings)
+
+    def bulletin() -> None:
+        from bulletin import archive
+        from core.timezone import to_local
+        from metrics.scoring import load_schemes, pick
+        from metrics.service import Metrics
+        from warehouse.engine import utcnow
+
+        m = Metrics(engine)
+        scheme = pick(load_schemes(m.catalog), conf.scheme)
+        made = archive.scheduled(m, scheme, conf, to_local(utcnow()).date())
+        click.echo(f"bulletin: {len(made)} file(s) archived in {conf.archive}")
+
+    return [("bulletin", conf.schedule, bulletin)]
 
 
 @cli.command()
@@ -88,7 +110,9 @@ def schedule(ctx: Context, once: bool) -> None:
     from ingest.scheduler import SchedulerService
 
     lower_priority(ctx.settings.scheduler.nice)
-    service = SchedulerService(ctx.settings, ctx.engine(write=True), observers=_observers(ctx))
+    check_office_config(ctx)
+    engine = ctx.engine(write=True)
+    service = SchedulerService(ctx.settings, engine, extra_jobs=_office_jobs(ctx, engine))
     if once:
         results = service.catch_up()
         if any(not r.ok for r in results):
@@ -104,6 +128,7 @@ def schedule(ctx: Context, once: bool) -> None:
 def serve(ctx: Context, port: int, host: str) -> None:
     """Start the dashboard (Streamlit) on the configured warehouse."""
     settings = ctx.settings  # validate before starting a server
+    check_office_config(ctx)
     ctx.engine()  # the schema is checked (never upgraded: a reader never waits for a merge)
     from gongzhi.supervise import die_with_parent
 
@@ -164,6 +189,7 @@ def up(ctx: Context, port: int, host: str, log_dir: str | None) -> None:
     from gongzhi.supervise import Child, Supervisor
 
     settings = ctx.settings  # one validation for both, before anything starts
+    check_office_config(ctx)
     ctx.engine(write=True)  # create or upgrade the schema once, before either reads it
     logs = Path(log_dir) if log_dir else settings.base_dir / "logs"
     config = [] if settings.path is None else ["--config", str(Path(settings.path).resolve())]
@@ -185,22 +211,23 @@ def oidc_secrets(settings: Any, folder: Path) -> Path | None:
     """Streamlit's ``[auth]`` secrets for ``st.login``, built from the config's ``[auth]``
     (settings) and the environment (secrets), in a private file that lives as long as the
     server. None when no provider is configured."""
-    auth = dict(settings.raw.get("auth") or {})
-    if not auth.get("server_metadata_url"):
+    auth = settings.auth
+    if not auth.oidc:
         return None
-    missing = [auth.get(k) for k in ("client_secret_env", "cookie_secret_env")
-               if not os.environ.get(str(auth.get(k) or ""))]
-    if missing or not auth.get("client_id") or not auth.get("redirect_uri"):
+    missing = [k for k in ("client_secret_env", "cookie_secret_env")
+               if not os.environ.get(str(getattr(auth, k) or ""))]
+    if missing or not auth.client_id or not auth.redirect_uri:
         raise ConfigError([Problem("[auth]", "an OIDC provider needs client_id, redirect_uri, "
                                              "server_metadata_url, and the environment "
                                              "variables named by client_secret_env and "
                                              "cookie_secret_env")])
+    assert auth.cookie_secret_env and auth.client_secret_env  # checked just above
     lines = ["[auth]",
-             f"redirect_uri = {json.dumps(auth['redirect_uri'])}",
-             f"cookie_secret = {json.dumps(os.environ[auth['cookie_secret_env']])}",
-             f"client_id = {json.dumps(auth['client_id'])}",
-             f"client_secret = {json.dumps(os.environ[auth['client_secret_env']])}",
-             f"server_metadata_url = {json.dumps(auth['server_metadata_url'])}"]
+             f"redirect_uri = {json.dumps(auth.redirect_uri)}",
+             f"cookie_secret = {json.dumps(os.environ[auth.cookie_secret_env])}",
+             f"client_id = {json.dumps(auth.client_id)}",
+             f"client_secret = {json.dumps(os.environ[auth.client_secret_env])}",
+             f"server_metadata_url = {json.dumps(auth.server_metadata_url)}"]
     path = folder / "secrets.toml"
     path.touch(mode=0o600)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -221,7 +248,7 @@ def demo(out_dir: str, scale: float, seed: int, no_ingest: bool, quiet: bool) ->
     from gongzhi.demo import write_demo
     from ingest.progress import Progress
     from ingest.registry import load_validated
-    from ingest.runner import Runner
+    from ingest.runner import build_runner
     from warehouse.engine import open_warehouse
 
     config_path = write_demo(Path(out_dir), scale=scale, seed=seed,
@@ -231,10 +258,7 @@ def demo(out_dir: str, scale: float, seed: int, no_ingest: bool, quiet: bool) ->
         return
     settings = load_validated(config_path)
     engine = open_warehouse(settings.warehouse_url)
-    sub = Context(str(config_path))
-    sub._settings = settings
-    runner = Runner(settings, engine, progress=Progress(enabled=not quiet),
-                    observers=_observers(sub))
+    runner = build_runner(settings, engine, progress=Progress(enabled=not quiet))
     # The demo pseudonymises with the key it wrote beside its config and no other, so the
     # key file holds the key its warehouse was made with (an environment key would win
     # otherwise, and every later run without it would be refused).

@@ -6,9 +6,8 @@ import sys
 
 import click
 
+from core.roles import LEVEL_OF_ROLE as ROLE_LEVEL
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
-
-ROLE_LEVEL = {"leader": "district", "street_staff": "street", "community_staff": "community"}
 
 
 @cli.group()

@@ -12,6 +12,8 @@ Layout under the output folder::
     sources/volunteer/              register (with personal columns), services/, redemptions
     sources/party/                  party members, deeds, stations
     sources/civic/                  property fees of the old estates
+    sources/geo/                    the real district outline and DEMO street, community and grid
+                                    polygons synthesised inside it (plugin ``geo``, GCJ-02)
     sources/calendar/               the holiday notices behind 按期 deadlines (config/calendar/)
     sources/README.md               what is where, and the rows planted to be quarantined
 
@@ -30,14 +32,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gongzhi.demo import cases, civic, config, geography, government, grid, party, volunteer
+from core.errors import ConfigError, Problem
+from gongzhi.demo import (
+    cases,
+    civic,
+    config,
+    geography,
+    geometry,
+    government,
+    grid,
+    party,
+    volunteer,
+)
 from gongzhi.demo.common import DemoContext, Planted, SourceEntry, WorkCalendar
-from gongzhi.errors import ConfigError, Problem
+from metrics import semantic
+from warehouse.schema import data_tables
 
 __all__ = ["Planted", "default_end", "write_demo"]
 
@@ -84,6 +99,7 @@ def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
             "as rest days there")
 
     geo, entries = geography.build(ctx)
+    entries += geometry.build(ctx, geo)  # before the events: they get a place in their grid
     catalogue, items = government.build_items(ctx)
     entries += [government.build_calendar(ctx), items, cases.build(ctx, geo, catalogue),
                 government.build_certificates(ctx)]
@@ -92,6 +108,8 @@ def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
     entries += volunteer.build(ctx, geo)
     entries += party.build(ctx, geo)
     entries += civic.build(ctx, geo)
+    entries += _declared(ctx, geo)
+    _check_shapes(entries)
     _write_readme(ctx, entries)
     _write_key(ctx)
     path = config.write_config(ctx, entries)
@@ -99,6 +117,42 @@ def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
         + ", ".join(sorted({p.reason for p in ctx.planted})))
     log(f"config with {len(entries)} sources → {path}")
     return path
+
+
+def _declared(ctx: DemoContext, geo: geography.Geography) -> list[SourceEntry]:
+    """Sources of the tables whose semantic-layer entry names a demo writer
+    (``demo: "module:function"``, called with the context and the geography): a new domain
+    brings its demo data without an edit here."""
+    out: list[SourceEntry] = []
+    for spec in semantic.load().tables.values():
+        if spec.demo:
+            module, _, func = spec.demo.partition(":")
+            out += getattr(importlib.import_module(module), func)(ctx, geo)
+    return out
+
+
+def _check_shapes(entries: list[SourceEntry]) -> None:
+    """Every demo source feeds a table of the semantic layer, and the headers it maps name
+    columns of that table (or the personal inputs of a people table): a demo writer that
+    drifts from the warehouse fails here, not in the first ingest."""
+    tables = data_tables()
+    problems: list[Problem] = []
+    for e in entries:
+        if e.table is None:
+            continue
+        if e.table not in tables or semantic.load().table(e.table) is None:
+            problems.append(Problem(f"demo source {e.id}", f"table '{e.table}' is not in the "
+                                                           "warehouse's semantic layer"))
+            continue
+        t = tables[e.table]
+        allowed = {c.name for c in t.columns} | (
+            {"name", "id_number", "phone"} if t.info.get("personal") else set())
+        for header, col in {**e.columns, **{k: k for k in e.defaults}}.items():
+            if col not in allowed:
+                problems.append(Problem(f"demo source {e.id}", f"'{header}' maps to '{col}', "
+                                                               f"not a column of {e.table}"))
+    if problems:
+        raise ConfigError(problems, header="the demo does not fit the warehouse")
 
 
 KEY_FILE = ".pseudonym_key"

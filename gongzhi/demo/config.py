@@ -80,7 +80,30 @@ def render(ctx: DemoContext, entries: list[SourceEntry]) -> str:
             if values:
                 lines.append(f"[sources.{section}]")
                 lines.extend(f"{toml_key(k)} = {toml_value(v)}" for k, v in values.items())
+    lines += DEMO_ALERTS
     return "\n".join(lines) + "\n"
+
+
+# 预警 rules of the demo: kept in the alert log (数据与运行 → 预警记录) without sending anything.
+# A real office adds destinations: notify = ["json://host/hook", "mailto://…"] for URLs without
+# secrets, or notify_env = "GONGZHI_ALERT_URLS" naming an environment variable that holds
+# robot URLs with tokens (dingtalk://…, wecombot://…, feishu://…).
+DEMO_ALERTS = [
+    "",
+    "# 预警: a street's KPI turns red (kept in the alert log; add notify / notify_env to send)",
+    "[[alerts]]",
+    'id = "red_streets"',
+    'rule = "kpi_red"',
+    'level = "street"',
+    "",
+    "[[alerts]]",
+    'id = "failed_sources"',
+    'rule = "source_failed"',
+    "",
+    "[[alerts]]",
+    'id = "overdue_tasks"',
+    'rule = "task_overdue"',
+]
 
 
 def write_config(ctx: DemoContext, entries: list[SourceEntry]) -> Path:

@@ -42,6 +42,8 @@ class Geography:
     grid_codes: np.ndarray
     grid_community: np.ndarray
     grid_households: np.ndarray
+    # WGS84 positions inside each grid (grids × k × 2), set once the demo geometry is drawn
+    grid_points: np.ndarray | None = None
 
     @property
     def n(self) -> int:

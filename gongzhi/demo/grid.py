@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS {EVENT_TABLE} (
     MYD INTEGER,                   -- 满意度
     SFJF INTEGER,                  -- 是否矛盾纠纷
     TJCG INTEGER,                  -- 调解成功
-    GXSJ VARCHAR(19) NOT NULL      -- 更新时间
+    GXSJ VARCHAR(19) NOT NULL,     -- 更新时间
+    JD REAL,                       -- 经度 (WGS84)
+    WD REAL                        -- 纬度 (WGS84)
 );
 CREATE INDEX IF NOT EXISTS IX_{EVENT_TABLE}_GXSJ ON {EVENT_TABLE} (GXSJ);
 """
@@ -75,6 +77,7 @@ EVENT_COLUMNS = {
     "SBSJ": "reported_at", "LASJ": "registered_at", "PQSJ": "dispatched_at",
     "CZSJ": "resolved_at", "JASJ": "closed_at", "CLQX": "deadline_at", "SFFG": "reworked",
     "MYD": "satisfaction", "SFJF": "is_dispute", "TJCG": "mediated",
+    "JD": "longitude", "WD": "latitude",
 }
 GRID_WORKERS = 1338  # seed: 1338名社区工作者
 PARTY_WORKERS = 895  # seed: 895名党员社区工作者
@@ -182,10 +185,22 @@ def _events(ctx: DemoContext, rng: np.random.Generator, geo: Geography, n: int, 
         "SFJF": pl.Series(dispute.astype(np.int64)),
         "TJCG": pl.Series(mediated).replace(-1, None),
         "GXSJ": ts_text(cal, modified),
+        **_positions(ctx, geo, grid, first_id),
     })
     ontime = has_close & (close <= deadline)
     stats = np.array([n, is_reg.sum(), has_close.sum(), ontime.sum()], dtype=float)
     return frame, stats
+
+
+def _positions(ctx: DemoContext, geo: Geography, grid: np.ndarray,
+               first_id: int) -> dict[str, pl.Series]:
+    """Where each event was reported: one of the positions drawn inside its grid (a stream of
+    its own, so the events' other values do not change with it)."""
+    if geo.grid_points is None:
+        return {}
+    rng = ctx.rng("event_points", first_id)
+    pts = geo.grid_points[grid, rng.integers(0, geo.grid_points.shape[1], len(grid))]
+    return {"JD": pl.Series(np.round(pts[:, 0], 6)), "WD": pl.Series(np.round(pts[:, 1], 6))}
 
 
 def _plant(ctx: DemoContext, frame: pl.DataFrame, geo: Geography) -> pl.DataFrame:

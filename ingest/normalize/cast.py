@@ -17,13 +17,10 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
-from gongzhi import privacy
-from gongzhi.errors import DataError, MissingColumnsError
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal, qrows, values
-from ingest.normalize import text as textrules
-from ingest.normalize.qrows import INTERNAL
-from ingest.normalize.reasons import (  # the reason codes, defined once there
+from core import privacy
+from core.divisions import LEVELS
+from core.errors import DataError, MissingColumnsError
+from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -32,10 +29,23 @@ from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_NUMBER,
     BAD_TEXT,
     MISSING,
+    NO_LOCAL_TIME,
     OUT_OF_RANGE,
     TOO_LONG,
     UNKNOWN,
 )
+from ingest.contract import (
+    BAD_COLUMN,
+    BAD_ENCODING_NOTE,
+    BAD_MESSAGE,
+    BAD_REASON,
+    ORIGIN,
+    ROW,
+    SHEET,
+)
+from ingest.normalize import personal, qrows, values
+from ingest.normalize import text as textrules
+from ingest.normalize.qrows import INTERNAL
 from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
@@ -50,13 +60,15 @@ class CastOptions:
     """How a source spells its values, beyond what the framework recognises by itself.
 
     ``formats``: canonical column → strptime format, or ``excel_serial`` for a column of Excel
-    serial day numbers (``[sources.formats]``). ``decimal_comma``: ``1,5`` means 1.5 (a source
-    setting). ``serial_dates``: numbers in date columns are Excel serials (set for XLSX cells).
+    serial day numbers (``[sources.formats]``). ``timezone``: the source's zone (``timezone``).
+    ``decimal_comma``: ``1,5`` means 1.5 (a source setting). ``serial_dates``: numbers in date
+    columns are Excel serials (set for XLSX cells).
     """
 
     formats: Mapping[str, str] = field(default_factory=dict)
     decimal_comma: bool = False
     serial_dates: bool = False
+    timezone: str = values.LOCAL_TZ  # the zone of timestamps without an offset
 
 
 @dataclass
@@ -180,6 +192,10 @@ def cast_batch(
         undecoded = frame[BAD_ENCODING_NOTE].is_not_null()
         if undecoded.any():
             problems.append(("", BAD_ENCODING, undecoded, frame[BAD_ENCODING_NOTE]))
+    if BAD_REASON in frame.columns:  # rows the plugin found bad (e.g. a broken polygon)
+        for reason in frame[BAD_REASON].drop_nulls().unique().sort().to_list():
+            rows = (frame[BAD_REASON] == reason).fill_null(False)
+            problems.append(("", reason, rows, frame[BAD_MESSAGE]))
 
     def one(col: Any) -> tuple[pl.Series, list[Problem]]:
         name = col.name
@@ -201,9 +217,19 @@ def cast_batch(
         found: list[Problem] = []
         bad = raw_text.is_not_null() & value.is_null()
         if reason and bad.any():
-            found.append((name, reason, bad, raw_text))
+            skipped = _skipped_times(raw_series, raw_text, col, opts, bad)
+            if skipped is not None:  # read fine, but the zone's clock skipped that time
+                found.append((name, NO_LOCAL_TIME, skipped, raw_text))
+                bad = bad & ~skipped
+            if bad.any():
+                found.append((name, reason, bad, raw_text))
             value = value.set(bad, None) if value.dtype != pl.Null else value
-        value, more = _validate(value, raw_text, col, known_codes)
+        ref = col.info.get("ref", "")
+        levels = None
+        if ref.startswith("@"):  # the level a code must exist at is the row's own (geometries)
+            levels = (renamed[ref[1:]].cast(pl.String).str.strip_chars()
+                      if ref[1:] in renamed.columns else pl.Series([None] * n, dtype=pl.String))
+        value, more = _validate(value, raw_text, col, known_codes, levels)
         value, checked = _check_text(value, col)
         return value.alias(name), found + more + checked
 
@@ -239,8 +265,9 @@ def cast_batch(
         + list(masks.iter_columns())
     )
     message = texts.select(pl.concat_str([
-        pl.when(pl.col(f"m{i}")).then(qrows.message_expr(shown_as.get(p[0], p[0]), p[1], f"r{i}",
-                                                     table))
+        pl.when(pl.col(f"m{i}")).then(qrows.message_expr(
+            shown_as.get(p[0], p[0]), p[1], f"r{i}", table, fmt=opts.formats.get(p[0]),
+            timezone=opts.timezone))
         for i, p in enumerate(problems)
     ], separator="; ", ignore_nulls=True)).to_series()
     original = qrows.quarantine_view(original, table, rename, mapped, pres)
@@ -302,19 +329,26 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
     """Return (typed value, the raw text used for messages, reason code on failure)."""
     t = col.type
     if raw.dtype.is_temporal() and isinstance(t, DateTime | Date):
-        return _temporal(raw, t), raw.cast(pl.String), BAD_DATE
+        return _temporal(raw, t, opts.timezone), raw.cast(pl.String), BAD_DATE
     text = values.clean_strings(raw) if raw.dtype != pl.Null else raw.cast(pl.String)
     comma = opts.decimal_comma
     if "enum" in col.info:
-        syn = ENUMS.get(col.name, {})
-        if col.name == "status":
-            syn = ENUMS["status"]
+        # the column's own words (its table declares them) before the shared vocabulary
+        syn = {**ENUMS.get(col.name, {}), **col.info.get("synonyms", {})}
         return values.parse_enum(text, col.info["enum"], syn), text, BAD_CODE
     if isinstance(t, Boolean):
         if raw.dtype == pl.Boolean:
             return raw, text, BAD_BOOL
+        if "words" in col.info:  # the column's own words (已解决 / 未解决) before the shared ones
+            own = values.halfwidth(text).str.to_lowercase().replace_strict(
+                list(col.info["words"]), list(col.info["words"].values()), default=None,
+                return_dtype=pl.Boolean)
+            return own.fill_null(values.parse_bool(text)), text, BAD_BOOL
         return values.parse_bool(text), text, BAD_BOOL
     if isinstance(t, Integer):
+        if "words" in col.info:  # a scale of its own (e.g. 12345: 满意 3 / 基本满意 2 / 不满意 1)
+            return (values.parse_number(text, integer=True, words=col.info["words"],
+                                        decimal_comma=comma), text, BAD_NUMBER)
         if col.name in ("rating", "satisfaction"):
             return values.parse_rating(text, decimal_comma=comma), text, BAD_NUMBER
         return values.parse_number(text, integer=True, decimal_comma=comma), text, BAD_NUMBER
@@ -322,8 +356,8 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
         return values.parse_number(text, integer=False, decimal_comma=comma), text, BAD_NUMBER
     fmt = opts.formats.get(col.name)
     if isinstance(t, DateTime):
-        return (values.parse_datetime(text, serials=opts.serial_dates, fmt=fmt), text,
-                BAD_DATE)
+        return (values.parse_datetime(text, source_tz=opts.timezone, serials=opts.serial_dates,
+                                      fmt=fmt), text, BAD_DATE)
     if isinstance(t, Date):
         return values.parse_date(text, serials=opts.serial_dates, fmt=fmt), text, BAD_DATE
     if qrows.is_code(col):
@@ -331,17 +365,34 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
     return text, text, None
 
 
-def _temporal(raw: pl.Series, t: Any) -> pl.Series:
-    """Typed timestamps from databases or spreadsheets: naive ones are Asia/Shanghai time."""
+def _skipped_times(raw: pl.Series, text: pl.Series, col: Any, opts: CastOptions,
+                   bad: pl.Series) -> pl.Series | None:
+    """Among the ``bad`` rows of a timestamp column, those whose text reads as a wall time
+    that the source's zone does not have (a spring-forward gap); None when there are none."""
+    if not isinstance(col.type, DateTime) or raw.dtype.is_temporal():
+        return None
+    idx = bad.arg_true()  # only the bad rows are read again, as plain wall times
+    wall = values.parse_datetime(text.gather(idx), source_tz="UTC", serials=opts.serial_dates,
+                                 fmt=opts.formats.get(col.name))
+    if not wall.is_not_null().any():
+        return None
+    return pl.Series([False] * len(bad), dtype=pl.Boolean).scatter(
+        idx.filter(wall.is_not_null()), True)
+
+
+def _temporal(raw: pl.Series, t: Any, tz: str = values.LOCAL_TZ) -> pl.Series:
+    """Typed timestamps from databases or spreadsheets: naive ones are the source's zone's
+    wall time (Asia/Shanghai unless the source says otherwise)."""
     if isinstance(t, Date):
         return raw.cast(pl.Date) if raw.dtype != pl.Date else raw
     s = raw.cast(pl.Datetime("us", getattr(raw.dtype, "time_zone", None)))
     if getattr(s.dtype, "time_zone", None) is None:
-        s = s.dt.replace_time_zone(values.LOCAL_TZ, ambiguous="earliest", non_existent="null")
+        s = s.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     return s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
 
 
-def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl.Series]) -> tuple[
+def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl.Series],
+              levels: pl.Series | None = None) -> tuple[
         pl.Series, list[tuple[str, str, pl.Series, pl.Series]]]:
     name = col.name
     out: list[tuple[str, str, pl.Series, pl.Series]] = []
@@ -360,7 +411,16 @@ def _validate(value: pl.Series, raw: pl.Series, col: Any, known: Mapping[str, pl
         bad = value.is_not_null() & ~value.str.contains(col.info["pattern"])
         if bad.any():
             out.append((name, BAD_FORMAT, bad, shown))
-    if "ref" in col.info:
+    if levels is not None:  # per row: each code at the level its row names
+        for level in levels.drop_nulls().unique().sort().to_list():
+            if level not in LEVELS:
+                continue  # an unknown level is the level column's own problem (bad_code)
+            allowed = known.get(level, pl.Series([], dtype=pl.String))
+            bad = value.is_not_null() & (levels == level).fill_null(False) \
+                & ~value.is_in(allowed.implode())
+            if bad.any():
+                out.append((name, UNKNOWN.format(level=level), bad, shown))
+    elif "ref" in col.info:
         level = col.info["ref"]
         codes = known.get(level)
         allowed = codes if codes is not None else pl.Series([], dtype=pl.String)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from gongzhi import privacy
-from ingest.normalize.reasons import INVALID_ID, INVALID_PHONE
+from core import privacy
+from core.reasons import INVALID_ID, INVALID_PHONE
 from ingest.normalize.values import halfwidth
 
 INPUTS = ("name", "id_number", "phone")

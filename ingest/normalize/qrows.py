@@ -10,11 +10,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import String, Table
 
-from gongzhi import privacy
-from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
-from ingest.normalize import personal
-from ingest.normalize import text as textrules
-from ingest.normalize.reasons import (  # the reason codes, defined once there
+from core import privacy
+from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
     BAD_DATE,
@@ -23,12 +20,26 @@ from ingest.normalize.reasons import (  # the reason codes, defined once there
     BAD_NUMBER,
     BAD_TEXT,
     MISSING,
+    NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    PLUGIN_REASONS,
     TOO_LONG,
 )
+from ingest.contract import (
+    BAD_COLUMN,
+    BAD_ENCODING_NOTE,
+    BAD_MESSAGE,
+    BAD_REASON,
+    ORIGIN,
+    ROW,
+    SHEET,
+)
+from ingest.normalize import personal
+from ingest.normalize import text as textrules
+from ingest.normalize.values import EXCEL_SERIAL
 from warehouse.schema import content_columns
 
-INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE)
+INTERNAL = (ROW, ORIGIN, SHEET, "_idx", BAD_COLUMN, BAD_ENCODING_NOTE, BAD_REASON, BAD_MESSAGE)
 TYPE_WORDS = {BAD_DATE: "a date or time", BAD_NUMBER: "a number", BAD_BOOL: "yes/no"}
 QUARANTINE_SCHEMA = {
     "origin": pl.String, "sheet": pl.String, "row_number": pl.Int64, "column_name": pl.String,
@@ -104,11 +115,21 @@ def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
 
-def message_expr(column: str, reason: str, raw_col: str, table: Table) -> pl.Expr:
+def message_expr(column: str, reason: str, raw_col: str, table: Table, *,
+                 fmt: str | None = None, timezone: str | None = None) -> pl.Expr:
+    """The quarantine message of one problem; a date names the declared format (``fmt``) it
+    does not match, a skipped wall time the source's ``timezone``."""
     value = textrules.shown(pl.col(raw_col))
+    if reason == BAD_DATE and fmt and fmt != EXCEL_SERIAL:
+        safe = fmt.replace("{", "{{").replace("}", "}}")
+        return pl.format(f"{column}: '{{}}' does not match the format '{safe}' "
+                         "([sources.formats])", value)
+    if reason == NO_LOCAL_TIME:
+        return pl.format(f"{column}: '{{}}' is not a time in {timezone}: the clock skipped it "
+                         "(daylight saving time starts)", value)
     if reason == MISSING:
         return pl.lit(f"{column}: a value is required")
-    if reason == BAD_ENCODING:
+    if reason in (BAD_ENCODING, *PLUGIN_REASONS):  # the plugin wrote the message
         return pl.col(raw_col)
     if reason == BAD_TEXT:
         return pl.lit(f"{column}: holds a NUL or another control character, which no text "

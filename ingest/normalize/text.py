@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import String
 
-from gongzhi import privacy
+from core import privacy
 
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 SHOWN_CHARS = 60  # how much of a bad value a quarantine message repeats
@@ -45,7 +45,7 @@ def shown(expr: pl.Expr) -> pl.Expr:
 
 
 def redact_series(s: pl.Series) -> pl.Series:
-    """:func:`gongzhi.privacy.redact` over a column: values that cannot hold anything to mask
+    """:func:`core.privacy.redact` over a column: values that cannot hold anything to mask
     are skipped in one vectorised pass; each distinct other value is redacted once (a few
     microseconds each)."""
     if s.dtype != pl.String or s.is_empty():

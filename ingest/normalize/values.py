@@ -13,9 +13,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from core.timezone import LOCAL_TZ, NO_DST_SINCE, UTC_OFFSET
 from ingest.normalize.vocab import BOOLEANS, RATINGS
-
-LOCAL_TZ = "Asia/Shanghai"
 
 _FULL = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ" \
         "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ．－：／＋，　（）"
@@ -30,7 +29,6 @@ EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 SERIAL_MIN, SERIAL_MAX = 18264, 73050
 # the [sources.formats] word for "this column holds serials" (a setting, not a reason code)
 EXCEL_SERIAL: Final = "excel_serial"
-SHANGHAI_NO_DST = dt.datetime(1991, 9, 16)
 
 
 def clean_strings(s: pl.Series) -> pl.Series:
@@ -132,20 +130,20 @@ def _normalise_date_text(s: pl.Series) -> pl.Series:
     return s.str.strip_chars(" -:")
 
 
-def _fallback_datetimes(s: pl.Series, serials: bool = False) -> pl.Series:
-    """Parse the rows the fast path could not: every other accepted spelling, naive local;
-    Excel serial numbers only when ``serials``."""
+def _fallback_datetimes(s: pl.Series, serials: bool = False, tz: str = LOCAL_TZ) -> pl.Series:
+    """Parse the rows the fast path could not: every other accepted spelling, naive wall time
+    of ``tz`` (the source's zone); Excel serial numbers only when ``serials``."""
     out = pl.Series(s.name, [None] * len(s), dtype=pl.Datetime("us"))
     if len(s) == 0:
         return out
     norm = _normalise_date_text(s)
-    # Explicit offsets (ISO 8601 with Z or ±hh:mm): convert to Asia/Shanghai wall time.
+    # Explicit offsets (ISO 8601 with Z or ±hh:mm): convert to the source zone's wall time.
     zoned = norm.str.contains(r"(Z|[+-]\d{2}:?\d{2})$")
     if zoned.any():
         z = norm.str.replace(r"Z$", "+00:00")
         for fmt in ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z"):
             parsed = z.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
-            local = parsed.dt.convert_time_zone(LOCAL_TZ).dt.replace_time_zone(None)
+            local = parsed.dt.convert_time_zone(tz).dt.replace_time_zone(None)
             out = out.zip_with(out.is_not_null() | ~zoned, local)
     for fmt in _NORMAL_FORMATS:
         todo = out.is_null() & norm.is_not_null() & ~zoned
@@ -180,19 +178,22 @@ def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ, serials: bool = F
         out = halfwidth(s).str.to_datetime(fmt, strict=False, time_unit="us")
         if getattr(out.dtype, "time_zone", None) is not None:  # the format has %z: exact
             return out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        if serials:  # XLSX: a true date cell reads as ISO text, whatever the declared format
+            out = out.fill_null(s.str.to_datetime(_FAST_FORMATS[0], strict=False,
+                                                  time_unit="us"))
     else:
         serials = serials or fmt == EXCEL_SERIAL
         out = s.str.to_datetime(_FAST_FORMATS[0], strict=False, time_unit="us")
         todo = out.is_null() & s.is_not_null()
         if todo.any():
             idx = todo.arg_true()
-            out = out.scatter(idx, _fallback_datetimes(s.gather(idx), serials))
+            out = out.scatter(idx, _fallback_datetimes(s.gather(idx), serials, source_tz))
     if source_tz == "UTC":
         return out
     earliest: Any = out.drop_nulls().min()
-    if source_tz == LOCAL_TZ and (earliest is None or earliest >= SHANGHAI_NO_DST):
+    if source_tz == LOCAL_TZ and (earliest is None or earliest >= NO_DST_SINCE):
         # China has kept UTC+8 all year since September 1991: a fixed shift is exact
-        return out - dt.timedelta(hours=8)
+        return out - UTC_OFFSET
     return (
         out.dt.replace_time_zone(source_tz, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")

@@ -19,7 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from gongzhi.errors import DataError, MissingColumnsError, SourceError
+from core import divisions
+from core.errors import DataError, MissingColumnsError, SourceError
 from ingest.contract import (
     BAD_COLUMN,
     BAD_ENCODING_NOTE,
@@ -91,7 +92,7 @@ class DivisionsSource(Source):
             if district.height != 1:
                 raise DataError(f"a division list must hold exactly one district (level 3), "
                                 f"found {district.height}", location=str(path))
-            prefix = str(district["code"][0])[:6]
+            prefix = divisions.prefix(str(district["code"][0]), "district")
             loaded[digest] = {"path": str(path), "vintage": vintage.isoformat()}
             yield Batch(
                 table="divisions", frame=rows, mapped=True, note=str(path),

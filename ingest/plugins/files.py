@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from gongzhi.errors import SourceError
-from gongzhi.privacy import redact
+from core.errors import SourceError
+from core.privacy import redact
 from ingest.contract import Batch, PluginConfig, Source
 from ingest.plugins.textfile import read_csv, read_xlsx
 from warehouse.engine import utcnow

@@ -1,5 +1,5 @@
 """HTTP helpers shared by the API plugins (``rest``, ``open311``, and every later HTTP
-source): where a source may connect, and one GET with retries.
+source): where a source may connect, how fast, and one GET with retries.
 
 Where (:func:`guarded_client`): requests go only to the configured URL's origin and the
 origins a source lists in ``allowed_origins`` (``next`` links and redirects included);
@@ -32,7 +32,13 @@ import httpcore
 import httpx
 from pydantic import Field, field_validator
 
-from gongzhi.errors import AuthError, SourceError, TransientSourceError
+from core.errors import (
+    AuthError,
+    HttpStatusError,
+    SourceError,
+    TransientSourceError,
+    retryable_status,
+)
 from ingest.contract import PluginConfig
 
 REDACTED = "***"
@@ -87,7 +93,7 @@ def backoff_delay(attempt: int, base: float, cap: float,
 
 
 def is_retryable_status(status: int) -> bool:
-    return status == 429 or 500 <= status <= 599
+    return retryable_status(status)
 
 
 # -- where a source may connect ----------------------------------------------------------------
@@ -109,6 +115,9 @@ class HttpSourceConfig(PluginConfig):
                                           "are sent there")
     allow_private: bool = Field(False, description="allow private and loopback addresses "
                                                    "(an API on the intranet)")
+    max_requests_per_minute: float | None = Field(
+        None, gt=0, description="at most this many requests a minute (pages, retries and "
+                                "redirects included), spaced evenly; none: no limit")
 
     @field_validator("allowed_origins")
     @classmethod
@@ -210,6 +219,27 @@ class GuardedBackend(httpcore.SyncBackend):
         raise error or httpcore.ConnectError(f"no address for {host}")
 
 
+class Pacer:
+    """Spaces requests at least ``60 / per_minute`` seconds apart (the API's rate limit),
+    every request the client sends: pages, retries and redirects alike."""
+
+    def __init__(self, per_minute: float | None, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next: float | None = None
+
+    def __call__(self, request: httpx.Request) -> None:
+        if not self.interval:
+            return
+        now = self._clock()
+        if self._next is not None and now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
 class OriginBearer(httpx.Auth):
     """``Authorization: Bearer …`` on requests to the source's own origin only."""
 
@@ -229,7 +259,8 @@ def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
                    secrets: Iterable[str | None] = ()) -> httpx.Client:
     """The HTTP client of a source whose configured URL is ``url``: only its origin and
     ``cfg.allowed_origins``, addresses checked before connecting, ``token`` (bearer) sent to
-    its own origin only. Redirects are followed within the same rules."""
+    its own origin only, requests paced to ``cfg.max_requests_per_minute``. Redirects are
+    followed within the same rules."""
     home = origin_of(url)
     allowed = {home, *(origin_of(o) for o in cfg.allowed_origins)}
     if home[0] == "http":  # an upgrade of the same host to https is the same server
@@ -257,7 +288,8 @@ def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
     return httpx.Client(transport=transport, trust_env=False, timeout=timeout,
                         headers=headers or {}, follow_redirects=True,
                         auth=OriginBearer(token, home) if token else None,
-                        event_hooks={"request": [check_origin]})
+                        event_hooks={"request": [check_origin,
+                                                 Pacer(cfg.max_requests_per_minute)]})
 
 
 def send_with_retries(
@@ -268,14 +300,19 @@ def send_with_retries(
     where: str,
     secrets: Iterable[str | None] = (),
     auth_hint: str = "",
+    describe_body: Callable[[bytes], str] | None = None,
     warn: Callable[[str], None] = lambda message: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> httpx.Response:
-    """Send ``request`` until it gets a 2xx response, retrying what may pass on its own.
+    """Send ``request`` until it gets a 2xx response, retrying what may pass on its own; the
+    one retry loop of every HTTP source (``rest``, ``open311``).
 
     ``where`` names the place in errors (URL and page); it must already be redacted.
-    Raises :class:`AuthError` on 401/403, :class:`SourceError` on other 4xx or unexpected
-    statuses, :class:`TransientSourceError` once ``policy.max_retries`` retries are spent.
+    ``describe_body`` turns an error response's body into the server's own words (Open311
+    error objects); without it the start of the body is shown. Raises :class:`AuthError`
+    (with its ``status``) on 401/403, :class:`HttpStatusError` (with the ``status``) on other
+    4xx and unexpected statuses, and :class:`TransientSourceError` once ``policy.max_retries``
+    retries are spent, naming the last error and the number of attempts.
     """
     secrets = list(secrets)
     last = ""
@@ -284,23 +321,35 @@ def send_with_retries(
         try:
             response = client.send(request)
         except RefusedDestination as e:
-            raise RefusedDestination(str(e), location=where) from None
+            raise RefusedDestination(redact(str(e), secrets), location=where) from None
         except httpx.TooManyRedirects:
             raise SourceError("too many redirects", location=where) from None
+        except httpx.TimeoutException:
+            timeout = client.timeout.read
+            last = f"no answer within {timeout:g} s" if timeout is not None else "no answer"
         except httpx.TransportError as e:
             # the exception text may carry the URL; keep only its kind and first line
             detail = redact(str(e).splitlines()[0] if str(e) else "", secrets)
-            last = f"{type(e).__name__}" + (f" ({detail})" if detail else "")
+            last = f"connection failed ({type(e).__name__}" + (f": {detail})" if detail
+                                                              else ")")
+        except httpx.HTTPError as e:  # undecodable content and the like: retrying won't help
+            raise SourceError(redact(f"{type(e).__name__}: {e}", secrets),
+                              location=where) from None
         else:
             status = response.status_code
             if 200 <= status <= 299:
                 return response
             if status in (401, 403):
+                if describe_body is not None:
+                    text = redact(describe_body(response.content), secrets)
+                    raise AuthError(f"HTTP {status}: {text}", location=where, status=status)
                 hint = f"; check {auth_hint}" if auth_hint else ""
                 raise AuthError(f"the server refused the request (HTTP {status}){hint}",
-                                location=where)
+                                location=where, status=status)
             if not is_retryable_status(status):
-                raise SourceError(f"HTTP {status}{_snippet(response, secrets)}", location=where)
+                text = (": " + redact(describe_body(response.content), secrets)
+                        if describe_body is not None else _snippet(response, secrets))
+                raise HttpStatusError(status, f"HTTP {status}{text}", location=where)
             last = f"HTTP {status}"
             wait = parse_retry_after(response.headers.get("Retry-After"))
         if attempt == policy.max_retries:
@@ -310,8 +359,10 @@ def send_with_retries(
         wait = min(wait, policy.backoff_max_s)
         warn(f"{where}: {last}; retry {attempt + 1} of {policy.max_retries} in {wait:.1f} s")
         sleep(wait)
+    attempts = policy.max_retries + 1
     raise TransientSourceError(
-        f"still failing after {policy.max_retries} retries; last error: {last}", location=where)
+        f"still failing after {policy.max_retries} retries; last error: {last} "
+        f"(after {attempts} attempt(s))", location=where)
 
 
 def _snippet(response: httpx.Response, secrets: list[str | None], limit: int = 200) -> str:

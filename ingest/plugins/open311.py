@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -28,9 +27,14 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator
 
-from gongzhi.errors import AuthError, PaginationError, SourceError, TransientSourceError
+from core.errors import HttpStatusError, PaginationError, SourceError
 from ingest.contract import ORIGIN, ROW, Batch, Source
-from ingest.plugins.http_util import HttpSourceConfig, RefusedDestination, guarded_client
+from ingest.plugins.http_util import (
+    HttpSourceConfig,
+    RetryPolicy,
+    guarded_client,
+    send_with_retries,
+)
 from ingest.plugins.open311_format import (
     CATEGORY_COLUMNS,
     CLOSED,
@@ -140,40 +144,16 @@ class Open311Source(Source):
 
     def _get(self, client: httpx.Client, url: str, params: dict[str, str], place: str,
              secret: str | None) -> bytes:
-        """One GET with a few retries on 429/5xx and network errors; the full retry policy
-        lives with the ``rest`` plugin, an Open311 run is re-tried by the scheduler anyway."""
+        """One GET through the retry loop every HTTP source shares (http_util): 429/5xx and
+        network errors retried with backoff or the server's Retry-After (at most 60 s), the
+        endpoint's own error description in 4xx errors."""
         cfg = self.config
-        attempts = cfg.max_retries + 1
-        last = ""
-        for attempt in range(attempts):
-            delay = cfg.retry_backoff_s * 2**attempt
-            try:
-                resp = client.get(url, params=params)
-            except RefusedDestination as e:
-                raise RefusedDestination(_redact(str(e), secret), location=place) from None
-            except httpx.TimeoutException:
-                last = f"no answer within {cfg.timeout_s:g} s"
-            except httpx.TransportError as e:
-                last = f"connection failed ({type(e).__name__}: {str(e).splitlines()[0]})"
-            except httpx.HTTPError as e:  # too many redirects and the like: retrying won't help
-                raise SourceError(_redact(f"{type(e).__name__}: {e}", secret),
-                                  location=place) from None
-            else:
-                code = resp.status_code
-                if code < 400:
-                    return resp.content
-                if code != 429 and code < 500:
-                    cls = AuthError if code in (401, 403) else SourceError
-                    text = _redact(self._describe_body(resp.content), secret)
-                    raise cls(f"HTTP {code}: {text}", location=place)
-                last = f"HTTP {code}"
-                after = resp.headers.get("Retry-After", "")
-                if after.isdigit():  # the server's own wait, bounded: the scheduler retries too
-                    delay = min(float(after), 60.0)
-            if attempt + 1 < attempts:
-                time.sleep(delay)
-        raise TransientSourceError(_redact(f"{last} (after {attempts} attempt(s))", secret),
-                                   location=place)
+        policy = RetryPolicy(cfg.max_retries, cfg.retry_backoff_s, 60.0)
+        request = client.build_request("GET", url, params=params)
+        response = send_with_retries(client, request, policy=policy, where=place,
+                                     secrets=[secret], describe_body=self._describe_body,
+                                     warn=self.ctx.warn)
+        return response.content
 
     @staticmethod
     def _describe_body(body: bytes) -> str:
@@ -188,8 +168,8 @@ class Open311Source(Source):
         try:
             records, place = self._fetch(client, "services", self._public_params(), secret,
                                          "services")
-        except SourceError as e:
-            if "HTTP 404" not in str(e):
+        except HttpStatusError as e:
+            if e.status != 404:
                 raise
             # some endpoints publish requests only; the events still load without a list
             self.ctx.warn(f"no service list: {e}")
@@ -295,11 +275,6 @@ class Open311Source(Source):
             "is_dispute": "false",
             "mediated": None,
         }
-
-
-def _redact(text: str, secret: str | None) -> str:
-    """``text`` without the api_key (servers and exceptions may echo the URL)."""
-    return text.replace(secret, "***") if secret else text
 
 
 def _frame(rows: list[dict[str, str | None]], columns: tuple[str, ...], place: str

@@ -7,14 +7,12 @@ import datetime as dt
 import json
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from gongzhi.errors import AuthError, SourceError
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # DESIGN §3: a timestamp without a zone is local time
+from core.errors import AuthError, SourceError
+from core.timezone import LOCAL
 
 OPEN, IN_PROGRESS, CLOSED = "open", "in_progress", "closed"
 # Status words by kind, compared after lower-casing and folding "_", "-" and spaces to one
@@ -73,7 +71,7 @@ def parse_when(text: str | None) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
+    return value if value.tzinfo else value.replace(tzinfo=LOCAL)  # DESIGN §3: no zone = local time
 
 
 

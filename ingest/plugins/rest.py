@@ -23,7 +23,7 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from gongzhi.errors import PaginationError, SourceError
+from core.errors import PaginationError, SourceError
 from ingest.contract import ORIGIN, ROW, Batch, Source
 from ingest.plugins.http_util import (
     HttpSourceConfig,

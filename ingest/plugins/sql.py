@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 
-from gongzhi.errors import SourceError, TransientSourceError
+from core.errors import SourceError, TransientSourceError
 from ingest.contract import ORIGIN, ROW, Batch, PluginConfig, Source
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from gongzhi.errors import DataError, EncodingError
+from core.errors import DataError, EncodingError
 from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
 from ingest.normalize.cast import clean_header
 

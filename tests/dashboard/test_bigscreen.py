@@ -1,6 +1,7 @@
 """The 首屏 big screen in a real headless Chromium against ``gongzhi serve``: at 1920×1080 and
 3840×2160 it fills the window with no sidebar, menu or scrolling and figures readable from
-5 m; its figures, ranking and three-colour counts equal ``gongzhi kpi --format json``; the
+5 m; its figures, ranking and three-colour counts equal ``gongzhi kpi --format json``, its
+红黑榜 ``gongzhi rank --format json``, and the map is in its centre; the
 domains take turns; a new run redraws it without a reload; a street's staff see their street.
 """
 
@@ -45,7 +46,34 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = build_case_warehouse(tmp_path_factory.mktemp("screen_cases"))
     with cfg.open("a", encoding="utf-8") as f:
         f.write(f"\n[screen]\nrotate_seconds = {ROTATE}\n")
+    street_boxes(cfg.parent / "warehouse.db")
     return cfg
+
+
+def street_boxes(db: Path) -> None:
+    """A square boundary per street of the case warehouse (as the geo plugin stores them), so
+    the wall has a map to put in its centre."""
+    con = sqlite3.connect(db)
+    with con:
+        cols = con.execute("PRAGMA table_info(geometries)").fetchall()
+        streets = [r[0] for r in con.execute(
+            "SELECT code FROM divisions WHERE level = 'street' ORDER BY code")]
+        for i, code in enumerate(streets):
+            x, y = 112.0 + 0.05 * i, 32.0
+            # clockwise, as the geo plugin stores rings (Vega's spherical rule: the inside
+            # is on the right)
+            ring = [[x, y], [x, y + 0.04], [x + 0.04, y + 0.04], [x + 0.04, y], [x, y]]
+            row: dict[str, Any] = {
+                "code": code, "vintage": "2024-01-01", "level": "street",
+                "geometry": json.dumps({"type": "Polygon", "coordinates": [ring]}),
+                "bbox": f"{x},{y},{x + 0.04},{y + 0.04}", "area_km2": 16.0,
+                "note": "test squares"}
+            for _, name, kind, notnull, default, _pk in cols:  # lineage columns of a run
+                if name not in row and notnull and default is None:
+                    row[name] = 0 if "INT" in kind.upper() else "2024-01-01 00:00:00"
+            con.execute(f"INSERT INTO geometries ({', '.join(row)}) VALUES "
+                        f"({', '.join('?' * len(row))})", list(row.values()))
+    con.close()
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +214,27 @@ def test_ranking_and_colour_counts_equal_the_cli(chromium: Any, server: str,
     for status in ("blue", "yellow", "red"):
         assert snap["counts"][status] == sum(r["status"] == status for r in cells), status
     assert sum(snap["counts"].values()) == len(cells)
+    # the 红黑榜: the 红榜 then 黑榜 rows of ``gongzhi rank --format json`` (streets, 5 each)
+    ranked = json.loads(subprocess.run(
+        [str(browser.GONGZHI), "--config", str(warehouse), "rank", "--period", PERIOD,
+         "--format", "json"], check=True, capture_output=True, text=True,
+        cwd=browser.REPO).stdout)
+    words = {"top": "红榜", "bottom": "黑榜"}
+    board = [[words[b], str(r["rank"]), r["name"], f"{r['score']:.1f}"] for b in words
+             for r in sorted((r for r in ranked if r["board"] == b), key=lambda r: r["rank"])[:5]]
+    assert board and snap["board"] == board
+    # the map in the centre column: street polygons drawn, centred across the wall
+    with sqlite3.connect(warehouse.parent / "warehouse.db") as con:
+        shapes = con.execute("SELECT count(*) FROM geometries WHERE level = 'street'").fetchone()
+    assert page.wait_for_function(MAP_JS, polling=100).json_value() == shapes[0] > 0
     page.context.close()
+
+
+# the number of areas the wall's map draws, once it is in the middle third of the window
+MAP_JS = """() => { const el = document.querySelector('.st-key-screen_panel_map');
+    if (!el) return null; const r = el.getBoundingClientRect(), x = r.x + r.width / 2;
+    const n = el.querySelectorAll('svg path[aria-label*="区域"]').length;
+    return n && x > innerWidth / 3 && x < innerWidth * 2 / 3 ? n : null; }"""
 
 
 SNAPSHOT_JS = """() => ({
@@ -195,7 +243,9 @@ SNAPSHOT_JS = """() => ({
     rows: [...document.querySelectorAll('.st-key-screen_panel_ranking tbody tr')].map(
         tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim())),
     counts: Object.fromEntries(['blue', 'yellow', 'red', 'none'].map(s => [s,
-        parseInt(document.querySelector(`.st-key-screen_count_${s} strong`).innerText)]))})"""
+        parseInt(document.querySelector(`.st-key-screen_count_${s} strong`).innerText)])),
+    board: [...document.querySelectorAll('.st-key-screen_panel_red_black tbody tr')].map(
+        tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))})"""
 
 
 def test_domains_take_turns(chromium: Any, server: str, warehouse: Path) -> None:
@@ -214,7 +264,7 @@ def test_domains_take_turns(chromium: Any, server: str, warehouse: Path) -> None
 
 def test_the_ticker_shows_the_newest_events_of_the_area(chromium: Any, server: str,
                                                         warehouse: Path) -> None:
-    from warehouse.timeutil import to_local
+    from core.timezone import to_local
 
     db = sqlite3.connect(warehouse.parent / "warehouse.db")
     newest = db.execute("SELECT reported_at FROM grid_events ORDER BY reported_at DESC "

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from core.spreadsheet import safe_cell, safe_frame
 from dashboard.components import exports
-from gongzhi.spreadsheet import safe_cell, safe_frame
 from tests.conftest import divisions_source, write_config
 
 EVIL = {"R1": '=HYPERLINK("http://127.0.0.1/x","点我")', "R2": "+1+cmd|' /C calc'!A0",

@@ -238,7 +238,8 @@ def test_text_filled_into_strings_is_escaped_for_markdown() -> None:
 def test_the_quarantine_filter_offers_every_reason_code(app: AppTest, case_config: Path) -> None:
     """The reason filter is derived from the reason codes: personal-data reasons included, each
     with a label in both languages."""
-    from ingest.normalize import personal, reasons
+    from core import reasons
+    from ingest.normalize import personal
     from ingest.registry import load_validated
     from warehouse import runlog
     from warehouse.engine import make_engine, write_transaction

@@ -54,7 +54,7 @@ def test_staff_are_not_offered_reprocessing(app: AppTest, monkeypatch: pytest.Mo
     assert not [b for b in app.button if b.label == "重新校验隔离行"]
     with pytest.raises(AccessDenied):
         data.request_reprocess(staff, None, None, None)
-    from gongzhi.errors import SourceError
+    from core.errors import SourceError
 
     with pytest.raises(SourceError, match="cannot be reprocessed"):
         data.request_reprocess(Viewer("li", "leader", ""), None, "bad_encoding", None)

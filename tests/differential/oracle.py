@@ -173,7 +173,7 @@ EVERY = ("district", "street", "community", "grid")
 
 
 def _kpis() -> list[K]:
-    sc, ge = "service_cases", "grid_events"
+    sc, ge, hl = "service_cases", "grid_events", "hotline_requests"
     online = lambda: c("channel") == "online"  # noqa: E731
     completed = lambda: c("status") == "completed"  # noqa: E731
     return [
@@ -282,6 +282,25 @@ def _kpis() -> list[K]:
           M("property_fees", "period", "sum", "households_paid"),
           M("property_fees", "period", "sum", "households_billed"), target=0.88, warning=0.8,
           min_sample=1),
+        K("hotline.requests", M(hl, "received_at")),
+        K("hotline.requests_per_10k", M(hl, "received_at"),
+          M("population", None, "sum", "residents", window="latest_year"), scale=10000,
+          higher=False, min_sample=1),
+        K("hotline.response_rate", M(hl, "received_at",
+                                     where=lambda: c("_hours_to_respond") <= 24),
+          M(hl, "received_at"), target=0.98, warning=0.95, min_sample=20),
+        K("hotline.resolution_rate", M(hl, "closed_at", where=lambda: true("resolved")),
+          M(hl, "closed_at", where=lambda: nn("resolved")), target=0.85, warning=0.8,
+          min_sample=20),
+        K("hotline.satisfaction_rate", M(hl, "closed_at", where=lambda: c("satisfaction") >= 2),
+          M(hl, "closed_at", where=lambda: nn("satisfaction")), target=0.9, warning=0.85,
+          min_sample=20),
+        K("hotline.on_time_rate", M(hl, "closed_at",
+                                    where=lambda: c("closed_at") <= c("deadline_at")),
+          M(hl, "closed_at", where=lambda: nn("deadline_at")), target=0.95, warning=0.9,
+          min_sample=20),
+        K("hotline.reopen_rate", M(hl, "closed_at", where=lambda: true("reopened")),
+          M(hl, "closed_at"), target=0.03, warning=0.05, higher=False, min_sample=20),
     ]
 
 
@@ -323,6 +342,9 @@ class Oracle:
         t["grid_events"] = t["grid_events"].with_columns(
             ((c("closed_at") - c("registered_at")).dt.total_seconds() / 3600.0)
             .alias("_hours_to_close"))
+        t["hotline_requests"] = t["hotline_requests"].with_columns(
+            ((c("responded_at") - c("received_at")).dt.total_seconds() / 3600.0)
+            .alias("_hours_to_respond"))
         t["volunteer_services_v"] = t["volunteer_services"].drop("community_code").join(
             t["volunteers"].select("volunteer_id", "community_code"), on="volunteer_id")
         t["divisions"] = w.divisions
@@ -343,7 +365,10 @@ class Oracle:
             raise NotApplicable
         prefix = {"district": scope.code[:6], "street": scope.code[:9],
                   "community": scope.code[:12], "grid": scope.code}[scope.level]
-        f = f.filter(c(area).str.starts_with(prefix))
+        inside = c(area).str.starts_with(prefix)
+        if scope.level == "district":  # rows no area claims (12345 without a community)
+            inside = inside | c(area).is_null()
+        f = f.filter(inside)
         if scope.level == "grid":
             f = f.filter(c(area) == scope.code)
         if m.where is not None:
@@ -376,6 +401,7 @@ class Oracle:
                 raise NotApplicable
             if group == "grid" and not (m.table in GRID_TABLES or m.table == "divisions"):
                 raise NotApplicable
+            f = f.filter(nn("_area"))  # rows without an area belong to no street or community
             f = f.with_columns({"street": c("_area").str.slice(0, 9) + "000",
                                 "community": c("_area").str.slice(0, 12),
                                 "grid": c("_area")}[group].alias("_key"))

@@ -41,7 +41,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "timebank_redemptions": ("redemption_id",), "party_members": ("member_id",),
     "party_deeds": ("deed_id",), "consultations": ("topic_id",), "stations": ("station_id",),
     "property_fees": ("community_code", "period"), "population": ("community_code", "year"),
-    "certificates": ("certificate_id",),
+    "certificates": ("certificate_id",), "hotline_requests": ("request_id",),
 }
 
 
@@ -262,6 +262,27 @@ def generate(seed: int, scale: float = 1.0) -> World:
     w.tables["certificates"] = pl.DataFrame([{
         "certificate_id": f"CE{i:03d}", "name": f"证明{i}",
         "status": "retained" if r.random() < 0.3 else "abolished"} for i in range(30)])
+    # 12345 requests (drawn last, so the tables above keep their rows): some without a
+    # community (the district's only), some responded exactly 24 hours after receipt
+    requests = []
+    for i in range(n(300)):
+        rec = g.moment()
+        resp = g.maybe(0.9, rec + dt.timedelta(hours=24) if r.random() < 0.1
+                       else g.later(rec, 48))
+        closed = g.maybe(0.75, g.later(rec, 24 * 20))
+        requests.append({
+            "request_id": f"HL{i:05d}",
+            "community_code": None if r.random() < 0.1 else r.choice(communities),
+            "category": r.choice(["物业管理", "城乡建设", "环境保护", "其他"]),
+            "channel": r.choice(["phone", "web", "app", "wechat", "other"]),
+            "received_at": rec, "responded_at": resp, "closed_at": closed,
+            "deadline_at": g.maybe(0.85, g.later(rec, 24 * 15)),
+            "resolved": g.maybe(0.8, r.random() < 0.85) if closed else None,
+            "satisfaction": g.maybe(0.8, r.randint(1, 3)) if closed else None,
+            "reopened": closed is not None and r.random() < 0.05,
+            "title": r.choice(["电梯故障", "噪音扰民", "道路破损"]),
+            "content": r.choice(["市民反映电梯故障", "夜间施工噪音", "小区道路破损"])})
+    w.tables["hotline_requests"] = pl.DataFrame(requests, infer_schema_length=None)
     return w
 
 

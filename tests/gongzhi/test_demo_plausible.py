@@ -62,6 +62,11 @@ BANDS: dict[str, tuple[float, float]] = {
     "party.station_coverage": (0.90, 1.0),
     "civic.consultation_resolution_rate": (0.30, 1.0),  # in the last month many are still open
     "civic.property_fee_collection_rate": (0.82, 0.95),
+    "hotline.response_rate": (0.92, 1.0),
+    "hotline.resolution_rate": (0.75, 0.97),
+    "hotline.satisfaction_rate": (0.85, 1.0),
+    "hotline.on_time_rate": (0.85, 1.0),
+    "hotline.reopen_rate": (0.0, 0.08),
 }
 ACTIVE_RATE = {"month": (0.15, 0.45), "quarter": (0.30, 0.75), "year": (0.50, 0.95)}
 

@@ -246,7 +246,7 @@ def test_a_declared_decimal_comma(tmp_path: Path, sqlite_url: str, run_sources) 
 
 
 def test_bad_formats_settings_are_config_errors(tmp_path: Path, sqlite_url: str) -> None:
-    from gongzhi.errors import ConfigError
+    from core.errors import ConfigError
     from ingest.registry import load_validated
     from tests.conftest import write_config
 

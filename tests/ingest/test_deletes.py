@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gongzhi.errors import ConfigError
-from gongzhi.settings import settings_from_dict
+from core.errors import ConfigError
+from core.settings import settings_from_dict
 from ingest.registry import load_validated
 from ingest.runner import Runner
 from metrics import periods

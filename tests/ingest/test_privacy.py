@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from sqlalchemy import select
 
-from gongzhi import privacy
+from core import privacy
 from ingest.normalize.personal import valid_id_numbers
 from tests.conftest import divisions_source, write_config
 from warehouse.engine import open_warehouse

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gongzhi import privacy
+from core import privacy
 from tests.conftest import divisions_source, write_config
 from tests.ingest.test_privacy import GOOD_ID, GOOD_ID2
 from warehouse import audit, meta, runlog

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gongzhi import privacy
+from core import privacy
 from tests.conftest import divisions_source, write_config
 from warehouse.engine import open_warehouse
 from warehouse.schema import service_cases, volunteer_services

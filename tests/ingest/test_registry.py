@@ -52,6 +52,7 @@ def test_builtins_load_through_the_entry_point_group() -> None:
     assert reg.origins["files"] == "ingest.plugins.files:FilesSource"
 
 
+@pytest.mark.extension_point("gongzhi.sources")
 def test_third_party_plugin_runs_end_to_end_and_broken_one_is_reported(
         thirdparty: Path, warehouse_url: str, run_sources) -> None:
     reg = registry()
@@ -66,7 +67,7 @@ def test_third_party_plugin_runs_end_to_end_and_broken_one_is_reported(
 
 
 def test_source_using_a_broken_plugin_is_a_config_problem(thirdparty: Path, tmp_path: Path) -> None:
-    from gongzhi.errors import ConfigError
+    from core.errors import ConfigError
     from ingest.registry import load_validated
     from tests.conftest import write_config
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from gongzhi import privacy
-from gongzhi.errors import SourceError
+from core import privacy
+from core.errors import SourceError
 from ingest.registry import load_validated
 from ingest.reprocess import Reprocessor, Selection
 from ingest.runner import Runner, RunResult

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from gongzhi.errors import ConfigError
+from core.errors import ConfigError
 from ingest.registry import load_validated
 from ingest.runner import Runner
 from ingest.scheduler import SchedulerService, cron_trigger, previous_fire_time
@@ -184,7 +184,7 @@ def test_a_schedule_that_cannot_fire_costs_only_its_own_source(
         tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Settings that bypassed validation (built in code): the scheduler starts, schedules the
     good source, warns about the bad one and still serves its run-now requests."""
-    from gongzhi.settings import settings_from_dict
+    from core.settings import settings_from_dict
 
     sources = [certs_source(tmp_path, "nightly", schedule="0 2 * * *"),
                certs_source(tmp_path, "feb30", schedule="0 0 30 2 *"),

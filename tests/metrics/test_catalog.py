@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gongzhi.errors import ConfigError
+from core.errors import ConfigError
 from metrics.catalog import load_catalog
 
 CORE = {
@@ -68,7 +68,8 @@ kpis:
 def test_catalogue_covers_the_core_kpis_with_their_ids() -> None:
     cat = load_catalog()
     assert set(cat.kpis) >= CORE
-    assert {k.domain for k in cat.kpis.values()} == {"gov", "grid", "vol", "party", "civic"}
+    assert {k.domain for k in cat.kpis.values()} == {"gov", "grid", "vol", "party", "civic",
+                                                     "hotline"}
     assert cat.get("gov.online_capable_rate").target == 0.9
     assert cat.get("gov.retained_certificates").target == 13
     assert cat.get("party.certified_social_worker_rate").target == 0.5

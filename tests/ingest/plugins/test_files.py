@@ -11,7 +11,7 @@ import pytest
 import xlsxwriter
 from sqlalchemy import select
 
-from gongzhi.errors import EncodingError
+from core.errors import EncodingError
 from ingest.plugins.textfile import decode
 from tests.conftest import divisions_source
 from tests.ingest.plugin_contract import PluginContract
@@ -244,7 +244,7 @@ from warehouse import runlog  # noqa: E402
 
 @pytest.mark.parametrize("bad", ["/etc/*.csv", "../outside/*.csv", "inbox/../../x.csv"])
 def test_paths_outside_the_config_folder_are_refused(tmp_path: Path, bad: str) -> None:
-    from gongzhi.errors import ConfigError
+    from core.errors import ConfigError
     from ingest.registry import load_validated
     from tests.conftest import write_config
 

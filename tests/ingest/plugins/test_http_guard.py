@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from gongzhi.errors import SourceError
-from gongzhi.settings import settings_from_dict
+from core.errors import SourceError
+from core.settings import settings_from_dict
 from ingest.registry import build_source, validate_source
 from tests.ingest.plugins.http_server import (  # noqa: F401 - http_server is a fixture
     LoopbackServer,

@@ -20,8 +20,8 @@ import polars as pl
 import pytest
 from sqlalchemy import select
 
-from gongzhi.errors import AuthError, PaginationError, SourceError, TransientSourceError
-from gongzhi.settings import settings_from_dict
+from core.errors import AuthError, PaginationError, SourceError, TransientSourceError
+from core.settings import settings_from_dict
 from ingest.contract import ORIGIN, Batch, SourceContext
 from ingest.plugins.open311 import parse_records, status_kind
 from ingest.registry import build_source, validate_source

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gongzhi.errors import AuthError, PaginationError, SourceError, TransientSourceError
-from gongzhi.settings import settings_from_dict
+from core.errors import AuthError, PaginationError, SourceError, TransientSourceError
+from core.settings import settings_from_dict
 from ingest.contract import ORIGIN, ROW, Batch
 from ingest.plugins.http_util import backoff_delay, parse_retry_after
 from ingest.registry import build_source, validate_source

@@ -96,7 +96,7 @@ def test_missing_table_is_a_clear_error(tmp_path: Path, sqlite_url: str, run_sou
 
 
 def test_both_table_and_query_is_a_config_error(tmp_path: Path) -> None:
-    from gongzhi.errors import ConfigError
+    from core.errors import ConfigError
     from ingest.registry import load_validated
     from tests.conftest import write_config
 

@@ -1,0 +1,130 @@
+"""``make bench-map``: the map page (地图) in headless Chromium, coloured by grid (984
+polygons at benchmark scale), and what it sends to the browser.
+
+Against an existing warehouse (``--config``; the benchmark-scale one of ``make bench-kpi``,
+whose demo includes the geometry), start ``gongzhi serve`` and measure in the Debian
+``chromium`` driven by Playwright:
+
+- ``map_first_draw_ms``: from navigation start until every grid polygon is drawn, in a new
+  browser session on a warm server (median of ``--runs``); ``map_cold_ms`` is the first visit
+  after the server started (caches empty);
+- ``map_after_title_ms``: from the page's title being drawn to the map being drawn (the map's
+  own share, apart from Streamlit's page start); ``load_average_1min`` says how busy the
+  machine was;
+- ``websocket_bytes``: everything the server sent over Streamlit's websocket for one such
+  visit (the whole page: the map's features and all else);
+- ``payload_bytes``: the map's own features and event bins as JSON, computed as the page
+  does (metrics.geo), and ``polygons``: how many.
+
+Writes ``benchmarks/out/map.json``. Bars: first draw ≤ 2,000 ms, payload ≤ 1 MB. Not a test:
+it prints and records the figures and exits 1 when a bar is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.dashboard import browser
+
+OUT = Path(__file__).resolve().parent / "out"
+BARS = {"map_first_draw_ms": 2000.0, "payload_bytes": 1_000_000}
+KPI = "grid.closure_rate"
+PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-roledescription='geoshape']"
+
+
+def payload(config: Path, period: str) -> tuple[int, int]:
+    """The map's features (polygons, figures) and event bins as JSON bytes, and the count."""
+    import polars as pl
+
+    from ingest.registry import load_validated
+    from metrics import geo
+    from metrics.compiler import Scope
+    from metrics.periods import parse
+    from metrics.service import Metrics
+    from warehouse.engine import open_for_reading
+
+    m = Metrics(open_for_reading(load_validated(config).warehouse_url))
+    district = m.district()
+    scope = Scope("district", district.code, district.name)
+    shapes = geo.shapes(m.engine, scope, "grid", width_px=760)
+    areas = geo.choropleth(m, KPI, scope, parse(period), "grid")
+    by_key = {r["key"]: r for r in areas.iter_rows(named=True)}
+    features = [{"type": "Feature", "geometry": s["geometry"], "key": s["key"],
+                 **{k: str(v) for k, v in by_key.get(s["key"], {}).items()}} for s in shapes]
+    box = geo.bbox_of(shapes) or (0, 0, 1, 1)
+    bins: pl.DataFrame = geo.event_bins(m.engine, scope, parse(period),
+                                        round(max(box[2] - box[0], box[3] - box[1]) / 40, 6))
+    size = len(json.dumps(features, ensure_ascii=False).encode()) + len(
+        json.dumps(bins.to_dicts()).encode())
+    m.engine.dispose()
+    return size, len(shapes)
+
+
+def visit(chromium: Any, url: str, polygons: int) -> tuple[float, int, float]:
+    """ms until ``polygons`` grid polygons are drawn, the websocket bytes received, and the
+    ms from the page's title to the drawn map (the map's own share of the first draw)."""
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
+    page = ctx.new_page()
+    received = [0]
+
+    def on_ws(ws: Any) -> None:
+        ws.on("framereceived", lambda data: received.__setitem__(
+            0, received[0] + len(data if isinstance(data, bytes) else data.encode())))
+    page.on("websocket", on_ws)
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector("h1", timeout=120_000)
+    titled = float(page.evaluate("() => performance.now()"))
+    page.wait_for_function(f"n => document.querySelectorAll(\"{PATHS}\").length >= n",
+                           arg=polygons, timeout=120_000, polling=20)
+    ms = page.evaluate("() => performance.now()")
+    ctx.close()
+    return float(ms), received[0], float(ms) - titled
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", required=True, type=Path, help="gongzhi.toml of the warehouse")
+    ap.add_argument("--period", required=True, help="period to show, e.g. 2025-12")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=OUT / "map.json")
+    args = ap.parse_args(argv)
+    why = browser.missing_browser()
+    if why:
+        print(f"bench-map: {why}", file=sys.stderr)
+        return 2
+    size, polygons = payload(args.config, args.period)
+    url_path = f"/map?period={args.period}&level=grid&kpi={KPI}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    with (browser.serve(args.config, log=OUT / "map-serve.log") as (base, _),
+          browser.chromium() as chromium):
+        cold, ws_bytes, _ = visit(chromium, base + url_path, polygons)
+        visits = [visit(chromium, base + url_path, polygons) for _ in range(args.runs)]
+    warm = [v[0] for v in visits]
+    result = {
+        "map_first_draw_ms": round(statistics.median(warm), 1), "map_cold_ms": round(cold, 1),
+        "map_runs_ms": [round(x, 1) for x in warm],
+        "map_after_title_ms": round(statistics.median(v[2] for v in visits), 1),
+        "load_average_1min": round(__import__("os").getloadavg()[0], 1),
+        "websocket_bytes": ws_bytes,
+        "payload_bytes": size, "polygons": polygons, "config": str(args.config),
+        "period": args.period, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=2))
+    missed = [k for k, bar in BARS.items() if result[k] > bar]
+    for k in missed:
+        print(f"bar missed: {k} = {result[k]} > {BARS[k]}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The map in a real headless Chromium: a click on a street shows its communities (drill-down
+by click), and street staff get only their own street's polygons, whatever the URL asks."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from gongzhi.demo import write_demo
+from ingest.registry import load_validated
+from ingest.runner import Runner
+from tests.dashboard import browser
+from warehouse import accounts
+from warehouse.engine import open_warehouse
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Map-test-passw0rd"
+HANJIANG, WANGZHAI = "420606001000", "420606002000"
+PERIOD = "2024-12"
+SOURCES = ["divisions", "grids", "geo_district", "geo_street", "geo_community", "geo_grid",
+           "grid_events"]
+PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-label*='区域']"
+LABELS_JS = f"""() => [...document.querySelectorAll("{PATHS}")]
+    .map(p => (p.getAttribute('aria-label').match(/区域: ([^;]+)/) || [])[1])"""
+# a point inside the path (not in a hole, not under another mark), in page coordinates
+INSIDE_JS = """label => {
+  const p = [...document.querySelectorAll(arguments_paths)]
+      .find(x => x.getAttribute('aria-label').includes('区域: ' + label + ';'));
+  const svg = p.ownerSVGElement, r = p.getBoundingClientRect(), pt = svg.createSVGPoint();
+  const m = p.getScreenCTM().inverse();
+  for (let i = 1; i < 24; i++) for (let j = 1; j < 24; j++) {
+    const x = r.x + r.width * i / 24, y = r.y + r.height * j / 24;
+    pt.x = x; pt.y = y;
+    if (p.isPointInFill(pt.matrixTransform(m)) && document.elementFromPoint(x, y) === p)
+      return [x, y];
+  }
+  return null; }""".replace("arguments_paths", f'"{PATHS}"')
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _need_browser() -> None:
+    browser.require_browser()
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("map_e2e")
+    cfg = write_demo(root, scale=0.1, seed=5, end=dt.date(2025, 3, 31))
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('sign_in = "open"',
+                                                           'sign_in = "required"'),
+                   encoding="utf-8")
+    settings = load_validated(cfg)
+    eng = open_warehouse(settings.warehouse_url)
+    assert all(r.ok for r in Runner(settings, eng).run(SOURCES))
+    accounts.add_user(eng, "boss", PASSWORD, "leader", "420606000000", "区领导")
+    accounts.add_user(eng, "jd", PASSWORD, "street_staff", HANJIANG, "汉江街道 工作人员")
+    eng.dispose()
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def server(config: Path) -> Iterator[str]:
+    with browser.serve(config, log=config.parent / "serve.log") as (base, _):
+        yield base
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with browser.chromium() as b:
+        yield b
+
+
+def names(config: Path, level: str, prefix: str = "") -> set[str]:
+    """Short names of the active, real divisions of ``level`` under ``prefix`` (from the
+    warehouse, not from the dashboard)."""
+    eng = open_warehouse(load_validated(config).warehouse_url)
+    with eng.connect() as c:
+        d = pl.read_database("SELECT code, short_name, level, placeholder FROM divisions", c)
+    eng.dispose()
+    return set(d.filter((pl.col("level") == level) & ~pl.col("placeholder").cast(pl.Boolean)
+                        & pl.col("code").str.starts_with(prefix))["short_name"])
+
+
+def signed_in(chromium: Any, base: str, user: str, path: str) -> Any:
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{base}{path}")
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录", exact=True).click()
+    return page
+
+
+def drawn_areas(page: Any, want: set[str]) -> set[str]:
+    """Wait until the map's polygons are exactly ``want`` (by name); return what is drawn."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"want => {{ const got = ({LABELS_JS})();"
+                               " return got.length === want.length && "
+                               "want.every(n => got.includes(n)); }", arg=sorted(want),
+                               timeout=30_000, polling=100)
+    return set(page.evaluate(LABELS_JS))
+
+
+def test_a_click_on_a_street_shows_its_communities(chromium: Any, server: str,
+                                                   config: Path) -> None:
+    page = signed_in(chromium, server, "boss", f"/map?period={PERIOD}&kpi=grid.closure_rate")
+    streets = names(config, "street")
+    assert drawn_areas(page, streets) == streets
+    xy = page.evaluate(INSIDE_JS, "汉江街道")
+    assert xy is not None
+    page.mouse.click(*xy)
+    browser.wait_query(page, f"street={HANJIANG}")
+    communities = names(config, "community", HANJIANG[:9])
+    assert drawn_areas(page, communities) == communities
+    page.context.close()
+
+
+def test_street_staff_see_only_their_own_polygons(chromium: Any, server: str,
+                                                  config: Path) -> None:
+    own = names(config, "community", HANJIANG[:9])
+    page = signed_in(chromium, server, "jd", f"/map?period={PERIOD}")
+    assert drawn_areas(page, own) == own
+    # a link to another street does not show it: the view stays inside the staff's area
+    page.goto(f"{server}/map?period={PERIOD}&street={WANGZHAI}")
+    page.wait_for_timeout(1500)
+    drawn = set(page.evaluate(LABELS_JS))
+    assert drawn <= own
+    assert not drawn & names(config, "community", WANGZHAI[:9])
+    page.context.close()

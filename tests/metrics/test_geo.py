@@ -1,0 +1,160 @@
+"""The map's figures (metrics.geo): a KPI by area equals `gongzhi kpi --format json`, ranks
+follow the values, polygons are only the viewer's own and small enough to send, and event
+bins count exactly the events of the period (checked against the source database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from gongzhi.cli import cli
+from gongzhi.demo import write_demo
+from ingest.registry import load_validated
+from ingest.runner import Runner
+from metrics import geo
+from metrics.access import AccessDenied, Viewer, leader
+from metrics.compiler import Scope
+from metrics.periods import parse
+from metrics.service import Metrics
+from warehouse.engine import open_warehouse
+
+END = dt.date(2025, 6, 30)
+PERIOD = "2024"
+DISTRICT, HANJIANG = "420606000000", "420606001000"
+SOURCES = ["divisions", "grids", "geo_district", "geo_street", "geo_community", "geo_grid",
+           "grid_events"]
+KPI = "grid.closure_rate"  # higher is better, with a target at every level
+
+
+@dataclass
+class World:
+    root: Path
+    config: Path
+    metrics: Metrics
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("geo_world")
+    config = write_demo(root, scale=0.3, seed=11, end=END)
+    settings = load_validated(config)
+    engine = open_warehouse(settings.warehouse_url)
+    results = Runner(settings, engine).run(SOURCES)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    yield World(root, config, Metrics(engine))
+    engine.dispose()
+
+
+def cli_rows(config: Path, *args: str) -> dict[str, dict]:
+    res = CliRunner().invoke(cli, ["--config", str(config), "kpi", "--kpi", KPI, "--period",
+                                   PERIOD, "--format", "json", *args])
+    assert res.exit_code == 0, res.output
+    return {r["key"]: r for r in json.loads(res.output)}
+
+
+def expected_ranks(rows: dict[str, dict]) -> dict[str, int]:
+    """Competition ranking, best (highest) first, computed here from the CLI's values."""
+    values = sorted((r["value"] for r in rows.values() if r["value"] is not None), reverse=True)
+    return {k: 1 + sum(v > r["value"] for v in values)
+            for k, r in rows.items() if r["value"] is not None}
+
+
+@pytest.mark.parametrize(("scope_args", "scope", "level"), [
+    ((), Scope("district", DISTRICT), "street"),
+    ((), Scope("district", DISTRICT), "grid"),
+    (("--street", HANJIANG), Scope("street", HANJIANG), "community"),
+])
+def test_choropleth_values_equal_gongzhi_kpi(world: World, scope_args: tuple[str, ...],
+                                             scope: Scope, level: str) -> None:
+    want = cli_rows(world.config, *scope_args, "--by", level)
+    got = geo.choropleth(world.metrics, KPI, scope, parse(PERIOD), level)
+    assert set(got["key"]) == set(want)
+    ranks = expected_ranks(want)
+    coloured = 0
+    for r in got.iter_rows(named=True):
+        w = want[r["key"]]
+        assert r["value"] == pytest.approx(w["value"]) if w["value"] is not None \
+            else r["value"] is None
+        assert (r["target"], r["status"], r["sample"]) == (w["target"], w["status"],
+                                                           w["sample"])
+        assert r["rank"] == ranks.get(r["key"]) and r["ranked"] == len(ranks)
+        coloured += r["status"] is not None
+    if level != "grid":  # a grid's year is too small a sample for a colour at this scale
+        assert coloured > 0  # the test sees status colours, not only grey
+
+
+def test_a_map_level_must_lie_below_the_scope(world: World) -> None:
+    with pytest.raises(ValueError, match="street map colours community, grid"):
+        geo.choropleth(world.metrics, KPI, Scope("street", HANJIANG), parse(PERIOD), "street")
+
+
+def test_staff_get_only_their_own_polygons(world: World) -> None:
+    eng = world.metrics.engine
+    staff = Viewer("s1", "street_staff", HANJIANG)
+    with pytest.raises(AccessDenied):
+        geo.shapes(eng, Scope("district", DISTRICT), "community", viewer=staff)
+    with pytest.raises(AccessDenied):
+        geo.shapes(eng, Scope("street", "420606002000"), "community", viewer=staff)
+    mine = geo.shapes(eng, Scope("street", HANJIANG), "grid", viewer=staff)
+    divs = world.metrics.divisions()
+    grids = set(divs.filter((pl.col("level") == "grid")
+                            & pl.col("code").str.starts_with(HANJIANG[:9]))["code"])
+    assert {s["key"] for s in mine} == grids and grids
+    comm = next(iter(sorted(s for s in grids)))[:12]
+    cstaff = Viewer("c1", "community_staff", comm)
+    theirs = geo.shapes(eng, Scope("community", comm), "grid", viewer=cstaff)
+    assert theirs and all(s["key"].startswith(comm) for s in theirs)
+    with pytest.raises(AccessDenied):
+        geo.choropleth(world.metrics, KPI, Scope("street", HANJIANG), parse(PERIOD),
+                       "community", viewer=cstaff)
+
+
+def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
+    shapes = geo.shapes(world.metrics.engine, Scope("district", DISTRICT), "grid",
+                        viewer=leader(DISTRICT), width_px=760)
+    assert len(shapes) == 984
+    size = len(json.dumps(shapes, ensure_ascii=False).encode())
+    assert size <= 1_000_000, size
+    print(f"984 grid polygons at 760 px: {size:,} bytes")
+    import shapely
+    from shapely.geometry import shape
+
+    from warehouse.tables.geometries import latest
+
+    # simplified by under a pixel: each shape moves at most the tolerance (+ 1 m rounding),
+    # so its area changes by at most perimeter × that distance
+    tol = geo.tolerance(geo.bbox_of(shapes) or (0, 0, 1, 1), 760) + 1e-5
+    full = {r["code"]: shape(r["geometry"]) for r in latest(world.metrics.engine, "grid")}
+    for s in shapes:
+        g, f = shape(s["geometry"]), full[s["key"]]
+        assert not g.is_empty
+        assert shapely.hausdorff_distance(g, f) <= tol * 1.01
+        assert abs(g.area - f.area) <= f.length * tol
+
+
+def test_event_bins_count_the_periods_events(world: World) -> None:
+    cell = 0.01
+    bins = geo.event_bins(world.metrics.engine, Scope("street", HANJIANG), parse(PERIOD), cell)
+    # independent: the grid system's own table, local report times, the same square cells;
+    # rows the ingestion quarantined (a grid not in the list, no report time) are left out
+    with sqlite3.connect(world.root / "sources" / "grid_system.db") as c:
+        rows = c.execute("SELECT WGBM, SBSJ, JD, WD FROM WG_SJXX").fetchall()
+    grids = set(world.metrics.divisions().filter(pl.col("level") == "grid")["code"])
+    want: dict[tuple[int, int], int] = {}
+    for grid, reported, lon, lat in rows:
+        if (grid in grids and grid.startswith(HANJIANG[:9]) and reported
+                and reported.startswith(PERIOD) and lon is not None):
+            k = (math.floor(lon / cell), math.floor(lat / cell))
+            want[k] = want.get(k, 0) + 1
+    got = {(math.floor(r["lon"] / cell), math.floor(r["lat"] / cell)): r["events"]
+           for r in bins.iter_rows(named=True)}
+    assert got == want and sum(want.values()) > 100
