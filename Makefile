@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map clean bench-screen
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean bench-screen
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-load: install
 BENCH_OFFICE_SCALE ?= 5
 bench-office: install
 	$(BIN)/python -m benchmarks.bench_office --config $(BENCH_CONFIG) --period $(BENCH_PERIOD) --scale $(BENCH_OFFICE_SCALE)
+
+# drill-through first page on the bench-kpi warehouse (built here when missing)
+BENCH_SCALE ?= 67
+bench-drill: install
+	$(BIN)/python -m benchmarks.bench_drill --scale $(BENCH_SCALE)
 
 # The 首屏 big screen turning for SCREEN_MINUTES (30) on the bench warehouse: server RSS flat.
 SCREEN_MINUTES ?= 30

@@ -35,3 +35,18 @@ def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
             fixes.append(pl.when(col.str.contains(_PATTERN)).then(pl.lit("'") + col)
                          .otherwise(col).alias(name))
     return frame.with_columns(fixes) if fixes else frame
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """CSV in UTF-8 with a byte-order mark (Excel then reads Chinese text right); no cell
+    that a spreadsheet would run."""
+    return safe_frame(frame).write_csv(include_bom=True).encode("utf-8")
+
+
+def xlsx_bytes(frame: pl.DataFrame, sheet: str = "data") -> bytes:
+    """An XLSX workbook of ``frame``; text cells are strings, never formulas."""
+    import io
+
+    buf = io.BytesIO()
+    safe_frame(frame).write_excel(buf, worksheet=sheet, autofit=frame.height <= 5000)
+    return buf.getvalue()

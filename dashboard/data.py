@@ -44,6 +44,7 @@ from warehouse.engine import (
 
 # Detail tables whose rows are about people (pseudonymised ids): viewing them is audited.
 PERSONAL_DETAILS = detail.personal_domains()  # from the semantic layer
+EXPORT_CAP = detail.EXPORT_CAP  # rows; an export beyond asks to narrow the filter
 
 @dataclass(frozen=True)
 class Key:
@@ -391,6 +392,110 @@ def export_rows(k: Key, domain: str, scope: Scope, period: str, lang: str,
                  action=audit.EXPORT, target=f"detail:{domain}:{fmt}",
                  filters={"scope": scope.key(), "period": period}, row_count=rows.height)
     return detail.labelled(rows, domain, lang, names(k))
+
+
+# -- drill-through, breakdowns, A-vs-B -----------------------------------------------------------
+
+
+def _figure(kpi: str, part: str, scope: Scope, period: str, dim: str | None,
+            key: str | None) -> Any:
+    from metrics import drill
+
+    return drill.Figure(kpi, part, scope, periods.parse(period), dim, key)
+
+
+@cached
+def _drill_total(k: Key, kpi: str, part: str, level: str, code: str, period: str,
+                 dim: str | None, key: str | None) -> int | None:
+    from metrics import drill
+
+    scope = Scope(level, code)
+    _check(k, scope)
+    fig = _figure(kpi, part, scope, period, dim, key)
+    try:
+        known = drill.known_total(metrics(), catalog().get(kpi), fig)  # a count: its figure
+        if known is not None:
+            return known
+        return drill.count(metrics().engine, catalog().get(kpi), fig, viewer=k.viewer)
+    except NotApplicable:
+        return None
+
+
+def drill_total(k: Key, kpi: str, part: str, scope: Scope, period: str,
+                dim: str | None = None, key: str | None = None) -> int | None:
+    """How many rows are behind a KPI's part; None where the KPI has none at this level."""
+    return _drill_total(k, kpi, part, scope.level, scope.code, period, dim, key)
+
+
+@cached
+def _drill_page(k: Key, kpi: str, part: str, level: str, code: str, period: str,
+                dim: str | None, key: str | None, offset: int, limit: int,
+                lang: str) -> pl.DataFrame:
+    from metrics import drill
+
+    scope = Scope(level, code)
+    _check(k, scope)
+    frame, spec = drill.rows(metrics().engine, catalog().get(kpi),
+                             _figure(kpi, part, scope, period, dim, key), offset=offset,
+                             limit=limit, viewer=k.viewer)
+    return drill.for_people(frame, spec, lang, names(k))
+
+
+def drill_page(k: Key, kpi: str, part: str, scope: Scope, period: str, dim: str | None,
+               key: str | None, offset: int, limit: int, lang: str) -> pl.DataFrame:
+    """One page of the rows behind a KPI's part, for people (local times, names)."""
+    return _drill_page(k, kpi, part, scope.level, scope.code, period, dim, key, offset, limit,
+                       lang)
+
+
+def audit_drill(k: Key, kpi: str, part: str, scope: Scope, period: str, dim: str | None,
+                key: str | None, offset: int, rows: int) -> None:
+    """Record that the rows behind a figure were shown (every drill-through view)."""
+    from metrics import drill
+
+    drill.record(metrics().engine, k.viewer, audit.VIEW_ROWS,
+                 _figure(kpi, part, scope, period, dim, key), rows, offset=offset)
+
+
+def drill_export(k: Key, kpi: str, part: str, scope: Scope, period: str, dim: str | None,
+                 key: str | None, lang: str, fmt: str) -> pl.DataFrame:
+    """Every row behind a figure (up to the export cap) for an export in ``fmt``; audited,
+    not cached."""
+    from metrics import drill
+
+    _check(k, scope)
+    fig = _figure(kpi, part, scope, period, dim, key)
+    frame, spec = drill.export(metrics().engine, catalog().get(kpi), fig, viewer=k.viewer)
+    drill.record(metrics().engine, k.viewer, audit.EXPORT, fig, frame.height, format=fmt)
+    return drill.for_people(frame, spec, lang, names(k))
+
+
+@cached
+def _breakdown(k: Key, kpi: str, dim: str, level: str, code: str, name: str,
+               period: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return _plain(metrics().compute([kpi], scope, periods.parse(period), dim,  # type: ignore
+                                    compare=False, viewer=k.viewer))
+
+
+def breakdown(k: Key, kpi: str, dim: str, scope: Scope, period: str) -> pl.DataFrame:
+    """One KPI by a breakdown dimension (category, department, channel, item)."""
+    return _breakdown(k, kpi, dim, scope.level, scope.code, scope.name, period)
+
+
+@cached
+def _versus(k: Key, ids: tuple[str, ...], level: str, code: str, name: str, a: str,
+            b: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return _plain(views.versus(metrics(), list(ids), scope, periods.parse(a), periods.parse(b),
+                               viewer=k.viewer))
+
+
+def versus(k: Key, ids: list[str], scope: Scope, a: str, b: str) -> pl.DataFrame:
+    """KPIs in periods A and B side by side with the change."""
+    return _versus(k, tuple(ids), scope.level, scope.code, scope.name, a, b)
 
 
 # -- runs, quarantine, freshness, run-now ------------------------------------------------------

@@ -31,8 +31,8 @@ LEVELS: tuple[str, ...] = divisions.AREA_LEVELS  # the filters (the district has
 KEYS = {"street": "f_street", "community": "f_community", "grid": "f_grid",
         "period": "f_period", "lang": i18n.LANG_KEY}
 GRAIN_KEY = "f_grain"
-GRAINS: tuple[Grain, ...] = ("month", "quarter", "year")
-HISTORY = {"month": 36, "quarter": 12, "year": 5}  # how many periods the picker offers
+GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "ytd")  # ytd: 累计, Jan-month
+HISTORY = {"month": 36, "quarter": 12, "year": 5, "ytd": 36}  # periods the picker offers
 _LOADED = "_url_loaded"
 _VIEW = "_view"
 _ERROR = "_view_error"

@@ -27,12 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import divisions
-from metrics import derived, semantic, sqlexpr
+from metrics import breakdown, derived, semantic, sqlexpr
 from metrics.model import Filter, Measure
 from metrics.periods import Period
 from warehouse.schema import data_tables, population
 
-Group = Literal["street", "community", "grid", "month"] | None
+# an area one level down, a month, or a breakdown dimension (metrics.breakdown)
+Group = Literal["street", "community", "grid", "month", "category", "department", "channel",
+                "item"] | None
 
 
 class NotApplicable(Exception):
@@ -195,8 +197,36 @@ def group_key(group: Group, area: ColumnElement[Any] | None, t: Table, time: str
     raise ValueError(group)
 
 
-def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = None) -> Select:
-    """``SELECT [key,] value, rows`` of measure ``m`` straight from its table."""
+@dataclass
+class MeasureRows:
+    """The rows a measure aggregates: FROM ``source`` WHERE ``conditions``, values in
+    ``table`` (the measure's own; ``area`` is the division code that scopes them, possibly of
+    a joined table). The one definition both the KPI's aggregate and the drill-through's rows
+    come from."""
+
+    source: Any
+    table: Table
+    area: ColumnElement[Any] | None
+    gridded: bool
+    conditions: list[ColumnElement[Any]]
+
+    def where(self) -> ColumnElement[Any] | None:
+        return and_(*self.conditions) if self.conditions else None
+
+    def join_dimension(self, dim: str) -> ColumnElement[Any]:
+        """The breakdown dimension's value, joining its table when it lives in another."""
+        try:
+            expr, join = breakdown.expression(self.table, dim)
+        except breakdown.NoDimension as e:
+            raise NotApplicable(str(e)) from None
+        if join is not None:
+            self.source = self.source.outerjoin(*join)
+        return expr
+
+
+def measure_rows(m: Measure, scope: Scope, period: Period | None) -> MeasureRows:
+    """The rows behind measure ``m`` in ``scope`` and ``period``: its filters, its time window
+    and the scope condition (NotApplicable when the data is not kept at that scope)."""
     tables = data_tables()
     assert m.table is not None
     t = tables[m.table]
@@ -208,11 +238,18 @@ def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = No
         src = t.join(area_t, t.c[vkey] == area_t.c[vkey])
     area = area_column(area_t)
     gridded = grid_level(area_t)
-    conds = [c for f in m.filter for c in [condition(t, f)]]
+    conds = [condition(t, f) for f in m.filter]
     conds += window_conditions(m, t, period)
     sc = scope_condition(area, scope, gridded)
     if sc is not None:
         conds.append(sc)
+    return MeasureRows(src, t, area, gridded, conds)
+
+
+def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = None) -> Select:
+    """``SELECT [key,] value, rows`` of measure ``m`` straight from its table."""
+    mr = measure_rows(m, scope, period)
+    t = mr.table
     if m.agg == "count":
         value: Any = func.count()
         rows: Any = func.count()
@@ -227,12 +264,19 @@ def raw_query(m: Measure, scope: Scope, period: Period | None, group: Group = No
         value = func.avg(col)
         rows = func.count(col)
     cols = [value.label("value"), rows.label("rows")]
-    stmt = select(*cols).select_from(src)
-    if conds:
-        stmt = stmt.where(and_(*conds))
-    if group is not None:
-        key = group_key(group, area, t, m.time, gridded).label("key")
-        none = unplaced(area) if area is not None and group != "month" else None
+    key: Any = None
+    if group in breakdown.DIMENSIONS:
+        key = mr.join_dimension(group)
+    elif group is not None:
+        key = group_key(group, mr.area, t, m.time, mr.gridded)
+    stmt = select(*cols).select_from(mr.source)
+    where = mr.where()
+    if where is not None:
+        stmt = stmt.where(where)
+    if key is not None:
+        key = key.label("key")
+        none = (unplaced(mr.area) if mr.area is not None and group in ("street", "community",
+                                                                        "grid") else None)
         if none is not None:  # rows without an area belong to no street or community
             stmt = stmt.where(~none)
         stmt = stmt.add_columns(key).group_by(key)

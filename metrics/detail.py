@@ -13,6 +13,7 @@ import polars as pl
 from sqlalchemy import Engine, and_, func, select
 
 from core import privacy
+from core.errors import ConfigError, Problem
 from core.timezone import UTC_OFFSET_HOURS
 from metrics import semantic
 from metrics.access import Viewer
@@ -38,7 +39,7 @@ class DetailSpec:
 def spec_of(domain: str) -> DetailSpec:
     """The detail spec of ``domain``'s page; a clear ConfigError when the layer has none."""
     table, d = semantic.load().detail_of(domain)
-    return DetailSpec(table, d.time, tuple((c.column, c.zh, c.en) for c in d.columns),
+    return DetailSpec(table, d.time or "", tuple((c.column, c.zh, c.en) for c in d.columns),
                       d.personal, tuple((c.column, c.mask) for c in d.columns
                                         if c.mask != "none"))
 
@@ -51,6 +52,30 @@ def personal_domains() -> set[str]:
 
 _MASKS = {"redact": privacy.redact, "phone": privacy.mask_phone, "id": privacy.mask_id,
           "name": privacy.mask_name}
+
+
+def columns_of(table: str) -> DetailSpec:
+    """The columns a row of ``table`` shows people (drill-through, exports), from its detail
+    columns in the semantic layer: personal columns only in their masked forms (DESIGN §6),
+    never the pseudonym (id_hash) or the lineage. A clear ConfigError when it declares none."""
+    spec = semantic.load().table(table)
+    d = spec.detail if spec else None
+    if d is None:
+        raise ConfigError([Problem(str(semantic.folder_of()), f"table '{table}' has no detail "
+                                                              "columns in the semantic layer")])
+    return DetailSpec(table, d.time or "", tuple((c.column, c.zh, c.en) for c in d.columns),
+                      d.personal, tuple((c.column, c.mask) for c in d.columns
+                                        if c.mask != "none"))
+
+
+def masked(frame: pl.DataFrame, masks: tuple[tuple[str, str], ...]) -> pl.DataFrame:
+    """``frame`` with each ``(column, mask)`` masked: before rows reach a page or an export,
+    so a row stored before a rule existed is never shown in clear."""
+    for c, mask in masks:
+        if c in frame.columns:
+            frame = frame.with_columns(pl.col(c).cast(pl.String).map_elements(
+                _MASKS[mask], return_dtype=pl.String))
+    return frame
 
 
 def _query(spec: DetailSpec, scope: Scope, period: Period | None) -> Any:
@@ -94,16 +119,18 @@ def rows(engine: Engine, domain: str, scope: Scope, period: Period | None, *, of
     with engine.connect() as conn:
         data = [tuple(r) for r in conn.execute(stmt)]
     out = pl.DataFrame(data, orient="row", schema={c: polars_dtype(t.c[c]) for c in cols})
-    for c, mask in spec.masks:  # masked before the rows reach a page or an export
-        out = out.with_columns(pl.col(c).cast(pl.String).map_elements(
-            _MASKS[mask], return_dtype=pl.String))
-    return out
+    return masked(out, spec.masks)
 
 
 def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
              names: dict[str, str] | None = None) -> pl.DataFrame:
     """Rows for people: local times, area names beside codes, column headers in ``lang``."""
-    spec = spec_of(domain)
+    return labelled_columns(frame, spec_of(domain).columns, lang, names)
+
+
+def labelled_columns(frame: pl.DataFrame, columns: tuple[tuple[str, str, str], ...],
+                     lang: str = "zh", names: dict[str, str] | None = None) -> pl.DataFrame:
+    """:func:`labelled` for any column spec ``(column, zh, en)``."""
     out = frame
     for c in frame.columns:
         if frame[c].dtype == pl.Datetime("us"):
@@ -114,7 +141,7 @@ def labelled(frame: pl.DataFrame, domain: str, lang: str = "zh",
             if c in out.columns:
                 out = out.with_columns(pl.col(c).replace_strict(
                     names, default=pl.col(c), return_dtype=pl.String).alias(c))
-    header = {c: (zh if lang == "zh" else en) for c, zh, en in spec.columns}
+    header = {c: (zh if lang == "zh" else en) for c, zh, en in columns}
     return out.rename({c: header[c] for c in out.columns if c in header})
 
 

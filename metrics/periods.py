@@ -1,5 +1,5 @@
-"""Periods: day, ISO week, month, quarter and year in Asia/Shanghai, their previous period and
-the same period last year.
+"""Periods: day, ISO week, month, quarter, year and year to date (累计: January through a
+month, ``2026-11-YTD``) in Asia/Shanghai, their previous period and the same period last year.
 
 A period is a half-open range of local calendar days ``[start, end)``; queries on stored (UTC)
 timestamps use the UTC instants of those local midnights.
@@ -15,7 +15,7 @@ from typing import Literal
 from core.errors import ConfigError, Problem
 from core.timezone import local_midnight_utc
 
-Grain = Literal["day", "week", "month", "quarter", "year", "range"]
+Grain = Literal["day", "week", "month", "quarter", "year", "ytd", "range"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Period:
             return f"{s.year}-Q{(s.month - 1) // 3 + 1}"
         if self.grain == "range":
             return f"{s:%Y-%m}~{self.last_day:%Y-%m}"
+        if self.grain == "ytd":
+            return f"{self.last_day:%Y-%m}-YTD"
         return str(s.year)
 
     @property
@@ -75,6 +77,8 @@ class Period:
             return at("month", _add_months(self.start, -1))
         if self.grain == "quarter":
             return at("quarter", _add_months(self.start, -3))
+        if self.grain == "ytd":  # 累计 through the month before (January: last year's whole)
+            return at("ytd", self.last_day.replace(day=1) - dt.timedelta(days=1))
         return at("year", self.start.replace(year=self.start.year - 1))
 
     def last_year(self) -> Period:
@@ -88,6 +92,8 @@ class Period:
             s = self.start
             return at("day", s.replace(year=s.year - 1, day=28 if (s.month, s.day) == (2, 29)
                                        else s.day))
+        if self.grain == "ytd":  # the same months of last year
+            return at("ytd", self.last_day.replace(year=self.start.year - 1, day=1))
         return at(self.grain, self.start.replace(year=self.start.year - 1))
 
 
@@ -109,10 +115,13 @@ def at(grain: Grain, day: dt.date) -> Period:
     if grain == "quarter":
         start = dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
         return Period("quarter", start, _add_months(start, 3))
+    if grain == "ytd":  # January 1st through the end of the month holding ``day``
+        return Period("ytd", dt.date(day.year, 1, 1), _add_months(day.replace(day=1), 1))
     return Period("year", dt.date(day.year, 1, 1), dt.date(day.year + 1, 1, 1))
 
 
 _PATTERNS: list[tuple[re.Pattern[str], Grain]] = [
+    (re.compile(r"^(\d{4})-(\d{1,2})-YTD$", re.I), "ytd"),
     (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), "day"),
     (re.compile(r"^(\d{4})-W(\d{1,2})$", re.I), "week"),
     (re.compile(r"^(\d{4})-(\d{1,2})$"), "month"),
@@ -122,7 +131,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Grain]] = [
 
 
 def parse(text: str) -> Period:
-    """``2024-05-10``, ``2024-W19``, ``2024-05``, ``2024-Q2`` or ``2024``."""
+    """``2024-05-10``, ``2024-W19``, ``2024-05``, ``2024-Q2``, ``2024`` or ``2024-05-YTD``
+    (year to date: January through May)."""
     s = text.strip()
     for pattern, grain in _PATTERNS:
         m = pattern.match(s)
@@ -136,13 +146,15 @@ def parse(text: str) -> Period:
                 return at("week", dt.date.fromisocalendar(y, int(m.group(2)), 1))
             if grain == "month":
                 return at("month", dt.date(y, int(m.group(2)), 1))
+            if grain == "ytd":
+                return at("ytd", dt.date(y, int(m.group(2)), 1))
             if grain == "quarter":
                 return at("quarter", dt.date(y, (int(m.group(2)) - 1) * 3 + 1, 1))
             return at("year", dt.date(y, 1, 1))
         except ValueError:
             break
     raise ConfigError([Problem("--period", f"'{text}' is not a period; use 2024-05, 2024-Q2, "
-                                           "2024, 2024-W19 or 2024-05-10")])
+                                           "2024, 2024-W19, 2024-05-10 or 2024-05-YTD")])
 
 
 def month_range(last: Period, months: int) -> Period:
@@ -190,6 +202,11 @@ def month_parts(p: Period) -> list[tuple[str, Period, Period, Period]]:
                         Period("range", lo + ly_back, hi + ly_back)))
         month = nxt
     return out
+
+
+def to_date(p: Period) -> Period:
+    """Year to date through the month holding ``p``'s last day (``--ytd``)."""
+    return at("ytd", p.last_day)
 
 
 def latest_complete(grain: Grain, today: dt.date) -> Period:

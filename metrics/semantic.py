@@ -1,11 +1,13 @@
 """The semantic layer: one home for each table's facts (``config/semantic/*.yaml``).
 
 Per warehouse table: its area column and level, its time columns (and ``YYYY-MM`` month
-columns), its derived columns (type, expression, inputs), its detail columns with zh/en labels
-and masks, and its domain. Per domain: its page and detail table. Per page: label, icon, order,
-domains and (optionally) its own script. The compiler, rollups, detail rows, exports, pages,
-demo and docs read this; :func:`validate` checks it against :mod:`warehouse.schema` and the KPI
-catalogue and reports every inconsistency at once, with file and line.
+columns), its derived columns (type, expression, inputs, labels), its detail columns with zh/en
+labels and masks (the columns its rows show on a page, in a drill-through and in exports), its
+breakdown dimensions (category, department, channel, item) and its domain. Per domain: its
+page and detail table. Per page: label, icon, order, domains and (optionally) its own script.
+The compiler, rollups, detail rows, exports, pages, demo and docs read this; :func:`validate`
+checks it against :mod:`warehouse.schema` and the KPI catalogue and reports every
+inconsistency at once, with file and line.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ TYPES: dict[str, type] = {"boolean": Boolean, "float": Float, "integer": Integer
 MASKS = ("none", "redact", "phone", "id", "name")
 # derived-column operators every engine gets from one definition (metrics/derived.py)
 OPERATORS = ("hours_between",)
+# the breakdown dimensions a table may declare (``gongzhi kpi --by``, the pages' breakdowns)
+DIMENSIONS = ("category", "department", "channel", "item")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Derived:
     args: tuple[str, ...] = ()
     builtin: str | None = None
     depends_on: tuple[str, ...] = ()
+    zh: str = ""  # the column's label beside the stored ones (a drill-through's rows)
+    en: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,25 @@ class DetailColumn:
 
 @dataclass(frozen=True)
 class Detail:
-    time: str
+    """The columns a row of the table shows people; ``time`` orders a domain page's rows (a
+    domain's detail table needs one; a table only drilled into from a KPI may go without)."""
+
+    time: str | None
     columns: tuple[DetailColumn, ...]
     personal: bool = False  # rows about persons: every view and export is audited
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A breakdown dimension of a table's rows: ``column`` of the row, or of ``via`` (a table
+    joined on ``key``, the same column in both: a service case's department is its item's)."""
+
+    by: str  # one of DIMENSIONS
+    column: str
+    zh: str
+    en: str
+    via: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,7 @@ class TableSpec:
     months: tuple[str, ...] = ()
     derived: dict[str, Derived] = field(default_factory=dict)
     detail: Detail | None = None
+    breakdowns: tuple[Breakdown, ...] = ()
     domain: str | None = None
     demo: str | None = None  # "module:function" writing its demo sources
     place: str = ""
@@ -136,10 +159,20 @@ class Layer:
         """The table and detail spec a domain's page shows; a clear error when it has none."""
         d = self.domains.get(domain)
         spec = self.tables.get(d.detail) if d and d.detail else None
-        if spec is None or spec.detail is None:
+        if spec is None or spec.detail is None or spec.detail.time is None:
             raise ConfigError([Problem(str(self.folder), f"domain '{domain}' has no detail "
                                                          "table in the semantic layer")])
         return spec.name, spec.detail
+
+    def breakdown(self, table: str, by: str) -> Breakdown | None:
+        spec = self.tables.get(table)
+        return next((b for b in spec.breakdowns if b.by == by), None) if spec else None
+
+    def dimensions_of(self, table: str) -> list[str]:
+        """The dimensions ``table``'s rows can be broken down by, in :data:`DIMENSIONS` order."""
+        spec = self.tables.get(table)
+        have = {b.by for b in spec.breakdowns} if spec else set()
+        return [d for d in DIMENSIONS if d in have]
 
     def ordered_pages(self) -> list[PageSpec]:
         return sorted(self.pages.values(), key=lambda p: (p.order, p.name))
@@ -259,7 +292,7 @@ def _strs(raw: Any) -> tuple[str, ...] | None:
 
 def _table(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> TableSpec:
     at = ("tables", name)
-    known = {"area", "times", "months", "derived", "detail", "domain", "demo"}
+    known = {"area", "times", "months", "derived", "detail", "breakdowns", "domain", "demo"}
     for k in set(raw) - known:
         out.append(Problem(lines.at(*at, k), f"{name}: unknown key '{k}' (known: "
                                              f"{', '.join(sorted(known))})"))
@@ -284,8 +317,10 @@ def _table(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) ->
         if spec is not None:
             derived[spec.name] = spec
     detail = _detail(name, raw["detail"], lines, out) if raw.get("detail") is not None else None
+    breakdowns = _breakdowns(name, raw.get("breakdowns"), lines, out)
     return TableSpec(name=name, area=area, times=times or (), months=months or (),
-                     derived=derived, detail=detail, domain=raw.get("domain"),
+                     derived=derived, detail=detail, breakdowns=breakdowns,
+                     domain=raw.get("domain"),
                      demo=raw.get("demo"), place=lines.at(*at))
 
 
@@ -323,18 +358,23 @@ def _derived(table: str, name: str, d: Any, lines: _Lines, out: list[Problem]
         out.append(Problem(lines.at(*at, "inputs"), f"{table}.{name}: inputs {list(inputs)} "
                                                     f"differ from the expression's {list(args)}"))
     depends = _strs(d.get("depends_on")) or ()
+    label = d.get("label")
+    if label is not None and not (isinstance(label, dict) and label.get("zh") and label.get("en")):
+        out.append(Problem(lines.at(*at, "label"), f"{table}.{name}: label needs zh and en"))
+        label = None
     if typ is None:
         return None
     return Derived(name=name, type=typ, inputs=inputs or args, op=op, args=args,
-                   builtin=builtin if isinstance(builtin, str) else None, depends_on=depends)
+                   builtin=builtin if isinstance(builtin, str) else None, depends_on=depends,
+                   zh=str(label["zh"]) if label else name, en=str(label["en"]) if label else name)
 
 
 def _detail(table: str, raw: Any, lines: _Lines, out: list[Problem]) -> Detail | None:
     at = ("tables", table, "detail")
-    if not isinstance(raw, dict) or not isinstance(raw.get("time"), str) \
+    if not isinstance(raw, dict) or not isinstance(raw.get("time", ""), str) \
             or not isinstance(raw.get("columns"), list):
-        out.append(Problem(lines.at(*at), f"{table}: detail needs 'time' and a list of "
-                                          "'columns'"))
+        out.append(Problem(lines.at(*at), f"{table}: detail needs a list of 'columns' (and "
+                                          "'time', a time column, for a domain's page)"))
         return None
     cols: list[DetailColumn] = []
     for i, c in enumerate(raw["columns"]):
@@ -352,7 +392,45 @@ def _detail(table: str, raw: Any, lines: _Lines, out: list[Problem]) -> Detail |
             out.append(Problem(where, f"{table}.{col}: mask must be one of {', '.join(MASKS)}"))
             mask = "none"
         cols.append(DetailColumn(col, str(c.get("zh") or col), str(c.get("en") or col), mask))
-    return Detail(raw["time"], tuple(cols), bool(raw.get("personal", False)))
+    return Detail(raw.get("time"), tuple(cols), bool(raw.get("personal", False)))
+
+
+def _breakdowns(table: str, raw: Any, lines: _Lines, out: list[Problem]
+                ) -> tuple[Breakdown, ...]:
+    at = ("tables", table, "breakdowns")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        out.append(Problem(lines.at(*at), f"{table}: 'breakdowns' must be a list of "
+                                          "{by, column, zh, en}"))
+        return ()
+    found: list[Breakdown] = []
+    for i, b in enumerate(raw):
+        where = lines.at(*at, i)
+        if not isinstance(b, dict) or not isinstance(b.get("column"), str):
+            out.append(Problem(where, f"{table}: a breakdown needs 'by' and 'column'"))
+            continue
+        by = b.get("by")
+        if by not in DIMENSIONS:
+            out.append(Problem(where, f"{table}.{b['column']}: breakdown 'by' must be one of "
+                                      f"{', '.join(DIMENSIONS)}"))
+            continue
+        if any(f.by == by for f in found):
+            out.append(Problem(where, f"{table}: breakdown by {by} is declared twice"))
+            continue
+        missing = [lang for lang in ("zh", "en") if not str(b.get(lang) or "").strip()]
+        if missing:
+            out.append(Problem(where, f"{table}.{b['column']}: breakdown without a "
+                                      f"{' and '.join(missing)} label"))
+        via, key = b.get("via"), b.get("key")
+        if (via is None) != (key is None) or not isinstance(via or "", str) \
+                or not isinstance(key or "", str):
+            out.append(Problem(where, f"{table}.{b['column']}: 'via' (a table) and 'key' (the "
+                                      "column joining it) go together"))
+            via = key = None
+        found.append(Breakdown(by, b["column"], str(b.get("zh") or b["column"]),
+                               str(b.get("en") or b["column"]), via, key))
+    return tuple(found)
 
 
 def _domain(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> DomainSpec:
@@ -424,6 +502,9 @@ def _check_schema(layer: Layer) -> list[Problem]:
             if ts is None or ts.detail is None:
                 out.append(Problem(d.place, f"domain '{d.name}': detail table '{d.detail}' has "
                                             "no detail columns in the semantic layer"))
+            elif ts.detail.time is None:
+                out.append(Problem(d.place, f"domain '{d.name}': detail table '{d.detail}' "
+                                            "names no detail time (the page's rows need one)"))
     for p in layer.pages.values():
         for dn in p.domains:
             if dn not in layer.domains:
@@ -504,13 +585,34 @@ def _check_table(spec: TableSpec, t: Table, layer: Layer) -> list[Problem]:
                 out.append(Problem(spec.place, f"{n}.{d.name}: depends_on '{dep}' is not a "
                                                "warehouse table"))
     if spec.detail is not None:
-        if spec.detail.time not in spec.times:
+        if spec.detail.time is not None and spec.detail.time not in spec.times:
             out.append(Problem(spec.place, f"{n}: detail time '{spec.detail.time}' is not one "
                                            "of the table's time columns"))
         for dc in spec.detail.columns:
             if dc.column not in t.c:
                 out.append(Problem(spec.place, f"{n}: detail column '{dc.column}' is not a "
                                                "column of the table"))
+    out += _check_breakdowns(spec, t)
+    return out
+
+
+def _check_breakdowns(spec: TableSpec, t: Table) -> list[Problem]:
+    out: list[Problem] = []
+    tables = data_tables()
+    for b in spec.breakdowns:
+        what = f"{spec.name}: breakdown by {b.by}"
+        if b.via is None:
+            if b.column not in t.c:
+                out.append(Problem(spec.place, f"{what}: '{b.column}' is not a column of the "
+                                               "table"))
+            continue
+        other = tables.get(b.via)
+        if other is None:
+            out.append(Problem(spec.place, f"{what}: via '{b.via}' is not a warehouse table"))
+        elif b.column not in other.c or (b.key or "") not in other.c or (b.key or "") not in t.c:
+            out.append(Problem(spec.place, f"{what}: '{b.via}.{b.column}' joined on "
+                                           f"'{b.key}' needs both columns in {b.via} and "
+                                           f"'{b.key}' in {spec.name}"))
     return out
 
 
@@ -532,8 +634,8 @@ def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
     return out
 
 
-__all__ = ["Area", "Derived", "Detail", "DetailColumn", "DomainSpec", "Layer", "PageSpec",
-           "TableSpec", "TopValues", "check_catalog", "load", "problems"]
+__all__ = ["DIMENSIONS", "Area", "Breakdown", "Derived", "Detail", "DetailColumn", "DomainSpec",
+           "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load", "problems"]
 
 
 # -- the docs read it --------------------------------------------------------------------------
@@ -548,8 +650,8 @@ def markdown(layer: Layer) -> str:
     lines = ["| page | title | domains |", "|---|---|---|"]
     lines += [f"| `{p.name}` | {p.zh} / {p.en} | {', '.join(p.domains) or '—'} |"
               for p in layer.ordered_pages()]
-    lines += ["", "| table | domain | area (level) | time columns | derived | detail columns |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| table | domain | area (level) | time columns | derived | detail columns "
+              "| breakdowns |", "|---|---|---|---|---|---|---|"]
     for name in sorted(layer.tables):
         t = layer.tables[name]
         area = f"`{t.area.column}` ({t.area.level})" if t.area else "—"
@@ -557,8 +659,10 @@ def markdown(layer: Layer) -> str:
         derived = ", ".join(f"`{d.name}` = {_expr(d)}" for d in t.derived.values())
         detail = (", ".join(f"{c.zh}" + (f" ({c.mask})" if c.mask != "none" else "")
                             for c in t.detail.columns) if t.detail else "—")
+        breakdowns = ", ".join(f"{b.by}: `{b.via + '.' if b.via else ''}{b.column}`"
+                               for b in t.breakdowns)
         lines.append(f"| `{name}` | {t.domain or '—'} | {area} | {times or '—'} | "
-                     f"{derived or '—'} | {detail} |")
+                     f"{derived or '—'} | {detail} | {breakdowns or '—'} |")
     return "\n".join(lines) + "\n"
 
 

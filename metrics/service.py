@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import ConfigError, NoDivisions, Problem
-from metrics import compiler, rollup
+from metrics import breakdown, compiler, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
@@ -151,6 +151,9 @@ class Metrics:
         for kpi in kpis:
             if group == "month" and not kpi.periodic:
                 continue  # a state has no months
+            if group in breakdown.DIMENSIONS and len(
+                    {m.table for m in kpi.measures().values()}) > 1:
+                continue  # a ratio across two tables has no common category to split by
             for m in kpi.measures().values():
                 for row, spans in plan:
                     for tag, p in spans.items():
@@ -265,8 +268,8 @@ class Metrics:
             return None
         if not job.period.whole_months:
             return None  # rollups are monthly: days and weeks come from the facts
-        if job.scope.level == "grid" or job.group == "grid":
-            return None
+        if job.scope.level == "grid" or job.group not in (None, "street", "community"):
+            return None  # rollups are kept per community and month, not per category
         fam = self.families.get((m.table or "", m.time or ""))
         if fam is None or fam.name not in ready or rollup.measure_key(m) not in fam.measures:
             return None
@@ -351,6 +354,8 @@ class Metrics:
         compared = kpi.periodic
         rows = []
         level = _group_level(group, scope)  # of the rows' areas: a target may not apply there
+        if group in breakdown.DIMENSIONS and kpi.additive:
+            level = "breakdown"  # an area's count target says nothing about one category
         target, warning = target_for(kpi, level)
         area = area or {}
 

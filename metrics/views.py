@@ -111,3 +111,42 @@ def heatmap(m: Metrics, kpi_id: str, scope: Scope, period: Period, months: int =
             frames.append(f.select(pl.col("key").alias("area"), pl.lit(month).alias("month"),
                                    "value", "status"))
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+VERSUS_FIELDS = ("value", "numerator", "denominator", "sample", "status")
+
+
+def versus(m: Metrics, kpi_ids: list[str] | None, scope: Scope, a: Period, b: Period,
+           group: Group = None, viewer: Viewer | None = None) -> pl.DataFrame:
+    """Two periods side by side (A against B, any two: 2026-11 against 2025-11, a YTD
+    against last year's): per KPI (and group), each period's value, numerator, denominator,
+    sample and status with suffix ``_a`` / ``_b``, and ``change`` = A − B (``change_rel``
+    = change / |B|). Each side is the KPI computed for that period alone."""
+    fa = m.compute(kpi_ids, scope, a, group, compare=False, viewer=viewer)
+    fb = m.compute(kpi_ids, scope, b, group, compare=False, viewer=viewer)
+    keep = ["kpi", "key", *VERSUS_FIELDS]
+    meta = ["kpi", "label", "label_en", "domain", "unit", "direction", "target"]
+
+    def side(f: pl.DataFrame, suffix: str) -> pl.DataFrame:
+        if not f.height:
+            return pl.DataFrame(schema={"kpi": pl.String, "key": pl.String,
+                                        **{f"{c}_{suffix}": pl.Float64 for c in VERSUS_FIELDS}})
+        return f.select(keep).with_columns(pl.col("key").cast(pl.String)).rename(
+            {c: f"{c}_{suffix}" for c in VERSUS_FIELDS})
+
+    labels = pl.concat([f.select(meta) for f in (fa, fb) if f.height],
+                       how="vertical_relaxed").unique("kpi", keep="first",
+                                                      maintain_order=True) \
+        if fa.height or fb.height else pl.DataFrame(schema={c: pl.String for c in meta})
+    both = side(fa, "a").join(side(fb, "b"), on=["kpi", "key"], how="full", coalesce=True,
+                              nulls_equal=True)
+    out = both.join(labels, on="kpi", how="left").with_columns(
+        pl.lit(a.label).alias("period_a"), pl.lit(b.label).alias("period_b"),
+        (pl.col("value_a") - pl.col("value_b")).alias("change"))
+    out = out.with_columns(pl.when(pl.col("value_b").abs() > 0)
+                           .then(pl.col("change") / pl.col("value_b").abs())
+                           .otherwise(None).alias("change_rel"))
+    order = {k: i for i, k in enumerate(kpi_ids or m.catalog.kpis)}
+    return out.with_columns(pl.col("kpi").replace_strict(order, default=len(order),
+                                                         return_dtype=pl.Int64).alias("_o")
+                            ).sort("_o", "key", nulls_last=False).drop("_o")

@@ -40,7 +40,7 @@ from sqlalchemy.schema import DDLElement
 from core.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -282,10 +282,20 @@ def _v8_longitude_latitude(conn: Connection) -> None:
                 conn.execute(AddColumn(name, Column(col, Float)))
 
 
+def _v9_drill_indexes(conn: Connection) -> None:
+    """v9: indexes on the time columns drill-through pages read newest first
+    (``warehouse.drill_indexes``); fresh warehouses get them from the table declarations."""
+    from warehouse import drill_indexes
+
+    drill_indexes.create(conn)
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
+# 7 belongs to another change (the gap is kept so both apply in order).
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
-                                     (6, _v6_rows_deleted), (8, _v8_longitude_latitude)]
+                                     (6, _v6_rows_deleted), (8, _v8_longitude_latitude),
+                                     (9, _v9_drill_indexes)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

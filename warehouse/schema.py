@@ -148,6 +148,9 @@ service_cases = _table(
     Column("visits", Integer, info={"range": (0, 100), "default": 0}),
     _rating("rating"),
     Column("rectified", Boolean),
+    # a drill-through's first page reads the period newest first from these (migration 9)
+    Index("ix_service_cases_submitted_at", "submitted_at"),
+    Index("ix_service_cases_completed_at", "completed_at"),
     area="community_code",
 )
 
@@ -179,6 +182,8 @@ grid_events = _table(
     Column("mediated", Boolean),
     *_lonlat(),
     Index("ix_grid_events_grid", "grid_code"),  # grid pages query one grid's events
+    Index("ix_grid_events_reported_at", "reported_at"),  # drill-through pages (migration 9)
+    Index("ix_grid_events_registered_at", "registered_at"),
     area="grid_code",
 )
 

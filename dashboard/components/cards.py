@@ -90,7 +90,8 @@ def no_input_note(row: dict[str, Any], gaps: dict[str, list[str]]) -> Markdown:
 
 def card(row: dict[str, Any], spark: list[float], lang: str,
          gaps: dict[str, list[str]] | None = None,
-         action: Callable[[dict[str, Any]], None] | None = None) -> None:
+         action: Callable[[dict[str, Any]], None] | None = None,
+         view: View | None = None) -> None:
     """One KPI card (native components only: no HTML with data in it)."""
     kpi = data.catalog().kpis.get(row["kpi"])
     label = i18n.pick(row["label"], row["label_en"])
@@ -113,12 +114,17 @@ def card(row: dict[str, Any], spark: list[float], lang: str,
         st.caption(f"{target_text(row, lang)} · "
                    f"{t('card.fresh', t=fmt.fresh(row['fresh_at'], lang))}"
                    f"{no_input_note(row, gaps or {})}")
+        if view is not None and row["value"] is not None:
+            from dashboard.components import drill  # the rows behind the figure
+
+            drill.card_link(view, row["kpi"])
         if action is not None:  # e.g. 督办 on a red card
             action(row)
 
 
 def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str,
-          action: Callable[[dict[str, Any]], None] | None = None) -> None:
+          action: Callable[[dict[str, Any]], None] | None = None,
+          view: View | None = None) -> None:
     """A grid of cards, ``COLUMNS`` per row, in catalogue order."""
     spark: dict[str, list[float]] = {}
     for r in sparklines.sort("kpi", "month").iter_rows(named=True):
@@ -132,7 +138,7 @@ def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str,
             cols = st.columns(COLUMNS)
             for col, row in zip(cols, rows[start:start + COLUMNS], strict=False):
                 with col:
-                    card(row, spark.get(row["kpi"], []), lang, gaps, action)
+                    card(row, spark.get(row["kpi"], []), lang, gaps, action, view)
 
 
 def live_cards(view: View, loader: Loader,
@@ -142,7 +148,7 @@ def live_cards(view: View, loader: Loader,
     open dashboards stay cheap."""
     frame, sparklines = loader(view, view.key)
     updated_caption(view.lang)
-    cards(data.applicable(frame, view.scope.level), sparklines, view.lang, action)
+    cards(data.applicable(frame, view.scope.level), sparklines, view.lang, action, view)
     _watch(view.key.version)
 
 

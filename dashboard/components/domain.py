@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data, i18n, state
-from dashboard.components import cards, filters, geomap, sections, tables
+from dashboard.components import breakdowns, cards, filters, geomap, sections, tables
 from dashboard.i18n import md, t
 from dashboard.state import View
 from metrics import semantic
@@ -71,7 +71,9 @@ def render(domains: tuple[str, ...], page: str) -> None:
         st.subheader(t("domain.heatmap", level=t(f"level.{view.child_level}")))
         sections.heatmap_chart(view, kpi, names)
         st.subheader(t("domain.table", level=t(f"level.{view.child_level}")))
-        tables.ranking_table(view, ranking, names, f"{page}_table")
+        tables.ranking_table(view, ranking, names, f"{page}_table", kpi)
+    breakdowns.breakdown_section(view, kpi, page)
+    breakdowns.versus_section(view, charted, page)
 
     st.subheader(t("domain.section"))
     shown = domains[0]

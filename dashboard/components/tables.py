@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -20,8 +21,10 @@ DOT = {"blue": "🔵", "yellow": "🟡", "red": "🔴", None: "⚪"}
 PAGE_ROWS = 50
 
 
-def ranking_table(view: View, ranking: pl.DataFrame, names: dict[str, str], key: str) -> None:
-    """Areas × KPIs with coloured dots; selecting a row narrows the view to that area."""
+def ranking_table(view: View, ranking: pl.DataFrame, names: dict[str, str], key: str,
+                  kpi: str | None = None) -> None:
+    """Areas × KPIs with coloured dots; selecting a row narrows the view to that area; with
+    ``kpi``, each row links to the rows behind that KPI in its area."""
     level = view.child_level
     if level is None or ranking.is_empty():
         return
@@ -38,9 +41,18 @@ def ranking_table(view: View, ranking: pl.DataFrame, names: dict[str, str], key:
     rows = [{area: names.get(c, c), **{v: cells[c].get(v, "—") for v in labels.values()}}
             for c in codes]
     frame = pl.DataFrame(rows, schema={area: pl.String, **{v: pl.String for v in labels.values()}})
+    config: dict[str, Any] = {}
+    if kpi is not None:
+        from dashboard.components import drill
+
+        link = t("col.rows_link")
+        frame = frame.with_columns(pl.Series(link, [drill.url(view, kpi, area=(level, c))
+                                                    for c in codes], dtype=pl.String))
+        config[link] = st.column_config.LinkColumn(display_text=t("drill.open"))
     widget = f"{key}_{view.scope.code}_{view.period}"
     st.dataframe(frame, hide_index=True, key=widget, on_select=functools.partial(
-        state.on_table_select, widget, codes, level), selection_mode="single-row")
+        state.on_table_select, widget, codes, level), selection_mode="single-row",
+        column_config=config)
 
 
 def detail_table(view: View, domain: str) -> None:

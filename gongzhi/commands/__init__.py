@@ -1,3 +1,14 @@
 """Sub-commands of ``gongzhi``; each module registers its commands on the group."""
 
-from gongzhi.commands import bulletin, cycle, data, kpi, rank, repair, run, targets, users  # noqa: F401
+from gongzhi.commands import (  # noqa: F401
+    bulletin,
+    cycle,
+    data,
+    drill,
+    kpi,
+    rank,
+    repair,
+    run,
+    targets,
+    users,
+)

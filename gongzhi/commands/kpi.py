@@ -16,9 +16,17 @@ JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "targe
              "period", "scope", "sample", "delta_prev", "delta_yoy")
 # grouped output adds the group's code (``key``) and its name (``key_name``) beside it
 GROUP_KEYS = ("key", "key_name")
-GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格", "month": "月份"},
+GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格", "month": "月份",
+                      "category": "类别", "department": "部门", "channel": "渠道",
+                      "item": "事项"},
                "en": {"street": "street", "community": "community", "grid": "grid",
-                      "month": "month"}}
+                      "month": "month", "category": "category", "department": "department",
+                      "channel": "channel", "item": "item"}}
+BY = ["street", "community", "grid", "month", "category", "department", "channel", "item"]
+# ``--vs``: each period's figures with suffix _a / _b, and the change A − B
+VERSUS_KEYS = ("kpi", "label", "unit", "period_a", "period_b", "value_a", "value_b",
+               "numerator_a", "numerator_b", "denominator_a", "denominator_b", "sample_a",
+               "sample_b", "status_a", "status_b", "change", "change_rel")
 
 
 @cli.command()
@@ -28,8 +36,12 @@ GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格
 @click.option("--period", default=None,
               help="2024-05 | 2024-Q2 | 2024 | 2024-W19 | 2024-05-10 (default: last month)")
 @click.option("--kpi", "kpi_ids", multiple=True, help="KPI id (repeatable; default: all)")
-@click.option("--by", "group", type=click.Choice(["street", "community", "grid", "month"]),
-              default=None, help="one row per street, community, grid or month")
+@click.option("--by", "group", type=click.Choice(BY), default=None,
+              help="one row per street, community, grid or month, or per category, "
+                   "department, channel or item where the KPI's table has one")
+@click.option("--ytd", is_flag=True, help="year to date (累计) through the period's month")
+@click.option("--vs", "versus", default=None,
+              help="a second period B: both side by side with the change A − B")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", envvar="GONGZHI_LANG",
               show_envvar=True, help="language of the table (default zh)")
@@ -38,8 +50,8 @@ GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格
                    "staff see only their own area")
 @pass_ctx
 def kpi(ctx: Context, street: str | None, community: str | None, grid: str | None,
-        period: str | None, kpi_ids: tuple[str, ...], group: str | None, fmt: str,
-        lang: str, username: str | None) -> None:
+        period: str | None, kpi_ids: tuple[str, ...], group: str | None, ytd: bool,
+        versus: str | None, fmt: str, lang: str, username: str | None) -> None:
     """Compute governance KPIs with status (blue/yellow/red) and deltas."""
     import datetime as dt
 
@@ -65,6 +77,13 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
         scope = m.district()
     today: dt.date = to_local(utcnow()).date()
     p = periods.parse(period) if period else periods.latest_complete("month", today)
+    if ytd:
+        p = periods.to_date(p)
+    if versus is not None:
+        b = periods.parse(versus)
+        _versus(ctx, m, list(kpi_ids) or None, scope, p, periods.to_date(b) if ytd else b,
+                group, viewer, fmt, lang)
+        return
     try:
         frame = m.compute(list(kpi_ids) or None, scope, p, group,  # type: ignore[arg-type]
                           viewer=viewer)
@@ -94,16 +113,83 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     _table(rows, scope.name, p.label, group, lang)
 
 
+def _versus(ctx: Context, m: Any, ids: list[str] | None, scope: Any, a: Any, b: Any,
+            group: str | None, viewer: Any, fmt: str, lang: str) -> None:
+    """``--vs B``: periods A and B side by side (metrics.views.versus)."""
+    from gongzhi.commands.access import deny
+    from metrics import format as fmtv
+    from metrics import views
+    from metrics.access import AccessDenied
+
+    try:
+        frame = views.versus(m, ids, scope, a, b, group, viewer=viewer)  # type: ignore[arg-type]
+    except AccessDenied as e:
+        if viewer is None:
+            raise
+        deny(ctx, viewer, "kpi", {"scope": scope.key(), "period": a.label,
+                                  "vs": b.label}, why=str(e))
+    rows = frame.to_dicts()
+    extra: list[str] = []
+    if group:
+        names = _group_names(m, group, [r["key"] for r in rows])
+        for r in rows:
+            r["key_name"] = names.get(r["key"], r["key"])
+        extra = list(GROUP_KEYS)
+    keys = [*VERSUS_KEYS, *extra]
+    if fmt == "json":
+        click.echo(json.dumps([{k: r.get(k) for k in keys} for r in rows],
+                              ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: safe_cell(r.get(k)) for k in keys})
+        click.echo(buf.getvalue().rstrip("\n"))
+        return
+    zh = lang == "zh"
+    click.echo(f"{scope.name} · {a.label} vs {b.label}")
+    out = [{"kpi": r["label"] if zh else r["label_en"], "key": r.get("key_name") or "",
+            "a": fmtv.value(r["value_a"], r["unit"], lang),
+            "b": fmtv.value(r["value_b"], r["unit"], lang),
+            "change": fmtv.delta(r["change"], r["unit"], lang),
+            "sa": fmtv.status(r["status_a"], lang), "sb": fmtv.status(r["status_b"], lang)}
+           for r in rows]
+    cols = ["kpi"] + (["key"] if group else []) + ["a", "sa", "b", "sb", "change"]
+    word = GROUP_WORDS[lang].get(group or "", "")
+    headers = {"kpi": "指标" if zh else "KPI", "key": word, "a": a.label, "b": b.label,
+               "sa": "状态" if zh else "status", "sb": "状态" if zh else "status",
+               "change": "变化" if zh else "change"}
+    echo_table(out, cols, headers)
+
+
 def _group_names(m: Any, group: str, keys: list[Any]) -> dict[Any, str]:
-    """Names of the groups' codes (months name themselves); a name shared by two areas gets
-    its code beside it, so no two rows of a table look the same."""
-    if group == "month":
-        return {}
+    """Names of the groups' codes (months and categories name themselves; an item gets its
+    name); a name shared by two areas gets its code beside it, so no two rows of a table
+    look the same. Rows without a category are 未填 (none)."""
+    if group == "item":
+        return {k: (v if v else "未填") for k, v in _item_names(m, keys).items()}
+    if group in ("month", "category", "department", "channel"):
+        return {None: "未填"} if None in keys else {}
     d = m.divisions()
     label = dict(zip(d["code"], d["short_name"].fill_null(d["name"]), strict=True))
     names = {k: label.get(k) or str(k) for k in keys if k is not None}
     shared = {n for n in names.values() if list(names.values()).count(n) > 1}
     return {k: f"{n} ({k})" if n in shared else n for k, n in names.items()}
+
+
+def _item_names(m: Any, keys: list[Any]) -> dict[Any, str]:
+    from sqlalchemy import select
+
+    from warehouse.schema import service_items
+
+    si = service_items.c
+    wanted = [k for k in keys if k is not None]
+    with m.engine.connect() as conn:
+        found = dict(conn.execute(select(si.item_code, si.item_name)
+                                  .where(si.item_code.in_(wanted))).all()) if wanted else {}
+    return {k: found.get(k) or (k or "") for k in keys}
 
 
 def _plain(v: Any) -> Any:

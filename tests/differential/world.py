@@ -144,8 +144,10 @@ def generate(seed: int, scale: float = 1.0) -> World:
     w = World(seed, divisions, communities, grids)
     n = lambda base: max(1, int(base * scale))  # noqa: E731
 
+    # departments without drawing (the draws stay those of earlier seeds); one item has none
     items = [{"item_code": f"I{i}", "item_name": f"事项{i}", "online_capable": r.random() < 0.7,
-              "promised_days": d} for i, d in enumerate([0, 1, 3, 5, 10, None, 3])]
+              "promised_days": d, "department": ("区公安分局", "区民政局", None)[i % 3]}
+             for i, d in enumerate([0, 1, 3, 5, 10, None, 3])]
     w.tables["service_items"] = pl.DataFrame(items)
     cases = []
     for i in range(n(1500)):

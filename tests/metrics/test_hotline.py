@@ -47,3 +47,68 @@ def test_response_hours_is_a_kpi_parameter(tmp_path: Path, sqlite_url: str) -> N
         again = Metrics(m.engine, catalog, use_rollups=use_rollups)
         row = again.compute(["hotline.response_rate"], again.district(), may).row(0, named=True)
         assert (row["numerator"], row["denominator"]) == _in_time(30)
+
+
+# the channel each source word of the case means (the hotline table's synonyms, DESIGN §3)
+CHANNEL = {"电话": "phone", "phone": "phone", "微信": "wechat", "wechat": "wechat",
+           "网站": "web", "APP": "app"}
+
+
+def _may_rows(street: str | None = None) -> list[dict[str, object]]:
+    """The case's May requests (local wall times), optionally of one street's communities."""
+    rows = [r for r in load_case(CASES / "hotline.yaml")["tables"]["hotline_requests"]
+            if r["received_at"].startswith("2024-05")]
+    if street is not None:
+        rows = [r for r in rows if str(r.get("community_code") or "").startswith(street[:9])]
+    return rows
+
+
+def test_hotline_breakdowns_by_category_and_channel(tmp_path: Path, warehouse_url: str
+                                                    ) -> None:
+    """12345 requests break down by their category and channel (declared in the semantic
+    layer); groups equal counts of the case's rows and add up to the total, a request without
+    a community included at the district."""
+    from collections import Counter
+
+    from metrics.compiler import Scope
+
+    m = materialize(load_case(CASES / "hotline.yaml"), tmp_path / "w", warehouse_url)
+    may = periods.parse("2024-05")
+    street = Scope("street", "420606001000", "汉江街道")
+    for scope, rows in ((m.district(), _may_rows()), (street, _may_rows("420606001000"))):
+        for dim, value in (("category", lambda r: r["category"]),
+                           ("channel", lambda r: CHANNEL[r["channel"]])):
+            got = m.compute(["hotline.requests"], scope, may, dim, compare=False)
+            want = Counter(value(r) for r in rows)
+            assert {r["key"]: r["value"] for r in got.to_dicts()} == want, (scope, dim)
+            assert sum(want.values()) == len(rows)
+    # a rate by channel: in time (≤ 24 h) over the requests, channel by channel
+    got = m.compute(["hotline.response_rate"], m.district(), may, "channel", compare=False)
+    assert {r["key"]: (r["numerator"], r["denominator"]) for r in got.to_dicts()} == {
+        "phone": (2, 2), "wechat": (1, 2), "web": (1, 1), "app": (0, 1)}
+    m.engine.dispose()
+
+
+def test_hotline_rows_of_one_category_are_masked(tmp_path: Path, sqlite_url: str) -> None:
+    """The rows behind 物业管理's requests: exactly the case's, newest first, with the free text
+    masked and the derived response hours labelled beside them."""
+    from metrics import drill
+
+    m = materialize(load_case(CASES / "hotline.yaml"), tmp_path / "w", sqlite_url)
+    may = periods.parse("2024-05")
+    kpi = m.catalog.get("hotline.requests")
+    fig = drill.Figure("hotline.requests", "measure", m.district(), may, "category", "物业管理")
+    frame, spec = drill.rows(m.engine, kpi, fig)
+    want = sorted((r for r in _may_rows() if r["category"] == "物业管理"),
+                  key=lambda r: str(r["received_at"]), reverse=True)
+    assert frame["request_id"].to_list() == [r["request_id"] for r in want]
+    assert all("13812348000" not in str(v) for v in frame["content"].to_list())
+    assert "138****8000" in str(frame.filter(frame["request_id"] == "R1")["content"][0])
+    assert ("title", "诉求标题", "Title") in spec
+    rate = m.catalog.get("hotline.response_rate")
+    frame, spec = drill.rows(m.engine, rate, drill.Figure("hotline.response_rate", "numerator",
+                                                          m.district(), may))
+    assert ("hours_to_respond", "响应时长(小时)", "Hours to respond") in spec
+    hours = dict(zip(frame["request_id"], frame["hours_to_respond"], strict=True))
+    assert hours == {"R1": 6.0, "R3": 24.0, "R5": 1.0, "R7": 1.5}
+    m.engine.dispose()

@@ -162,3 +162,51 @@ def test_the_docs_show_the_layer_as_it_is() -> None:
         "docs/architecture.md is stale: run `python -m metrics.semantic`")
     for name in semantic.load().tables:
         assert f"| `{name}` |" in text
+
+
+def test_breakdowns_drill_columns_and_the_drill_page_are_declared_and_checked(
+        tmp_path: Path) -> None:
+    """The breakdown dimensions, the drill-through's columns and derived labels are the layer's
+    (no table of them in code); a wrong declaration is refused with its file and line."""
+    layer = semantic.load()
+    assert layer.dimensions_of("service_cases") == ["department", "channel", "item"]
+    assert layer.breakdown("service_cases", "department") == semantic.Breakdown(
+        "department", "department", "部门", "Department", via="service_items", key="item_code")
+    assert layer.dimensions_of("hotline_requests") == ["category", "channel"]
+    assert layer.dimensions_of("volunteers") == []
+    assert layer.derived("hotline_requests", "hours_to_respond").zh == "响应时长(小时)"
+    for k in load_catalog().kpis.values():  # every table a KPI counts has drill columns
+        for m in k.measures().values():
+            assert m.table is None or layer.tables[m.table].detail is not None, (k.id, m.table)
+    drill = layer.pages["drill"]
+    assert (drill.domains, drill.script, drill.zh) == ((), "screens/drill.py", "明细核查")
+    assert [p.name for p in layer.ordered_pages()][-1] == "drill"
+
+    folder = tmp_path / "semantic"
+    shutil.copytree(LAYER, folder)
+    gov, hot, dr = folder / "gov.yaml", folder / "hotline.yaml", folder / "drill.yaml"
+    gov.write_text(gov.read_text(encoding="utf-8").replace(
+        "{by: channel, column: channel, zh: 办理渠道, en: Channel}",
+        "{by: channel, column: chanel, zh: 办理渠道, en: Channel}").replace(
+        "via: service_items, key: item_code", "via: service_itemz, key: item_code"),
+        encoding="utf-8")
+    hot.write_text(hot.read_text(encoding="utf-8").replace(
+        "{by: channel, column: channel, zh: 渠道, en: Channel}",
+        "{by: source, column: channel, zh: 渠道}").replace(
+        "{by: category, column: category, zh: 诉求类别, en: Category}",
+        "{by: category, column: category, zh: 诉求类别}"), encoding="utf-8")
+    dr.write_text(dr.read_text(encoding="utf-8").replace(", script: screens/drill.py", ""),
+                  encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        semantic.load(folder)
+    msg = str(e.value)
+    assert "service_cases: breakdown by channel: 'chanel' is not a column of the table" in msg
+    assert "service_cases: breakdown by department: via 'service_itemz' is not a " \
+           "warehouse table" in msg
+    line = _line(hot, "{by: source, column: channel")
+    assert (f"{hot}:{line}: hotline_requests.channel: breakdown 'by' must be one of category, "
+            "department, channel, item") in msg
+    line = _line(hot, "{by: category, column: category, zh: 诉求类别}")
+    assert f"{hot}:{line}: hotline_requests.category: breakdown without a en label" in msg
+    assert f"{dr}:" in msg and "page 'drill' must list its domains (or name its own script)" \
+        in msg
