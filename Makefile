@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean bench-screen
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -76,6 +76,12 @@ bench-office: install
 BENCH_SCALE ?= 67
 bench-drill: install
 	$(BIN)/python -m benchmarks.bench_drill --scale $(BENCH_SCALE)
+
+# The 首屏 big screen turning for SCREEN_MINUTES (30) on the bench warehouse: server RSS flat.
+SCREEN_MINUTES ?= 30
+bench-screen: install
+	$(BIN)/python -m benchmarks.bench_screen --config $(BENCH_CONFIG) --period $(BENCH_PERIOD) \
+		--minutes $(SCREEN_MINUTES)
 
 clean:
 	rm -rf $(VENV) var benchmarks/out benchmarks/.venv-dlt benchmarks/data

@@ -30,6 +30,7 @@ from core.bulletin_settings import BulletinSettings, parse_bulletin
 from core.cron import schedule_problems
 from core.errors import ConfigError, Problem
 from core.mapsettings import MapSettings, parse_map
+from core.screen_settings import ScreenSettings, parse_screen
 from core.timezone import LOCAL_TZ
 
 DEFAULT_CONFIG = Path("config/gongzhi.toml")
@@ -179,7 +180,7 @@ class DashboardSettings:
 
 # Sections a config may hold; [users] and [roles] are refused with a word on where they live.
 SECTIONS = ("warehouse", "sources", "scheduler", "auth", "dashboard", "privacy", "calendar",
-            "bulletin", "alerting", "alerts", "tasks", "map", "ingest")
+            "bulletin", "alerting", "alerts", "tasks", "map", "ingest", "screen")
 NOT_HERE = {
     "users": "accounts live in the warehouse, not the config: use `gongzhi users add`",
     "roles": "the roles are fixed (leader, street_staff, community_staff) and each sees its "
@@ -205,6 +206,7 @@ class Settings:
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     bulletin: BulletinSettings = field(default_factory=BulletinSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)  # [screen], the 首屏
     raw: dict[str, Any] = field(default_factory=dict)
     pseudonym_key_file: Path | None = None  # [privacy] key_file; the environment wins
     alerting: AlertingSettings = field(default_factory=AlertingSettings)  # [[alerts]] …
@@ -342,6 +344,8 @@ def settings_from_dict(
                               check_schedule=check_schedules)
     map_settings, map_problems = parse_map(data.get("map"), lines.top("map"))
     problems += map_problems
+    screen, screen_problems = parse_screen(data.get("screen"), lines.top("screen"))
+    problems += screen_problems
 
     sources: list[SourceSpec] = []
     raw_sources = data.get("sources", [])
@@ -374,7 +378,8 @@ def settings_from_dict(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
         sources=sources, scheduler=sched,
         calendar=calendar, ingest=ingest, auth=auth, dashboard=dashboard, bulletin=bulletin,
-        map=map_settings, raw=data, pseudonym_key_file=key_file, alerting=alerting, tasks=tasks,
+        map=map_settings, screen=screen, raw=data, pseudonym_key_file=key_file,
+        alerting=alerting, tasks=tasks,
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import ConfigError, NoDivisions, WarehouseError
 from dashboard import auth, data, i18n, state
-from dashboard.components import domain, filters, outage
+from dashboard.components import bigscreen, domain, filters, outage, screen_style
 from dashboard.i18n import Markdown, t
 from metrics import semantic
 from metrics.access import AccessDenied, Viewer
@@ -30,21 +30,24 @@ st.set_page_config(page_title=i18n.STRINGS["app.page_title"]["zh"], page_icon="�
 # before the data page, and kept when the layer is broken (they read the warehouse only).
 WORK_PAGES = [("tasks", "screens/tasks.py", ":material/assignment:"),
               ("alerts", "screens/alerts.py", ":material/notifications:")]
+# The 首屏 wall, last: a fixed page (its path is code, bigscreen.PATH, and ?screen=1 routes to
+# it), kept when the layer is broken like the data page (it says so on the wall instead).
+SCREEN_PAGE = (bigscreen.PATH, "screens/screen.py", ":material/tv:")
 
 
 def _pages() -> list[tuple[str, str, str]]:
     """The overview and the data page, with one page per semantic-layer page between them
     (config/semantic: title, icon, order, domains; screens/domain.py unless it names a
-    script), then the 督办 and 预警记录 pages. A broken layer leaves those and the data page
-    only, and says why."""
+    script), then the 督办 and 预警记录 pages, the data page and the 首屏 wall. A broken layer
+    leaves the fixed pages only, and says why."""
     try:
         domains = [(p.name, p.script, p.icon) for p in semantic.load().ordered_pages()]
     except ConfigError as e:
         log.warning("semantic layer: %s", e)
         st.error(t("err.config", detail=str(e)))
-        return [*WORK_PAGES, ("data", "screens/runs.py", ":material/database:")]
+        return [*WORK_PAGES, ("data", "screens/runs.py", ":material/database:"), SCREEN_PAGE]
     return [("overview", "screens/overview.py", ":material/dashboard:"), *domains,
-            *WORK_PAGES, ("data", "screens/runs.py", ":material/database:")]
+            *WORK_PAGES, ("data", "screens/runs.py", ":material/database:"), SCREEN_PAGE]
 
 
 def _title(name: str) -> str:
@@ -52,15 +55,17 @@ def _title(name: str) -> str:
     return i18n.pick(page.zh, page.en) if page else str(t(f"nav.{name}"))
 
 
-def _prepare(user: Viewer) -> None:
-    """Filters and the view; without a division list the KPI pages report 'no data'."""
+def _prepare(user: Viewer, wall: bool = False) -> None:
+    """Filters and the view; without a division list the KPI pages report 'no data'. The
+    big screen (``wall``) takes its area from the link and the sign-in, with no sidebar."""
     key = data.key(user)
     data.allowed_scope(key)  # raises when the warehouse has no district yet
     units = data.units(key)
     state.open_on_data(key)
     state.sanitize(units, user)
-    with st.sidebar:
-        filters.sidebar(units, data.names(key), user.level)
+    if not wall:
+        with st.sidebar:
+            filters.sidebar(units, data.names(key), user.level)
     state.raise_misfit()  # a link naming areas that do not nest: say so, show no figures
     state.build_view(user, key)
 
@@ -94,8 +99,13 @@ def _show(e: Exception) -> None:
 
 def main() -> None:
     state.load_from_url()
-    with st.sidebar:
-        filters.language()
+    wall = bigscreen.requested()  # the 首屏 big screen: no sidebar, menus or chrome
+    if wall:
+        screen_style.wall()
+    else:
+        screen_style.phone()
+        with st.sidebar:
+            filters.language()
     try:
         user = auth.current_user()
     except Exception as e:  # no warehouse or config: say so instead of a sign-in form
@@ -104,27 +114,33 @@ def main() -> None:
         return
     # built before sign-in too (hidden): the page asked for is where a sign-in returns
     pages = _pages()
+    # /?screen=1 makes the wall the default page (a default page's own path would not be
+    # found: /screen keeps the first page as the default); the menu is hidden on the wall
+    default = (bigscreen.PATH if wall and bigscreen.at_root([p[0] for p in pages])
+               else pages[0][0])
     nav = st.navigation([
         st.Page(path, title=_title(name), icon=icon, url_path=name,
-                default=name == pages[0][0]) for name, path, icon in pages],
-        position="sidebar" if user is not None else "hidden")
+                default=name == default) for name, path, icon in pages],
+        position="sidebar" if user is not None and not wall else "hidden")
     if user is None:
         auth.sign_in_page(nav.url_path)
         return
     state.forget_view()
     try:
-        st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
-                             area=t(f"role.{user.role}")))
-        if auth.open_access():
-            st.sidebar.caption(t("auth.open"))
-        elif st.sidebar.button(t("auth.sign_out"), key="auth_sign_out"):
-            auth.sign_out()  # stops the run: the browser goes to the sign-in page
-        _prepare(user)
+        if not wall:
+            st.sidebar.caption(t("user.signed_in", name=auth.display_name(user),
+                                 area=t(f"role.{user.role}")))
+            if auth.open_access():
+                st.sidebar.caption(t("auth.open"))
+            elif st.sidebar.button(t("auth.sign_out"), key="auth_sign_out"):
+                auth.sign_out()  # stops the run: the browser goes to the sign-in page
+        _prepare(user, wall)
     except Exception as e:  # the KPI pages say what is wrong; the data page still works
         log.warning("dashboard filters unavailable: %s", e)
         auth.record_denial(user, e)
         state.fail(e)
-    state.write_url()
+    if not wall:  # the wall keeps the link it was given (its period, or none: the latest)
+        state.write_url()
     st.session_state[state.KPI_USED] = False
     st.session_state[domain.PAGE_KEY] = nav.url_path  # which page screens/domain.py draws
     try:
@@ -136,7 +152,7 @@ def main() -> None:
             log.exception("dashboard page failed")
             auth.record_denial(user, e)
         _show(e)
-    if not st.session_state.get(state.KPI_USED):
+    if not wall and not st.session_state.get(state.KPI_USED):
         state.set_param("kpi", state.NONE)
 
 main()

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import divisions, reasons
 from core.errors import ConfigError, NoDivisions, Problem
 from core.settings import Settings, load_settings
-from metrics import calendar, detail, geo, latest, periods, semantic, views
+from metrics import calendar, detail, geo, latest, periods, semantic, ticker, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -257,6 +257,20 @@ def domain_page(k: Key, domain: str, scope: Scope, period: str) -> views.DomainP
 
 
 @cached
+def _domain_board(k: Key, domain: str, level: str, code: str, name: str,
+                  period: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    _check(k, scope)
+    return _plain(views.domain_board(metrics(), domain, scope, periods.parse(period),
+                                     viewer=k.viewer))
+
+
+def domain_board(k: Key, domain: str, scope: Scope, period: str) -> pl.DataFrame:
+    """A domain's KPIs by community (grid in a community) where targets hold there."""
+    return _domain_board(k, domain, scope.level, scope.code, scope.name, period)
+
+
+@cached
 def _heatmap(k: Key, kpi: str, level: str, code: str, name: str, period: str) -> pl.DataFrame:
     scope = Scope(level, code, name)
     _check(k, scope)
@@ -308,6 +322,19 @@ def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
     cat = catalog()
     ids = [k for k in frame["kpi"].unique(maintain_order=True) if level in cat.get(k).scopes]
     return frame.filter(pl.col("kpi").is_in(ids))
+
+
+@cached
+def _latest_events(k: Key, level: str, code: str, per_kind: int) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return ticker.latest_events(metrics().engine, scope, per_kind, viewer=k.viewer)
+
+
+def latest_events(k: Key, scope: Scope, per_kind: int) -> pl.DataFrame:
+    """The newest grid events, service cases and runs of ``scope`` (the big screen's ticker;
+    a few short rows, per data version)."""
+    return _latest_events(k, scope.level, scope.code, per_kind)
 
 
 # -- detail rows -------------------------------------------------------------------------------

@@ -87,6 +87,17 @@ def domain_page(m: Metrics, domain: str, scope: Scope, period: Period,
                       ranking=ranking)
 
 
+def domain_board(m: Metrics, domain: str, scope: Scope, period: Period,
+                 viewer: Viewer | None = None) -> pl.DataFrame:
+    """A domain's KPIs by community (by grid inside a community) where their targets hold at
+    that level, with status: the three-colour board of one domain (the big screen's counts)."""
+    group: Group = "community" if scope.level in ("district", "street") else CHILD.get(scope.level)
+    ids = [k for k in domain_ids(m, domain) if group in m.catalog.get(k).target_levels]
+    if group is None or not ids:
+        return pl.DataFrame(schema={"kpi": pl.String, "key": pl.String, "status": pl.String})
+    return m.compute(ids, scope, period, group, compare=False, viewer=viewer)
+
+
 def heatmap(m: Metrics, kpi_id: str, scope: Scope, period: Period, months: int = 12,
             viewer: Viewer | None = None) -> pl.DataFrame:
     """One KPI by the areas one level down × month (the street × month heatmap)."""

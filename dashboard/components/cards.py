@@ -132,11 +132,13 @@ def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str,
             spark.setdefault(r["kpi"], []).append(float(r["value"]))
     rows = frame.to_dicts()
     gaps = data.input_warnings()
-    for start in range(0, len(rows), COLUMNS):
-        cols = st.columns(COLUMNS)
-        for col, row in zip(cols, rows[start:start + COLUMNS], strict=False):
-            with col:
-                card(row, spark.get(row["kpi"], []), lang, gaps, action, view)
+    # one keyed container, so that phones can set the cards two to a row (screen_style.PHONE_CSS)
+    with st.container(key="kpi_cards"):
+        for start in range(0, len(rows), COLUMNS):
+            cols = st.columns(COLUMNS)
+            for col, row in zip(cols, rows[start:start + COLUMNS], strict=False):
+                with col:
+                    card(row, spark.get(row["kpi"], []), lang, gaps, action, view)
 
 
 def live_cards(view: View, loader: Loader,
@@ -148,6 +150,12 @@ def live_cards(view: View, loader: Loader,
     updated_caption(view.lang)
     cards(data.applicable(frame, view.scope.level), sparklines, view.lang, action, view)
     _watch(view.key.version)
+
+
+def watch(drawn_version: int) -> None:
+    """Rerun the app (no reload) once a run has changed the data drawn at ``drawn_version``:
+    the fragment the live cards use, for other live views (the big screen)."""
+    _watch(drawn_version)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

@@ -181,10 +181,11 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
     spec: dict[str, Any] = alt.layer(*layers).project(**proj.to_dict()).properties(
         width=width, height=height).to_dict()
     values = {AREAS: payload.features, OUTLINE: payload.outline}
-    for layer in spec["layer"]:
-        name = (layer.get("data") or {}).get("name")
+    # a lone polygon layer (no outline, no bins: the 首屏) has its data hoisted to the top
+    for part in [spec, *spec["layer"]]:
+        name = (part.get("data") or {}).get("name")
         if name in values:
-            layer["data"] = {"values": values[name]}
+            part["data"] = {"values": values[name]}
     return spec
 
 

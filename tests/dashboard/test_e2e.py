@@ -247,3 +247,23 @@ def test_every_page_works_on_the_demo_and_screenshots(chromium: Any,
                 pg.screenshot(path=str(out))
                 assert out.stat().st_size > 20_000
         ctx.close()
+        # the 首屏 big screen at 1920×1080, and the overview on a phone (390×844)
+        wall = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        pg = wall.new_page()
+        pg.set_default_timeout(30_000)
+        pg.goto(f"{base}/screen")
+        pg.locator(".st-key-screen_ticker").wait_for()
+        pg.locator('[class*="st-key-screencard_"]').first.wait_for()
+        pg.wait_for_timeout(800)
+        assert pg.locator('[data-testid="stException"]').count() == 0
+        pg.screenshot(path=str(shots / "screen.png"))
+        wall.close()
+        phone = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                     has_touch=True, device_scale_factor=2, locale="zh-CN")
+        pg = phone.new_page()
+        pg.set_default_timeout(30_000)
+        pg.goto(f"{base}/")
+        browser.wait_cards(pg, 3)
+        pg.wait_for_timeout(800)
+        pg.screenshot(path=str(shots / "phone.png"))
+        phone.close()

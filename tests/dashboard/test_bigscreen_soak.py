@@ -1,0 +1,26 @@
+"""The big screen left turning (shortened from ``make bench-screen``'s 30 minutes to one): the
+server's memory stays flat once every domain has been on the wall, the wall keeps turning and
+never shows an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_screen import BAR_GROWTH_MB, soak
+from tests.dashboard import browser
+from tests.dashboard.conftest import PERIOD, build_case_warehouse
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_minute_of_turning_keeps_the_server_flat(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    browser.require_browser()
+    cfg = build_case_warehouse(tmp_path_factory.mktemp("screen_soak"))
+    result = soak(Path(cfg), minutes=1.0, rotate=2.0, every=5.0, period=PERIOD,
+                  log=cfg.parent / "serve.log")
+    assert result["domains"] >= 4 and result["turns"] >= 8, result
+    assert result["errors_seen"] == 0, result
+    assert result["rss_growth_mb"] <= BAR_GROWTH_MB, result
