@@ -90,31 +90,6 @@ html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
 .st-key-screen_panel_cards [data-testid="stColumn"] [data-testid="stVerticalBlock"],
 [class*="st-key-screencard_"] { height: 100% !important; }
 [class*="st-key-screencard_"] { justify-content: center; }
-[class*="st-key-screencard_"] [data-testid="stMetricDelta"] { font-size: 1.25rem; }
-[class*="st-key-screencard_"] [data-testid="stMetricDelta"] svg { width: 1.25rem;
-  height: 1.25rem; }
-[class*="st-key-screencard_"] [data-testid="stCaptionContainer"] p { font-size: 1.25rem;
-  color: #9fb8e6; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) table { width: 100%;
-  font-size: 1.75rem; border-collapse: collapse; }
-.st-key-screen_panel_red_black table { font-size: 1.5rem; }
-:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) th {
-  color: #9fb8e6 !important; font-size: 1.25rem; }
-:is(.st-key-screen_panel_ranking, .st-key-screen_panel_red_black) :is(td, th) {
-  border: none !important; border-bottom: 0.06rem solid #1f3c7a !important;
-  padding: 0.2rem 0.5rem !important; background: transparent !important; }
-[class*="st-key-screen_panel_"] [data-testid="stMarkdownContainer"] { overflow: hidden; }
-:is(.st-key-screen_panel_tasks, .st-key-screen_panel_alerts) li { font-size: 1.375rem;
-  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-[class*="st-key-screen_count_"] p { text-align: center; margin: 0; }
-[class*="st-key-screen_count_"] strong { font-size: 3.5rem; font-weight: 700;
-  line-height: 1.15; }
-[class*="st-key-screen_count_"] [data-testid="stCaptionContainer"] p { font-size: 1.375rem;
-  color: #b7cdf2; }
-.st-key-screen_count_blue strong { color: #3d9bff; }
-.st-key-screen_count_yellow strong { color: #ffc53d; }
-.st-key-screen_count_red strong { color: #ff4d4f; }
-.st-key-screen_count_none strong { color: #8a97b3; }
 /* the columns fill the wall between the title bar and the ticker; panels share the height */
 .st-key-screen_body { height: calc(100vh - 10.5rem) !important; }
 .st-key-screen_body > [data-testid="stLayoutWrapper"],
