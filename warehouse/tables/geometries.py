@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Column, Date, Engine, Float, Index, String, Text, func, select
+from sqlalchemy import Column, Date, Engine, Float, Index, String, func, select
 
 from core.divisions import LEVELS
 from warehouse.schema import DIMENSION, _table
@@ -26,7 +26,9 @@ geometries = _table(
     Column("vintage", Date, primary_key=True),
     Column("level", String(16), nullable=False, info={"enum": LEVELS}),
     # GeoJSON geometry text, WGS84; coordinates are code-like text (never redacted)
-    Column("geometry", Text, nullable=False, info={"code": True}),
+    # GeoJSON text, simplified on load; a declared maximum as for every text column (10 MB,
+    # under PostgreSQL's varchar limit): a larger feature is quarantined (too_long), not stored
+    Column("geometry", String(10_000_000), nullable=False, info={"code": True}),
     Column("bbox", String(128), nullable=False, info={"code": True}),  # "minx,miny,maxx,maxy"
     Column("area_km2", Float, nullable=False, info={"range": (0, 1_000_000)}),
     # what the map says under these shapes: their origin and licence, "demo geometry" …
