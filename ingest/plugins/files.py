@@ -90,12 +90,7 @@ class FilesSource(Source):
         return str(self.spec.resolve(self.config.path))
 
     def files(self) -> list[Path]:
-        pattern = str(self.spec.resolve(self.config.path))
-        root = self.spec.base_dir.resolve()
-        found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-        for p in found:
-            check_inside(p, root)
-        return [p for p in found if p.is_file()]
+        return matching_files(self.spec, self.config.path)
 
     def extract(self, cursor: Any | None) -> Iterator[Batch]:
         loaded: dict[str, Any] = dict((cursor or {}).get("files", {}))
@@ -153,3 +148,14 @@ class FilesSource(Source):
                               "encoding": encoding, "rows": rows}
             yield Batch(table=table.name, frame=frame, cursor={"files": dict(loaded)},
                         note=location, serial_dates=encoding == "xlsx")
+
+
+def matching_files(spec: Any, path: str) -> list[Path]:
+    """The files a drop-folder glob matches, sorted, each checked to lie inside the config's
+    folder (the sandbox every file-reading plugin shares)."""
+    pattern = str(spec.resolve(path))
+    root = spec.base_dir.resolve()
+    found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+    for p in found:
+        check_inside(p, root)
+    return [p for p in found if p.is_file()]

@@ -18,7 +18,6 @@ an error naming the file.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import hashlib
 import json
 import re
@@ -45,7 +44,7 @@ from ingest.contract import (
     Source,
 )
 from ingest.plugins import gcj02
-from ingest.plugins.files import FilesConfig, check_inside
+from ingest.plugins.files import FilesConfig, matching_files
 from ingest.plugins.geo_formats import Feature, Layer, read_geojson, read_kml, read_shapefile_zip
 from warehouse.engine import utcnow
 from warehouse.schema import data_tables
@@ -160,12 +159,7 @@ class GeoSource(Source):
         return (self.spec.table or POLYGON_TABLE,)
 
     def files(self) -> list[Path]:
-        pattern = str(self.spec.resolve(self.config.path))
-        root = self.spec.base_dir.resolve()
-        found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-        for p in found:
-            check_inside(p, root)
-        return [p for p in found if p.is_file()]
+        return matching_files(self.spec, self.config.path)
 
     def extract(self, cursor: Any | None) -> Iterator[Batch]:
         table = self.target_tables()[0]
