@@ -274,7 +274,7 @@ def test_headers_env_and_paging_are_checked_in_the_config(tmp_path: Path) -> Non
 @pytest.mark.parametrize("plugin", ["rest", "open311"])
 def test_max_requests_per_minute_spaces_every_page(tmp_path: Path, http_server: LoopbackServer,  # noqa: F811
                                                    plugin: str) -> None:
-    per_minute = 600  # one request every 0.1 s
+    per_minute = 240  # one request every 0.25 s
     if plugin == "rest":
         http_server.route("/cases", lambda req: json_reply({"items": page_rule(req, 3)}))
         cfg = rest(http_server, paging="page", page_size_param="n", page_size=3,
@@ -287,4 +287,6 @@ def test_max_requests_per_minute_spaces_every_page(tmp_path: Path, http_server: 
     times = [r.at for r in http_server.requests]
     assert len(times) == 3
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 60 / per_minute * 0.9, gaps
+    # arrival times carry the first connection's set-up and thread scheduling: allow 0.05 s
+    # (unpaced, these pages arrive within a few milliseconds of each other)
+    assert min(gaps) >= 60 / per_minute - 0.05, gaps
