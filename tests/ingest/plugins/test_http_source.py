@@ -206,7 +206,7 @@ def test_rest_sends_bearer_and_header_secrets_to_its_origin_only(
     finally:
         other.stop()
     for b in batches:
-        shown = b.note + " ".join(b.frame[ORIGIN].to_list())
+        shown = (b.note or "") + " ".join(b.frame[ORIGIN].to_list())
         assert KEY not in shown and TOKEN not in shown
 
 
@@ -237,7 +237,7 @@ def test_open311_sends_header_secrets_and_its_api_key(
     cfg = open311(http_server, headers_env={"X-API-Key": KEY_ENV}, api_key_env=OPEN311_ENV)
     batches = extract(cfg, tmp_path)
     assert ids(batches, "event_id") == [r["service_request_id"] for r in SRID]
-    shown = " ".join(b.note + " ".join(b.frame[ORIGIN].to_list()) for b in batches)
+    shown = " ".join((b.note or "") + " ".join(b.frame[ORIGIN].to_list()) for b in batches)
     assert KEY not in shown and OPEN311_KEY not in shown and "api_key" not in shown
 
     with pytest.raises(AuthError, match="Invalid api_key received") as e:
