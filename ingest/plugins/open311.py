@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 
 from core.errors import HttpStatusError
 from ingest.contract import ORIGIN, ROW, Batch, Source
-from ingest.plugins.http_source import HttpSession, Paging
+from ingest.plugins.http_source import HttpSession, Paging, Reader
 from ingest.plugins.http_util import HttpSourceConfig, RetryPolicy
 from ingest.plugins.open311_format import (
     CATEGORY_COLUMNS,
@@ -127,7 +127,7 @@ class Open311Source(Source):
     def _resource(self, resource: str) -> str:
         return f"{self.config.url}/{resource}.{self.config.format}"
 
-    def _reader(self, kind: str) -> Any:
+    def _reader(self, kind: str) -> Reader:
         """Reads one response of ``kind`` (requests or services) into its records."""
         def read(response: httpx.Response, where: str) -> tuple[Any, list[Any]]:
             return None, parse_records(response.content, self.config.format, kind, where)

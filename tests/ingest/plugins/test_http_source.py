@@ -210,6 +210,25 @@ def test_rest_sends_bearer_and_header_secrets_to_its_origin_only(
         assert KEY not in shown and TOKEN not in shown
 
 
+@pytest.mark.parametrize("plugin", ["rest", "open311"])
+def test_a_redirect_to_an_allowed_origin_carries_no_header_secret(
+        tmp_path: Path, http_server: LoopbackServer, secrets: None, plugin: str) -> None:  # noqa: F811
+    # httpx drops Authorization on a cross-origin redirect, not other headers: the base must
+    other = LoopbackServer().start()
+    try:
+        path = "/cases" if plugin == "rest" else "/v2/requests.json"
+        other.route(path, json_reply({"items": RECORDS[:2]} if plugin == "rest" else SRID[:2]))
+        http_server.route(path, Reply(302, b"", {"Location": other.url + path}))
+        make = rest if plugin == "rest" else open311
+        batches = extract(make(http_server, headers_env={"X-API-Key": KEY_ENV},
+                               allowed_origins=[other.url]), tmp_path)
+        assert sum(b.frame.height for b in batches) == 2
+        assert http_server.requests[0].headers["x-api-key"] == KEY  # the home origin has it
+        assert "x-api-key" not in other.requests[0].headers
+    finally:
+        other.stop()
+
+
 def test_rest_wrong_header_secret_fails_at_once_without_showing_it(
         tmp_path: Path, http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     http_server.route("/cases", guarded({"X-API-Key": KEY}, {"items": RECORDS}))
