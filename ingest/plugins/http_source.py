@@ -45,7 +45,7 @@ Query = Mapping[str, str | None]
 # the response of one page → (its parsed body, its records); raises SourceError on a bad page
 Reader = Callable[[httpx.Response, str], tuple[Any, list[Any]]]
 
-_MISSING = object()
+MISSING = object()  # what dig() returns for a path the data lacks
 
 
 def dig(data: Any, path: str | None) -> Any:
@@ -59,11 +59,8 @@ def dig(data: Any, path: str | None) -> Any:
         elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
             data = data[int(part)]
         else:
-            return _MISSING
+            return MISSING
     return data
-
-
-MISSING = _MISSING
 
 
 def json_kind(value: Any) -> str:
@@ -257,7 +254,7 @@ class HttpSession:
               seen: dict[str, str]) -> str | None:
         """The next page's token or URL named in ``body``; None when there is none."""
         value = dig(body, paging.next_path) if paging.next_path else None
-        if value is _MISSING or value is None or value == "":
+        if value is MISSING or value is None or value == "":
             return None
         if isinstance(value, dict | list | bool):
             raise SourceError(f"'{paging.next_path}' is a JSON {json_kind(value)}, not a page "
@@ -278,7 +275,3 @@ def _hint(bearer_env: str | None, headers_env: Mapping[str, str],
     names += [f"{p} in {e}" for p, e in (query_env or {}).items()]
     return ", ".join(names)
 
-
-def http_session(url: str, cfg: HttpSourceConfig, **kwargs: Any) -> HttpSession:
-    """An :class:`HttpSession` (a function, so plugins read like the rest of the kit)."""
-    return HttpSession(url, cfg, **kwargs)
