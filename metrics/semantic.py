@@ -180,8 +180,16 @@ class Layer:
         return [d for d in DIMENSIONS if d in have]
 
     def dimension_label(self, by: str, lang: str) -> str:
-        """The generic name of a dimension in ``lang`` (zh/en); ``by`` itself when unknown."""
-        return DIMENSION_LABELS.get(by, {}).get(lang, by)
+        """The generic name of a dimension in ``lang`` (zh/en): :data:`DIMENSION_LABELS`, else
+        the label of the first table (by name) declaring it, else ``by`` itself."""
+        generic = DIMENSION_LABELS.get(by, {}).get(lang)
+        if generic:
+            return generic
+        for name in sorted(self.tables):
+            b = self.breakdown(name, by)
+            if b is not None:
+                return b.zh if lang == "zh" else b.en
+        return by
 
     def dimensions_of(self, table: str) -> list[str]:
         """The dimensions ``table``'s rows can be broken down by, in :data:`DIMENSIONS` order."""

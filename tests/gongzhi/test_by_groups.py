@@ -100,3 +100,17 @@ def test_a_breakdown_a_layer_adds_or_drops_reaches_the_cli(tmp_path: Path, comma
         "      - {by: item, column: category, zh: 事项, en: Item}"), encoding="utf-8")
     assert "item" in declared(added) and semantic.problems(added) == []  # a valid layer
     assert "item" in by_choices(invoke(added, command, "--help")[1])
+
+
+def test_a_dimension_without_a_generic_word_is_named_by_its_table(tmp_path: Path) -> None:
+    """A dimension DIMENSION_LABELS does not name (a new one) takes its first table's label;
+    the known ones keep their generic word whichever table declares them."""
+    base = semantic.load(LAYER)
+    spec = semantic.TableSpec(name="t_new", area=None, times=(), breakdowns=(
+        semantic.Breakdown("newdim", "col", "新维度", "New dimension"),))
+    layer = semantic.Layer({**base.tables, "t_new": spec}, base.domains, base.pages, tmp_path)
+    assert layer.dimension_label("newdim", "zh") == "新维度"
+    assert layer.dimension_label("newdim", "en") == "New dimension"
+    for by, words in semantic.DIMENSION_LABELS.items():
+        assert layer.dimension_label(by, "zh") == words["zh"]
+    assert layer.dimension_label("nowhere", "zh") == "nowhere"
