@@ -96,6 +96,10 @@ def shapes(engine: Engine, scope: Scope, level: str, viewer: Viewer | None = Non
     for r in rows:
         g = shapely.simplify(shape(r["geometry"]), tol, preserve_topology=True)
         g = shapely.transform(g, lambda a: a.round(COORD_DECIMALS))
+        # the browser's d3-geo (Vega's geoshape) reads rings on the sphere: an exterior ring
+        # must run clockwise, or it draws the whole globe outside the polygon. GeoJSON files
+        # (RFC 7946) usually run them anticlockwise, so each polygon is oriented here.
+        g = shapely.orient_polygons(g, exterior_cw=True)
         out.append({"key": r["code"], "geometry": mapping(g), "area_km2": r["area_km2"]})
     return out
 

@@ -5,6 +5,7 @@ bins count exactly the events of the period (checked against the source database
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import sqlite3
@@ -118,6 +119,11 @@ def test_staff_get_only_their_own_polygons(world: World) -> None:
                        "community", viewer=cstaff)
 
 
+def _signed_area(ring: list[list[float]]) -> float:
+    """Shoelace: positive when the ring runs anticlockwise."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring)) / 2
+
+
 def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
     shapes = geo.shapes(world.metrics.engine, Scope("district", DISTRICT), "grid",
                         viewer=leader(DISTRICT), width_px=760)
@@ -137,6 +143,11 @@ def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
     for s in shapes:
         g, f = shape(s["geometry"]), full[s["key"]]
         assert not g.is_empty
+        # d3-geo in the browser wants exterior rings clockwise (else it fills the globe)
+        polys = s["geometry"]["coordinates"] if s["geometry"]["type"] == "MultiPolygon" \
+            else [s["geometry"]["coordinates"]]
+        for rings in polys:
+            assert [_signed_area(r) < 0 for r in rings] == [True] + [False] * (len(rings) - 1)
         assert shapely.hausdorff_distance(g, f) <= tol * 1.01
         assert abs(g.area - f.area) <= f.length * tol
 
