@@ -197,8 +197,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "bulletin.none": {"zh": "暂无归档的通报。", "en": "No archived bulletins yet."},
     "bulletin.made": {"zh": "{at} 由 {by} 生成", "en": "made {at} by {by}"},
     "bulletin.download": {"zh": "下载", "en": "Download"},
-    "bulletin.community_staff": {"zh": "通报按街道下发，请向所在街道获取。",
-                                 "en": "Bulletins go to streets: ask your street for it."},
     "overview.ranking_chart": {"zh": "{level}排名图", "en": "{level} ranking chart"},
     "overview.board": {"zh": "红黄蓝三色榜（{level} × 指标）",
                        "en": "Three-colour board ({level} × KPIs)"},
