@@ -209,7 +209,9 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         hexes = alt.Chart(alt.NamedData(name=HEXES)).mark_geoshape(
             fill="#24292f", stroke="#ffffff", strokeWidth=0.4, cursor="pointer").encode(
             opacity=alt.Opacity("events:Q", title=t("map.events"),
-                                scale=alt.Scale(range=[0.12, 0.7]),
+                                # from zero and light: the areas' colours stay readable
+                                # under the hexagons where few events are
+                                scale=alt.Scale(zero=True, range=[0.0, 0.6]),
                                 legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
                                                   padding=6, format=",d", tickMinStep=1)),
             tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")])
