@@ -329,6 +329,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.unknown_street": {"zh": "街道代码不存在", "en": "unknown street"},
     "reason.unknown_community": {"zh": "社区代码不存在", "en": "unknown community"},
     "reason.unknown_grid": {"zh": "网格代码不存在", "en": "unknown grid"},
+    "reason.unknown_building": {"zh": "楼栋代码不存在", "en": "unknown building"},
+    "reason.outside_area": {"zh": "代码不属于所填上级区域", "en": "code outside the area given"},
     "reason.invalid_id_number": {"zh": "身份证号无效（校验位或出生日期错误）",
                                  "en": "invalid ID number (check digit or birth date)"},
     "reason.invalid_phone": {"zh": "电话号码无效", "en": "invalid phone number"},

@@ -30,8 +30,8 @@ COORD_DECIMALS = 5  # ≈ 1 m: finer than any screen shows
 
 
 def map_levels(scope_level: str) -> list[str]:
-    """Levels a map of ``scope_level`` can colour: every level below it."""
-    return list(divisions.LEVELS[divisions.depth(scope_level) + 1:])
+    """Levels a map of ``scope_level`` can colour: every level below it, to the grid."""
+    return list(divisions.SCOPE_LEVELS[divisions.depth(scope_level) + 1:])
 
 
 def default_level(scope_level: str) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Table
 
-from core.divisions import LEVELS
+from core.divisions import SCOPE_LEVELS
 from core.errors import ConfigError, Problem
 from warehouse.schema import data_tables
 
@@ -300,9 +300,9 @@ def _table(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) ->
     if raw.get("area") is not None:
         a = raw["area"]
         if not isinstance(a, dict) or not isinstance(a.get("column"), str) \
-                or a.get("level") not in LEVELS:
+                or a.get("level") not in SCOPE_LEVELS:
             out.append(Problem(lines.at(*at, "area"), f"{name}: area needs column and level "
-                                                      f"({', '.join(LEVELS)})"))
+                                                      f"({', '.join(SCOPE_LEVELS)})"))
         else:
             area = Area(a["column"], a["level"])
     times = _strs(raw.get("times"))

@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-from core.divisions import LEVELS
+from core.divisions import SCOPE_LEVELS
 from core.roles import ROLES
 
 metadata = MetaData()
@@ -107,7 +107,8 @@ divisions = _table(
     Column("code", String(32), primary_key=True),
     Column("name", String(128), nullable=False),
     Column("short_name", String(128)),
-    Column("level", String(16), nullable=False, info={"enum": LEVELS}),
+    # buildings are not rows here: they have a register (warehouse/tables/buildings.py)
+    Column("level", String(16), nullable=False, info={"enum": SCOPE_LEVELS}),
     Column("parent_code", String(32)),
     Column("active", Boolean, nullable=False, info={"default": True}),
     Column("placeholder", Boolean, nullable=False, info={"default": False}),
@@ -206,6 +207,9 @@ grid_staff = _table(
     Column("staff_id", String(64), primary_key=True),
     _code("grid_code", "grid"),
     _enum("role", STAFF_ROLES),
+    # the building a 楼栋长 looks after (the building register, warehouse/tables/buildings.py);
+    # it must lie in the row's grid. Empty for other roles (added by migration 10)
+    Column("building_code", String(32), info={"ref": "building", "under": "grid_code"}),
     Column("is_party_member", Boolean, nullable=False, info={"default": False}),
     Column("certified_social_worker", Boolean, nullable=False, info={"default": False}),
     Column("trained", Boolean, nullable=False, info={"default": False}),

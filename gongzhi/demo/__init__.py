@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 from core.errors import ConfigError, Problem
 from gongzhi.demo import (
+    buildings,
     cases,
     civic,
     config,
@@ -103,8 +104,10 @@ def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
     catalogue, items = government.build_items(ctx)
     entries += [government.build_calendar(ctx), items, cases.build(ctx, geo, catalogue),
                 government.build_certificates(ctx)]
+    # the building register before the roster: a head's building is checked against it
+    lay = buildings.layout(ctx, geo)
     entries += [grid.build_categories(ctx), grid.build_events(ctx, geo),
-                grid.build_staff(ctx, geo)]
+                buildings.build(ctx, geo, lay), grid.build_staff(ctx, geo, lay)]
     entries += volunteer.build(ctx, geo)
     entries += party.build(ctx, geo)
     entries += civic.build(ctx, geo)
