@@ -5,7 +5,8 @@ Layout under the output folder::
 
     gongzhi.toml                    the config (warehouse: sqlite:///warehouse.db)
     sources/divisions/              the official division list (plugin ``divisions``)
-    sources/grid/                   grids, event categories, grid staff (CSV)
+    sources/grid/                   grids, event categories, the building register (楼栋),
+                                    grid staff with the building heads' buildings (CSV)
     sources/grid_system.db          the grid system's database: events, consultation topics
     sources/population/             residents and households per community and year
     sources/gov/                    item catalogue (XLSX), certificates, cases/ (quarterly CSV)
@@ -19,7 +20,8 @@ Layout under the output folder::
 
 People are the seed's at every scale: about a million residents, 3万余名 volunteers and
 5000余名 checked-in party members on the article's date (registers grow a little after it),
-1,338 grid workers, 984 grids, 262 stations. ``scale`` sets the volume of cases and grid events
+1,338 grid workers (895 party members, in 895 of the 984 grids), 2,216
+building heads, 262 stations; the building register (≈ 2,300 buildings) is demo data. ``scale`` sets the volume of cases and grid events
 (1 ≈ 150k service cases and 30k grid events over three years; 67 ≈ the benchmark's 10M / 2M);
 volunteer service records are what the register does (≈ 350k over three years, so that about
 a quarter of the volunteers serve in a month) or 30k × ``scale`` when that is more (2M at 67).
@@ -214,5 +216,7 @@ def _write_readme(ctx: DemoContext, entries: list[SourceEntry]) -> None:
     lines += ["", "The volunteer register's 姓名, 身份证号 and 手机号 are mapped: ingestion masks",
               "names and phones and pseudonymises ID numbers (keyed hash) before anything is",
               "stored. Its two ID numbers with a wrong check digit are quarantined",
-              "(invalid_id_number, listed above), shown masked, never stored in clear."]
+              "(invalid_id_number, listed above), shown masked, never stored in clear.",
+              "", "The grid staff roster's 姓名 and 联系电话 (grid workers and building heads) are",
+              "mapped too and stored masked only."]
     (ctx.sources / README).write_text("\n".join(lines) + "\n", encoding="utf-8")

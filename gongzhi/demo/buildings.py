@@ -21,9 +21,9 @@ from gongzhi.demo.common import DemoContext, SourceEntry, allocate, pick, write_
 from gongzhi.demo.geography import Geography
 
 BUILDING_HEADS = 2216  # seed: 2200余名楼栋长(单元长)
-URBAN_BUILDING = 150  # households in a building of a 小区网格 (demo)
-VILLAGE_GROUP = 120  # households in a 村民小组 of a 村组网格 (demo)
-COVERED = {True: 0.93, False: 0.72}  # share of buildings with a head, urban / village (demo)
+URBAN_BUILDING = 175  # households in a building of a 小区网格 (demo)
+VILLAGE_GROUP = 140  # households in a 村民小组 of a 村组网格 (demo)
+COVERED = {True: 0.95, False: 0.75}  # share of buildings with a head, urban / village (demo)
 
 
 @dataclass(frozen=True)
