@@ -214,6 +214,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "domain.heatmap": {"zh": "{level} × 月 热力图", "en": "{level} × month heatmap"},
     "domain.ranking": {"zh": "{level}排名", "en": "{level} ranking"},
     "domain.table": {"zh": "{level}指标对比", "en": "KPIs by {level}"},
+    "domain.section_by": {"zh": "按{level}", "en": "By {level}"},
     "domain.no_trend": {"zh": "该指标没有按月走势。", "en": "This KPI has no monthly trend."},
     "domain.no_data": {"zh": "当前筛选下没有数据。", "en": "No data for this filter."},
     "domain.section": {"zh": "明细数据", "en": "Detail rows"},

@@ -101,6 +101,17 @@ class TopValues:
 
 
 @dataclass(frozen=True)
+class KpiSection:
+    """A titled group of a page's KPIs, shown together with their values one level down
+    (e.g. 五级网格 on the grid page: buildings, building heads, party-member workers)."""
+
+    label_zh: str
+    label_en: str
+    kpis: tuple[str, ...]
+    place: str = ""
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str
     area: Area | None
@@ -132,6 +143,7 @@ class PageSpec:
     domains: tuple[str, ...]
     script: str = "screens/domain.py"
     top: TopValues | None = None
+    sections: tuple[KpiSection, ...] = ()
     place: str = ""
 
 
@@ -471,7 +483,29 @@ def _page(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> 
                     icon=str(raw.get("icon", ":material/insights:")),
                     order=int(raw.get("order", 100)), domains=domains,
                     script=str(raw.get("script", "screens/domain.py")), top=top,
+                    sections=_sections(name, raw.get("sections"), lines, out),
                     place=lines.at(*at))
+
+
+def _sections(page: str, raw: Any, lines: _Lines, out: list[Problem]
+              ) -> tuple[KpiSection, ...]:
+    """A page's KPI sections: ``[{label: {zh, en}, kpis: [id, …]}, …]``."""
+    if raw is None:
+        return ()
+    at = ("pages", page, "sections")
+    if not isinstance(raw, list):
+        out.append(Problem(lines.at(*at), f"page '{page}': sections must be a list"))
+        return ()
+    found: list[KpiSection] = []
+    for s in raw:
+        label = s.get("label") if isinstance(s, dict) else None
+        kpis = _strs(s.get("kpis")) if isinstance(s, dict) else None
+        if not (isinstance(label, dict) and label.get("zh") and label.get("en") and kpis):
+            out.append(Problem(lines.at(*at), f"page '{page}': a section needs label {{zh, "
+                                              "en}} and a list of kpis"))
+            continue
+        found.append(KpiSection(str(label["zh"]), str(label["en"]), kpis, lines.at(*at)))
+    return tuple(found)
 
 
 # -- checks against the warehouse schema -------------------------------------------------------
@@ -618,7 +652,8 @@ def _check_breakdowns(spec: TableSpec, t: Table) -> list[Problem]:
 
 def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
     """Problems between the layer and a KPI catalogue: a KPI domain without a domain entry or
-    a page, a KPI table without an entry."""
+    a page, a KPI table without an entry, a page section naming a KPI not on its page."""
+    kpis = list(kpis)
     out: list[Problem] = []
     for k in kpis:
         place = f"{k.source_file}:{k.source_line}"
@@ -631,11 +666,24 @@ def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
             if m.table not in layer.tables and m.table in data_tables():
                 out.append(Problem(place, f"{k.id}: table '{m.table}' has no entry in the "
                                           "semantic layer"))
+    by_id = {k.id: k for k in kpis}
+    for p in layer.pages.values():
+        for s in p.sections:
+            for kid in s.kpis:
+                k = by_id.get(kid)
+                if k is None:
+                    out.append(Problem(s.place, f"page '{p.name}': section '{s.label_zh}' "
+                                                f"names an unknown KPI '{kid}'"))
+                elif k.domain not in p.domains:
+                    out.append(Problem(s.place, f"page '{p.name}': section '{s.label_zh}' "
+                                                f"names {kid} of domain '{k.domain}', not "
+                                                "one of the page's"))
     return out
 
 
 __all__ = ["DIMENSIONS", "Area", "Breakdown", "Derived", "Detail", "DetailColumn", "DomainSpec",
-           "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load", "problems"]
+           "KpiSection", "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load",
+           "problems"]
 
 
 # -- the docs read it --------------------------------------------------------------------------
