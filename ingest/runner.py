@@ -498,7 +498,8 @@ def _known_codes(engine: Engine) -> dict[str, pl.Series]:
     Levels below the grid come from their registers: a table declaring ``registry`` (the
     building register: level ``building``) lists the codes of that level in its key."""
     with engine.connect() as conn:
-        rows = conn.execute(select(divisions.c.level, divisions.c.code)).all()
+        rows: list[tuple[str, str]] = [
+            (lv, code) for lv, code in conn.execute(select(divisions.c.level, divisions.c.code))]
         for t in data_tables().values():
             level = t.info.get("registry")
             if level:

@@ -18,16 +18,16 @@ Layout under the output folder::
     sources/calendar/               the holiday notices behind 按期 deadlines (config/calendar/)
     sources/README.md               what is where, and the rows planted to be quarantined
 
-People are the seed's at every scale: about a million residents, 3万余名 volunteers and
-5000余名 checked-in party members on the article's date (registers grow a little after it),
-1,338 grid workers (895 party members, in 895 of the 984 grids), 2,216
-building heads, 262 stations; the building register (≈ 2,300 buildings) is demo data. ``scale`` sets the volume of cases and grid events
-(1 ≈ 150k service cases and 30k grid events over three years; 67 ≈ the benchmark's 10M / 2M);
-volunteer service records are what the register does (≈ 350k over three years, so that about
-a quarter of the volunteers serve in a month) or 30k × ``scale`` when that is more (2M at 67).
-Rates therefore read like a working district at any scale; at small scales the monthly samples
-of cases and events are small and cards may be grey (sample too small). The same ``seed`` and
-``end`` give the same bytes.
+People are the seed's at every scale: about a million residents, 3万余名 volunteers and 5000余名
+checked-in party members on the article's date (registers grow a little after it), 1,338 grid
+workers (895 party members, in 895 of the 984 grids), 2,216 building heads, 262 stations; the
+building register (≈ 2,300 buildings) is demo data. ``scale`` sets the volume of cases and grid
+events (1 ≈ 150k service cases and 30k grid events over three years; 67 ≈ the benchmark's 10M /
+2M); volunteer service records are what the register does (≈ 350k over three years, so that
+about a quarter of the volunteers serve in a month) or 30k × ``scale`` when that is more (2M at
+67). Rates therefore read like a working district at any scale; at small scales the monthly
+samples of cases and events are small and cards may be grey (sample too small). The same
+``seed`` and ``end`` give the same bytes.
 """
 
 from __future__ import annotations

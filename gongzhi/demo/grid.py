@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from gongzhi.demo import people
+from gongzhi.demo.buildings import Layout
 from gongzhi.demo.common import (
     DAY,
     DemoContext,
@@ -30,8 +32,6 @@ from gongzhi.demo.common import (
     write_sqlite,
     yes_no,
 )
-from gongzhi.demo import people
-from gongzhi.demo.buildings import BUILDING_HEADS, Layout
 from gongzhi.demo.geography import Geography
 
 EVENTS_AT_SCALE_1 = 30_000
@@ -270,8 +270,8 @@ def build_staff(ctx: DemoContext, geo: Geography, lay: Layout) -> SourceEntry:
     })
     path = write_csv(ctx.sources / "grid" / "grid_staff.csv", frame, encoding="gb18030")
     ctx.log(f"grid_staff: {GRID_WORKERS} grid workers ({PARTY_WORKERS} party members in "
-            f"{len(np.unique(w_grid[w_party]))} grids, {len(np.unique(w_grid))} grids staffed), {nb} building heads, {len(s_grid)} "
-            f"branch secretaries → {ctx.rel(path)} (GB18030)")
+            f"{len(np.unique(w_grid[w_party]))} grids, {len(np.unique(w_grid))} grids staffed), "
+            f"{nb} building heads, {len(s_grid)} branch secretaries → {ctx.rel(path)} (GB18030)")
     return SourceEntry("grid_staff", "files", "grid_staff", {"path": ctx.rel(path)},
                        columns={"人员编号": "staff_id", "网格编码": "grid_code", "岗位": "role",
                                 "楼栋编码": "building_code", "姓名": "name", "联系电话": "phone",

@@ -23,7 +23,6 @@ from core.errors import DataError, MissingColumnsError
 from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
-    OUTSIDE_AREA,
     BAD_DATE,
     BAD_ENCODING,
     BAD_FORMAT,
@@ -32,6 +31,7 @@ from core.reasons import (  # the reason codes, defined once there
     MISSING,
     NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    OUTSIDE_AREA,
     TOO_LONG,
     UNKNOWN,
 )

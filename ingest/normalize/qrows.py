@@ -14,7 +14,6 @@ from core import privacy
 from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
     BAD_CODE,
-    OUTSIDE_AREA,
     BAD_DATE,
     BAD_ENCODING,
     BAD_FORMAT,
@@ -23,6 +22,7 @@ from core.reasons import (  # the reason codes, defined once there
     MISSING,
     NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    OUTSIDE_AREA,
     PLUGIN_REASONS,
     TOO_LONG,
 )
