@@ -73,10 +73,10 @@ def test_buildings_and_heads_are_checked_against_grids_and_the_register(
     ]) + "\n"
     cols = {"楼栋编码": "building_code", "所属网格": "grid_code", "楼栋名称": "name",
             "户数": "households"}
-    results = run_sources(warehouse_url, [
-        divisions_source(), _grids(tmp_path),
-        _file(tmp_path, "register", register, table="buildings", columns=cols),
-        _file(tmp_path, "roster", roster, table="grid_staff")])
+    sources = [divisions_source(), _grids(tmp_path),
+               _file(tmp_path, "register", register, table="buildings", columns=cols),
+               _file(tmp_path, "roster", roster, table="grid_staff")]
+    results = run_sources(warehouse_url, sources)
     reg, heads = results[2], results[3]
     for r in (reg, heads):
         assert r.ok and r.read == r.loaded + r.quarantined + r.duplicates
@@ -100,3 +100,26 @@ def test_buildings_and_heads_are_checked_against_grids_and_the_register(
     assert [(row, col, reason) for row, col, reason, _m in q] == [
         (4, "building_code", "unknown_building"), (5, "building_code", "outside_area")]
     assert f"{A2}009" in q[0][3] and "not a known building code" in q[0][3]
+
+    # the register gains the building H3 named: `gongzhi reprocess` loads the head (a missing
+    # reference is retryable), the head outside its grid stays quarantined
+    from ingest.registry import load_validated
+    from ingest.reprocess import Reprocessor, Selection
+    from tests.conftest import write_config
+
+    (tmp_path / "register" / "more.csv").write_text(
+        f"楼栋编码,所属网格,楼栋名称,户数\n{A2}009,{A2},9栋,60\n", encoding="utf-8")
+    assert run_sources(warehouse_url, sources, ids=["register"])[0].loaded == 1
+    settings = load_validated(write_config(tmp_path, warehouse_url, sources))
+    eng = open_warehouse(settings.warehouse_url)
+    again = {r.source: r for r in Reprocessor(settings, eng).reprocess(
+        Selection(), username="cli:test", role="cli")}
+    eng.dispose()
+    assert again["roster"].loaded == 1
+    assert again["register"].loaded == 0  # its grid is still not in the grid list
+    assert _stored(warehouse_url, grid_staff)["H3"].building_code == f"{A2}009"
+    eng = open_warehouse(warehouse_url)
+    still = [r["reason"] for r in runlog.list_quarantine(eng, source="roster")
+             if r["resolved_run_id"] is None]
+    eng.dispose()
+    assert still == ["outside_area"]
