@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data, i18n, state
 from dashboard.components import breakdowns, cards, filters, geomap, sections, tables
-from dashboard.i18n import md, t
+from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
 from metrics import format as fmt
 from metrics import semantic
@@ -112,13 +112,17 @@ def _kpi_section(view: View, section: semantic.KpiSection, kpis: pl.DataFrame,
     if not ids:
         return
     st.subheader(md(i18n.pick(section.label_zh, section.label_en)))
-    own = kpis.filter(pl.col("kpi").is_in(ids))
-    order = {k: i for i, k in enumerate(ids)}
-    # names and values are data (escaped); only the bold marks are markup
-    parts = [f"{md(i18n.pick(r['label'], r['label_en']))} "
-             f"**{md(fmt.value(r['value'], r['unit'], view.lang))}**"
-             for r in sorted(own.iter_rows(named=True), key=lambda r: order[r["kpi"]])]
-    st.markdown(f"{md(view.scope.name)}：" + " · ".join(parts))
+    st.markdown(_values_line(view, kpis.filter(pl.col("kpi").is_in(ids)), ids))
     if view.child_level is not None and not ranking.is_empty():
         st.markdown(f"**{t('domain.section_by', level=t(f'level.{view.child_level}'))}**")
         tables.ranking_table(view, ranking.filter(pl.col("kpi").is_in(ids)), names, key)
+
+
+def _values_line(view: View, own: pl.DataFrame, ids: list[str]) -> Markdown:
+    """``高庄社区：楼栋长覆盖率 **92.0%** · …``: names and values are data (escaped), only the
+    bold marks are markup."""
+    order = {k: i for i, k in enumerate(ids)}
+    parts = [f"{md(i18n.pick(r['label'], r['label_en']))} "
+             f"**{md(fmt.value(r['value'], r['unit'], view.lang))}**"
+             for r in sorted(own.iter_rows(named=True), key=lambda r: order[r["kpi"]])]
+    return Markdown(f"{md(view.scope.name)}：" + " · ".join(parts))
