@@ -32,8 +32,8 @@ SQRT3 = math.sqrt(3)
 
 
 def map_levels(scope_level: str) -> list[str]:
-    """Levels a map of ``scope_level`` can colour: every level below it."""
-    return list(divisions.LEVELS[divisions.depth(scope_level) + 1:])
+    """Levels a map of ``scope_level`` can colour: every level below it, to the grid."""
+    return list(divisions.SCOPE_LEVELS[divisions.depth(scope_level) + 1:])
 
 
 def default_level(scope_level: str) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Table
 
-from core.divisions import LEVELS
+from core.divisions import SCOPE_LEVELS
 from core.errors import ConfigError, Problem
 from warehouse.schema import data_tables
 
@@ -106,6 +106,17 @@ class TopValues:
 
 
 @dataclass(frozen=True)
+class KpiSection:
+    """A titled group of a page's KPIs, shown together with their values one level down
+    (e.g. 五级网格 on the grid page: buildings, building heads, party-member workers)."""
+
+    label_zh: str
+    label_en: str
+    kpis: tuple[str, ...]
+    place: str = ""
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str
     area: Area | None
@@ -137,6 +148,7 @@ class PageSpec:
     domains: tuple[str, ...]
     script: str = "screens/domain.py"
     top: TopValues | None = None
+    sections: tuple[KpiSection, ...] = ()
     place: str = ""
 
 
@@ -323,9 +335,9 @@ def _table(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) ->
     if raw.get("area") is not None:
         a = raw["area"]
         if not isinstance(a, dict) or not isinstance(a.get("column"), str) \
-                or a.get("level") not in LEVELS:
+                or a.get("level") not in SCOPE_LEVELS:
             out.append(Problem(lines.at(*at, "area"), f"{name}: area needs column and level "
-                                                      f"({', '.join(LEVELS)})"))
+                                                      f"({', '.join(SCOPE_LEVELS)})"))
         else:
             area = Area(a["column"], a["level"])
     times = _strs(raw.get("times"))
@@ -494,7 +506,29 @@ def _page(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> 
                     icon=str(raw.get("icon", ":material/insights:")),
                     order=int(raw.get("order", 100)), domains=domains,
                     script=str(raw.get("script", "screens/domain.py")), top=top,
+                    sections=_sections(name, raw.get("sections"), lines, out),
                     place=lines.at(*at))
+
+
+def _sections(page: str, raw: Any, lines: _Lines, out: list[Problem]
+              ) -> tuple[KpiSection, ...]:
+    """A page's KPI sections: ``[{label: {zh, en}, kpis: [id, …]}, …]``."""
+    if raw is None:
+        return ()
+    at = ("pages", page, "sections")
+    if not isinstance(raw, list):
+        out.append(Problem(lines.at(*at), f"page '{page}': sections must be a list"))
+        return ()
+    found: list[KpiSection] = []
+    for s in raw:
+        label = s.get("label") if isinstance(s, dict) else None
+        kpis = _strs(s.get("kpis")) if isinstance(s, dict) else None
+        if not (isinstance(label, dict) and label.get("zh") and label.get("en") and kpis):
+            out.append(Problem(lines.at(*at), f"page '{page}': a section needs label {{zh, "
+                                              "en} and a list of kpis"))
+            continue
+        found.append(KpiSection(str(label["zh"]), str(label["en"]), kpis, lines.at(*at)))
+    return tuple(found)
 
 
 # -- checks against the warehouse schema -------------------------------------------------------
@@ -641,7 +675,8 @@ def _check_breakdowns(spec: TableSpec, t: Table) -> list[Problem]:
 
 def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
     """Problems between the layer and a KPI catalogue: a KPI domain without a domain entry or
-    a page, a KPI table without an entry."""
+    a page, a KPI table without an entry, a page section naming a KPI of another page."""
+    kpis = list(kpis)
     out: list[Problem] = []
     for k in kpis:
         place = f"{k.source_file}:{k.source_line}"
@@ -654,12 +689,23 @@ def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
             if m.table not in layer.tables and m.table in data_tables():
                 out.append(Problem(place, f"{k.id}: table '{m.table}' has no entry in the "
                                           "semantic layer"))
+    # a section's KPI missing from the catalogue (an office's own KPI folder) is not shown;
+    # one of another page's domain would never be: that is an error
+    by_id = {k.id: k for k in kpis}
+    for p in layer.pages.values():
+        for s in p.sections:
+            for kid in s.kpis:
+                k = by_id.get(kid)
+                if k is not None and k.domain not in p.domains:
+                    out.append(Problem(s.place, f"page '{p.name}': section '{s.label_zh}' "
+                                                f"names {kid} of domain '{k.domain}', not "
+                                                "one of the page's"))
     return out
 
 
 __all__ = ["DIMENSIONS", "DIMENSION_LABELS", "Area", "Breakdown", "Derived", "Detail",
-           "DetailColumn",
-           "DomainSpec", "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load",
+           "DetailColumn", "DomainSpec", "KpiSection", "Layer", "PageSpec", "TableSpec",
+           "TopValues", "check_catalog", "load",
            "problems"]
 
 

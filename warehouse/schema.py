@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-from core.divisions import LEVEL_WORDS, LEVELS
+from core.divisions import LEVEL_WORDS, SCOPE_LEVELS
 from core.roles import ROLES
 
 metadata = MetaData()
@@ -112,7 +112,9 @@ divisions = _table(
     Column("code", String(32), primary_key=True),
     Column("name", String(128), nullable=False),
     Column("short_name", String(128)),
-    Column("level", String(16), nullable=False, info={"enum": LEVELS, "synonyms": LEVEL_WORDS}),
+    # buildings are not rows here: they have a register (warehouse/tables/buildings.py)
+    Column("level", String(16), nullable=False,
+           info={"enum": SCOPE_LEVELS, "synonyms": LEVEL_WORDS}),
     Column("parent_code", String(32)),
     Column("active", Boolean, nullable=False, info={"default": True}),
     Column("placeholder", Boolean, nullable=False, info={"default": False}),
@@ -233,6 +235,9 @@ grid_staff = _table(
         "楼栋长": "building_head", "单元长": "building_head", "楼栋长(单元长)": "building_head",
         "支部书记": "party_secretary", "网格党支部书记": "party_secretary",
         "书记": "party_secretary"}),
+    # the building a 楼栋长 looks after (the building register, warehouse/tables/buildings.py);
+    # it must lie in the row's grid. Empty for other roles (added by migration 10)
+    Column("building_code", String(32), info={"ref": "building", "under": "grid_code"}),
     Column("is_party_member", Boolean, nullable=False, info={"default": False}),
     Column("certified_social_worker", Boolean, nullable=False, info={"default": False}),
     Column("trained", Boolean, nullable=False, info={"default": False}),

@@ -31,6 +31,7 @@ from core.reasons import (  # the reason codes, defined once there
     MISSING,
     NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    OUTSIDE_AREA,
     TOO_LONG,
     UNKNOWN,
 )
@@ -243,6 +244,7 @@ def cast_batch(
         results = [one(col) for col in cols]
     for _value, found in results:
         problems.extend(found)
+    problems.extend(_outside(table, {v.name: v for v, _found in results}))
 
     good_frame = pl.DataFrame([value for value, _found in results])
     if not problems:
@@ -300,6 +302,23 @@ def _shown(problem: Problem, table: Table) -> pl.Series:
     if col is not None and (qrows.is_code(col) or "enum" in col.info):
         return text
     return textrules.redact_series(text)
+
+
+def _outside(table: Table, cast: Mapping[str, pl.Series]) -> list[Problem]:
+    """Codes that must lie in the area another column of the same row names (``info
+    {"under": column}``): a building's code starts with its grid's. Rows whose values are
+    already bad (null) are left to that column's own reason."""
+    out: list[Problem] = []
+    for col in content_columns(table):
+        outer = col.info.get("under")
+        if not outer or col.name not in cast or outer not in cast:
+            continue
+        pair = pl.DataFrame({"c": cast[col.name], "o": cast[outer]})
+        bad = pair.select(pl.col("c").is_not_null() & pl.col("o").is_not_null()
+                          & ~pl.col("c").str.starts_with(pl.col("o"))).to_series()
+        if bad.any():
+            out.append((col.name, OUTSIDE_AREA, bad, cast[col.name]))
+    return out
 
 
 def _check_text(value: pl.Series, col: Any) -> tuple[pl.Series, list[Problem]]:

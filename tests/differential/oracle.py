@@ -166,9 +166,10 @@ class K:
 c = pl.col
 nn = lambda name: c(name).is_not_null()  # noqa: E731
 true = lambda name: c(name).fill_null(False)  # noqa: E731
-GRID_TABLES = {"grid_events", "grid_staff"}
+GRID_TABLES = {"grid_events", "grid_staff", "buildings"}
 DISTRICT_TABLES = {"service_items", "certificates"}
-AREA = {"grid_events": "grid_code", "grid_staff": "grid_code", "divisions": "code"}
+AREA = {"grid_events": "grid_code", "grid_staff": "grid_code", "buildings": "grid_code",
+        "divisions": "code"}
 EVERY = ("district", "street", "community", "grid")
 
 
@@ -235,6 +236,24 @@ def _kpis() -> list[K]:
                                           window="latest_year"),
           M("grid_staff", None, window="none", where=lambda: c("role") == "grid_worker"),
           periodic=False, target=400, warning=500, higher=False, min_sample=5),
+        K("grid.party_member_worker_rate",
+          M("grid_staff", None, window="none", where=lambda: (c("role") == "grid_worker")
+            & true("is_party_member")),
+          M("grid_staff", None, window="none", where=lambda: c("role") == "grid_worker"),
+          periodic=False, min_sample=5),
+        K("grid.party_member_grids",
+          M("grid_staff", None, "distinct", "grid_code", window="none",
+            where=lambda: (c("role") == "grid_worker") & true("is_party_member")),
+          periodic=False),
+        K("grid.building_head_coverage",
+          M("grid_staff", None, "distinct", "building_code", window="none",
+            where=lambda: c("role") == "building_head"),
+          M("buildings", None, window="none"), periodic=False, target=0.9, warning=0.8,
+          min_sample=5),
+        K("grid.households_per_building_head",
+          M("buildings", None, "sum", "households", window="none"),
+          M("grid_staff", None, window="none", where=lambda: c("role") == "building_head"),
+          periodic=False, higher=False, min_sample=5),
         K("vol.registered_per_1000", M("volunteers", "registered_at", window="to_end"),
           M("population", None, "sum", "residents", window="latest_year"), scale=1000,
           target=30, warning=25, min_sample=1),

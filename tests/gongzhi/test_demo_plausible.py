@@ -54,6 +54,7 @@ BANDS: dict[str, tuple[float, float]] = {
     "grid.dispute_mediation_rate": (0.60, 1.0),
     "grid.grids_with_worker": (0.95, 1.0),
     "grid.households_per_worker": (250, 450),
+    "grid.building_head_coverage": (0.85, 0.97),
     "vol.registered_per_1000": (25, 40),
     "party.checked_in_members": (5000, 7000),
     "party.certified_social_worker_rate": (0.45, 0.57),
