@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from core.bulletin_settings import BulletinSettings
 from core.divisions import code_at
+from core.divisions import prefix as division_prefix
 from metrics import format as fmt
 from metrics.compiler import Scope
 from metrics.periods import Period
@@ -202,8 +203,7 @@ def _board(m: Metrics, ids: list[str], scope: Scope, period: Period) -> list[dic
     """Communities of the area × the scheme's community KPIs: value and colour."""
     frame = m.compute(ids, scope, period, "community", compare=False)
     d = m.divisions()
-    prefix = {"community": scope.code, "street": scope.code[:9]}.get(scope.level,
-                                                                    scope.code[:6])
+    prefix = division_prefix(scope.code, scope.level)
     comm = d.filter((pl.col("level") == "community") & pl.col("active")
                     & ~pl.col("placeholder").fill_null(False)
                     & pl.col("code").str.starts_with(prefix))
