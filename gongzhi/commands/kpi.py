@@ -18,11 +18,12 @@ JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "targe
 GROUP_KEYS = ("key", "key_name")
 GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格", "month": "月份",
                       "category": "类别", "department": "部门", "channel": "渠道",
-                      "item": "事项"},
+                      "item": "事项", "mechanism": "议事形式"},
                "en": {"street": "street", "community": "community", "grid": "grid",
                       "month": "month", "category": "category", "department": "department",
-                      "channel": "channel", "item": "item"}}
-BY = ["street", "community", "grid", "month", "category", "department", "channel", "item"]
+                      "channel": "channel", "item": "item", "mechanism": "mechanism"}}
+BY = ["street", "community", "grid", "month", "category", "department", "channel", "item",
+      "mechanism"]
 # ``--vs``: each period's figures with suffix _a / _b, and the change A − B
 VERSUS_KEYS = ("kpi", "label", "unit", "period_a", "period_b", "value_a", "value_b",
                "numerator_a", "numerator_b", "denominator_a", "denominator_b", "sample_a",
@@ -38,7 +39,7 @@ VERSUS_KEYS = ("kpi", "label", "unit", "period_a", "period_b", "value_a", "value
 @click.option("--kpi", "kpi_ids", multiple=True, help="KPI id (repeatable; default: all)")
 @click.option("--by", "group", type=click.Choice(BY), default=None,
               help="one row per street, community, grid or month, or per category, "
-                   "department, channel or item where the KPI's table has one")
+                   "department, channel, item or mechanism where the KPI's table has one")
 @click.option("--ytd", is_flag=True, help="year to date (累计) through the period's month")
 @click.option("--vs", "versus", default=None,
               help="a second period B: both side by side with the change A − B")
