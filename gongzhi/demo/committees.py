@@ -66,10 +66,10 @@ def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
         colour[c, j + 2:j + 4] = 2  # and out of the red zone afterwards
     latest = np.arange(m)[None, :] == m - 1
     # rectification: blue has nothing to rectify; earlier reds and yellows are mostly done,
-    # the latest assessment's are still open
-    done = rng.random((n, m)) < 0.9
-    rect = np.where(colour == 2, 0, np.where(latest, np.where(rng.random((n, m)) < 0.5, 1, 2),
-                                             np.where(done, 3, 2)))
+    # of the latest assessment's a third are done, the rest pending or in progress
+    u = rng.random((n, m))
+    rect = np.where(colour == 2, 0, np.where(latest, np.where(u < 0.35, 3, np.where(
+        u < 0.55, 1, 2)), np.where(u < 0.9, 3, 2)))
     rect = np.where(escalated & ~latest, 3, rect)  # every escalated committee was rectified
     low = np.where(colour == 0, 48, np.where(colour == 1, 65, 80))
     score = np.round(low + rng.random((n, m)) * np.where(colour == 2, 18, 14), 1)
