@@ -44,8 +44,9 @@ def fold(word: str | None, other: str | None = None) -> str | None:
     return other if other is not None else word.strip()
 
 
-@pytest.fixture(scope="module")
-def m(tmp_path_factory: pytest.TempPathFactory) -> Any:
+@pytest.fixture
+def m(tmp_path: Path, warehouse_url: str) -> Any:
+    """The rows below on each engine (the vocabulary is SQL: lower, trim, CASE)."""
     case: dict[str, Any] = {"tables": {
         "consultations": [
             {"topic_id": t, "community_code": c, "mechanism": w,
@@ -54,8 +55,7 @@ def m(tmp_path_factory: pytest.TempPathFactory) -> Any:
              "status": "resolved" if done else "raised"} for t, c, w, done in ROWS],
         "committee_assessments": load_case(CASES / "committees.yaml")["tables"][
             "committee_assessments"]}}
-    folder = tmp_path_factory.mktemp("mechanisms")
-    return materialize(case, folder, f"sqlite:///{folder / 'warehouse.db'}")
+    return materialize(case, tmp_path, warehouse_url)
 
 
 def by_mechanism(m: Any, kpi: str) -> dict[Any, tuple[float, float | None]]:
