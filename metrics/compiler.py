@@ -34,7 +34,7 @@ from warehouse.schema import data_tables, population
 
 # an area one level down, a month, or a breakdown dimension (metrics.breakdown)
 Group = Literal["street", "community", "grid", "month", "category", "department", "channel",
-                "item"] | None
+                "item", "mechanism"] | None
 
 
 class NotApplicable(Exception):

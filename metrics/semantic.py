@@ -31,12 +31,13 @@ MASKS = ("none", "redact", "phone", "id", "name")
 # derived-column operators every engine gets from one definition (metrics/derived.py)
 OPERATORS = ("hours_between",)
 # the breakdown dimensions a table may declare (``gongzhi kpi --by``, the pages' breakdowns)
-DIMENSIONS = ("category", "department", "channel", "item")
+DIMENSIONS = ("category", "department", "channel", "item", "mechanism")
 # each dimension's generic name, where rows of several tables meet (a CLI column header); a
 # table's own label (``zh``/``en`` of its breakdown, e.g. 诉求类别) names it on its own pages
 DIMENSION_LABELS: dict[str, dict[str, str]] = {
     "category": {"zh": "类别", "en": "category"}, "department": {"zh": "部门", "en": "department"},
-    "channel": {"zh": "渠道", "en": "channel"}, "item": {"zh": "事项", "en": "item"}}
+    "channel": {"zh": "渠道", "en": "channel"}, "item": {"zh": "事项", "en": "item"},
+    "mechanism": {"zh": "议事形式", "en": "mechanism"}}
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ class Breakdown:
     en: str
     via: str | None = None
     key: str | None = None
+    # words sources use → the name shown (``vocabulary: {幸福夜话: [夜话, …]}``), compared
+    # trimmed and lower-cased; a word not listed shows as ``other`` when it is set, else as
+    # given (trimmed): other districts name their mechanisms differently, and none is lost
+    vocabulary: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    other: str | None = None
 
 
 @dataclass(frozen=True)
@@ -463,8 +469,37 @@ def _breakdowns(table: str, raw: Any, lines: _Lines, out: list[Problem]
             out.append(Problem(where, f"{table}.{b['column']}: 'via' (a table) and 'key' (the "
                                       "column joining it) go together"))
             via = key = None
+        vocabulary = _vocabulary(table, b, where, out)
+        other = b.get("other")
+        if other is not None and (not isinstance(other, str) or not other.strip()):
+            out.append(Problem(where, f"{table}.{b['column']}: 'other' must be a name"))
+            other = None
         found.append(Breakdown(by, b["column"], str(b.get("zh") or b["column"]),
-                               str(b.get("en") or b["column"]), via, key))
+                               str(b.get("en") or b["column"]), via, key, vocabulary, other))
+    return tuple(found)
+
+
+def _vocabulary(table: str, b: dict[str, Any], where: str, out: list[Problem]
+                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A breakdown's ``vocabulary``: name shown → the words that mean it (each word once)."""
+    raw = b.get("vocabulary")
+    if raw is None:
+        return ()
+    what = f"{table}.{b['column']}: 'vocabulary'"
+    if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and k.strip() and isinstance(v, list | None)
+            and all(isinstance(w, str) and w.strip() for w in v or []) for k, v in raw.items()):
+        out.append(Problem(where, f"{what} must map each name to a list of words"))
+        return ()
+    seen: dict[str, str] = {}
+    found = []
+    for name, words in raw.items():
+        for w in [name, *(words or [])]:
+            folded = w.strip().lower()
+            if seen.setdefault(folded, name) != name:
+                out.append(Problem(where, f"{what}: '{w}' means both '{seen[folded]}' and "
+                                          f"'{name}'"))
+        found.append((name.strip(), tuple(w.strip() for w in words or [])))
     return tuple(found)
 
 

@@ -167,6 +167,7 @@ c = pl.col
 nn = lambda name: c(name).is_not_null()  # noqa: E731
 true = lambda name: c(name).fill_null(False)  # noqa: E731
 GRID_TABLES = {"grid_events", "grid_staff", "buildings"}
+MONTH_TABLES = {"property_fees", "committee_assessments"}  # a 'YYYY-MM' text time column
 DISTRICT_TABLES = {"service_items", "certificates"}
 AREA = {"grid_events": "grid_code", "grid_staff": "grid_code", "buildings": "grid_code",
         "divisions": "code"}
@@ -175,6 +176,7 @@ EVERY = ("district", "street", "community", "grid")
 
 def _kpis() -> list[K]:
     sc, ge, hl = "service_cases", "grid_events", "hotline_requests"
+    ca = "committee_assessments"
     online = lambda: c("channel") == "online"  # noqa: E731
     completed = lambda: c("status") == "completed"  # noqa: E731
     return [
@@ -301,6 +303,16 @@ def _kpis() -> list[K]:
           M("property_fees", "period", "sum", "households_paid"),
           M("property_fees", "period", "sum", "households_billed"), target=0.88, warning=0.8,
           min_sample=1),
+        K("party.committees_red", M(ca, "period", "distinct", "community_code",
+                                    where=lambda: c("colour") == "red"),
+          higher=False, min_sample=1),
+        K("party.committees_escalated", M(ca, "period", "distinct", "community_code",
+                                          where=lambda: true("escalated"), window="to_end"),
+          higher=False, min_sample=1),
+        K("party.committee_rectification_rate",
+          M(ca, "period", where=lambda: (c("colour") == "red") & (c("rectification") == "done")),
+          M(ca, "period", where=lambda: c("colour") == "red"), target=1.0, warning=0.8,
+          min_sample=1),
         K("hotline.requests", M(hl, "received_at")),
         K("hotline.requests_per_10k", M(hl, "received_at"),
           M("population", None, "sum", "residents", window="latest_year"), scale=10000,
@@ -399,7 +411,7 @@ class Oracle:
             f = f.join(latest, on="community_code").filter(c("year") == c("_y"))
         elif m.window in ("period", "to_end") and p is not None and m.time:
             f = f.filter(nn(m.time))
-            if m.table == "property_fees":
+            if m.table in MONTH_TABLES:
                 first = lambda d: d if d.day == 1 else _month_start(d.year, d.month + 1)  # noqa
                 lo, hi = f"{first(p.start):%Y-%m}", f"{(p.end - dt.timedelta(days=1)):%Y-%m}"
                 f = f.filter((c("period") <= hi) & ((c("period") >= lo)

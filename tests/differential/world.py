@@ -43,6 +43,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "property_fees": ("community_code", "period"), "population": ("community_code", "year"),
     "certificates": ("certificate_id",), "hotline_requests": ("request_id",),
     "buildings": ("building_code",),
+    "committee_assessments": ("assessment_id",),
 }
 # registers other rows are checked against (a head's building): loaded whole in the first drop
 # of the incremental test and never deleted there, as a division list is
@@ -315,6 +316,21 @@ def generate(seed: int, scale: float = 1.0) -> World:
             "title": r.choice(["电梯故障", "噪音扰民", "道路破损"]),
             "content": r.choice(["市民反映电梯故障", "夜间施工噪音", "小区道路破损"])})
     w.tables["hotline_requests"] = pl.DataFrame(requests, infer_schema_length=None)
+    # 三色研判 (drawn after the rest, so the tables above keep their rows): half-yearly, some
+    # missed, one community several times red, escalated or not, rectification often unset
+    assessments = []
+    for c in communities:
+        for y in (2023, 2024, 2025):
+            for m in (3, 6, 9, 12):
+                if r.random() < 0.6:
+                    colour = r.choice(["red", "red", "yellow", "blue", "blue"])
+                    assessments.append({
+                        "assessment_id": f"CA{len(assessments):04d}", "community_code": c,
+                        "period": f"{y}-{m:02d}", "score": g.maybe(0.9, r.randint(40, 100)),
+                        "colour": colour, "escalated": colour == "red" and r.random() < 0.4,
+                        "rectification": g.maybe(0.8, r.choice(
+                            ["not_needed", "pending", "in_progress", "done", "done"]))})
+    w.tables["committee_assessments"] = pl.DataFrame(assessments, infer_schema_length=None)
     return w
 
 

@@ -93,7 +93,8 @@ def test_every_demo_source_loads_and_its_counts_add_up(demo: Demo) -> None:
     assert demo.config == demo.root / "gongzhi.toml"
     assert demo.settings.warehouse_url == f"sqlite:///{(demo.root / 'warehouse.db').resolve()}"
     ids = {s.id for s in demo.settings.sources}
-    assert {r.source for r in demo.results} == ids and len(ids) == 24  # 4 geo, 1 hotline
+    # 4 geo, hotline, buildings, 三色研判 among them
+    assert {r.source for r in demo.results} == ids and len(ids) == 25
     for r in demo.results:
         assert r.ok, f"{r.source}: {r.error}"
         assert r.read > 0, r.source
@@ -507,7 +508,7 @@ def test_gongzhi_demo_command_then_runs_and_quarantine(tmp_path: Path) -> None:
     config = str(folder / "gongzhi.toml")
     runs = json.loads(runner.invoke(cli, ["--config", config, "runs", "--format",
                                           "json"]).output)
-    assert len(runs) == len(load_validated(config).sources) == 24  # one run per source
+    assert len(runs) == len(load_validated(config).sources) == 25  # one run per source
     assert all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
     assert all(r["read"] == r["loaded"] + r["quarantined"] + r["duplicates"] for r in runs)
     rows = json.loads(runner.invoke(cli, ["--config", config, "quarantine", "--format",
