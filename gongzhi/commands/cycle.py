@@ -16,6 +16,10 @@ STATUS_ZH = {"open": "待签收", "acknowledged": "已签收", "answered": "已�
 ALERT_STATUS_ZH = {"pending": "待发送", "held": "免打扰暂存", "sent": "已发送",
                    "failed": "发送失败（将重试）", "logged": "仅记录"}
 
+# ``--format`` of the listing commands (scripts read the json)
+_format_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]),
+                              default="table")
+
 
 # -- alerts --------------------------------------------------------------------------------------
 
@@ -26,7 +30,7 @@ def alerts() -> None:
 
 @alerts.command("check")
 @click.option("--period", default=None, help="KPI period (default: last complete month)")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_format_option
 @pass_ctx
 def check_cmd(ctx: Context, period: str | None, fmt: str) -> None:
     """Evaluate every rule now; print the alerts recorded and what was sent (exit 1 when a
@@ -59,7 +63,7 @@ def check_cmd(ctx: Context, period: str | None, fmt: str) -> None:
 
 @alerts.command("list")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_format_option
 @pass_ctx
 def list_alerts(ctx: Context, limit: int, fmt: str) -> None:
     """The alert log, newest first (destinations masked)."""
@@ -102,18 +106,21 @@ def list_rules(ctx: Context) -> None:
 
 # -- tasks -----------------------------------------------------------------------------------------
 
-def _actor(ctx: Context, username: str | None, command: str) -> Any:
+TASKS = "tasks"  # the command name sign-ins and refusals are audited under
+
+
+def _actor(ctx: Context, username: str | None) -> Any:
     """Who acts: the signed-in account; in open mode the district; else refused (audited)."""
     from gongzhi.commands.access import _os_user, deny, open_mode, sign_in
     from metrics.access import Viewer, leader
     from metrics.service import Metrics
 
     if username:
-        return sign_in(ctx, username, command)
+        return sign_in(ctx, username, TASKS)
     if open_mode(ctx):
         return leader(Metrics(ctx.engine()).district().code, username=_os_user())
-    deny(ctx, Viewer(_os_user(), "leader", ""), command, {}, role="-",
-         why=f"sign-in required: `gongzhi {command} --user NAME` (password from "
+    deny(ctx, Viewer(_os_user(), "leader", ""), TASKS, {}, role="-",
+         why=f"sign-in required: `gongzhi {TASKS} --user NAME` (password from "
              "GONGZHI_PASSWORD or a prompt); staff see only their own area's tasks")
 
 
@@ -131,7 +138,12 @@ def _act(ctx: Context, actor: Any, task_id: int, move: Any, *args: Any) -> Any:
     try:
         return move(ctx.engine(), actor, task_id, *args)
     except cycle.TaskDenied as e:
-        deny(ctx, actor, "tasks", {"task": task_id, "move": move.__name__}, why=str(e))
+        deny(ctx, actor, TASKS, {"task": task_id, "move": move.__name__}, why=str(e))
+
+
+def _move(ctx: Context, username: str | None, task_id: int, move: Any, *args: Any) -> Any:
+    """Sign in (or refuse) and do one task move: the commands that make a single move."""
+    return _act(ctx, _actor(ctx, username), task_id, move, *args)
 
 
 @cli.group()
@@ -144,7 +156,7 @@ def tasks() -> None:
               help="assigned: my area's tasks (我的任务); issued: tasks I opened (我发起的)")
 @click.option("--status", "statuses", multiple=True,
               type=click.Choice(["open", "acknowledged", "answered", "returned", "closed"]))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_format_option
 @_user_option
 @pass_ctx
 def list_tasks(ctx: Context, mine: str, statuses: tuple[str, ...], fmt: str,
@@ -153,7 +165,7 @@ def list_tasks(ctx: Context, mine: str, statuses: tuple[str, ...], fmt: str,
     from metrics.alerts.tasks import task_json
     from warehouse import cycle
 
-    actor = _actor(ctx, username, "tasks")
+    actor = _actor(ctx, username)
     rows = cycle.list_tasks(ctx.engine(), actor, mine=mine, statuses=statuses or None)
     if fmt == "json":
         echo_json([task_json(r) for r in rows])
@@ -195,7 +207,7 @@ def open_cmd(ctx: Context, street: str | None, community: str | None, kpi_id: st
 
     if bool(street) == bool(community):
         raise click.UsageError("name one --street or one --community")
-    actor = _actor(ctx, username, "tasks")
+    actor = _actor(ctx, username)
     m = Metrics(ctx.engine())
     level = "street" if street else "community"
     code = m.scope(level, str(street or community)).code
@@ -215,7 +227,7 @@ def ack_cmd(ctx: Context, task_id: int, username: str | None) -> None:
     """签收: acknowledge a task of your area."""
     from warehouse import cycle
 
-    _act(ctx, _actor(ctx, username, "tasks"), task_id, cycle.acknowledge)
+    _move(ctx, username, task_id, cycle.acknowledge)
     click.echo(f"task #{task_id} acknowledged")
 
 
@@ -231,7 +243,7 @@ def answer_cmd(ctx: Context, task_id: int, note: str, attach: str | None,
     """反馈: answer a task of your area with what was done."""
     from warehouse import cycle
 
-    actor = _actor(ctx, username, "tasks")
+    actor = _actor(ctx, username)  # one sign-in for both moves
     _act(ctx, actor, task_id, cycle.get_task)  # another area's task: refused before any file
     stored = None
     if attach:
@@ -252,7 +264,7 @@ def close_cmd(ctx: Context, task_id: int, username: str | None) -> None:
     """办结: close an answered task (leaders)."""
     from warehouse import cycle
 
-    _act(ctx, _actor(ctx, username, "tasks"), task_id, cycle.close)
+    _move(ctx, username, task_id, cycle.close)
     click.echo(f"task #{task_id} closed")
 
 
@@ -265,7 +277,7 @@ def return_cmd(ctx: Context, task_id: int, reason: str, username: str | None) ->
     """退回: send an answered task back to its unit (leaders)."""
     from warehouse import cycle
 
-    _act(ctx, _actor(ctx, username, "tasks"), task_id, cycle.send_back, reason)
+    _move(ctx, username, task_id, cycle.send_back, reason)
     click.echo(f"task #{task_id} sent back")
 
 
@@ -278,8 +290,8 @@ def attachment_cmd(ctx: Context, task_id: int, out: str, username: str | None) -
     """Save a task's attachment (audited)."""
     from warehouse import cycle
 
-    name, content = _act(ctx, _actor(ctx, username, "tasks"), task_id, cycle.read_attachment,
-                         ctx.settings.tasks.attachments)
+    name, content = _move(ctx, username, task_id, cycle.read_attachment,
+                          ctx.settings.tasks.attachments)
     Path(out).write_bytes(content)
     click.echo(f"{name}: {len(content):,} bytes → {out}")
 
