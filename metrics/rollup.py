@@ -467,7 +467,8 @@ def observers_for(settings: Any) -> list[RollupObserver]:
     from warehouse.engine import open_warehouse
 
     catalog = load_catalog()
-    ensure_rollups(open_warehouse(settings.warehouse_url), catalog)
+    ensure_rollups(open_warehouse(settings.warehouse_url,
+                                  partition=settings.warehouse_partition), catalog)
     return [RollupObserver(catalog)]
 
 
