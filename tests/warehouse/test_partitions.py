@@ -234,8 +234,15 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
         written.setdefault(fam.name, set()).add("*")
         real_rebuild(conn, fam)
 
+    real_refresh = rollup_mod.refresh_months
+
+    def some(conn: Any, fam: Any, months: set[str]) -> None:
+        written.setdefault(fam.name, set()).update(months)
+        real_refresh(conn, fam, months)
+
     monkeypatch.setattr(rollup_mod, "_apply", apply)
     monkeypatch.setattr(rollup_mod, "rebuild", whole)
+    monkeypatch.setattr(rollup_mod, "refresh_months", some)
     return written
 
 
@@ -329,5 +336,53 @@ def test_sqlite_stays_unpartitioned(sqlite_url: str) -> None:
             assert partitions.mode(c) == "none"
             assert c.execute(select(func.count()).select_from(schema.service_cases)
                              ).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_item_change_refreshes_only_the_months_of_its_cases(
+        tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """按期 (on time) depends on the item catalogue's promised days: a changed item used to
+    recompute whole families; now only the months holding that item's cases are, on both
+    engines, with the figures of a full recompute."""
+    catalog = load_catalog()
+    settings = setup_sources(tmp_path, warehouse_url)
+    items = tmp_path / "items"
+    (items / "a.csv").write_text("item_code,item_name,online_capable,promised_days\n"
+                                 "I1,甲,true,3\nI2,乙,false,0\nI3,丙,true,5\nI9,壬,true,3\n",
+                                 encoding="utf-8")
+    rows = case_rows(range(200), [1, 2, 3, 4, 5, 6], seed=9)
+    rare = case_rows(range(200, 212), [3], seed=10)
+    for r in rare.values():
+        r["item_code"] = "I9"
+    write_cases(tmp_path / "inbox" / "a.csv", {**rows, **rare})
+    engine = open_warehouse(settings.warehouse_url)
+    try:
+        ensure_rollups(engine, catalog)
+        assert all(r.ok for r in Runner(settings, engine,
+                                        observers=[RollupObserver(catalog)]).run())
+        fams = [f for f in families(catalog).values() if f.depends_on("service_items")]
+        assert fams, "some family uses 按期"
+        with engine.connect() as c:
+            before = {f.name: snapshot(c, f) for f in fams}
+        (items / "b.csv").write_text("item_code,item_name,online_capable,promised_days\n"
+                                     "I9,壬,true,60\n", encoding="utf-8")
+        written = _recording(monkeypatch)
+        res = Runner(settings, engine, observers=[RollupObserver(catalog)]).run(["items"])
+        monkeypatch.undo()
+        assert res[0].ok and res[0].updated == 1
+        afters = {}
+        with write_transaction(engine) as c:
+            for f in fams:
+                want = set().union(*(_local_month(r[f.time]) for r in rare.values()))
+                assert written.get(f.name) == want, f.name  # not "*": not the whole family
+                after = afters[f.name] = snapshot(c, f)
+                assert {k: v for k, v in after.items() if k[1] not in want} == {
+                    k: v for k, v in before[f.name].items() if k[1] not in want}
+                rebuild(c, f)
+                assert snapshot(c, f) == after, f.name
+            c.rollback()
+        # and the change did change the figures of those months (the test could fail)
+        assert any(before[f.name] != afters[f.name] for f in fams)
     finally:
         engine.dispose()
