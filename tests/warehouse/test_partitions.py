@@ -137,27 +137,49 @@ def test_new_postgres_warehouse_partitions_every_fact_table_with_a_time(
 @pytest.mark.postgres
 def test_none_keeps_postgres_unpartitioned_and_convert_partitions_it(
         tmp_path: Path, pg_schema_url: str) -> None:
+    """``[warehouse] partition = "none"`` keeps a new PostgreSQL warehouse whole (an existing
+    one's layout); ``gongzhi partition`` converts it, rows and later runs intact."""
+    import json
+
+    from click.testing import CliRunner
+
+    from gongzhi.cli import cli
+
     settings = setup_sources(tmp_path, pg_schema_url)
-    engine = open_warehouse(pg_schema_url, partition="none")
+    cfg = Path(str(settings.path))
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        "[warehouse]\n", '[warehouse]\npartition = "none"\n', 1), encoding="utf-8")
+    rows = case_rows(range(60), [1, 2, 3], seed=3)
+    write_cases(tmp_path / "inbox" / "a.csv", rows)
+    cli_runner = CliRunner()
+    res = cli_runner.invoke(cli, ["--config", str(cfg), "ingest"])
+    assert res.exit_code == 0, res.output
+    engine = open_warehouse(pg_schema_url)
     try:
-        rows = case_rows(range(60), [1, 2, 3], seed=3)
-        write_cases(tmp_path / "inbox" / "a.csv", rows)
-        assert all(r.ok for r in Runner(settings, engine, observers=[]).run())
         with engine.connect() as c:
             assert partitions.mode(c) == "none"
             assert not partitions.is_partitioned(c, "service_cases")
-        moved = partitions.convert(engine)
-        assert moved["service_cases"] == len(rows)
+        res = cli_runner.invoke(cli, ["--config", str(cfg), "partition"])
+        assert res.exit_code == 0, res.output
+        assert f"{len(rows):,} rows moved now" in res.output
         with engine.connect() as c:
             assert partitions.is_partitioned(c, "service_cases")
             assert partitions.mode(c) == "month"
         assert stored_cases(engine) == expected_cases(rows)
         counts = per_partition(engine, "service_cases")
         assert {k: v for k, v in counts.items() if v} == utc_month_counts(rows)
+        res = cli_runner.invoke(cli, ["--config", str(cfg), "partition", "--status",
+                                      "--format", "json"])
+        shown = json.loads(res.output)
+        assert shown["converted"] == {}
+        assert shown["tables"]["service_cases"] == sorted(
+            k.removeprefix("service_cases_p")[:4] + "-" + k[-2:]
+            for k in utc_month_counts(rows))
         # runs keep working on the converted table: a new month arrives
         more = case_rows(range(60, 70), [7], seed=4)
         write_cases(tmp_path / "inbox" / "b.csv", more)
-        assert all(r.ok for r in Runner(settings, engine, observers=[]).run(["cases"]))
+        res = cli_runner.invoke(cli, ["--config", str(cfg), "ingest", "cases"])
+        assert res.exit_code == 0, res.output
         assert stored_cases(engine) == expected_cases({**rows, **more})
         assert per_partition(engine, "service_cases")["service_cases_p202407"] == 10
     finally:
