@@ -28,6 +28,7 @@ keeps its layout until ``gongzhi partition`` converts it (:func:`convert`).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +41,7 @@ from sqlalchemy import (
     Table,
     text,
 )
+from sqlalchemy.exc import OperationalError
 
 from warehouse import meta, schema
 
@@ -50,6 +52,8 @@ META_KEY = "partition"  # warehouse_meta: "month" once the warehouse's facts are
 # would otherwise create stray ones): their rows sit in the DEFAULT partition.
 HORIZON_YEARS = 30
 _LOCK = 4206060003  # advisory lock: runs that bring the same new month create it once
+LOCK_WAIT = "5s"  # how long adding a month may wait for another run's merge (then: DEFAULT)
+log = logging.getLogger(__name__)
 
 
 def partition_column(table: Table) -> str | None:
@@ -159,7 +163,9 @@ def add_months(conn: Connection, table: Table, wanted: set[dt.date]) -> list[dt.
         conn.exec_driver_sql(f"CREATE TABLE {part} (LIKE {parent} INCLUDING DEFAULTS)")
         conn.exec_driver_sql(f"ALTER TABLE {part} ADD CONSTRAINT "
                              f"{_q(month_name(table.name, m) + '_range')} CHECK ({within})")
-        conn.exec_driver_sql(f"INSERT INTO {part} SELECT * FROM {default} WHERE {within}")
+        cols = ", ".join(_q(c.name) for c in table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {part} ({cols}) SELECT {cols} FROM {default} "
+                             f"WHERE {within}")
         conn.exec_driver_sql(f"DELETE FROM {default} WHERE {within}")
         conn.exec_driver_sql(f"ALTER TABLE {parent} ATTACH PARTITION {part} "
                              f"FOR VALUES FROM ({lo}) TO ({hi})")
@@ -177,16 +183,29 @@ def staged_months(conn: Connection, table: Table, stage_name: str) -> set[dt.dat
 
 
 def ensure_for_stage(engine: Engine, table: Table, stage_name: str) -> list[dt.date]:
-    """Before a run's transaction: partitions for every month its staged rows bring."""
+    """Before a run's transaction: partitions for every month its staged rows bring.
+
+    Attaching a partition waits for merges into the same table that are under way (another
+    source feeding it); rather than queue the dashboards' reads behind that wait, it gives up
+    after :data:`LOCK_WAIT`: the run's rows of that month then go to the DEFAULT partition
+    and move into their own when a later run makes it."""
     if engine.dialect.name != "postgresql" or partition_column(table) is None:
         return []
-    with engine.begin() as conn:
-        if not is_partitioned(conn, table.name):
-            return []
-        wanted = staged_months(conn, table, stage_name)
-        if not wanted - set(months(conn, table.name)):
-            return []
-        return add_months(conn, table, wanted)
+    try:
+        with engine.begin() as conn:
+            if not is_partitioned(conn, table.name):
+                return []
+            wanted = staged_months(conn, table, stage_name)
+            if not wanted - set(months(conn, table.name)):
+                return []
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+            return add_months(conn, table, wanted)
+    except OperationalError as e:
+        if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        log.warning("%s: a new month's partition waits for another run's merge; this run's "
+                    "rows of that month go to the DEFAULT partition for now", table.name)
+        return []
 
 
 def setup_new(conn: Connection, wanted: str) -> None:

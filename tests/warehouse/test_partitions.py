@@ -408,3 +408,34 @@ def test_item_change_refreshes_only_the_months_of_its_cases(
         assert any(before[f.name] != afters[f.name] for f in fams)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_month_waiting_for_another_merge_goes_to_default_then_moves(
+        tmp_path: Path, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attaching a month waits for other merges into the table; past the wait the run still
+    loads (its rows in the DEFAULT partition) and a later run gives them their month."""
+    monkeypatch.setattr(partitions, "LOCK_WAIT", "200ms")
+    settings = setup_sources(tmp_path, pg_schema_url)
+    engine = open_warehouse(settings.warehouse_url)
+    other = engine.connect()
+    try:
+        rows = case_rows(range(30), [4], seed=11)
+        write_cases(tmp_path / "inbox" / "a.csv", rows)
+        # another writer's transaction into the table, still open (as a merge would be)
+        tx = other.begin()
+        other.execute(text("LOCK TABLE service_cases_pdefault IN ROW EXCLUSIVE MODE"))
+        res = Runner(settings, engine, observers=[]).run()
+        assert all(r.ok for r in res), [r.error for r in res]
+        counts = per_partition(engine, "service_cases")
+        assert counts == {"service_cases_pdefault": 30}
+        tx.rollback()
+        more = case_rows(range(30, 35), [4], seed=12)
+        write_cases(tmp_path / "inbox" / "b.csv", more)
+        assert Runner(settings, engine, observers=[]).run(["cases"])[0].ok
+        assert per_partition(engine, "service_cases") == {
+            "service_cases_pdefault": 0, **utc_month_counts({**rows, **more})}
+        assert stored_cases(engine) == expected_cases({**rows, **more})
+    finally:
+        other.close()
+        engine.dispose()
