@@ -74,9 +74,11 @@ bench-office: install
 
 # City scale on PostgreSQL with month-partitioned facts (issue 15): builds SCALE_ROWS service
 # cases once under benchmarks/data/scale/ (reused), reports to benchmarks/out/scale.json.
+# SCALE_PARTITION=none builds the same data unpartitioned, to compare (scale-none.json).
 SCALE_ROWS ?= 100000000
+SCALE_PARTITION ?= month
 bench-scale: install
-	$(BIN)/python -m benchmarks.bench_scale --rows $(SCALE_ROWS)
+	$(BIN)/python -m benchmarks.bench_scale --rows $(SCALE_ROWS) --partition $(SCALE_PARTITION)
 
 # drill-through first page on the bench-kpi warehouse (built here when missing)
 BENCH_SCALE ?= 67

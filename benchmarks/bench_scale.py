@@ -52,10 +52,16 @@ BARS = {"ingest_s_max_at_100m": 900, "overview_cold_ms_max": 3000, "overview_war
 MARK = "bench_scale_ingest_s"  # warehouse_meta: the build's ingest time, once it finished
 
 
-def build(rows: int, log: Any) -> tuple[Any, Any, float]:
-    """The warehouse for ``rows`` cases (built, or reused when a finished build is there):
-    settings, engine and the build's ingest seconds."""
-    folder = DATA / f"rows-{rows}"
+def _folder(rows: int, layout: str) -> Path:
+    """Each layout has its sources of its own: the nightly files a measurement drops into the
+    cases folder are loaded by that warehouse only."""
+    return DATA / (f"rows-{rows}" if layout == "month" else f"rows-{rows}-{layout}")
+
+
+def build(rows: int, log: Any, layout: str = "month") -> tuple[Any, Any, float]:
+    """The warehouse for ``rows`` cases laid out as ``layout`` (built, or reused when a
+    finished build is there): settings, engine and the build's ingest seconds."""
+    folder = _folder(rows, layout)
     folder.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GONGZHI_PSEUDONYM_KEY_FILE", str(folder / ".pseudonym_key"))
     scale = rows / CASES_PER_SCALE
@@ -63,7 +69,7 @@ def build(rows: int, log: Any) -> tuple[Any, Any, float]:
         log(f"writing demo sources at scale {scale:g} into {folder} …")
         write_demo(folder, scale=scale, seed=2023, end=END, log=log)
         (folder / "written.txt").write_text(str(scale))
-    schema = f"gongzhi_bench_scale_{rows}"
+    schema = f"gongzhi_bench_scale_{rows}" + ("" if layout == "month" else f"_{layout}")
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
@@ -71,8 +77,8 @@ def build(rows: int, log: Any) -> tuple[Any, Any, float]:
     url = f"{PG_ADMIN}?options=-csearch_path%3D{schema}"
     settings = load_validated(folder / "gongzhi.toml")
     settings.warehouse_url = url
-    settings.warehouse_partition = "month"
-    engine = open_warehouse(url, partition="month")
+    settings.warehouse_partition = layout
+    engine = open_warehouse(url, partition=layout)
     done = meta.get(engine, MARK)
     if done is not None:
         log(f"reusing the warehouse in schema {schema} (built in {float(done):,.0f} s)")
@@ -95,9 +101,12 @@ def build(rows: int, log: Any) -> tuple[Any, Any, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000_000, help="service cases to build")
+    ap.add_argument("--partition", choices=partitions.MODES, default="month",
+                    help="the layout to build (\"none\": the same data unpartitioned, to "
+                         "compare; reported to scale-none.json)")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    settings, engine, ingest_s = build(args.rows, print)
+    settings, engine, ingest_s = build(args.rows, print, args.partition)
     with engine.connect() as c:
         n = c.execute(select(func.count()).select_from(service_cases)).scalar_one()
         months = partitions.months(c, service_cases.name)
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                               "partition": layout, "partitions": len(months),
                               "ingest_s": round(ingest_s, 1),
                               "ingest_rows_per_s": round(n / ingest_s) if ingest_s else None}
-    folder = DATA / f"rows-{args.rows}"
+    folder = _folder(args.rows, args.partition)
     result |= {k: round(v, 1) for k, v in
                measure(engine, settings, folder, nightly=True).items()}
     result["machine"] = {"nproc": os.cpu_count(), "python": platform.python_version(),
@@ -119,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         # the ingest bar is for 100M cases: scaled linearly to the rows built
         "ingest": ingest_s <= BARS["ingest_s_max_at_100m"] * max(n, 1) / 100_000_000,
     }
-    (OUT / "scale.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    name = "scale.json" if args.partition == "month" else f"scale-{args.partition}.json"
+    (OUT / name).write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(json.dumps(result, indent=2, ensure_ascii=False))
     engine.dispose()
     return 0

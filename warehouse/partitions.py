@@ -41,7 +41,7 @@ from sqlalchemy import (
     Table,
     text,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from warehouse import meta, schema
 
@@ -206,6 +206,38 @@ def ensure_for_stage(engine: Engine, table: Table, stage_name: str) -> list[dt.d
         log.warning("%s: a new month's partition waits for another run's merge; this run's "
                     "rows of that month go to the DEFAULT partition for now", table.name)
         return []
+
+
+def refresh_stats(engine: Engine, table: Table, written: int) -> bool:
+    """After a run's commit: ANALYZE a partitioned table's parent when the run wrote a tenth
+    of its rows or more (or it was never analysed). Autovacuum analyses each partition but
+    never the parent, and without the parent's statistics the planner misjudges joins over
+    the partitions (measured: a month's distinct volunteers took 158 ms by a nested loop
+    instead of 55 ms by a hash join). It samples every partition too (seconds at 100M
+    rows), so a nightly run of a few percent does not pay it. The run has committed by then:
+    a failure here is logged, never the run's. Returns whether it ran."""
+    if engine.dialect.name != "postgresql" or not written or partition_column(table) is None:
+        return False
+    try:
+        return _analyze(engine, table, written)
+    except DBAPIError as e:
+        log.warning("%s: ANALYZE after the run failed (the planner keeps older statistics): "
+                    "%s", table.name, e.orig)
+        return False
+
+
+def _analyze(engine: Engine, table: Table, written: int) -> bool:
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not is_partitioned(conn, table.name):
+            return False
+        known = conn.execute(text(
+            "SELECT reltuples FROM pg_class WHERE relname = :n AND relnamespace = "
+            "to_regnamespace(current_schema())"), {"n": table.name}).scalar_one()
+        if known is not None and known > 0 and written * 10 < known:
+            return False
+        conn.exec_driver_sql(f"ANALYZE {_q(table.name)}")
+    return True
 
 
 def setup_new(conn: Connection, wanted: str) -> None:
