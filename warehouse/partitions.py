@@ -149,7 +149,7 @@ def add_months(conn: Connection, table: Table, wanted: set[dt.date]) -> list[dt.
     it takes is held until commit)."""
     time = partition_column(table)
     assert time is not None
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(:t))"),
+    conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), hashtext(:t))"),
                  {"k": _LOCK % 2**31, "t": table.name})
     have = set(months(conn, table.name))
     made = []
