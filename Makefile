@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean bench-screen
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean bench-screen bench-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -71,6 +71,14 @@ bench-load: install
 BENCH_OFFICE_SCALE ?= 5
 bench-office: install
 	$(BIN)/python -m benchmarks.bench_office --config $(BENCH_CONFIG) --period $(BENCH_PERIOD) --scale $(BENCH_OFFICE_SCALE)
+
+# City scale on PostgreSQL with month-partitioned facts (issue 15): builds SCALE_ROWS service
+# cases once under benchmarks/data/scale/ (reused), reports to benchmarks/out/scale.json.
+# SCALE_PARTITION=none builds the same data unpartitioned, to compare (scale-none.json).
+SCALE_ROWS ?= 100000000
+SCALE_PARTITION ?= month
+bench-scale: install
+	$(BIN)/python -m benchmarks.bench_scale --rows $(SCALE_ROWS) --partition $(SCALE_PARTITION)
 
 # drill-through first page on the bench-kpi warehouse (built here when missing)
 BENCH_SCALE ?= 67

@@ -199,6 +199,10 @@ class Settings:
     #: ``[warehouse] read_url``: where the dashboards read (a PostgreSQL hot standby); None:
     #: they read ``warehouse_url``. Writes (sign-in, audit, run-now) always go to the primary.
     warehouse_read_url: str | None = None
+    #: ``[warehouse] partition``: ``"month"`` (default) range-partitions a new PostgreSQL
+    #: warehouse's fact tables by month; ``"none"`` keeps them whole. Read when the warehouse
+    #: is created; an existing one keeps its layout until ``gongzhi partition`` converts it.
+    warehouse_partition: str = "month"
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
@@ -289,6 +293,11 @@ def settings_from_dict(
         problems.append(Problem(lines.top("warehouse"), f"warehouse url is not valid: {e}"))
 
     read_url = _read_url(wh, url, lines.top("warehouse"), problems)
+    partition = wh.get("partition", "month")
+    if partition not in ("month", "none"):
+        problems.append(Problem(lines.top("warehouse"), f"'partition' must be \"month\" or "
+                                                         f"\"none\", not {partition!r}"))
+        partition = "month"
 
     privacy_cfg = data.get("privacy") or {}
     for key in sorted(set(privacy_cfg) - {"key_file", "name_labels"}):
@@ -376,6 +385,7 @@ def settings_from_dict(
     privacy.configure(labels)
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
+        warehouse_partition=partition,
         sources=sources, scheduler=sched,
         calendar=calendar, ingest=ingest, auth=auth, dashboard=dashboard, bulletin=bulletin,
         map=map_settings, screen=screen, raw=data, pseudonym_key_file=key_file,

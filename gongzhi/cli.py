@@ -46,8 +46,10 @@ class Context:
         from warehouse.engine import open_for_reading, open_warehouse
 
         if write:
-            return open_warehouse(self.settings.warehouse_url)
-        return open_for_reading(self.settings.warehouse_url)
+            return open_warehouse(self.settings.warehouse_url,
+                                  partition=self.settings.warehouse_partition)
+        return open_for_reading(self.settings.warehouse_url,
+                                partition=self.settings.warehouse_partition)
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -31,7 +31,7 @@ from ingest.keyguard import KeyGuard
 from ingest.normalize.cast import CastOptions, Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
-from warehouse import bulk, runlog
+from warehouse import bulk, partitions, runlog
 from warehouse.engine import (
     bump_data_version,
     explain,
@@ -361,6 +361,7 @@ class Runner:
                            key=lambda n: 0 if n == divisions.name else 1)
             staged = {name: stager.staged[name] for name in order}
             gone_st = {name: stager.staged[f"{name}__deleted"] for name in removals}
+            written: dict[str, int] = {}  # rows inserted or changed, per table
             faultpoint("staged")
             with self.engine.connect() as conn:
                 stager.attach(conn)
@@ -369,12 +370,14 @@ class Runner:
                     with wconn.begin():
                         lock.check(wconn)  # the fence: a run whose lock was taken over stops
                         self._commit(wconn, spec, run_id, collected, staged, stager.rows,
-                                     result, cursor_out, cursor_in)
+                                     result, cursor_out, cursor_in, written)
                         removed = self._delete(wconn, gone_st)
                         if removed:
                             bump_data_version(wconn)
                 finally:
                     stager.detach(conn)
+            for name, n in written.items():  # after the commit: the new rows are visible
+                partitions.refresh_stats(self.engine, tables[name], n)
         finally:
             if own:
                 stager.cleanup()
@@ -383,7 +386,7 @@ class Runner:
     def _commit(self, conn: Connection, spec: SourceSpec, run_id: int,
                 collected: dict[str, _Collected], staged: dict[str, Table],
                 rows: dict[str, int], result: RunResult,
-                cursor_out: Any, cursor_in: Any) -> None:
+                cursor_out: Any, cursor_in: Any, written: dict[str, int]) -> None:
         tables = data_tables()
         runlog.mark_interrupted(conn, spec.id, run_id)
         arrived: set[str] = set()  # tables to which data arrived: their freshness moves
@@ -400,6 +403,7 @@ class Runner:
                 ob.after_merge(conn, table, stage, counts)
             result.inserted += counts.inserted
             result.updated += counts.updated
+            written[name] = counts.inserted + counts.updated
             result.loaded += counts.loaded
             retired = 0
             snap = collected[name].snapshot

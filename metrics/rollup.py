@@ -17,6 +17,7 @@ or when the item catalogue or the holiday calendar behind 按期 deadlines chang
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -40,11 +41,13 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite as sq
 
+from core.timezone import local_midnight_utc
 from metrics import derived, semantic, sqlexpr
 from metrics.calendar import ensure_calendar
 from metrics.catalog import Catalog, load_catalog
@@ -214,6 +217,54 @@ def rebuild(conn: Connection, fam: Family) -> None:
     conn.execute(insert(rt).from_select(names, stmt.select_from(t)))
 
 
+def _month_bounds(t: Table, time: str, months: list[str]) -> Any:
+    """``months`` (local ``YYYY-MM``) as ranges of the stored time column (naive UTC): what
+    lets PostgreSQL read only those months' partitions (or an index on the column)."""
+    col = t.c[time]
+    if semantic.load(check=False).is_month(t.name, time):
+        return col.in_(months)
+    ranges = []
+    for m in months:
+        y, mo = int(m[:4]), int(m[5:7])
+        lo, hi = dt.date(y, mo, 1), dt.date(y + mo // 12, mo % 12 + 1, 1)
+        if isinstance(col.type, DateTime):
+            ranges.append(and_(col >= local_midnight_utc(lo), col < local_midnight_utc(hi)))
+        else:
+            ranges.append(and_(col >= lo, col < hi))
+    return or_(*ranges)
+
+
+def refresh_months(conn: Connection, fam: Family, months: set[str]) -> None:
+    """Recompute the rollup rows of ``months`` (local ``YYYY-MM``) from the facts, leaving
+    every other month's rows as they are (inside ``conn``'s txn). On a partitioned warehouse
+    only those months' partitions are read."""
+    if not months:
+        return
+    t = data_tables()[fam.table]
+    rt = fam.sa_table()
+    wanted = sorted(months)
+    conn.execute(delete(rt).where(rt.c.month.in_(wanted)))
+    stmt, names, _, _ = _select(fam)
+    stmt = stmt.where(_month_bounds(t, fam.time, wanted))
+    conn.execute(insert(rt).from_select(names, stmt.select_from(t)))
+
+
+def months_of_keys(conn: Connection, fam: Family, dep: Table, keys: Any) -> set[str] | None:
+    """The months (local ``YYYY-MM``) of ``fam``'s facts that refer to the rows of ``dep`` (a
+    table a derived column looks up, e.g. the item catalogue) whose keys ``keys`` selects;
+    None when the facts do not carry ``dep``'s key (the holiday calendar: its days reach
+    cases by their deadline, not by a column), so no month bound is known."""
+    t = data_tables()[fam.table]
+    dep_keys = key_columns(dep)
+    used = {i for d in fam.derived_used() if dep.name in d.depends_on for i in d.inputs}
+    if len(dep_keys) != 1 or dep_keys[0] not in t.c or dep_keys[0] not in used:
+        return None
+    month = _month_expr(t, fam.time)
+    rows = conn.execute(select(month).distinct().where(
+        t.c[dep_keys[0]].in_(keys), t.c[fam.time].is_not(None))).scalars()
+    return {str(m) for m in rows if m is not None}
+
+
 def aggregate(conn: Connection, fam: Family, stage: Table, cond: Any) -> pl.DataFrame:
     """A family's contributions of the stored rows that match ``cond`` in a join of the fact
     table with a run's scratch table ``stage`` (one row per area and month)."""
@@ -303,15 +354,23 @@ class RollupObserver:
                         cols.add(name)
         return sorted(c for c in cols if c in t.c)
 
-    def _dependants(self, conn: Connection, table: Table) -> None:
-        """Rebuild the families whose derived columns depend on ``table`` (the item catalogue
-        and the holiday calendar behind 按期 deadlines)."""
+    def _dependants(self, conn: Connection, table: Table, keys: Any = None) -> None:
+        """Recompute the families whose derived columns depend on ``table`` (the item
+        catalogue and the holiday calendar behind 按期 deadlines): only the months whose
+        facts refer to the changed rows (``keys``, a select of ``table``'s key) when the facts
+        carry that key (an item's cases), else the whole family (the calendar)."""
         if table.name == holiday_calendar.name and not ensure_calendar(conn):
             return
         for fams in self.by_table.values():
             for fam in fams:
-                if fam.depends_on(table.name):
+                if not fam.depends_on(table.name):
+                    continue
+                months = (months_of_keys(conn, fam, table, keys) if keys is not None
+                          else None)
+                if months is None:
                     rebuild(conn, fam)
+                else:
+                    refresh_months(conn, fam, months)
 
     def staged(self, conn: Connection | None, table: Table, frame: pl.DataFrame | None, *,
                first: bool = False) -> None:
@@ -354,16 +413,17 @@ class RollupObserver:
     def after_merge(self, conn: Connection, table: Table, stage: Table, counts: Any) -> None:
         """Add what the inserted and changed rows contribute now, less what they did."""
         changed_any = bool(counts.inserted or counts.updated)
+        keys = key_columns(table)
+        match = and_(*[table.c[k] == stage.c[k] for k in keys])
         if changed_any:
             # e.g. 按期 deadlines depend on promised_days and on the holiday calendar: recompute
-            # the families that use them.
-            self._dependants(conn, table)
+            # the families that use them (the months of the changed items' cases).
+            self._dependants(conn, table, select(table.c[keys[0]]).select_from(
+                table.join(stage, match)).where(table.c._run_id == counts.run_id))
         fams = self.by_table.get(table.name)
         old = self._old.pop(table.name, None)
         if not fams or not changed_any:
             return
-        keys = key_columns(table)
-        match = and_(*[table.c[k] == stage.c[k] for k in keys])
         summed = self._new.pop(table.name, None)
         for i, fam in enumerate(fams):
             parts = []
@@ -397,7 +457,7 @@ class RollupObserver:
         leaving changes 按期 deadlines, so those families are recomputed."""
         old = self._old.pop(table.name, None)
         if removed:
-            self._dependants(conn, table)
+            self._dependants(conn, table, select(stage.c[key_columns(table)[0]]))
         fams = self.by_table.get(table.name)
         if not fams or old is None:
             return
@@ -477,9 +537,10 @@ def observers_for(settings: Any) -> list[RollupObserver]:
     from warehouse.engine import open_warehouse
 
     catalog = load_catalog()
-    ensure_rollups(open_warehouse(settings.warehouse_url), catalog)
+    ensure_rollups(open_warehouse(settings.warehouse_url,
+                                  partition=settings.warehouse_partition), catalog)
     return [RollupObserver(catalog)]
 
 
 __all__ = ["Family", "RollupMeasure", "RollupObserver", "ensure_rollups", "families",
-           "observers_for", "rebuild"]
+           "observers_for", "rebuild", "refresh_months"]

@@ -50,8 +50,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.schema import CreateTable, DropTable
 
+from warehouse import partitions
 from warehouse.engine import is_sqlite, sqlite_path
-from warehouse.schema import key_columns
+from warehouse.schema import data_tables, key_columns
 
 DATETIME_WIRE = "%Y-%m-%d %H:%M:%S%.6f"  # what SQLAlchemy's SQLite DateTime reads back
 DATE_WIRE = "%Y-%m-%d"
@@ -217,7 +218,8 @@ class Stager:
     def finish(self, keys: dict[str, list[str]] | None = None) -> None:
         """Before the merge: PostgreSQL gets the scratch tables' size and their keys'
         statistics (only those: the planner needs them to join by hash or by index, and a
-        full ANALYZE costs about a second per 300,000 rows)."""
+        full ANALYZE costs about a second per 300,000 rows), and a partitioned fact table
+        the partitions for the months the staged rows bring (:mod:`warehouse.partitions`)."""
         if self.dialect == "postgresql" and self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -226,6 +228,12 @@ class Stager:
                     quoted = ", ".join(f'"{c}"' for c in cols)
                     conn.exec_driver_sql(f'ANALYZE "{st.name}"' + (f" ({quoted})" if cols
                                                                    else ""))
+            # the months the run brings get their partitions now, outside its transaction
+            # (rows flagged deleted bring none: they only leave)
+            tables = data_tables()
+            for base, st in self.staged.items():
+                if "__" not in base and base in tables:
+                    partitions.ensure_for_stage(self.engine, tables[base], st.name)
 
     def attach(self, conn: Connection) -> None:
         """Make the scratch tables visible to ``conn`` (SQLite: before its BEGIN)."""

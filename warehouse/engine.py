@@ -163,13 +163,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def migrate(engine: Engine) -> int:
+def migrate(engine: Engine, partition: str | None = None) -> int:
     """Create or upgrade the schema; returns the version now in place.
 
     A fresh warehouse gets the current tables and is stamped with the latest version; an older
     one gets the numbered migrations in order. Runs under the write lock so two processes that
-    start together do not both create tables.
+    start together do not both create tables. ``partition`` (``[warehouse] partition``,
+    default ``"month"``) decides whether a new PostgreSQL warehouse's fact tables are
+    partitioned by month (:mod:`warehouse.partitions`); an existing warehouse keeps its layout.
     """
+    from warehouse import partitions
+
     try:
         with write_transaction(engine) as conn:
             if engine.dialect.name == "postgresql":
@@ -178,7 +182,10 @@ def migrate(engine: Engine) -> int:
 
             insp = inspect(conn)
             if not insp.has_table("schema_version"):
-                schema.metadata.create_all(conn)
+                wanted = partition or partitions.DEFAULT_MODE
+                partitions.setup_new(conn, wanted)
+                schema.metadata.create_all(conn)  # checkfirst: the partitioned ones exist
+                partitions.record(conn, wanted)
                 if not is_sqlite(conn):  # SQLite keeps them in a file of their own
                     schema.app_metadata.create_all(conn)
                     protect(conn)
@@ -196,7 +203,9 @@ def migrate(engine: Engine) -> int:
                     conn.execute(insert(schema.schema_version).values(version=version,
                                                                       applied_at=utcnow()))
                     current = version
-            # Tables added without a migration of their own (new operational tables).
+            # Tables added without a migration of their own (new operational tables, new
+            # fact tables: partitioned like the warehouse's others).
+            partitions.create_missing(conn, set(inspect(conn).get_table_names()))
             schema.metadata.create_all(conn, checkfirst=True)
             if not is_sqlite(conn):
                 schema.app_metadata.create_all(conn, checkfirst=True)
@@ -368,11 +377,12 @@ def schema_state(engine: Engine) -> tuple[int | None, list[str]]:
     return int(version), sorted(wanted - have)
 
 
-def open_warehouse(url: str, **kw: Any) -> Engine:
+def open_warehouse(url: str, *, partition: str | None = None, **kw: Any) -> Engine:
     """An engine on a migrated warehouse, for commands that write (ingest, the scheduler).
 
     The schema is read first; the write lock is taken only when there is something to create
-    or upgrade, so a writer starting during another's merge does not wait at start-up."""
+    or upgrade, so a writer starting during another's merge does not wait at start-up.
+    ``partition``: the layout of a new PostgreSQL warehouse (:func:`migrate`)."""
     engine = make_engine(url, **kw)
     try:
         version, missing = schema_state(engine)
@@ -380,11 +390,11 @@ def open_warehouse(url: str, **kw: Any) -> Engine:
         raise WarehouseError(f"cannot open the warehouse at {engine.url!r}: "
                              f"{explain(e) or e.orig}") from e
     if version is None or version < SCHEMA_VERSION or missing:
-        migrate(engine)
+        migrate(engine, partition)
     return engine
 
 
-def open_for_reading(url: str, **kw: Any) -> Engine:
+def open_for_reading(url: str, *, partition: str | None = None, **kw: Any) -> Engine:
     """An engine for commands that only read (kpi, runs, quarantine, sources, the dashboard).
 
     Checks the schema without writing. A warehouse with no schema at all is new and empty
@@ -397,7 +407,7 @@ def open_for_reading(url: str, **kw: Any) -> Engine:
         raise WarehouseError(f"cannot read the warehouse at {engine.url!r}: "
                              f"{explain(e) or e.orig}") from e
     if version is None:
-        migrate(engine)
+        migrate(engine, partition)
     elif version < SCHEMA_VERSION or missing:
         what = (f"schema version {version}, this Gongzhi needs {SCHEMA_VERSION}"
                 if version < SCHEMA_VERSION else f"missing table(s) {', '.join(missing)}")

@@ -6,6 +6,7 @@ from gongzhi.commands import (  # noqa: F401
     data,
     drill,
     kpi,
+    partition,
     rank,
     repair,
     run,

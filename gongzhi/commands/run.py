@@ -257,7 +257,7 @@ def demo(out_dir: str, scale: float, seed: int, no_ingest: bool, quiet: bool) ->
     if no_ingest:
         return
     settings = load_validated(config_path)
-    engine = open_warehouse(settings.warehouse_url)
+    engine = open_warehouse(settings.warehouse_url, partition=settings.warehouse_partition)
     runner = build_runner(settings, engine, progress=Progress(enabled=not quiet))
     # The demo pseudonymises with the key it wrote beside its config and no other, so the
     # key file holds the key its warehouse was made with (an environment key would win
