@@ -132,7 +132,10 @@ def _services(ctx: DemoContext, rng: np.random.Generator, geo: Geography,
     hd = pl.concat(cases) if cases else pl.DataFrame(
         {"case_id": [], "community": [], "submitted": []},
         schema={"case_id": pl.String, "community": pl.Int64, "submitted": pl.Int64})
-    hd = hd.filter(pl.col("community").is_in(list(teams_of)))
+    # a case a team can have done: in a team's community, once that team was formed
+    first = {c: int(formed[t].min()) * DAY for c, t in teams_of.items()}
+    hd = hd.filter(pl.col("community").is_in(list(teams_of))).filter(
+        pl.col("submitted") >= pl.col("community").replace_strict(first, return_dtype=pl.Int64))
     n_link = min(round(SERVICES * LINKED_SHARE), hd.height)
     pick_rows = np.sort(rng.choice(hd.height, n_link, replace=False)) if n_link else \
         np.zeros(0, dtype=np.int64)
@@ -145,9 +148,12 @@ def _services(ctx: DemoContext, rng: np.random.Generator, geo: Geography,
     rest_at = sample_days(rng, n_rest, work, np.ones(len(work))) * DAY + office_seconds(
         rng, n_rest)
     link_comm = linked["community"].to_numpy().astype(np.int64)
-    link_team = np.array([rng.choice(teams_of[int(c)]) for c in link_comm], dtype=np.int64)
+    link_at = linked["submitted"].to_numpy().astype(np.int64)
+    link_team = np.array([rng.choice(ts[formed[ts] * DAY <= a]) for c, a in
+                          zip(link_comm, link_at, strict=True) for ts in [teams_of[int(c)]]],
+                         dtype=np.int64)
     team = np.concatenate([link_team, rest_team])
-    at = np.concatenate([linked["submitted"].to_numpy().astype(np.int64), rest_at])
+    at = np.concatenate([link_at, rest_at])
     case_ids = np.concatenate([linked["case_id"].to_numpy().astype(object),
                                np.full(n_rest, None, dtype=object)])
     # a linked service is 帮办 or 代办; the others are mostly 预约 (appointments)
@@ -156,7 +162,8 @@ def _services(ctx: DemoContext, rng: np.random.Generator, geo: Geography,
     order = np.argsort(at, kind="stable")
     team, at, case_ids, kind = team[order], at[order], case_ids[order], kind[order]
     n = len(team)
-    # a team serves only after it was formed: the few earlier draws move to its first month
+    # a team serves only after it was formed: the few earlier draws (of services without a
+    # case) move to its first day
     at = np.maximum(at, formed[team] * DAY + 9 * 3600)
     member = np.array([rng.choice(np.flatnonzero(m_team == t)) for t in team], dtype=np.int64)
     group_p = np.array([g[1] for g in GROUPS])
