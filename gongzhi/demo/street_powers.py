@@ -138,7 +138,8 @@ def _catalogue(rng: np.random.Generator) -> pl.DataFrame:
     urban_only = np.zeros(ITEMS, dtype=bool)
     rural_only = np.zeros(ITEMS, dtype=bool)
     depts = np.array([r[0] for r in rows])
-    rural_only[np.flatnonzero(np.isin(depts, ("区农业农村局", "区水利和湖泊局")))[:RURAL_ONLY]] = True
+    rural = np.flatnonzero(np.isin(depts, ("区农业农村局", "区水利和湖泊局")))
+    rural_only[rural[:RURAL_ONLY]] = True
     urban_only[np.flatnonzero(depts == "区城市管理执法局")[-URBAN_ONLY:]] = True
     return pl.DataFrame({
         "事项编码": seq_ids("JDZQ", 1, ITEMS, 3),

@@ -63,7 +63,8 @@ help_team_services = _table(
     Column("beneficiary", String(16), nullable=False, info={
         "enum": BENEFICIARY_GROUPS, "default": "other", "synonyms": {
             "老年人": "elderly", "行动不便老人": "elderly", "高龄老人": "elderly",
-            "残疾人": "disabled", "在外务工人员": "migrant_worker", "外出务工人员": "migrant_worker",
+            "残疾人": "disabled", "在外务工人员": "migrant_worker",
+            "外出务工人员": "migrant_worker",
             "其他": "other", "其他群体": "other"}}),
     Column("item_name", String(256)),  # the service item, as the team logged it
     Index("ix_help_team_services_served", "served_at"),
