@@ -12,6 +12,10 @@ from typing import Literal
 
 Level = Literal["district", "street", "community", "grid"]
 LEVELS: tuple[Level, ...] = ("district", "street", "community", "grid")
+#: the words official lists and boundary files write for the levels (a level column's synonyms)
+LEVEL_WORDS: dict[str, Level] = {
+    "区": "district", "区县": "district", "街道": "street", "镇": "street", "乡": "street",
+    "社区": "community", "村": "community", "网格": "grid"}
 #: the levels below the district, which the filters and area columns name
 AREA_LEVELS: tuple[Level, ...] = LEVELS[1:]
 #: how many leading digits of a code name the division at each level

@@ -764,16 +764,17 @@ def map_shapes(k: Key, scope: Scope, level: str, width: int) -> list[dict[str, A
 
 
 @cached
-def _event_bins(k: Key, level: str, code: str, period: str, cell: float) -> pl.DataFrame:
+def _hex_bins(k: Key, level: str, code: str, period: str, radius: float,
+              lat0: float) -> pl.DataFrame:
     scope = Scope(level, code)
     _check(k, scope)
-    return geo.event_bins(metrics().engine, scope, periods.parse(period), cell,
-                          viewer=k.viewer)
+    return geo.hex_bins(metrics().engine, scope, periods.parse(period),
+                        geo.HexGrid(radius, lat0), viewer=k.viewer)
 
 
-def event_bins(k: Key, scope: Scope, period: str, cell: float) -> pl.DataFrame:
-    """Grid events of the period counted in square cells (positions only; no rows)."""
-    return _event_bins(k, scope.level, scope.code, period, cell)
+def hex_bins(k: Key, scope: Scope, period: str, grid: geo.HexGrid) -> pl.DataFrame:
+    """Grid events of the period counted in hexagons by the database (no rows)."""
+    return _hex_bins(k, scope.level, scope.code, period, grid.radius, grid.lat0)
 
 
 @cached

@@ -32,6 +32,11 @@ MASKS = ("none", "redact", "phone", "id", "name")
 OPERATORS = ("hours_between",)
 # the breakdown dimensions a table may declare (``gongzhi kpi --by``, the pages' breakdowns)
 DIMENSIONS = ("category", "department", "channel", "item")
+# each dimension's generic name, where rows of several tables meet (a CLI column header); a
+# table's own label (``zh``/``en`` of its breakdown, e.g. 诉求类别) names it on its own pages
+DIMENSION_LABELS: dict[str, dict[str, str]] = {
+    "category": {"zh": "类别", "en": "category"}, "department": {"zh": "部门", "en": "department"},
+    "channel": {"zh": "渠道", "en": "channel"}, "item": {"zh": "事项", "en": "item"}}
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,24 @@ class Layer:
     def breakdown(self, table: str, by: str) -> Breakdown | None:
         spec = self.tables.get(table)
         return next((b for b in spec.breakdowns if b.by == by), None) if spec else None
+
+    def dimensions(self) -> list[str]:
+        """Every dimension some table declares, in :data:`DIMENSIONS` order: what ``gongzhi kpi
+        --by`` and ``gongzhi rows --by`` accept, so a new table's breakdowns need no CLI edit."""
+        have = {b.by for spec in self.tables.values() for b in spec.breakdowns}
+        return [d for d in DIMENSIONS if d in have]
+
+    def dimension_label(self, by: str, lang: str) -> str:
+        """The generic name of a dimension in ``lang`` (zh/en): :data:`DIMENSION_LABELS`, else
+        the label of the first table (by name) declaring it, else ``by`` itself."""
+        generic = DIMENSION_LABELS.get(by, {}).get(lang)
+        if generic:
+            return generic
+        for name in sorted(self.tables):
+            b = self.breakdown(name, by)
+            if b is not None:
+                return b.zh if lang == "zh" else b.en
+        return by
 
     def dimensions_of(self, table: str) -> list[str]:
         """The dimensions ``table``'s rows can be broken down by, in :data:`DIMENSIONS` order."""
@@ -634,8 +657,10 @@ def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
     return out
 
 
-__all__ = ["DIMENSIONS", "Area", "Breakdown", "Derived", "Detail", "DetailColumn", "DomainSpec",
-           "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load", "problems"]
+__all__ = ["DIMENSIONS", "DIMENSION_LABELS", "Area", "Breakdown", "Derived", "Detail",
+           "DetailColumn",
+           "DomainSpec", "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load",
+           "problems"]
 
 
 # -- the docs read it --------------------------------------------------------------------------

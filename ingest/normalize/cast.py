@@ -46,7 +46,6 @@ from ingest.contract import (
 from ingest.normalize import personal, qrows, values
 from ingest.normalize import text as textrules
 from ingest.normalize.qrows import INTERNAL
-from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
 __all__ = ["BAD_BOOL", "BAD_CODE", "BAD_DATE", "BAD_FORMAT", "BAD_NUMBER", "MISSING",
@@ -333,9 +332,9 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
     text = values.clean_strings(raw) if raw.dtype != pl.Null else raw.cast(pl.String)
     comma = opts.decimal_comma
     if "enum" in col.info:
-        # the column's own words (its table declares them) before the shared vocabulary
-        syn = {**ENUMS.get(col.name, {}), **col.info.get("synonyms", {})}
-        return values.parse_enum(text, col.info["enum"], syn), text, BAD_CODE
+        # the column's own words: its table declares them with the column (one home)
+        return (values.parse_enum(text, col.info["enum"], col.info.get("synonyms", {})), text,
+                BAD_CODE)
     if isinstance(t, Boolean):
         if raw.dtype == pl.Boolean:
             return raw, text, BAD_BOOL
