@@ -62,6 +62,41 @@ def pg_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.dashboard import browser
+
+    browser.SHARE = True  # one Chromium for consecutive modules that use it (see below)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """At the end of a module, close the pages it left in the shared Chromium; close the
+    browser too unless the next module asks for ``chromium`` (launching costs seconds; a live
+    one keeps an asyncio loop marked running, which tests without a browser must not see)."""
+    yield
+    from tests.dashboard import browser
+
+    if not browser.shared_is_open():
+        return
+    if nextitem is not None and getattr(nextitem, "module", None) is getattr(item, "module",
+                                                                              None):
+        return
+    browser.close_shared_contexts()
+    if nextitem is None or "chromium" not in getattr(nextitem, "fixturenames", ()):
+        browser.close_shared()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (tests/dashboard/browser.py): the shared one; give each test its own
+    context (``chromium.new_context(...)``) and close it."""
+    from tests.dashboard import browser
+
+    browser.require_browser()
+    with browser.chromium() as b:
+        yield b
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty warehouse URL on each engine."""
