@@ -6,6 +6,7 @@ down; with GONGZHI_REQUIRE_PG=1 (set by .ci/run) an unreachable server fails the
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -183,21 +184,27 @@ def run_sources(tmp_path: Path):
         e.dispose()
 
 
+# The session's demo: every street and community, sparse activity up to 2025-06
+DEMO_SCALE, DEMO_SEED, DEMO_END = 0.02, 11, dt.date(2025, 6, 30)
+
+
 @pytest.fixture(scope="session")
 def office_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small 樊城区 demo warehouse (every street and community, sparse activity up to
-    2025-06), shared by the ranking, targets and bulletin tests; returns its config."""
-    import datetime as dt
-
+    """A small 樊城区 demo warehouse (DEMO_SCALE, DEMO_SEED, DEMO_END), written and loaded as
+    ``gongzhi demo`` does (rollups kept by the run), built once per session and shared by the
+    ranking, targets, bulletin, demo and dashboard tests; returns its config. Read it only:
+    a test that changes it works on a copy (tests/dashboard/conftest.py ``copy_demo``)."""
     from gongzhi.demo import write_demo
     from ingest.registry import load_validated
     from ingest.runner import Runner
+    from metrics.rollup import observers_for
     from warehouse.engine import open_warehouse
 
     root = tmp_path_factory.mktemp("office_demo")
-    config = write_demo(root, scale=0.02, seed=11, end=dt.date(2025, 6, 30))
+    config = write_demo(root, scale=DEMO_SCALE, seed=DEMO_SEED, end=DEMO_END)
     settings = load_validated(config)
     engine = open_warehouse(settings.warehouse_url)
-    Runner(settings, engine).run(trigger="demo")
+    results = Runner(settings, engine, observers=observers_for(settings)).run(trigger="demo")
+    assert all(r.ok for r in results), [(r.source, r.error) for r in results if not r.ok]
     engine.dispose()
     return Path(config)
