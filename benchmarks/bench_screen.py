@@ -10,7 +10,7 @@ default). The server's resident memory (process tree, from ``/proc``) is sampled
 the wall kept turning (the domain in the title bar changed) and never showed an error.
 
 Writes ``benchmarks/out/screen.json`` and exits 1 when the bar is missed. The CI test
-(tests/dashboard/test_bigscreen_soak.py) runs :func:`soak` for half a minute.
+(tests/dashboard/test_bigscreen_soak.py) runs :func:`soak` for 36 seconds.
 """
 
 from __future__ import annotations
