@@ -40,9 +40,9 @@ PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-roledescription='ge
 
 
 def payload(config: Path, period: str) -> tuple[int, int]:
-    """The map's features (polygons, figures) and event bins as JSON bytes, and the count."""
-    import polars as pl
-
+    """The map's features (polygons, figures) and event hexagons as JSON bytes, and the
+    count."""
+    from dashboard.components import geomap
     from ingest.registry import load_validated
     from metrics import geo
     from metrics.compiler import Scope
@@ -59,10 +59,11 @@ def payload(config: Path, period: str) -> tuple[int, int]:
     features = [{"type": "Feature", "geometry": s["geometry"], "key": s["key"],
                  **{k: str(v) for k, v in by_key.get(s["key"], {}).items()}} for s in shapes]
     box = geo.bbox_of(shapes) or (0, 0, 1, 1)
-    bins: pl.DataFrame = geo.event_bins(m.engine, scope, parse(period),
-                                        round(max(box[2] - box[0], box[3] - box[1]) / 40, 6))
+    grid = geomap.hex_grid(box)
+    hexes = geomap.hex_features(geo.hex_bins(m.engine, scope, parse(period), grid), grid,
+                                shapes)
     size = len(json.dumps(features, ensure_ascii=False).encode()) + len(
-        json.dumps(bins.to_dicts()).encode())
+        json.dumps(hexes).encode())
     m.engine.dispose()
     return size, len(shapes)
 

@@ -3,8 +3,8 @@
 A bulletin is generated for the district or one street, as .docx or .pdf, into the archive
 folder (``[bulletin] archive``/<period>/), listed in ``bulletins`` (warehouse.office) and
 audited (``bulletin_generate``); a download is audited too (``bulletin_download``). Leaders
-get every version; street staff their own street's only; community staff none (a street's
-bulletin shows the other communities of the street).
+get every version; street staff their own street's only; community staff their own
+community's only (a version that names no other community: bulletin.content).
 """
 
 from __future__ import annotations
@@ -43,17 +43,18 @@ class Generated:
 
 
 def allowed_scope(m: Metrics, viewer: Viewer, street: Scope | None) -> Scope | None:
-    """The area whose bulletin the viewer may have (None: the district's). Raises
-    :class:`AccessDenied` (audited) otherwise."""
+    """The area whose bulletin the viewer may have (None: the district's; ``street`` may
+    name a street or a community). Raises :class:`AccessDenied` (audited) otherwise."""
     if viewer.role == "leader":
         return street
-    if viewer.role == "street_staff" and (street is None or street.code == viewer.area):
-        return m.scope("street", viewer.area)
+    own = {"street_staff": "street", "community_staff": "community"}.get(viewer.role)
+    if own is not None and (street is None or street.code == viewer.area):
+        return m.scope(own, viewer.area)
     wanted = street.code if street else "district"
     audit.record(m.engine, username=viewer.username, role=viewer.role, action=audit.DENIED,
                  target="bulletin", filters={"area": wanted}, row_count=0)
     raise AccessDenied(f"{viewer.username} ({viewer.role}) may not have the bulletin of "
-                       f"{wanted}: staff get their own street's version only")
+                       f"{wanted}: staff get their own area's version only")
 
 
 def file_name(period: Period, scope: Scope, fmt: str) -> str:
@@ -100,9 +101,8 @@ def listing(m: Metrics, viewer: Viewer) -> list[dict[str, Any]]:
     rows = office.archived(m.engine)
     if viewer.role == "leader":
         return rows
-    if viewer.role != "street_staff":
-        return []
-    return [r for r in rows if r["level"] == "street" and r["code"] == viewer.area]
+    own = {"street_staff": "street", "community_staff": "community"}.get(viewer.role)
+    return [r for r in rows if r["level"] == own and r["code"] == viewer.area]
 
 
 def download(m: Metrics, viewer: Viewer, bulletin_id: int) -> tuple[str, bytes]:

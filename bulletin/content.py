@@ -1,9 +1,11 @@
 """What a bulletin says, computed from the KPI definitions of record (no layout here).
 
-One :class:`Bulletin` per period and area (the district's, or one street's version): the
-headline figures against target with the change on last period, the composite ranking (红榜 /
-黑榜), the three-colour table of communities, each red item with its definition and the areas
-responsible, the open 督办 tasks, and a summary paragraph written from those figures. The
+One :class:`Bulletin` per period and area (the district's, one street's, or one
+community's version): the headline figures against target with the change on last period, the
+composite ranking (红榜 / 黑榜), the three-colour table of communities, each red item with its
+definition and the areas responsible, the open 督办 tasks, and a summary paragraph written from
+those figures. A community's version names no other community: its ranking table and board
+hold its own row only, its place among its street's communities is stated in words. The
 Word and PDF writers lay out the same object, so both hold the same numbers as
 ``gongzhi kpi --format json``.
 """
@@ -20,6 +22,7 @@ from sqlalchemy import Engine
 
 from core.bulletin_settings import BulletinSettings
 from core.divisions import code_at
+from core.divisions import prefix as division_prefix
 from metrics import format as fmt
 from metrics.compiler import Scope
 from metrics.periods import Period
@@ -83,7 +86,10 @@ class Bulletin:
     red_items: list[RedItem]
     tasks: list[dict[str, Any]]
     summary: str
+    #: the area's own place when the ranking is of its peers: (rank, previous rank, score)
     street_place: tuple[int | None, int | None, float | None] | None = None
+    #: a community's version: how many communities of its street are ranked (its peers)
+    peers: int | None = None
     charts: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
@@ -139,7 +145,8 @@ def open_supervision_tasks(engine: Engine, scope: Scope, period: Period) -> list
 
 def build(m: Metrics, scheme: Scheme, period: Period, settings: BulletinSettings,
           street: Scope | None = None, issued: dt.date | None = None) -> Bulletin:
-    """The bulletin of the district (or of ``street``) for ``period``."""
+    """The bulletin of the district (or of ``street``: a street or a community) for
+    ``period``."""
     scope = street or m.district()
     ids = _figure_ids(m, scheme, scope.level)
     frame = m.compute(ids, scope, period)
@@ -148,10 +155,19 @@ def build(m: Metrics, scheme: Scheme, period: Period, settings: BulletinSettings
     board_ids = [p.kpi for p in scheme.level("community").parts]
     board_kpis = [(k, m.catalog.get(k).label.zh, str(m.catalog.get(k).unit)) for k in board_ids]
     board = _board(m, board_ids, scope, period)
-    child = "street" if scope.level == "district" else "community"
+    child = {"district": "street", "street": "community"}.get(scope.level)
     red = _red_items(m, figures, scope, period, child)
+    peers = None
     if scope.level == "district":
         ranking, place = streets, None
+    elif scope.level == "community":
+        # its rank among the district's communities (the ranks a street's version shows);
+        # the table holds its own row only
+        among = compute_ranking(m, scheme, "community", period)
+        ranking = among.within("community", scope.code)
+        own = next(iter(ranking.rows), None)
+        place = (own.rank, own.prev_rank, own.score) if own else None
+        peers = sum(1 for r in among.rows if r.rank is not None)
     else:
         ranking = compute_ranking(m, scheme, "community", period).within("street", scope.code)
         own = next((r for r in streets.rows if r.code == scope.code), None)
@@ -160,7 +176,7 @@ def build(m: Metrics, scheme: Scheme, period: Period, settings: BulletinSettings
                  issued=issued or dt.date.today(), figures=figures, ranking=ranking,
                  board_kpis=board_kpis, board=board, red_items=red,
                  tasks=open_supervision_tasks(m.engine, scope, period), summary="",
-                 street_place=place)
+                 street_place=place, peers=peers)
     b.summary = summary(b)
     return b
 
@@ -187,10 +203,10 @@ def _board(m: Metrics, ids: list[str], scope: Scope, period: Period) -> list[dic
     """Communities of the area × the scheme's community KPIs: value and colour."""
     frame = m.compute(ids, scope, period, "community", compare=False)
     d = m.divisions()
+    prefix = division_prefix(scope.code, scope.level)
     comm = d.filter((pl.col("level") == "community") & pl.col("active")
                     & ~pl.col("placeholder").fill_null(False)
-                    & pl.col("code").str.starts_with(scope.code[:9 if scope.level == "street"
-                                                                 else 6]))
+                    & pl.col("code").str.starts_with(prefix))
     names = dict(zip(d["code"], d["short_name"].fill_null(d["name"]), strict=True))
     cells: dict[str, dict[str, tuple[float | None, str | None]]] = {}
     for r in frame.to_dicts():
@@ -207,10 +223,12 @@ def _board(m: Metrics, ids: list[str], scope: Scope, period: Period) -> list[dic
 
 
 def _red_items(m: Metrics, figures: list[Figure], scope: Scope, period: Period,
-               child: str) -> list[RedItem]:
+               child: str | None) -> list[RedItem]:
     red = [f for f in figures if f.status == "red"]
     if not red:
         return []
+    if child is None:  # a community's version: the community itself is responsible
+        return [RedItem(f, [scope.name]) for f in red]
     frame = m.compute([f.kpi for f in red], scope, period, child,  # type: ignore[arg-type]
                       compare=False)
     d = m.divisions()
@@ -240,7 +258,9 @@ def summary(b: Bulletin) -> str:
         rank, prev, score = b.street_place
         if rank is not None:
             was = f"（上月第{prev}位）" if prev is not None else ""
-            parts.append(f"在全区街道综合考评中得{score:.2f}分，排第{rank}位{was}。")
+            among = (f"在全区{b.peers}个社区综合考评中" if b.scope.level == "community"
+                     else "在全区街道综合考评中")
+            parts.append(f"{among}得{score:.2f}分，排第{rank}位{was}。")
     elif rows:
         top = "、".join(r.name for r in rows if r.board == "top")
         bottom = "、".join(r.name for r in rows if r.board == "bottom")

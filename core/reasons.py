@@ -28,6 +28,8 @@ BAD_ENCODING = "bad_encoding"  # the row's bytes are not text in the file's enco
 BAD_TEXT = "bad_text"  # NUL or other control characters no warehouse column may hold
 TOO_LONG = "too_long"  # longer than the column's declared maximum
 BAD_GEOMETRY = "bad_geometry"  # a polygon that is invalid, does not close, or has no area
+# a code that does not lie in the area the row names beside it (a building outside its grid)
+OUTSIDE_AREA = "outside_area"
 UNKNOWN = "unknown_{level}"  # a division code not in the list: unknown_street, …
 # (every level has one: a boundary file names the district too, see warehouse geometries)
 

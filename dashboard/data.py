@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import divisions, reasons
 from core.errors import ConfigError, NoDivisions, Problem
 from core.settings import Settings, load_settings
-from metrics import calendar, detail, geo, latest, periods, semantic, ticker, views
+from metrics import calendar, committees, detail, geo, latest, periods, semantic, ticker, views
 from metrics.access import AccessDenied, Viewer
 from metrics.compiler import NotApplicable, Scope
 from metrics.service import Metrics
@@ -314,6 +314,18 @@ def _top_values(k: Key, page: str, level: str, code: str, period: str) -> pl.Dat
 def top_values(k: Key, page: str, scope: Scope, period: str) -> pl.DataFrame:
     """The page's "top values" section (semantic layer ``top``): value, rows."""
     return _top_values(k, page, scope.level, scope.code, period)
+
+
+@cached
+def _committees(k: Key, level: str, code: str, period: str) -> pl.DataFrame:
+    scope = Scope(level, code)
+    _check(k, scope)
+    return committees.latest(metrics().engine, scope, periods.parse(period), viewer=k.viewer)
+
+
+def committees_latest(k: Key, scope: Scope, period: str) -> pl.DataFrame:
+    """Each community's latest 三色研判 up to the period's end (metrics.committees)."""
+    return _committees(k, scope.level, scope.code, period)
 
 
 def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
@@ -764,16 +776,17 @@ def map_shapes(k: Key, scope: Scope, level: str, width: int) -> list[dict[str, A
 
 
 @cached
-def _event_bins(k: Key, level: str, code: str, period: str, cell: float) -> pl.DataFrame:
+def _hex_bins(k: Key, level: str, code: str, period: str, radius: float,
+              lat0: float) -> pl.DataFrame:
     scope = Scope(level, code)
     _check(k, scope)
-    return geo.event_bins(metrics().engine, scope, periods.parse(period), cell,
-                          viewer=k.viewer)
+    return geo.hex_bins(metrics().engine, scope, periods.parse(period),
+                        geo.HexGrid(radius, lat0), viewer=k.viewer)
 
 
-def event_bins(k: Key, scope: Scope, period: str, cell: float) -> pl.DataFrame:
-    """Grid events of the period counted in square cells (positions only; no rows)."""
-    return _event_bins(k, scope.level, scope.code, period, cell)
+def hex_bins(k: Key, scope: Scope, period: str, grid: geo.HexGrid) -> pl.DataFrame:
+    """Grid events of the period counted in hexagons by the database (no rows)."""
+    return _hex_bins(k, scope.level, scope.code, period, grid.radius, grid.lat0)
 
 
 @cached

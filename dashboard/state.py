@@ -238,11 +238,14 @@ def drill_up(level: str) -> None:
 
 
 def on_chart_select(widget_key: str, level: str) -> None:
-    """``on_select`` of a ranking chart: the clicked bar's area becomes the filter."""
+    """``on_select`` of a ranking chart or map: the clicked bar's (area's, hexagon's) area
+    becomes the filter, whichever of the chart's point selections holds it."""
     event: Any = st.session_state.get(widget_key)
-    picked = (event or {}).get("selection", {}).get("pick") or []
-    if picked and picked[0].get("key"):
-        drill_to(str(picked[0]["key"]), level)
+    for picked in ((event or {}).get("selection") or {}).values():
+        if isinstance(picked, list) and picked and isinstance(picked[0], dict) \
+                and picked[0].get("key"):
+            drill_to(str(picked[0]["key"]), level)
+            return
 
 
 def on_table_select(widget_key: str, codes: list[str], level: str) -> None:

@@ -494,9 +494,17 @@ def _feeds_divisions(spec: SourceSpec) -> bool:
 
 
 def _known_codes(engine: Engine) -> dict[str, pl.Series]:
-    """Division codes by level, active or retired: old rows may name a retired community."""
+    """Division codes by level, active or retired: old rows may name a retired community.
+    Levels below the grid come from their registers: a table declaring ``registry`` (the
+    building register: level ``building``) lists the codes of that level in its key."""
     with engine.connect() as conn:
-        rows = conn.execute(select(divisions.c.level, divisions.c.code)).all()
+        rows: list[tuple[str, str]] = [
+            (lv, code) for lv, code in conn.execute(select(divisions.c.level, divisions.c.code))]
+        for t in data_tables().values():
+            level = t.info.get("registry")
+            if level:
+                key = key_columns(t)[0]
+                rows += [(level, code) for (code,) in conn.execute(select(t.c[key]))]
     by_level: dict[str, list[str]] = {}
     for level, code in rows:
         by_level.setdefault(level, []).append(code)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, case, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from metrics import semantic
@@ -46,7 +46,19 @@ def expression(t: Table, dim: str) -> tuple[ColumnElement[Any], Any]:
     if b is None:
         raise NoDimension(f"{t.name} has no {dim}")
     if b.via is None:
-        return t.c[b.column], None
+        return _folded(t.c[b.column], b), None
     other = data_tables()[b.via].alias(f"dim_{b.via}")
     assert b.key is not None
     return other.c[b.column], (other, other.c[b.key] == t.c[b.key])
+
+
+def _folded(col: ColumnElement[Any], b: semantic.Breakdown) -> ColumnElement[Any]:
+    """The column as the dimension shows it: through its vocabulary when it declares one
+    (the words offices use for one mechanism become its name), else as stored."""
+    if not b.vocabulary:
+        return col
+    word = func.lower(func.trim(col))
+    whens = [(word.in_([w.lower() for w in (name, *words)]), literal(name))
+             for name, words in b.vocabulary]
+    rest = func.trim(col) if b.other is None else literal(b.other)
+    return case(*whens, else_=case((col.is_(None), None), else_=rest))

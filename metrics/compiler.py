@@ -34,7 +34,7 @@ from warehouse.schema import data_tables, population
 
 # an area one level down, a month, or a breakdown dimension (metrics.breakdown)
 Group = Literal["street", "community", "grid", "month", "category", "department", "channel",
-                "item"] | None
+                "item", "mechanism"] | None
 
 
 class NotApplicable(Exception):
@@ -288,10 +288,29 @@ def rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str
     """One statement over a monthly rollup for several measures × periods at one scope: each
     part ``(key, measure, period, value column, rows column)`` becomes a pair of conditional
     sums; returns the statement and, per part key, the labels of its value and rows. Periods
-    must be whole months (month, quarter, year, ranges of months)."""
-    month, area = rollup.c.month, rollup.c.area
+    must be whole months (month, quarter, year, ranges of months).
+
+    Kept (by table, parts, scope and grouping): the same figures asked again after a run are
+    the same statement, neither built nor compiled again (SQLAlchemy's compiled cache)."""
     if scope.level == "grid" or group == "grid":
         raise NotApplicable("rollups are kept per community")
+    memo = (rollup, tuple((k, p, v, n, m.window, m.agg) for k, m, p, v, n in parts),
+            scope.key(), group)
+    hit = _ROLLUP_QUERIES.get(memo)
+    if hit is None:
+        hit = _rollup_query(rollup, parts, scope, group)
+        if len(_ROLLUP_QUERIES) >= 512:
+            _ROLLUP_QUERIES.clear()
+        _ROLLUP_QUERIES[memo] = hit
+    return hit
+
+
+_ROLLUP_QUERIES: dict[Any, tuple[Select, dict[Any, tuple[str, str]]]] = {}
+
+
+def _rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str]],
+                  scope: Scope, group: Group) -> tuple[Select, dict[Any, tuple[str, str]]]:
+    month, area = rollup.c.month, rollup.c.area
     cols: list[Any] = []
     labels: dict[Any, tuple[str, str]] = {}
     spans: list[Any] = []

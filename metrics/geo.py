@@ -1,5 +1,5 @@
 """What a map shows, computed on the server: a KPI by area with its rank, the areas' simplified
-polygons, and events counted in square bins. The browser gets a few hundred small features,
+polygons, and events counted in hexagonal bins. The browser gets a few hundred small features,
 never the rows (DESIGN: nothing large sent to the browser).
 
 Access is the metrics layer's as everywhere: a viewer asking for an area outside their own gets
@@ -10,11 +10,12 @@ so a street's staff never receive another street's shapes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 from typing import cast as typing_cast
 
 import polars as pl
-from sqlalchemy import Engine, Float, cast, func, select
+from sqlalchemy import Engine, Float, case, cast, func, select
 
 from core import divisions
 from metrics.access import Viewer
@@ -27,11 +28,12 @@ from warehouse.tables import geometries as geotable
 
 SIMPLIFY_PX = 0.3  # polygons are simplified to about this many screen pixels
 COORD_DECIMALS = 5  # ≈ 1 m: finer than any screen shows
+SQRT3 = math.sqrt(3)
 
 
 def map_levels(scope_level: str) -> list[str]:
-    """Levels a map of ``scope_level`` can colour: every level below it."""
-    return list(divisions.LEVELS[divisions.depth(scope_level) + 1:])
+    """Levels a map of ``scope_level`` can colour: every level below it, to the grid."""
+    return list(divisions.SCOPE_LEVELS[divisions.depth(scope_level) + 1:])
 
 
 def default_level(scope_level: str) -> str | None:
@@ -96,6 +98,10 @@ def shapes(engine: Engine, scope: Scope, level: str, viewer: Viewer | None = Non
     for r in rows:
         g = shapely.simplify(shape(r["geometry"]), tol, preserve_topology=True)
         g = shapely.transform(g, lambda a: a.round(COORD_DECIMALS))
+        # the browser's d3-geo (Vega's geoshape) reads rings on the sphere: an exterior ring
+        # must run clockwise, or it draws the whole globe outside the polygon. GeoJSON files
+        # (RFC 7946) usually run them anticlockwise, so each polygon is oriented here.
+        g = shapely.orient_polygons(g, exterior_cw=True)
         out.append({"key": r["code"], "geometry": mapping(g), "area_km2": r["area_km2"]})
     return out
 
@@ -111,28 +117,76 @@ def bbox_of(features: list[dict[str, Any]]) -> tuple[float, float, float, float]
     return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
 
 
-def event_bins(engine: Engine, scope: Scope, period: Period, cell_deg: float,
-               viewer: Viewer | None = None) -> pl.DataFrame:
+@dataclass(frozen=True)
+class HexGrid:
+    """Pointy-top regular hexagons of circumradius ``radius`` (degrees of latitude), regular on
+    the ground at latitude ``lat0``: longitudes are scaled by cos(lat0) first, as the map's
+    Mercator projection does near its centre.
+
+    The hexagon centres are the union of two rectangular lattices, A at ``(i·w, k·3r)`` and B
+    at ``((i+½)·w, (k+½)·3r)`` with ``w = √3·r``; a point's hexagon is the nearer of its
+    nearest A centre and its nearest B centre (the hexagons are the lattice's Voronoi cells),
+    which SQL computes with ``floor`` alone."""
+
+    radius: float
+    lat0: float
+
+    @property
+    def kx(self) -> float:
+        return math.cos(math.radians(self.lat0))
+
+    @property
+    def width(self) -> float:
+        return SQRT3 * self.radius
+
+    def centre(self, lattice: int, i: int, k: int) -> tuple[float, float]:
+        """(lon, lat) of a hexagon's centre."""
+        half = 0.5 * lattice
+        return ((i + half) * self.width / self.kx, (k + half) * 3 * self.radius)
+
+    def ring(self, lon: float, lat: float) -> list[list[float]]:
+        """The hexagon around a centre as a closed GeoJSON ring, clockwise (as d3-geo wants)."""
+        pts = [[round(lon + self.radius * math.cos(math.radians(a)) / self.kx, COORD_DECIMALS),
+                round(lat + self.radius * math.sin(math.radians(a)), COORD_DECIMALS)]
+               for a in (90, 30, -30, -90, -150, 150)]
+        return [*pts, pts[0]]
+
+
+
+def hex_bins(engine: Engine, scope: Scope, period: Period, grid: HexGrid,
+             viewer: Viewer | None = None) -> pl.DataFrame:
     """Grid events reported in ``period`` inside ``scope`` that carry a position, counted in
-    square cells of ``cell_deg`` degrees: ``lon, lat`` (the cell's centre) and ``events``."""
+    the hexagons of ``grid`` by the database: ``lon, lat`` (the hexagon's centre) and
+    ``events``, one row per hexagon holding an event (a few hundred rows, never the events)."""
     if viewer is not None:
         viewer.check(scope.level, scope.code)
     e = grid_events.c
-    ix = func.floor(cast(e.longitude, Float) / cell_deg).label("ix")
-    iy = func.floor(cast(e.latitude, Float) / cell_deg).label("iy")
-    query = (select(ix, iy, func.count().label("events"))
+    w, h = grid.width, 3 * grid.radius
+    x = cast(e.longitude, Float) * grid.kx
+    y = cast(e.latitude, Float)
+    inner = (select(func.floor(x / w + 0.5).label("ai"), func.floor(y / h + 0.5).label("ak"),
+                    func.floor(x / w).label("bi"), func.floor(y / h).label("bk"),
+                    x.label("x"), y.label("y"))
              .where(prefix_range(e.grid_code, _prefix(scope)) if scope.level != "grid"
                     else e.grid_code == scope.code,
                     e.reported_at >= period.utc_start, e.reported_at < period.utc_end,
                     e.longitude.is_not(None), e.latitude.is_not(None))
-             .group_by(ix, iy))
+             .subquery())
+    c = inner.c
+    dist_a = (c.x - c.ai * w) * (c.x - c.ai * w) + (c.y - c.ak * h) * (c.y - c.ak * h)
+    dist_b = ((c.x - (c.bi + 0.5) * w) * (c.x - (c.bi + 0.5) * w)
+              + (c.y - (c.bk + 0.5) * h) * (c.y - (c.bk + 0.5) * h))
+    near_a = dist_a <= dist_b
+    lattice = case((near_a, 0), else_=1).label("lattice")
+    i = case((near_a, c.ai), else_=c.bi).label("i")
+    k = case((near_a, c.ak), else_=c.bk).label("k")
+    query = select(lattice, i, k, func.count().label("events")).group_by(lattice, i, k)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return pl.DataFrame({
-        "lon": [(float(r.ix) + 0.5) * cell_deg for r in rows],
-        "lat": [(float(r.iy) + 0.5) * cell_deg for r in rows],
-        "events": [int(r.events) for r in rows]},
-        schema={"lon": pl.Float64, "lat": pl.Float64, "events": pl.Int64})
+    centres = [grid.centre(int(r.lattice), int(r.i), int(r.k)) for r in rows]
+    return pl.DataFrame({"lon": [cx for cx, _ in centres], "lat": [cy for _, cy in centres],
+                         "events": [int(r.events) for r in rows]},
+                        schema={"lon": pl.Float64, "lat": pl.Float64, "events": pl.Int64})
 
 
 def notes(engine: Engine, scope: Scope, level: str) -> list[tuple[str, str]]:

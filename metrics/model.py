@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.divisions import LEVELS, Level
+from core.divisions import SCOPE_LEVELS, Level
 
 Op = Literal["eq", "ne", "in", "not_in", "is_null", "not_null", "gt", "gte", "lt", "lte"]
 Agg = Literal["count", "sum", "avg", "count_distinct"]
@@ -141,7 +141,7 @@ class Kpi(_Strict):
             return ()
         if self.target_scopes is not None:
             return self.target_scopes
-        return ("district",) if self.additive else LEVELS
+        return ("district",) if self.additive else SCOPE_LEVELS
 
     @property
     def is_ratio(self) -> bool:

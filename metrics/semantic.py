@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, Table
 
-from core.divisions import LEVELS
+from core.divisions import SCOPE_LEVELS
 from core.errors import ConfigError, Problem
 from warehouse.schema import data_tables
 
@@ -31,7 +31,13 @@ MASKS = ("none", "redact", "phone", "id", "name")
 # derived-column operators every engine gets from one definition (metrics/derived.py)
 OPERATORS = ("hours_between",)
 # the breakdown dimensions a table may declare (``gongzhi kpi --by``, the pages' breakdowns)
-DIMENSIONS = ("category", "department", "channel", "item")
+DIMENSIONS = ("category", "department", "channel", "item", "mechanism")
+# each dimension's generic name, where rows of several tables meet (a CLI column header); a
+# table's own label (``zh``/``en`` of its breakdown, e.g. 诉求类别) names it on its own pages
+DIMENSION_LABELS: dict[str, dict[str, str]] = {
+    "category": {"zh": "类别", "en": "category"}, "department": {"zh": "部门", "en": "department"},
+    "channel": {"zh": "渠道", "en": "channel"}, "item": {"zh": "事项", "en": "item"},
+    "mechanism": {"zh": "议事形式", "en": "mechanism"}}
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,11 @@ class Breakdown:
     en: str
     via: str | None = None
     key: str | None = None
+    # words sources use → the name shown (``vocabulary: {幸福夜话: [夜话, …]}``), compared
+    # trimmed and lower-cased; a word not listed shows as ``other`` when it is set, else as
+    # given (trimmed): other districts name their mechanisms differently, and none is lost
+    vocabulary: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    other: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,17 @@ class TopValues:
     label_zh: str
     label_en: str
     n: int = 10
+
+
+@dataclass(frozen=True)
+class KpiSection:
+    """A titled group of a page's KPIs, shown together with their values one level down
+    (e.g. 五级网格 on the grid page: buildings, building heads, party-member workers)."""
+
+    label_zh: str
+    label_en: str
+    kpis: tuple[str, ...]
+    place: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,7 @@ class PageSpec:
     domains: tuple[str, ...]
     script: str = "screens/domain.py"
     top: TopValues | None = None
+    sections: tuple[KpiSection, ...] = ()
     place: str = ""
 
 
@@ -167,6 +190,24 @@ class Layer:
     def breakdown(self, table: str, by: str) -> Breakdown | None:
         spec = self.tables.get(table)
         return next((b for b in spec.breakdowns if b.by == by), None) if spec else None
+
+    def dimensions(self) -> list[str]:
+        """Every dimension some table declares, in :data:`DIMENSIONS` order: what ``gongzhi kpi
+        --by`` and ``gongzhi rows --by`` accept, so a new table's breakdowns need no CLI edit."""
+        have = {b.by for spec in self.tables.values() for b in spec.breakdowns}
+        return [d for d in DIMENSIONS if d in have]
+
+    def dimension_label(self, by: str, lang: str) -> str:
+        """The generic name of a dimension in ``lang`` (zh/en): :data:`DIMENSION_LABELS`, else
+        the label of the first table (by name) declaring it, else ``by`` itself."""
+        generic = DIMENSION_LABELS.get(by, {}).get(lang)
+        if generic:
+            return generic
+        for name in sorted(self.tables):
+            b = self.breakdown(name, by)
+            if b is not None:
+                return b.zh if lang == "zh" else b.en
+        return by
 
     def dimensions_of(self, table: str) -> list[str]:
         """The dimensions ``table``'s rows can be broken down by, in :data:`DIMENSIONS` order."""
@@ -300,9 +341,9 @@ def _table(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) ->
     if raw.get("area") is not None:
         a = raw["area"]
         if not isinstance(a, dict) or not isinstance(a.get("column"), str) \
-                or a.get("level") not in LEVELS:
+                or a.get("level") not in SCOPE_LEVELS:
             out.append(Problem(lines.at(*at, "area"), f"{name}: area needs column and level "
-                                                      f"({', '.join(LEVELS)})"))
+                                                      f"({', '.join(SCOPE_LEVELS)})"))
         else:
             area = Area(a["column"], a["level"])
     times = _strs(raw.get("times"))
@@ -428,8 +469,37 @@ def _breakdowns(table: str, raw: Any, lines: _Lines, out: list[Problem]
             out.append(Problem(where, f"{table}.{b['column']}: 'via' (a table) and 'key' (the "
                                       "column joining it) go together"))
             via = key = None
+        vocabulary = _vocabulary(table, b, where, out)
+        other = b.get("other")
+        if other is not None and (not isinstance(other, str) or not other.strip()):
+            out.append(Problem(where, f"{table}.{b['column']}: 'other' must be a name"))
+            other = None
         found.append(Breakdown(by, b["column"], str(b.get("zh") or b["column"]),
-                               str(b.get("en") or b["column"]), via, key))
+                               str(b.get("en") or b["column"]), via, key, vocabulary, other))
+    return tuple(found)
+
+
+def _vocabulary(table: str, b: dict[str, Any], where: str, out: list[Problem]
+                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A breakdown's ``vocabulary``: name shown → the words that mean it (each word once)."""
+    raw = b.get("vocabulary")
+    if raw is None:
+        return ()
+    what = f"{table}.{b['column']}: 'vocabulary'"
+    if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and k.strip() and isinstance(v, list | None)
+            and all(isinstance(w, str) and w.strip() for w in v or []) for k, v in raw.items()):
+        out.append(Problem(where, f"{what} must map each name to a list of words"))
+        return ()
+    seen: dict[str, str] = {}
+    found = []
+    for name, words in raw.items():
+        for w in [name, *(words or [])]:
+            folded = w.strip().lower()
+            if seen.setdefault(folded, name) != name:
+                out.append(Problem(where, f"{what}: '{w}' means both '{seen[folded]}' and "
+                                          f"'{name}'"))
+        found.append((name.strip(), tuple(w.strip() for w in words or [])))
     return tuple(found)
 
 
@@ -471,7 +541,29 @@ def _page(name: str, raw: dict[str, Any], lines: _Lines, out: list[Problem]) -> 
                     icon=str(raw.get("icon", ":material/insights:")),
                     order=int(raw.get("order", 100)), domains=domains,
                     script=str(raw.get("script", "screens/domain.py")), top=top,
+                    sections=_sections(name, raw.get("sections"), lines, out),
                     place=lines.at(*at))
+
+
+def _sections(page: str, raw: Any, lines: _Lines, out: list[Problem]
+              ) -> tuple[KpiSection, ...]:
+    """A page's KPI sections: ``[{label: {zh, en}, kpis: [id, …]}, …]``."""
+    if raw is None:
+        return ()
+    at = ("pages", page, "sections")
+    if not isinstance(raw, list):
+        out.append(Problem(lines.at(*at), f"page '{page}': sections must be a list"))
+        return ()
+    found: list[KpiSection] = []
+    for s in raw:
+        label = s.get("label") if isinstance(s, dict) else None
+        kpis = _strs(s.get("kpis")) if isinstance(s, dict) else None
+        if not (isinstance(label, dict) and label.get("zh") and label.get("en") and kpis):
+            out.append(Problem(lines.at(*at), f"page '{page}': a section needs label {{zh, "
+                                              "en} and a list of kpis"))
+            continue
+        found.append(KpiSection(str(label["zh"]), str(label["en"]), kpis, lines.at(*at)))
+    return tuple(found)
 
 
 # -- checks against the warehouse schema -------------------------------------------------------
@@ -618,7 +710,8 @@ def _check_breakdowns(spec: TableSpec, t: Table) -> list[Problem]:
 
 def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
     """Problems between the layer and a KPI catalogue: a KPI domain without a domain entry or
-    a page, a KPI table without an entry."""
+    a page, a KPI table without an entry, a page section naming a KPI of another page."""
+    kpis = list(kpis)
     out: list[Problem] = []
     for k in kpis:
         place = f"{k.source_file}:{k.source_line}"
@@ -631,11 +724,24 @@ def check_catalog(layer: Layer, kpis: Any) -> list[Problem]:
             if m.table not in layer.tables and m.table in data_tables():
                 out.append(Problem(place, f"{k.id}: table '{m.table}' has no entry in the "
                                           "semantic layer"))
+    # a section's KPI missing from the catalogue (an office's own KPI folder) is not shown;
+    # one of another page's domain would never be: that is an error
+    by_id = {k.id: k for k in kpis}
+    for p in layer.pages.values():
+        for s in p.sections:
+            for kid in s.kpis:
+                k = by_id.get(kid)
+                if k is not None and k.domain not in p.domains:
+                    out.append(Problem(s.place, f"page '{p.name}': section '{s.label_zh}' "
+                                                f"names {kid} of domain '{k.domain}', not "
+                                                "one of the page's"))
     return out
 
 
-__all__ = ["DIMENSIONS", "Area", "Breakdown", "Derived", "Detail", "DetailColumn", "DomainSpec",
-           "Layer", "PageSpec", "TableSpec", "TopValues", "check_catalog", "load", "problems"]
+__all__ = ["DIMENSIONS", "DIMENSION_LABELS", "Area", "Breakdown", "Derived", "Detail",
+           "DetailColumn", "DomainSpec", "KpiSection", "Layer", "PageSpec", "TableSpec",
+           "TopValues", "check_catalog", "load",
+           "problems"]
 
 
 # -- the docs read it --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
+    String,
     create_engine,
     event,
     insert,
@@ -41,7 +42,7 @@ from sqlalchemy.schema import DDLElement
 from core.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -303,12 +304,20 @@ def _v9_drill_indexes(conn: Connection) -> None:
     drill_indexes.create(conn)
 
 
+def _v10_building_heads(conn: Connection) -> None:
+    """v10: a building head's building (``grid_staff.building_code``); the building register
+    itself is a new table, made whole by ``create_all``."""
+    if "building_code" not in {c["name"] for c in inspect(conn).get_columns("grid_staff")}:
+        conn.execute(AddColumn("grid_staff", Column("building_code", String(32))))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 # 7 belongs to another change (the gap is kept so both apply in order).
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
                                      (6, _v6_rows_deleted), (7, _v7_content_hash),
-                                     (8, _v8_longitude_latitude), (9, _v9_drill_indexes)]
+                                     (8, _v8_longitude_latitude), (9, _v9_drill_indexes),
+                                     (10, _v10_building_heads)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

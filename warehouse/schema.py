@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-from core.divisions import LEVELS
+from core.divisions import LEVEL_WORDS, SCOPE_LEVELS
 from core.roles import ROLES
 
 metadata = MetaData()
@@ -62,10 +62,15 @@ def _code(name: str, ref: str | None = None, *, key: bool = False, required: boo
     return Column(name, String(32), primary_key=key, nullable=not (required or key), info=info)
 
 
-def _enum(name: str, values: tuple[str, ...], *, required: bool = True, default: str | None = None):
+def _enum(name: str, values: tuple[str, ...], *, required: bool = True, default: str | None = None,
+          synonyms: dict[str, str] | None = None):
+    """A column of codes; ``synonyms`` are the words source systems write for them (compared
+    after trimming, half-width folding and lower-casing), declared here with the column."""
     info: dict[str, Any] = {"enum": values}
     if default is not None:
         info["default"] = default
+    if synonyms:
+        info["synonyms"] = synonyms
     return Column(name, String(16), nullable=not required, info=info)
 
 
@@ -107,7 +112,9 @@ divisions = _table(
     Column("code", String(32), primary_key=True),
     Column("name", String(128), nullable=False),
     Column("short_name", String(128)),
-    Column("level", String(16), nullable=False, info={"enum": LEVELS}),
+    # buildings are not rows here: they have a register (warehouse/tables/buildings.py)
+    Column("level", String(16), nullable=False,
+           info={"enum": SCOPE_LEVELS, "synonyms": LEVEL_WORDS}),
     Column("parent_code", String(32)),
     Column("active", Boolean, nullable=False, info={"default": True}),
     Column("placeholder", Boolean, nullable=False, info={"default": False}),
@@ -145,10 +152,22 @@ service_cases = _table(
     Column("case_id", String(64), primary_key=True),
     Column("item_code", String(64), nullable=False),
     _code("community_code", "community"),
-    _enum("channel", CHANNELS),
+    _enum("channel", CHANNELS, synonyms={
+        "网上办": "online", "网办": "online", "网上办理": "online", "线上": "online",
+        "一网通办": "online", "掌上办": "online", "app": "online", "web": "online",
+        "窗口": "window", "窗口办理": "window", "大厅": "window", "线下": "window",
+        "驿站": "station", "红色驿站": "station", "驿站办": "station", "就近办": "station",
+        "自助": "self_service", "自助办": "self_service", "自助终端": "self_service",
+        "self-service": "self_service", "self service": "self_service",
+        "帮办": "help_desk", "代办": "help_desk", "帮办代办": "help_desk",
+        "help desk": "help_desk", "help-desk": "help_desk"}),
     Column("submitted_at", DateTime, nullable=False),
     Column("completed_at", DateTime),
-    _enum("status", CASE_STATUSES),
+    _enum("status", CASE_STATUSES, synonyms={
+        "受理": "accepted", "已受理": "accepted", "办理中": "accepted", "在办": "accepted",
+        "办结": "completed", "已办结": "completed", "完成": "completed", "已完成": "completed",
+        "不予受理": "rejected", "退回": "rejected", "驳回": "rejected", "不予许可": "rejected",
+        "撤回": "withdrawn", "已撤回": "withdrawn", "撤销": "withdrawn"}),
     Column("visits", Integer, info={"range": (0, 100), "default": 0}),
     _rating("rating"),
     Column("rectified", Boolean),
@@ -163,7 +182,8 @@ certificates = _table(
     DIMENSION,
     Column("certificate_id", String(64), primary_key=True),
     Column("name", String(256), nullable=False),
-    _enum("status", CERT_STATUSES),
+    _enum("status", CERT_STATUSES, synonyms={
+        "保留": "retained", "取消": "abolished", "已取消": "abolished", "精减": "abolished"}),
     Column("changed_at", DateTime),
 )
 
@@ -173,7 +193,12 @@ grid_events = _table(
     Column("event_id", String(64), primary_key=True),
     _code("grid_code", "grid"),
     Column("category", String(128), info={"code": True}),  # grid_event_categories.category
-    _enum("source", EVENT_SOURCES, default="other"),
+    _enum("source", EVENT_SOURCES, default="other", synonyms={
+        "巡查": "inspector", "网格员": "inspector", "网格员上报": "inspector",
+        "巡查发现": "inspector",
+        "居民": "resident", "群众": "resident", "居民上报": "resident", "群众反映": "resident",
+        "热线": "hotline", "12345": "hotline", "12345热线": "hotline", "市长热线": "hotline",
+        "其他": "other", "其它": "other"}),
     Column("reported_at", DateTime, nullable=False),
     Column("registered_at", DateTime),
     Column("dispatched_at", DateTime),
@@ -205,7 +230,14 @@ grid_staff = _table(
     DIMENSION,
     Column("staff_id", String(64), primary_key=True),
     _code("grid_code", "grid"),
-    _enum("role", STAFF_ROLES),
+    _enum("role", STAFF_ROLES, synonyms={
+        "网格员": "grid_worker", "专职网格员": "grid_worker", "社区工作者": "grid_worker",
+        "楼栋长": "building_head", "单元长": "building_head", "楼栋长(单元长)": "building_head",
+        "支部书记": "party_secretary", "网格党支部书记": "party_secretary",
+        "书记": "party_secretary"}),
+    # the building a 楼栋长 looks after (the building register, warehouse/tables/buildings.py);
+    # it must lie in the row's grid. Empty for other roles (added by migration 10)
+    Column("building_code", String(32), info={"ref": "building", "under": "grid_code"}),
     Column("is_party_member", Boolean, nullable=False, info={"default": False}),
     Column("certified_social_worker", Boolean, nullable=False, info={"default": False}),
     Column("trained", Boolean, nullable=False, info={"default": False}),
@@ -288,7 +320,10 @@ consultations = _table(
     Column("mechanism", String(128)),
     Column("raised_at", DateTime, nullable=False),
     Column("resolved_at", DateTime),
-    _enum("status", CONSULTATION_STATUSES, default="raised"),
+    _enum("status", CONSULTATION_STATUSES, default="raised", synonyms={
+        "提出": "raised", "已提出": "raised", "协商中": "in_progress", "进行中": "in_progress",
+        "in progress": "in_progress", "已解决": "resolved", "解决": "resolved",
+        "办结归档": "closed", "已关闭": "closed"}),
     area="community_code",
 )
 
@@ -298,7 +333,9 @@ stations = _table(
     Column("station_id", String(64), primary_key=True),
     _code("community_code", "community"),
     Column("name", String(256), nullable=False),
-    _enum("tier", STATION_TIERS),
+    _enum("tier", STATION_TIERS, synonyms={
+        "基础型": "basic", "基础": "basic", "标准型": "standard", "标准": "standard",
+        "引领型": "leading", "引领": "leading"}),
     Column("opened_at", Date),
     *_lonlat(),
     area="community_code",

@@ -10,8 +10,9 @@ import streamlit as st
 
 from dashboard import data, i18n, state
 from dashboard.components import breakdowns, cards, filters, geomap, sections, tables
-from dashboard.i18n import md, t
+from dashboard.i18n import Markdown, md, t
 from dashboard.state import View
+from metrics import format as fmt
 from metrics import semantic
 
 PAGE_KEY = "_gongzhi_page"  # the url_path of the page being run (set by dashboard/app.py)
@@ -55,6 +56,8 @@ def render(domains: tuple[str, ...], page: str) -> None:
                if cat.get(k).periodic]
     if spec is not None and spec.top is not None:
         _top_values(view, spec)
+    for i, section in enumerate(spec.sections if spec is not None else ()):
+        _kpi_section(view, section, kpis, ranking, names, f"{page}_section{i}")
     if not charted:
         return
     kpi = sections.kpi_picker(charted, page)
@@ -97,3 +100,29 @@ def _top_values(view: View, spec: semantic.PageSpec) -> None:
         return
     st.dataframe(frame.rename({"value": str(t("top.value")), "rows": str(t("top.rows"))}),
                  hide_index=True)
+
+
+def _kpi_section(view: View, section: semantic.KpiSection, kpis: pl.DataFrame,
+                 ranking: pl.DataFrame, names: dict[str, str], key: str) -> None:
+    """A titled group of KPIs (semantic layer ``sections``): the area's values in one line,
+    then the areas one level down × those KPIs (a row click drills down, as in the ranking
+    table). States such as building-head coverage have no trend, so this is where they are
+    compared."""
+    ids = [k for k in section.kpis if k in set(data.applicable(kpis, view.scope.level)["kpi"])]
+    if not ids:
+        return
+    st.subheader(md(i18n.pick(section.label_zh, section.label_en)))
+    st.markdown(_values_line(view, kpis.filter(pl.col("kpi").is_in(ids)), ids))
+    if view.child_level is not None and not ranking.is_empty():
+        st.markdown(f"**{t('domain.section_by', level=t(f'level.{view.child_level}'))}**")
+        tables.ranking_table(view, ranking.filter(pl.col("kpi").is_in(ids)), names, key)
+
+
+def _values_line(view: View, own: pl.DataFrame, ids: list[str]) -> Markdown:
+    """``高庄社区：楼栋长覆盖率 **92.0%** · …``: names and values are data (escaped), only the
+    bold marks are markup."""
+    order = {k: i for i, k in enumerate(ids)}
+    parts = [f"{md(i18n.pick(r['label'], r['label_en']))} "
+             f"**{md(fmt.value(r['value'], r['unit'], view.lang))}**"
+             for r in sorted(own.iter_rows(named=True), key=lambda r: order[r["kpi"]])]
+    return Markdown(f"{md(view.scope.name)}：" + " · ".join(parts))

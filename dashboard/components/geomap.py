@@ -1,5 +1,5 @@
 """The map: a choropleth of one KPI by street, community or grid in the three status colours,
-event counts in square bins on top, and a click on an area drilling down into it.
+event counts in hexagonal bins on top, and a click on an area drilling down into it.
 
 :func:`map_payload` gathers what a map shows (simplified polygons, values, ranks, bins; all
 computed on the server by :mod:`metrics.geo`) and :func:`map_chart` draws it with Altair's
@@ -30,14 +30,16 @@ from metrics import geo
 from metrics.compiler import NotApplicable, Scope
 
 WIDTH, HEIGHT = 760, 540
-BINS_ACROSS = 40  # event bins: about this many across the map's width
+HEX_ACROSS = 30  # event hexagons: about this many across the map's width
 TILE_PX = 256
-AREAS, OUTLINE = "gz_map_areas", "gz_map_outline"  # placeholders for the inline polygons
+HEX_PICK = "pick_hex"  # the hexagons' selection (state.on_chart_select reads every one)
+# placeholders for the inline polygons
+AREAS, OUTLINE, HEXES = "gz_map_areas", "gz_map_outline", "gz_map_hexes"
 
 
 @dataclass
 class MapPayload:
-    """Everything a map draws, small: GeoJSON features with their figures, event bins."""
+    """Everything a map draws, small: GeoJSON features with their figures, event hexagons."""
 
     kpi: str
     level: str
@@ -48,11 +50,14 @@ class MapPayload:
     #: the area itself (the district's outline, the street …), drawn under its parts, so
     #: places without a polygon of ``level`` still show as part of it
     outline: list[dict[str, Any]] = field(default_factory=list)
+    #: the hexagons of ``bins`` as GeoJSON features with ``events`` and the ``key`` of the
+    #: area holding their centre (a tap on a hexagon drills into that area)
+    hexes: list[dict[str, Any]] = field(default_factory=list)
 
     def size_bytes(self) -> int:
-        """What the features and bins weigh as JSON (what goes to the browser)."""
-        return len(json.dumps(self.features, ensure_ascii=False).encode()) + len(
-            json.dumps(self.bins.to_dicts()).encode()) + len(json.dumps(self.outline).encode())
+        """What the features and hexagons weigh as JSON (what goes to the browser)."""
+        return sum(len(json.dumps(x, ensure_ascii=False).encode())
+                   for x in (self.features, self.hexes, self.outline))
 
 
 def map_payload(key: data.Key, kpi: str, level: str, scope: Scope, period: str, lang: str,
@@ -85,13 +90,43 @@ def map_payload(key: data.Key, kpi: str, level: str, scope: Scope, period: str, 
         })
     bbox = geo.bbox_of(shapes)
     bins = pl.DataFrame(schema={"lon": pl.Float64, "lat": pl.Float64, "events": pl.Int64})
+    hexes: list[dict[str, Any]] = []
     if events and bbox is not None:
-        cell = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / BINS_ACROSS
-        bins = data.event_bins(key, scope, period, round(cell, 6))
+        grid = hex_grid(bbox)
+        bins = data.hex_bins(key, scope, period, grid)
+        hexes = hex_features(bins, grid, shapes)
     outline = [{"type": "Feature", "geometry": s["geometry"], "properties": {}}
                for s in data.map_shapes(key, scope, scope.level, width) if s["key"] == scope.code]
     return MapPayload(kpi, level, features, bins, bbox, data.map_notes(key, scope, level),
-                      outline)
+                      outline, hexes)
+
+
+def hex_grid(bbox: tuple[float, float, float, float]) -> geo.HexGrid:
+    """Hexagons about :data:`HEX_ACROSS` to the map's width, regular at its centre."""
+    lat0 = round((bbox[1] + bbox[3]) / 2, 4)
+    ground = max((bbox[2] - bbox[0]) * math.cos(math.radians(lat0)), bbox[3] - bbox[1])
+    return geo.HexGrid(round(ground / HEX_ACROSS / math.sqrt(3), 6), lat0)
+
+
+def hex_features(bins: pl.DataFrame, grid: geo.HexGrid, shapes: list[dict[str, Any]]
+                 ) -> list[dict[str, Any]]:
+    """Each counted hexagon as a GeoJSON feature with ``events`` and the ``key`` of the
+    area (of ``shapes``) holding its centre, so that a tap on it drills down like a tap on
+    the area beneath."""
+    import shapely
+    from shapely.geometry import shape
+
+    polys = [shape(s["geometry"]) for s in shapes]
+    tree = shapely.STRtree(polys)
+    out = []
+    for r in bins.iter_rows(named=True):
+        hit = tree.query(shapely.Point(r["lon"], r["lat"]), predicate="within")
+        out.append({"type": "Feature", "properties": {},
+                    "geometry": {"type": "Polygon", "coordinates": [grid.ring(r["lon"],
+                                                                              r["lat"])]},
+                    "events": r["events"],
+                    "key": shapes[int(hit[0])]["key"] if len(hit) else None})
+    return out
 
 
 def projection(bbox: tuple[float, float, float, float], width: int, height: int
@@ -170,17 +205,23 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         layers.append(alt.Chart(alt.NamedData(name=OUTLINE)).mark_geoshape(
             fill="#eef1f4", stroke="#8c959f", strokeWidth=1))
     layers.append(polygons)
-    if payload.bins.height:
-        layers.append(alt.Chart(payload.bins).mark_circle(
-            color="#24292f", opacity=0.45, stroke="#ffffff", strokeWidth=0.5).encode(
-            longitude="lon:Q", latitude="lat:Q",
-            size=alt.Size("events:Q", title=t("map.events"), scale=alt.Scale(range=[8, 260]),
-                          legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
-                                            padding=6, format=",d", tickMinStep=1)),
-            tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")]))
+    if payload.hexes:
+        hexes = alt.Chart(alt.NamedData(name=HEXES)).mark_geoshape(
+            fill="#24292f", stroke="#ffffff", strokeWidth=0.4, cursor="pointer").encode(
+            opacity=alt.Opacity("events:Q", title=t("map.events"),
+                                # from zero and light: the areas' colours stay readable
+                                # under the hexagons where few events are
+                                scale=alt.Scale(zero=True, range=[0.0, 0.6]),
+                                legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
+                                                  padding=6, format=",d", tickMinStep=1)),
+            tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")])
+        # a tap on a hexagon drills like a tap on the area beneath it: a selection of its own
+        # (one selection bound to two layers makes Vega signals clash)
+        layers.append(hexes.add_params(alt.selection_point(
+            name=HEX_PICK, fields=["key"], on="click", clear=False)))
     spec: dict[str, Any] = alt.layer(*layers).project(**proj.to_dict()).properties(
         width=width, height=height).to_dict()
-    values = {AREAS: payload.features, OUTLINE: payload.outline}
+    values = {AREAS: payload.features, OUTLINE: payload.outline, HEXES: payload.hexes}
     # a lone polygon layer (no outline, no bins: the 首屏) has its data hoisted to the top
     for part in [spec, *spec["layer"]]:
         name = (part.get("data") or {}).get("name")
@@ -212,7 +253,8 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
     with st.container(key=f"geomap_{widget}"):
         st.vega_lite_chart(chart, key=widget, width="content",
                         on_select=functools.partial(state.on_chart_select, widget, level),
-                        selection_mode=charts.PICK)
+                        selection_mode=[charts.PICK, HEX_PICK] if payload.hexes
+                        else charts.PICK)
     for note, vintage in payload.notes:
         st.caption(t("map.note", note=note, vintage=vintage))
     if template and data.settings().map.basemap_attribution:

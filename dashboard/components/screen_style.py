@@ -136,6 +136,13 @@ PHONE_CSS = """
   h1 { font-size: 2rem !important; }
   [data-testid="stMetricLabel"] p { white-space: normal; }
   [data-testid="stVegaLiteChart"], [data-testid="stDataFrame"] { max-width: 100%; }
+  /* the map is drawn at a fixed size (its projection is fixed, geomap.WIDTH): on a phone its
+     SVG scales down to the screen's width through its viewBox; taps still hit the polygons,
+     as Vega's SVG handler finds the item from the element under the finger */
+  [class*="st-key-geomap_"] [data-testid="stVegaLiteChart"] { width: 100% !important;
+    height: auto !important; }
+  [class*="st-key-geomap_"] [data-testid="stVegaLiteChart"] > svg { width: 100% !important;
+    height: auto !important; }
 }
 """
 

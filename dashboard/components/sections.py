@@ -90,6 +90,23 @@ def heatmap_chart(view: View, kpi_id: str, names: dict[str, str]) -> None:
     st.altair_chart(charts.heatmap(frame, meta, view.lang), width="stretch")
 
 
+def committee_column(view: View, names: dict[str, str]) -> pl.DataFrame:
+    """The board's 两委三色研判 column: each community's latest assessment up to the period's
+    end, coloured red / yellow / blue like the KPI cells (the score in the tooltip)."""
+    latest = data.committees_latest(view.key, view.scope, view.period)
+    words = {"red": t("committees.red"), "yellow": t("committees.yellow"),
+             "blue": t("committees.blue")}
+    frame = latest.select(pl.col("community_code").alias("key"),
+                          pl.col("score").alias("value"), pl.col("colour").alias("status"),
+                          pl.lit(1).alias("sample"))
+    return charts.labelled(frame, "points", view.lang, names).with_columns(
+        pl.Series("shown", [f"{words.get(c, '')} {p} · {v if v is not None else '—'}"
+                            for c, p, v in zip(latest["colour"], latest["period"],
+                                               latest["score"], strict=True)],
+                  dtype=pl.String),
+        pl.lit(str(t("committees.board"))).alias("kpi_label"))
+
+
 def board_chart(view: View, board: pl.DataFrame, names: dict[str, str]) -> None:
     """Communities × rate KPIs in their status colours; a click drills into the community."""
     rows = board.filter(pl.col("key").is_not_null())
@@ -103,8 +120,10 @@ def board_chart(view: View, board: pl.DataFrame, names: dict[str, str]) -> None:
                              view.lang, names).with_columns(pl.lit(labels[g["kpi"][0]])
                                                             .alias("kpi_label"))
              for g in rows.partition_by("kpi", maintain_order=True)]
-    frame = pl.concat(shown, how="vertical_relaxed")
     level = "community" if view.scope.level in ("district", "street") else "grid"
+    if level == "community":  # each committee's latest 三色研判, beside the KPI colours
+        shown.insert(0, committee_column(view, names))
+    frame = pl.concat(shown, how="vertical_relaxed")
     if view.scope.level == "district":
         # a community's name alone is ambiguous across streets: prefix the street
         parent = data.parents(view.key)

@@ -1,6 +1,6 @@
 """月度通报 Bulletins: generate this period's bulletin (Word or PDF) and download archived
-ones. Leaders get every version; street staff their own street's; every generation and
-download is audited (bulletin.archive)."""
+ones. Leaders get every version; street staff their own street's, community staff their own
+community's; every generation and download is audited (bulletin.archive)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,10 @@ def _download(viewer: Viewer, bulletin_id: int) -> bytes:
 def generate_form() -> None:
     view = state.current()
     user = view.user
-    if user.role == "community_staff":
-        st.info(t("bulletin.community_staff"))
-        return
     street = None
-    if view.scope.level != "district":
+    if user.role == "community_staff":  # their own community's version
+        street = data.unit_scope(view.key, user.area)
+    elif view.scope.level != "district":
         code = code_at(view.scope.code, "street")
         street = data.unit_scope(view.key, code)
     area = street.name if street else view.scope.name

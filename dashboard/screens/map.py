@@ -1,5 +1,5 @@
 """地图 Map: one KPI by street, community or grid in the three status colours, event counts in
-square bins, a click on an area drilling down into it (dashboard/components/geomap.py)."""
+hexagonal bins, a click on an area drilling down into it (dashboard/components/geomap.py)."""
 
 from __future__ import annotations
 

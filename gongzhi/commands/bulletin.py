@@ -18,7 +18,7 @@ from gongzhi.cli import Context, cli, pass_ctx
               help="also write the file here (it is always archived)")
 @click.option("--scheme", "scheme_name", default=None, help="scoring scheme for the ranking")
 @click.option("--user", "username", default=None,
-              help="generate as this account (staff: their own street's version only)")
+              help="generate as this account (staff: their own area's version only)")
 @pass_ctx
 def bulletin(ctx: Context, period: str | None, street: str | None, fmt: str, out: Path | None,
              scheme_name: str | None, username: str | None) -> None:

@@ -18,8 +18,7 @@ import click
 
 from core.spreadsheet import csv_bytes, safe_cell, xlsx_bytes
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
-
-DIMS = ("category", "department", "channel", "item")
+from gongzhi.commands.groups import LayerChoice, dimensions
 
 
 @cli.command()
@@ -35,8 +34,9 @@ DIMS = ("category", "department", "channel", "item")
 @click.option("--street", default=None, help="street (街道/镇) by name or code")
 @click.option("--community", default=None, help="community (社区/村) by name or code")
 @click.option("--grid", default=None, help="grid by code")
-@click.option("--by", "dim", type=click.Choice(DIMS), default=None,
-              help="only the rows of one category, department, channel or item (with --key)")
+@click.option("--by", "dim", type=LayerChoice(dimensions), default=None,
+              help="only the rows of one value of a breakdown the KPI's table declares "
+                   "(config/semantic; with --key)")
 @click.option("--key", default=None, help="the value of --by (omit for rows without one)")
 @click.option("--page", "page_no", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 1000), default=50, show_default=True)

@@ -11,18 +11,12 @@ import click
 
 from core.spreadsheet import safe_cell
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
+from gongzhi.commands.groups import LayerChoice, dimensions, group_word, kpi_groups
 
 JSON_KEYS = ("kpi", "label", "value", "numerator", "denominator", "unit", "target", "status",
              "period", "scope", "sample", "delta_prev", "delta_yoy")
 # grouped output adds the group's code (``key``) and its name (``key_name``) beside it
 GROUP_KEYS = ("key", "key_name")
-GROUP_WORDS = {"zh": {"street": "街道", "community": "社区", "grid": "网格", "month": "月份",
-                      "category": "类别", "department": "部门", "channel": "渠道",
-                      "item": "事项"},
-               "en": {"street": "street", "community": "community", "grid": "grid",
-                      "month": "month", "category": "category", "department": "department",
-                      "channel": "channel", "item": "item"}}
-BY = ["street", "community", "grid", "month", "category", "department", "channel", "item"]
 # ``--vs``: each period's figures with suffix _a / _b, and the change A − B
 VERSUS_KEYS = ("kpi", "label", "unit", "period_a", "period_b", "value_a", "value_b",
                "numerator_a", "numerator_b", "denominator_a", "denominator_b", "sample_a",
@@ -36,9 +30,9 @@ VERSUS_KEYS = ("kpi", "label", "unit", "period_a", "period_b", "value_a", "value
 @click.option("--period", default=None,
               help="2024-05 | 2024-Q2 | 2024 | 2024-W19 | 2024-05-10 (default: last month)")
 @click.option("--kpi", "kpi_ids", multiple=True, help="KPI id (repeatable; default: all)")
-@click.option("--by", "group", type=click.Choice(BY), default=None,
-              help="one row per street, community, grid or month, or per category, "
-                   "department, channel or item where the KPI's table has one")
+@click.option("--by", "group", type=LayerChoice(kpi_groups), default=None,
+              help="one row per street, community, grid or month, or per value of a "
+                   "breakdown the KPI's table declares (config/semantic)")
 @click.option("--ytd", is_flag=True, help="year to date (累计) through the period's month")
 @click.option("--vs", "versus", default=None,
               help="a second period B: both side by side with the change A − B")
@@ -157,7 +151,7 @@ def _versus(ctx: Context, m: Any, ids: list[str] | None, scope: Any, a: Any, b: 
             "sa": fmtv.status(r["status_a"], lang), "sb": fmtv.status(r["status_b"], lang)}
            for r in rows]
     cols = ["kpi"] + (["key"] if group else []) + ["a", "sa", "b", "sb", "change"]
-    word = GROUP_WORDS[lang].get(group or "", "")
+    word = group_word(group, lang)
     headers = {"kpi": "指标" if zh else "KPI", "key": word, "a": a.label, "b": b.label,
                "sa": "状态" if zh else "status", "sb": "状态" if zh else "status",
                "change": "变化" if zh else "change"}
@@ -170,7 +164,7 @@ def _group_names(m: Any, group: str, keys: list[Any]) -> dict[Any, str]:
     look the same. Rows without a category are 未填 (none)."""
     if group == "item":
         return {k: (v if v else "未填") for k, v in _item_names(m, keys).items()}
-    if group in ("month", "category", "department", "channel"):
+    if group == "month" or group in dimensions():
         return {None: "未填"} if None in keys else {}
     d = m.divisions()
     label = dict(zip(d["code"], d["short_name"].fill_null(d["name"]), strict=True))
@@ -203,7 +197,7 @@ def _table(rows: list[dict[str, Any]], scope_name: str, period: str, group: str 
     from metrics import format as fmt
 
     zh = lang == "zh"
-    word = GROUP_WORDS[lang].get(group or "", group or "")
+    word = group_word(group, lang)
     click.echo(f"{scope_name} · {period}" + (f" · 按{word}" if group and zh else
                                              f" · by {word}" if group else ""))
     out = []

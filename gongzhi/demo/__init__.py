@@ -5,7 +5,8 @@ Layout under the output folder::
 
     gongzhi.toml                    the config (warehouse: sqlite:///warehouse.db)
     sources/divisions/              the official division list (plugin ``divisions``)
-    sources/grid/                   grids, event categories, grid staff (CSV)
+    sources/grid/                   grids, event categories, the building register (楼栋),
+                                    grid staff with the building heads' buildings (CSV)
     sources/grid_system.db          the grid system's database: events, consultation topics
     sources/population/             residents and households per community and year
     sources/gov/                    item catalogue (XLSX), certificates, cases/ (quarterly CSV)
@@ -17,15 +18,16 @@ Layout under the output folder::
     sources/calendar/               the holiday notices behind 按期 deadlines (config/calendar/)
     sources/README.md               what is where, and the rows planted to be quarantined
 
-People are the seed's at every scale: about a million residents, 3万余名 volunteers and
-5000余名 checked-in party members on the article's date (registers grow a little after it),
-1,338 grid workers, 984 grids, 262 stations. ``scale`` sets the volume of cases and grid events
-(1 ≈ 150k service cases and 30k grid events over three years; 67 ≈ the benchmark's 10M / 2M);
-volunteer service records are what the register does (≈ 350k over three years, so that about
-a quarter of the volunteers serve in a month) or 30k × ``scale`` when that is more (2M at 67).
-Rates therefore read like a working district at any scale; at small scales the monthly samples
-of cases and events are small and cards may be grey (sample too small). The same ``seed`` and
-``end`` give the same bytes.
+People are the seed's at every scale: about a million residents, 3万余名 volunteers and 5000余名
+checked-in party members on the article's date (registers grow a little after it), 1,338 grid
+workers (895 party members, in 895 of the 984 grids), 2,216 building heads, 262 stations; the
+building register (≈ 2,300 buildings) is demo data. ``scale`` sets the volume of cases and grid
+events (1 ≈ 150k service cases and 30k grid events over three years; 67 ≈ the benchmark's 10M /
+2M); volunteer service records are what the register does (≈ 350k over three years, so that
+about a quarter of the volunteers serve in a month) or 30k × ``scale`` when that is more (2M at
+67). Rates therefore read like a working district at any scale; at small scales the monthly
+samples of cases and events are small and cards may be grey (sample too small). The same
+``seed`` and ``end`` give the same bytes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 from core.errors import ConfigError, Problem
 from gongzhi.demo import (
+    buildings,
     cases,
     civic,
     config,
@@ -103,8 +106,10 @@ def write_demo(out_dir: Path, *, scale: float = 1.0, seed: int = 2023,
     catalogue, items = government.build_items(ctx)
     entries += [government.build_calendar(ctx), items, cases.build(ctx, geo, catalogue),
                 government.build_certificates(ctx)]
+    # the building register before the roster: a head's building is checked against it
+    lay = buildings.layout(ctx, geo)
     entries += [grid.build_categories(ctx), grid.build_events(ctx, geo),
-                grid.build_staff(ctx, geo)]
+                buildings.build(ctx, geo, lay), grid.build_staff(ctx, geo, lay)]
     entries += volunteer.build(ctx, geo)
     entries += party.build(ctx, geo)
     entries += civic.build(ctx, geo)
@@ -211,5 +216,7 @@ def _write_readme(ctx: DemoContext, entries: list[SourceEntry]) -> None:
     lines += ["", "The volunteer register's 姓名, 身份证号 and 手机号 are mapped: ingestion masks",
               "names and phones and pseudonymises ID numbers (keyed hash) before anything is",
               "stored. Its two ID numbers with a wrong check digit are quarantined",
-              "(invalid_id_number, listed above), shown masked, never stored in clear."]
+              "(invalid_id_number, listed above), shown masked, never stored in clear.",
+              "", "The grid staff roster's 姓名 and 联系电话 (grid workers and building heads) are",
+              "mapped too and stored masked only."]
     (ctx.sources / README).write_text("\n".join(lines) + "\n", encoding="utf-8")

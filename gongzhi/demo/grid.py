@@ -4,8 +4,10 @@ a last-modified column ``GXSJ`` the ``sql`` plugin reads by cursor).
 
 Proportions (seed and DESIGN §5): registration ≈ 98 %, closure ≈ 95 %, on-time closure ≈ 90 %,
 rework ≈ 3 %, satisfaction mostly 4–5; disputes ≈ 10 % of events, ≈ 90 % mediated;
-1,338 community workers as grid workers (895 party members, all trained, 51 % certified),
-≈ 2,200 building heads.
+1,338 community workers as grid workers (895 party members, all trained, 51 % certified);
+the 895 party members each in a grid of their own (895名党员社区工作者全部划分到网格党支部: 895 of
+the 984 grids have a party-member worker); 2,216 building heads (2200余名楼栋长), each assigned to
+a building of the register (:mod:`gongzhi.demo.buildings`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from gongzhi.demo import people
+from gongzhi.demo.buildings import Layout
 from gongzhi.demo.common import (
     DAY,
     DemoContext,
@@ -82,7 +86,6 @@ EVENT_COLUMNS = {
 GRID_WORKERS = 1338  # seed: 1338名社区工作者
 PARTY_WORKERS = 895  # seed: 895名党员社区工作者
 CERTIFIED_SHARE = 0.51  # seed: 社工证持证率51%
-BUILDING_HEADS = 2216  # seed: 2200余名楼栋长
 
 
 def build_categories(ctx: DemoContext) -> SourceEntry:
@@ -219,8 +222,9 @@ def _plant(ctx: DemoContext, frame: pl.DataFrame, geo: Geography) -> pl.DataFram
     return frame
 
 
-def build_staff(ctx: DemoContext, geo: Geography) -> SourceEntry:
-    """Grid workers, building heads and grid party-branch secretaries, one row per post."""
+def build_staff(ctx: DemoContext, geo: Geography, lay: Layout) -> SourceEntry:
+    """Grid workers, building heads (each with the building of ``lay`` they look after) and
+    grid party-branch secretaries, one row per post."""
     rng = ctx.rng("grid_staff")
     g = len(geo.grid_codes)
     hh = geo.grid_households.astype(float)
@@ -230,13 +234,14 @@ def build_staff(ctx: DemoContext, geo: Geography) -> SourceEntry:
     extra = GRID_WORKERS - len(staffed)
     second = rng.choice(staffed, extra, replace=False, p=hh[staffed] / hh[staffed].sum())
     w_grid = np.sort(np.concatenate([staffed, second]))
+    # one party member in each of PARTY_WORKERS staffed grids (the first worker of the grid)
+    firsts = np.flatnonzero(np.r_[True, w_grid[1:] != w_grid[:-1]])
     w_party = np.zeros(GRID_WORKERS, dtype=bool)
-    w_party[rng.choice(GRID_WORKERS, PARTY_WORKERS, replace=False)] = True
+    w_party[rng.choice(firsts, PARTY_WORKERS, replace=False)] = True
     w_cert = np.zeros(GRID_WORKERS, dtype=bool)
     w_cert[rng.choice(GRID_WORKERS, round(CERTIFIED_SHARE * GRID_WORKERS), replace=False)] = True
 
-    per_grid = allocate(BUILDING_HEADS, hh * np.where(geo.urban[geo.grid_community], 1.0, 0.4))
-    b_grid = np.repeat(np.arange(g), per_grid)
+    b_grid = lay.grid[lay.heads]
     nb = len(b_grid)
     b_party = rng.random(nb) < 0.48
     b_trained = rng.random(nb) < 0.65
@@ -244,6 +249,8 @@ def build_staff(ctx: DemoContext, geo: Geography) -> SourceEntry:
     s_grid = np.unique(w_grid[w_party])
 
     grid_ids = np.concatenate([w_grid, b_grid, s_grid])
+    n = len(grid_ids)
+    building = [None] * GRID_WORKERS + list(lay.codes[lay.heads]) + [None] * len(s_grid)
     role = ["网格员"] * GRID_WORKERS + ["楼栋长"] * nb + ["网格党支部书记"] * len(s_grid)
     frame = pl.DataFrame({
         "人员编号": pl.concat([seq_ids("WGY", 1, GRID_WORKERS, 5),
@@ -251,6 +258,9 @@ def build_staff(ctx: DemoContext, geo: Geography) -> SourceEntry:
         "网格编码": pick(geo.grid_codes, grid_ids),
         "所属社区": pick(geo.names, geo.grid_community[grid_ids]),
         "岗位": role,
+        "楼栋编码": pl.Series(building, dtype=pl.String),
+        "姓名": people.names(rng, n),
+        "联系电话": people.mobiles(rng, n),
         "是否党员": yes_no(np.concatenate([w_party, b_party, np.ones(len(s_grid), bool)])),
         "持有社工证": yes_no(np.concatenate([w_cert, np.zeros(nb, bool),
                                             rng.random(len(s_grid)) < CERTIFIED_SHARE]),
@@ -259,11 +269,12 @@ def build_staff(ctx: DemoContext, geo: Geography) -> SourceEntry:
                                           np.ones(len(s_grid), bool)]), "已培训", "未培训"),
     })
     path = write_csv(ctx.sources / "grid" / "grid_staff.csv", frame, encoding="gb18030")
-    ctx.log(f"grid_staff: {GRID_WORKERS} grid workers ({PARTY_WORKERS} party members, "
-            f"{len(np.unique(w_grid))} grids staffed), {nb} building heads, {len(s_grid)} "
-            f"branch secretaries → {ctx.rel(path)} (GB18030)")
+    ctx.log(f"grid_staff: {GRID_WORKERS} grid workers ({PARTY_WORKERS} party members in "
+            f"{len(np.unique(w_grid[w_party]))} grids, {len(np.unique(w_grid))} grids staffed), "
+            f"{nb} building heads, {len(s_grid)} branch secretaries → {ctx.rel(path)} (GB18030)")
     return SourceEntry("grid_staff", "files", "grid_staff", {"path": ctx.rel(path)},
                        columns={"人员编号": "staff_id", "网格编码": "grid_code", "岗位": "role",
+                                "楼栋编码": "building_code", "姓名": "name", "联系电话": "phone",
                                 "是否党员": "is_party_member",
                                 "持有社工证": "certified_social_worker", "参加培训": "trained"},
                        comment="网格人员 roster of the grid system (GB18030)")

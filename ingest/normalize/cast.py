@@ -31,6 +31,7 @@ from core.reasons import (  # the reason codes, defined once there
     MISSING,
     NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    OUTSIDE_AREA,
     TOO_LONG,
     UNKNOWN,
 )
@@ -46,7 +47,6 @@ from ingest.contract import (
 from ingest.normalize import personal, qrows, values
 from ingest.normalize import text as textrules
 from ingest.normalize.qrows import INTERNAL
-from ingest.normalize.vocab import ENUMS
 from warehouse.schema import content_columns
 
 __all__ = ["BAD_BOOL", "BAD_CODE", "BAD_DATE", "BAD_FORMAT", "BAD_NUMBER", "MISSING",
@@ -244,6 +244,7 @@ def cast_batch(
         results = [one(col) for col in cols]
     for _value, found in results:
         problems.extend(found)
+    problems.extend(_outside(table, {v.name: v for v, _found in results}))
 
     good_frame = pl.DataFrame([value for value, _found in results])
     if not problems:
@@ -303,6 +304,23 @@ def _shown(problem: Problem, table: Table) -> pl.Series:
     return textrules.redact_series(text)
 
 
+def _outside(table: Table, cast: Mapping[str, pl.Series]) -> list[Problem]:
+    """Codes that must lie in the area another column of the same row names (``info
+    {"under": column}``): a building's code starts with its grid's. Rows whose values are
+    already bad (null) are left to that column's own reason."""
+    out: list[Problem] = []
+    for col in content_columns(table):
+        outer = col.info.get("under")
+        if not outer or col.name not in cast or outer not in cast:
+            continue
+        pair = pl.DataFrame({"c": cast[col.name], "o": cast[outer]})
+        bad = pair.select(pl.col("c").is_not_null() & pl.col("o").is_not_null()
+                          & ~pl.col("c").str.starts_with(pl.col("o"))).to_series()
+        if bad.any():
+            out.append((col.name, OUTSIDE_AREA, bad, cast[col.name]))
+    return out
+
+
 def _check_text(value: pl.Series, col: Any) -> tuple[pl.Series, list[Problem]]:
     """Redact free text, then refuse what a text column cannot hold: control characters
     (``bad_text``) and values over the column's declared maximum (``too_long``)."""
@@ -333,9 +351,9 @@ def _cast_column(raw: pl.Series, col: Any, opts: CastOptions
     text = values.clean_strings(raw) if raw.dtype != pl.Null else raw.cast(pl.String)
     comma = opts.decimal_comma
     if "enum" in col.info:
-        # the column's own words (its table declares them) before the shared vocabulary
-        syn = {**ENUMS.get(col.name, {}), **col.info.get("synonyms", {})}
-        return values.parse_enum(text, col.info["enum"], syn), text, BAD_CODE
+        # the column's own words: its table declares them with the column (one home)
+        return (values.parse_enum(text, col.info["enum"], col.info.get("synonyms", {})), text,
+                BAD_CODE)
     if isinstance(t, Boolean):
         if raw.dtype == pl.Boolean:
             return raw, text, BAD_BOOL

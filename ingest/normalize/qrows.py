@@ -22,6 +22,7 @@ from core.reasons import (  # the reason codes, defined once there
     MISSING,
     NO_LOCAL_TIME,
     OUT_OF_RANGE,
+    OUTSIDE_AREA,
     PLUGIN_REASONS,
     TOO_LONG,
 )
@@ -144,6 +145,11 @@ def message_expr(column: str, reason: str, raw_col: str, table: Table, *,
         return pl.format(f"{column}: '{{}}' is not a known {level} code", value)
     if reason == OUT_OF_RANGE:
         return pl.format(f"{column}: '{{}}' is out of the allowed range", value)
+    if reason == OUTSIDE_AREA:
+        name = column.rsplit(" (", 1)[-1].rstrip(")")
+        outer = table.c[name].info.get("under", "") if name in table.c else ""
+        return pl.format(f"{column}: '{{}}' does not lie in the area the row names in "
+                         f"{outer}", value)
     if reason == BAD_CODE:
         return pl.format(f"{column}: '{{}}' is not an allowed value", value)
     if reason == personal.INVALID_ID:

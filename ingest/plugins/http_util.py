@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import random
+import re
 import socket
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -104,6 +105,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA = {ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "169.254.0.23")}
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: private in practice
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class HttpSourceConfig(PluginConfig):
@@ -118,6 +121,23 @@ class HttpSourceConfig(PluginConfig):
     max_requests_per_minute: float | None = Field(
         None, gt=0, description="at most this many requests a minute (pages, retries and "
                                 "redirects included), spaced evenly; none: no limit")
+    headers_env: dict[str, str] = Field(
+        default_factory=dict, description="HTTP header → environment variable holding its "
+                                          "value (e.g. X-API-Key = \"CITY_API_KEY\"); sent to "
+                                          "the source's own origin only, never shown")
+
+    @field_validator("headers_env")
+    @classmethod
+    def _headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, env in v.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"'{name}' is not an HTTP header name")
+            if name.lower() in ("host", "content-length", "transfer-encoding", "connection"):
+                raise ValueError(f"'{name}' is set by the connection, not by a source")
+            if not _ENV_NAME.fullmatch(env):
+                raise ValueError(f"'{env}' (for {name}) is not an environment variable name; "
+                                 "give the variable's name, never the secret itself")
+        return v
 
     @field_validator("allowed_origins")
     @classmethod
@@ -240,32 +260,37 @@ class Pacer:
         self._next = now + self.interval
 
 
-class OriginBearer(httpx.Auth):
-    """``Authorization: Bearer …`` on requests to the source's own origin only."""
+class OriginHeaders(httpx.Auth):
+    """Credential headers (``Authorization: Bearer …``, ``headers_env``) on requests to the
+    source's own origin only."""
 
-    def __init__(self, token: str, home: tuple[str, str, int]):
-        self._token, self._home = token, home
+    def __init__(self, headers: dict[str, str], home: tuple[str, str, int]):
+        self._headers, self._home = dict(headers), home
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin_of(request.url) == self._home:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        else:
-            request.headers.pop("Authorization", None)
+        for name, value in self._headers.items():
+            if origin_of(request.url) == self._home:
+                request.headers[name] = value
+            else:
+                request.headers.pop(name, None)
         yield request
 
 
 def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
-                   headers: dict[str, str] | None = None, token: str | None = None,
+                   headers: dict[str, str] | None = None,
+                   auth_headers: dict[str, str] | None = None,
                    secrets: Iterable[str | None] = ()) -> httpx.Client:
     """The HTTP client of a source whose configured URL is ``url``: only its origin and
-    ``cfg.allowed_origins``, addresses checked before connecting, ``token`` (bearer) sent to
-    its own origin only, requests paced to ``cfg.max_requests_per_minute``. Redirects are
-    followed within the same rules."""
+    ``cfg.allowed_origins``, addresses checked before connecting, ``auth_headers`` (a bearer
+    token, ``headers_env``) sent to its own origin only, requests paced to
+    ``cfg.max_requests_per_minute``. Redirects are followed within the same rules. Plugins
+    build it through :class:`ingest.plugins.http_source.HttpSession`."""
     home = origin_of(url)
     allowed = {home, *(origin_of(o) for o in cfg.allowed_origins)}
     if home[0] == "http":  # an upgrade of the same host to https is the same server
         allowed.add(("https", home[1], 443))
     hidden = [s for s in secrets if s]
+    credentials = ["Authorization", *(auth_headers or {})]
 
     def check_origin(request: httpx.Request) -> None:
         if origin_of(request.url) not in allowed:
@@ -273,8 +298,9 @@ def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
             raise RefusedDestination(
                 f"{shown} is not on the source's origin ({origin_text(url)}); list its origin "
                 "in allowed_origins to follow it (no credentials are sent there)")
-        if origin_of(request.url) != home:
-            request.headers.pop("Authorization", None)  # belt and braces: never cross origins
+        if origin_of(request.url) != home:  # belt and braces: never cross origins
+            for name in credentials:
+                request.headers.pop(name, None)
 
     ssl_context = httpx.create_ssl_context()
     transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
@@ -287,7 +313,7 @@ def guarded_client(url: str, cfg: HttpSourceConfig, *, timeout: float,
         network_backend=GuardedBackend(cfg.allow_private))
     return httpx.Client(transport=transport, trust_env=False, timeout=timeout,
                         headers=headers or {}, follow_redirects=True,
-                        auth=OriginBearer(token, home) if token else None,
+                        auth=OriginHeaders(auth_headers, home) if auth_headers else None,
                         event_hooks={"request": [check_origin,
                                                  Pacer(cfg.max_requests_per_minute)]})
 

@@ -18,7 +18,6 @@ merge makes re-reading harmless).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -27,14 +26,10 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator
 
-from core.errors import HttpStatusError, PaginationError, SourceError
+from core.errors import HttpStatusError
 from ingest.contract import ORIGIN, ROW, Batch, Source
-from ingest.plugins.http_util import (
-    HttpSourceConfig,
-    RetryPolicy,
-    guarded_client,
-    send_with_retries,
-)
+from ingest.plugins.http_source import HttpSession, Paging, Reader
+from ingest.plugins.http_util import HttpSourceConfig, RetryPolicy
 from ingest.plugins.open311_format import (
     CATEGORY_COLUMNS,
     CLOSED,
@@ -105,16 +100,6 @@ class Open311Source(Source):
     def describe(self) -> str:
         return f"{self.config.url}/requests.{self.config.format}"
 
-    def _api_key(self) -> str | None:
-        env = self.config.api_key_env
-        if not env:
-            return None
-        value = os.environ.get(env)
-        if not value:
-            raise SourceError(f"environment variable {env} (api_key_env) is not set",
-                              location=self.describe())
-        return value
-
     def _public_params(self) -> dict[str, str]:
         return {"jurisdiction_id": self.config.jurisdiction_id} if self.config.jurisdiction_id \
             else {}
@@ -122,38 +107,31 @@ class Open311Source(Source):
     def extract(self, cursor: Any | None) -> Iterator[Batch]:
         """Categories from ``services`` first, then events from ``requests`` since the cursor."""
         self._warned.clear()
-        secret = self._api_key()
-        headers = {"User-Agent": "gongzhi-open311/1",
-                   "Accept": "application/json" if self.config.format == "json"
-                   else "application/xml, text/xml"}
-        # only the endpoint's origin (and allowed_origins), addresses checked (http_util)
-        with guarded_client(self.config.url, self.config, timeout=self.config.timeout_s,
-                            headers=headers, secrets=[secret]) as client:
-            if self.config.fetch_services:
-                yield from self._services(client, secret)
-            yield from self._requests(client, secret, cursor)
-
-    def _fetch(self, client: httpx.Client, resource: str, params: dict[str, str],
-               secret: str | None, kind: str) -> tuple[list[dict[str, str | None]], str]:
-        """GET one resource; returns its records and its place (the URL without api_key)."""
-        url = f"{self.config.url}/{resource}.{self.config.format}"
-        place = str(httpx.URL(url, params=params))
-        sent = {**params, "api_key": secret} if secret else params
-        body = self._get(client, url, sent, place, secret)
-        return parse_records(body, self.config.format, kind, place), place
-
-    def _get(self, client: httpx.Client, url: str, params: dict[str, str], place: str,
-             secret: str | None) -> bytes:
-        """One GET through the retry loop every HTTP source shares (http_util): 429/5xx and
-        network errors retried with backoff or the server's Retry-After (at most 60 s), the
-        endpoint's own error description in 4xx errors."""
         cfg = self.config
+        headers = {"User-Agent": "gongzhi-open311/1",
+                   "Accept": "application/json" if cfg.format == "json"
+                   else "application/xml, text/xml"}
+        # the shared HTTP base: only the endpoint's origin (and allowed_origins), addresses
+        # checked, the api_key (a query parameter, as Open311 has it) never in a shown URL;
+        # 429/5xx and network errors retried with backoff or Retry-After (at most 60 s), the
+        # endpoint's own error description in 4xx errors
         policy = RetryPolicy(cfg.max_retries, cfg.retry_backoff_s, 60.0)
-        request = client.build_request("GET", url, params=params)
-        response = send_with_retries(client, request, policy=policy, where=place,
-                                     secrets=[secret], describe_body=self._describe_body,
-                                     warn=self.ctx.warn)
-        return response.content
+        query_env = {"api_key": cfg.api_key_env} if cfg.api_key_env else None
+        with HttpSession(cfg.url, cfg, timeout=cfg.timeout_s, policy=policy, headers=headers,
+                         query_env=query_env, location=self.describe(),
+                         describe_body=self._describe_body, warn=self.ctx.warn) as http:
+            if cfg.fetch_services:
+                yield from self._services(http)
+            yield from self._requests(http, cursor)
+
+    def _resource(self, resource: str) -> str:
+        return f"{self.config.url}/{resource}.{self.config.format}"
+
+    def _reader(self, kind: str) -> Reader:
+        """Reads one response of ``kind`` (requests or services) into its records."""
+        def read(response: httpx.Response, where: str) -> tuple[Any, list[Any]]:
+            return None, parse_records(response.content, self.config.format, kind, where)
+        return read
 
     @staticmethod
     def _describe_body(body: bytes) -> str:
@@ -164,16 +142,17 @@ class Open311Source(Source):
         text = " ".join(body.decode("utf-8", "replace").split())
         return text[:200] or "(empty body)"
 
-    def _services(self, client: httpx.Client, secret: str | None) -> Iterator[Batch]:
+    def _services(self, http: HttpSession) -> Iterator[Batch]:
         try:
-            records, place = self._fetch(client, "services", self._public_params(), secret,
-                                         "services")
+            page = next(http.pages(self._resource("services"), self._public_params(),
+                                   Paging(label_pages=False), self._reader("services")))
         except HttpStatusError as e:
             if e.status != 404:
                 raise
             # some endpoints publish requests only; the events still load without a list
             self.ctx.warn(f"no service list: {e}")
             return
+        records, place = page.records, page.url
         rows = []
         for rec in records:
             code = rec.get("servicecode") or rec.get("servicename")
@@ -198,8 +177,7 @@ class Open311Source(Source):
         return (when - dt.timedelta(days=self.config.lookback_days)).isoformat(
             timespec="seconds")
 
-    def _requests(self, client: httpx.Client, secret: str | None,
-                  cursor: Any | None) -> Iterator[Batch]:
+    def _requests(self, http: HttpSession, cursor: Any | None) -> Iterator[Batch]:
         cfg = self.config
         params = self._public_params()
         start = self._start_date(cursor)
@@ -208,16 +186,15 @@ class Open311Source(Source):
         last = (cursor or {}).get("last_requested") if isinstance(cursor, dict) else None
         best = (parse_when(last), last) if last else (None, None)
         total = 0
-        previous: list[str | None] | None = None
-        page = 1
-        while True:
-            paged = {**params, "page": str(page), "page_size": str(cfg.page_size)} \
-                if cfg.page_size else params
-            records, place = self._fetch(client, "requests", paged, secret, "requests")
-            ids = [r.get("servicerequestid") for r in records]
-            if cfg.page_size and records and ids == previous:
-                raise PaginationError(f"page {page} repeats page {page - 1}: the endpoint "
-                                      "seems to ignore 'page'", location=place)
+        paging = Paging(style="page" if cfg.page_size else "single", page_param="page",
+                        size_param="page_size", size=cfg.page_size, max_pages=cfg.max_pages,
+                        label_pages=False,
+                        too_many_pages="more than max_pages={n} full pages; raise max_pages "
+                                       "or narrow the window")
+        place = self._resource("requests")
+        for page in http.pages(self._resource("requests"), params, paging,
+                               self._reader("requests")):
+            records, place = page.records, page.url
             rows = [self._event(rec) for rec in records]
             for rec in records:
                 seen = rec.get("requesteddatetime")
@@ -232,19 +209,8 @@ class Open311Source(Source):
                                EVENT_COLUMNS + EVENT_EXTRAS, place)
                 yield Batch(table="grid_events", frame=frame, mapped=True, note=place,
                             cursor={"last_requested": best[1]} if best[1] else None)
-            if not cfg.page_size or len(records) < cfg.page_size:
-                if total == 0 and not last:  # a full read found no request at all
-                    self.ctx.no_input(f"{place}: the endpoint returned no requests")
-                return  # unpaged, or a short/empty page: the last one
-            if len(records) > cfg.page_size:
-                self.ctx.warn(f"{place} returned {len(records)} rows for page_size "
-                              f"{cfg.page_size}; the endpoint ignores paging, read as one page")
-                return
-            if page >= cfg.max_pages:
-                raise PaginationError(f"more than max_pages={cfg.max_pages} full pages; raise "
-                                      "max_pages or narrow the window", location=place)
-            previous = ids
-            page += 1
+        if total == 0 and not last:  # a full read found no request at all
+            self.ctx.no_input(f"{place}: the endpoint returned no requests")
 
     def _event(self, rec: dict[str, str | None]) -> dict[str, str | None]:
         """One request as a grid_events row (text values; the framework casts them)."""

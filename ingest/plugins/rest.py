@@ -1,39 +1,35 @@
 """``rest``: a paged JSON API, read page by page into one batch per page.
 
-The bearer token comes from an environment variable named in the config and is never stored,
-logged or shown (it is redacted from every message and origin), and goes only to the
-configured URL's origin: a ``next`` URL or a redirect elsewhere is refused unless its origin
-is in ``allowed_origins``, and even then gets no token (:func:`http_util.guarded_client`).
+Everything HTTP is the shared base (:mod:`ingest.plugins.http_source`): the bearer token comes
+from an environment variable named in the config (``token_env``; more headers with
+``headers_env``) and is never stored, logged or shown (it is redacted from every message and
+origin), and goes only to the configured URL's origin: a ``next`` URL or a redirect elsewhere
+is refused unless its origin is in ``allowed_origins``, and even then gets no token.
 Each page's records become string columns; the framework maps, casts and validates them.
-Paging follows a next token or URL found in each response and refuses to loop: a token seen
-before, or more than ``max_pages`` pages, is a :class:`PaginationError`. With
-``cursor_field`` the largest value seen becomes the cursor ``{"last": ...}``, sent back as
-``cursor_param`` on the next run; the runner stores it with the data, so a run that fails
-midway leaves it where it was.
+Paging (``paging``): a next token or URL found in each response (``next``; the default when
+``next`` is set), a page number (``page_param``) or a record offset (``offset_param``); it
+refuses to loop: a token or URL seen before, a page repeating the previous one, or more than
+``max_pages`` pages, is a :class:`PaginationError`. With ``cursor_field`` the largest value
+seen becomes the cursor ``{"last": ...}``, sent back as ``cursor_param`` on the next run; the
+runner stores it with the data, so a run that fails midway leaves it where it was.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from core.errors import PaginationError, SourceError
+from core.errors import SourceError
 from ingest.contract import ORIGIN, ROW, Batch, Source
-from ingest.plugins.http_util import (
-    HttpSourceConfig,
-    RetryPolicy,
-    guarded_client,
-    redact,
-    send_with_retries,
-)
+from ingest.plugins.http_source import MISSING, HttpSession, Paging, dig, json_kind
+from ingest.plugins.http_util import HttpSourceConfig, RetryPolicy
 
-_MISSING = object()
+__all__ = ["RestConfig", "RestSource", "dig", "records_frame", "to_text"]
 
 
 class RestConfig(HttpSourceConfig):
@@ -44,7 +40,16 @@ class RestConfig(HttpSourceConfig):
     cursor_param: str | None = None
     cursor_field: str | None = None
     next: str | None = Field(None, description="dotted path to the next page's token or URL")
-    page_param: str = "cursor"
+    paging: Literal["next", "page", "offset"] | None = Field(
+        None, description="how the API pages: 'next' (a token or URL at the 'next' path; the "
+                          "default when 'next' is set), 'page' (a page number in "
+                          "'page_param'), 'offset' (a record offset in 'offset_param'); "
+                          "none: one request")
+    page_param: str | None = Field(None, description="the parameter carrying the next token "
+                                                     "(default 'cursor') or the page number "
+                                                     "(default 'page')")
+    first_page: int = Field(1, ge=0, description="the first page's number (paging = 'page')")
+    offset_param: str = Field("offset", description="the record offset (paging = 'offset')")
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     page_size_param: str | None = None
     page_size: int | None = Field(None, ge=1)
@@ -68,22 +73,21 @@ class RestConfig(HttpSourceConfig):
         if self.cursor_param and not self.cursor_field:
             raise ValueError("'cursor_param' needs 'cursor_field' (the record field whose "
                              "largest value is sent back on the next run)")
+        if self.paging == "next" and not self.next:
+            raise ValueError("paging = 'next' needs 'next' (where the next page is named)")
+        if self.next and self.paging in ("page", "offset"):
+            raise ValueError(f"'next' is for paging = 'next', not '{self.paging}'")
         return self
 
-
-def dig(data: Any, path: str | None) -> Any:
-    """The value at a dotted path (``data.items``; digits index lists); ``_MISSING`` if absent.
-    An empty path is the data itself."""
-    if not path:
-        return data
-    for part in path.split("."):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return _MISSING
-    return data
+    def page_style(self) -> Paging:
+        """How the shared HTTP base iterates this API's pages."""
+        style = self.paging or ("next" if self.next else "single")
+        default_param = "page" if style == "page" else "cursor"
+        param = self.page_param or default_param
+        return Paging(style=style, next_path=self.next, token_param=param, page_param=param,
+                      first_page=self.first_page, offset_param=self.offset_param,
+                      size_param=self.page_size_param, size=self.page_size,
+                      max_pages=self.max_pages)
 
 
 def to_text(value: Any) -> str | None:
@@ -138,21 +142,8 @@ class RestSource(Source):
     def describe(self) -> str:
         return self.config.url
 
-    def _token(self) -> str | None:
-        env = self.config.token_env
-        if not env:
-            return None
-        token = os.environ.get(env)
-        if not token:
-            raise SourceError(f"environment variable {env} (the API token) is not set",
-                              location=self.config.url)
-        return token
-
     def extract(self, cursor: Any | None) -> Iterator[Batch]:
         cfg = self.config
-        token = self._token()
-        secrets = [token]
-        headers = {"Accept": "application/json"}
         base: dict[str, Any] = dict(cfg.params)
         if cfg.page_size_param and cfg.page_size is not None:
             base[cfg.page_size_param] = cfg.page_size
@@ -163,70 +154,37 @@ class RestSource(Source):
                 base[cfg.cursor_param] = last
         params = {k: to_text(v) for k, v in base.items()}
         policy = RetryPolicy(cfg.max_retries, cfg.backoff_base_s, cfg.backoff_max_s)
-        auth_hint = f"the token in {cfg.token_env}" if cfg.token_env else ""
-
-        url: str = cfg.url
-        page_params: dict[str, str | None] | None = params
-        # next tokens/URLs given, and URLs read, so far → where from: a repeat is a loop
-        seen: dict[str, str] = {}
-        read: dict[str, str] = {}
         row = 1
-        with guarded_client(cfg.url, cfg, timeout=cfg.timeout_s, headers=headers, token=token,
-                            secrets=secrets) as client:
-            page = 0
-            while True:
-                page += 1
-                request = client.build_request("GET", url, params=page_params)
-                shown = redact(str(request.url), secrets)
-                where = f"{shown} page {page}"
-                if str(request.url) in read:
-                    raise PaginationError(f"this URL repeats {read[str(request.url)]}: the "
-                                          "API's paging loops", location=where)
-                read[str(request.url)] = f"the URL of page {page}"
-                response = send_with_retries(client, request, policy=policy, where=where,
-                                             secrets=secrets, auth_hint=auth_hint,
-                                             warn=self.ctx.warn)
-                body = _parse(response, where)
-                records = dig(body, cfg.records)
-                if records is _MISSING:
-                    raise SourceError(f"no '{cfg.records}' in the response", location=where)
-                if not isinstance(records, list):
-                    what = f"'{cfg.records}'" if cfg.records else "the response body"
-                    hint = "" if cfg.records else " (set 'records' to where the list sits)"
-                    raise SourceError(f"{what} is a JSON {_kind(records)}, not a list{hint}",
-                                      location=where)
-                if not records:
-                    if page == 1 and last is None:  # a full read found nothing at all
-                        self.ctx.no_input(f"{shown}: the API returned no records")
-                    break  # an empty page ends paging, whatever the next token says
-                frame = records_frame(records, first_row=row, origin=shown, where=where)
-                row += len(records)
-                last = self._advance(last, records)
+        with HttpSession(cfg.url, cfg, timeout=cfg.timeout_s, policy=policy,
+                         headers={"Accept": "application/json"}, bearer_env=cfg.token_env,
+                         warn=self.ctx.warn) as http:
+            for page in http.pages(cfg.url, params, cfg.page_style(), self._read):
+                if not page.records:
+                    if page.number == 1 and last is None:  # a full read found nothing at all
+                        self.ctx.no_input(f"{page.url}: the API returned no records")
+                    return
+                frame = records_frame(page.records, first_row=row, origin=page.url,
+                                      where=page.where)
+                row += len(page.records)
+                last = self._advance(last, page.records)
                 new_cursor = {"last": last} if last is not None else cursor
                 self.ctx.progress("read", row - 1)
                 yield Batch(table=self.spec.table or "", frame=frame, cursor=new_cursor,
-                            note=shown)
+                            note=page.url)
 
-                token_next = dig(body, cfg.next) if cfg.next else None
-                if token_next is _MISSING or token_next is None or token_next == "":
-                    break
-                if isinstance(token_next, dict | list | bool):
-                    raise SourceError(f"'{cfg.next}' is a JSON {_kind(token_next)}, not a page "
-                                      "token or URL", location=where)
-                nxt = str(token_next)
-                if nxt in seen:
-                    raise PaginationError(
-                        f"the next page '{redact(nxt, secrets)}' repeats {seen[nxt]}: "
-                        "the API's paging loops", location=where)
-                if page >= cfg.max_pages:
-                    raise PaginationError(
-                        f"more than max_pages = {cfg.max_pages} pages; the API may page "
-                        "endlessly, or raise max_pages", location=where)
-                seen[nxt] = f"the next page given by page {page}"
-                if nxt.lower().startswith(("http://", "https://")):
-                    url, page_params = nxt, None  # a next URL carries its own query
-                else:
-                    url, page_params = cfg.url, {**params, cfg.page_param: nxt}
+    def _read(self, response: httpx.Response, where: str) -> tuple[Any, list[Any]]:
+        """A page's JSON body and its record list (at ``records``)."""
+        cfg = self.config
+        body = _parse(response, where)
+        records = dig(body, cfg.records)
+        if records is MISSING:
+            raise SourceError(f"no '{cfg.records}' in the response", location=where)
+        if not isinstance(records, list):
+            what = f"'{cfg.records}'" if cfg.records else "the response body"
+            hint = "" if cfg.records else " (set 'records' to where the list sits)"
+            raise SourceError(f"{what} is a JSON {json_kind(records)}, not a list{hint}",
+                              location=where)
+        return body, records
 
     def _advance(self, last: str | None, records: list[dict[str, Any]]) -> str | None:
         """The largest ``cursor_field`` value among ``last`` and the records."""
@@ -251,16 +209,3 @@ def _parse(response: httpx.Response, where: str) -> Any:
         detail = str(e).splitlines()[0][:200]
         raise SourceError(f"the response is not valid JSON ({detail})", location=where) from None
 
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"

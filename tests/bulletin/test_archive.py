@@ -1,6 +1,7 @@
 """Bulletins are archived, listed and handed out by role: leaders every version, street
-staff their own street's only, community staff none; every generation, download and denial
-is audited; the schedule generates last month's; ``[bulletin]`` problems come all at once."""
+staff their own street's only, community staff their own community's only (naming no other
+community); every generation, download and denial is audited; the schedule generates last
+month's; ``[bulletin]`` problems come all at once."""
 
 from __future__ import annotations
 
@@ -68,9 +69,9 @@ def test_a_streets_version_holds_its_own_communities_and_staff_get_only_theirs(
     other = m.scope("street", WANGZHAI)
     with pytest.raises(AccessDenied):
         archive.generate(m, scheme, PERIOD, conf, staff, street=other)
-    with pytest.raises(AccessDenied):
+    with pytest.raises(AccessDenied):  # community staff: not their street's version
         archive.generate(m, scheme, PERIOD, conf, Viewer("wang", "community_staff",
-                                                         "420606001001"))
+                                                         "420606001001"), street=other)
     boss = Viewer("li", "leader", "420606000000")
     district = archive.generate(m, scheme, PERIOD, conf, boss, fmt="pdf")
     theirs = archive.generate(m, scheme, PERIOD, conf, boss, street=other)
@@ -86,6 +87,8 @@ def test_a_streets_version_holds_its_own_communities_and_staff_get_only_theirs(
     assert ("zhang", "bulletin_download", f"bulletin:{made.id}") in actions
     assert ("zhang", "denied", f"bulletin:{theirs.id}") in actions
     assert ("wang", "denied", "bulletin") in actions
+    assert made.id not in [r["id"] for r in archive.listing(m, Viewer("wang", "community_staff",
+                                                                      "420606001001"))]
     assert ("li", "bulletin_download", f"bulletin:{theirs.id}") in actions
 
 
@@ -155,3 +158,67 @@ def test_bulletin_settings_are_typed_and_a_schedule_that_never_fires_is_refused(
     cfg.write_text('[bulletin]\nschedule = "0 8 30 2 *"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="never fires"):
         load_settings(cfg)
+
+
+def test_community_staff_get_their_own_communitys_version_only(world: dict[str, Any]) -> None:
+    import docx
+
+    from bulletin.content import build
+    from warehouse import cycle
+
+    m, scheme, conf = world["m"], world["scheme"], world["conf"]
+    d = m.divisions()
+    comm = d.filter((d["level"] == "community") & d["active"]
+                    & ~d["placeholder"].fill_null(False))
+    names = dict(zip(comm["code"], comm["short_name"].fill_null(comm["name"]), strict=True))
+    # the community with the most figures this period, so that its version has content
+    kpis = [p.kpi for p in scheme.level("community").parts]
+    frame = m.compute(kpis, m.district(), PERIOD, "community", compare=False)
+    counts = frame.filter(frame["value"].is_not_null())["key"].value_counts(sort=True)
+    code = next(c for c in counts["key"] if c in names)
+    own = names[code]
+    staff = Viewer("wang", "community_staff", code)
+    made = archive.generate(m, scheme, PERIOD, conf, staff)  # nothing named: their own
+    assert code in made.file_name
+    doc = docx.Document(str(made.path))
+    text = "\n".join([p.text for p in doc.paragraphs]
+                     + [c.text for t in doc.tables for r in t.rows for c in r.cells])
+    # only their community's rows: the ranking and the three-colour table hold one row
+    ranking = [[c.text for c in r.cells] for r in doc.tables[1].rows[1:]]
+    board = [[c.text for c in r.cells] for r in doc.tables[2].rows[1:]]
+    assert [r[1] for r in ranking] == [own] and [r[0] for r in board] == [own]
+    others = {n for c, n in names.items() if c != code and n != own and n not in own}
+    assert others and not [n for n in others if n in text]
+    # its figures are `gongzhi kpi`'s of the community; its rank is the district ranking's
+    figures = [[c.text for c in r.cells] for r in doc.tables[0].rows[1:]]
+    from bulletin.content import _figure_ids
+
+    want = m.compute(_figure_ids(m, scheme, "community"), m.scope("community", code), PERIOD)
+    assert len(figures) == want.height
+    from metrics import format as fmt
+
+    for row, r in zip(figures, want.to_dicts(), strict=True):
+        kpi = m.catalog.get(r["kpi"])
+        assert row[:2] == [kpi.label.zh, fmt.value(r["value"], kpi.unit)]
+    from metrics.ranking import compute_ranking
+
+    ranked = [r for r in compute_ranking(m, scheme, "community", PERIOD).rows
+              if r.rank is not None]
+    mine = next(r for r in ranked if r.code == code)
+    assert f"在全区{len(ranked)}个社区综合考评中得{mine.score:.2f}分，排第{mine.rank}位" in text
+    # open 督办 tasks of the community are listed; a task of another community is not
+    b = build(m, scheme, PERIOD, conf, street=m.scope("community", code))
+    want_tasks = [t["title"] for t in cycle.open_tasks_of_area(m.engine, code)]
+    assert [t["title"] for t in b.tasks] == want_tasks
+    assert not [t for t in cycle.open_tasks_of_area(m.engine, HANJIANG)
+                if not t["area_code"].startswith(code) and t["title"] in text]
+    # theirs only: another community's version is refused, the listing holds theirs alone
+    with pytest.raises(AccessDenied):
+        archive.generate(m, scheme, PERIOD, conf, staff,
+                         street=m.scope("community", next(c for c in names if c != code)))
+    assert [r["id"] for r in archive.listing(m, staff)] == [made.id]
+    assert archive.download(m, staff, made.id)[1] == made.data
+    actions = audit_actions(m)
+    assert ("wang", "bulletin_generate", f"bulletin:{made.id}") in actions
+    assert ("wang", "bulletin_download", f"bulletin:{made.id}") in actions
+    assert ("wang", "denied", "bulletin") in actions

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tests.metrics.harness import CASES, load_case, materialize
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-CASE_FILES = ("gov", "grid", "vol", "party_civic")
+CASE_FILES = ("gov", "grid", "vol", "party_civic", "committees")
 PERIOD = "2024-05"  # the month the cases are about
 HANJIANG = "420606001000"  # 汉江街道
 WANGZHAI = "420606002000"  # 王寨街道

@@ -204,6 +204,32 @@ def test_grid_level_drill_down_via_the_url(app: AppTest) -> None:
     assert cards(app)["上报事件数"] == "2"  # two May events in 高庄社区第1网格
 
 
+def test_the_grid_page_shows_buildings_heads_and_party_member_workers(app: AppTest) -> None:
+    """五级 on the 网格 page: cards for the four KPIs and their section, the district's values
+    in a line and the streets × those KPIs. The case (tests/metrics/cases/grid.yaml) has two
+    buildings in 高庄社区第2网格 (汉江街道), one with a head; grid workers W1 (a party member,
+    汉江), W2 (汉江) and W4 (王寨)."""
+    app.run()
+    app.switch_page("screens/grid.py").run()
+    assert_clean(app)
+    shown_cards = cards(app)
+    assert shown_cards["楼栋长覆盖率"] == "50.0%"  # 1 of 2 buildings
+    assert shown_cards["楼栋长人均联系户数"] == "210 户"  # 120 + 90 households, 1 head
+    assert shown_cards["党员网格员占比"] == "33.3%"  # 1 of 3 workers
+    assert shown_cards["有党员网格员的网格数"] == "1"
+    assert "五级网格：楼栋长与党员网格员" in [h.value for h in app.subheader]
+    line = next(shown(m.value) for m in app.markdown if "楼栋长覆盖率" in shown(m.value))
+    assert "楼栋长覆盖率 **50.0%**" in line and "党员网格员占比 **33.3%**" in line
+    table = next(d.value for d in app.dataframe if "楼栋长覆盖率" in d.value.columns)
+    rows = {r.iloc[0]: r for _, r in table.iterrows()}
+    assert set(rows) == {"汉江街道", "王寨街道"}
+    assert rows["汉江街道"]["楼栋长覆盖率"].endswith("50.0%")
+    assert rows["王寨街道"]["楼栋长覆盖率"] == "—"  # no buildings registered there
+    assert rows["汉江街道"]["党员网格员占比"].endswith("50.0%")  # W1 of W1, W2
+    assert rows["王寨街道"]["党员网格员占比"].endswith("0.0%")  # W4 is not a member
+    assert "上报事件数" not in table.columns  # only the section's KPIs
+
+
 def test_empty_warehouse_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
     from tests.conftest import write_config

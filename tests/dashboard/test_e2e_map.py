@@ -1,5 +1,6 @@
 """The map in a real headless Chromium: a click on a street shows its communities (drill-down
-by click), and street staff get only their own street's polygons, whatever the URL asks."""
+by click), a click on an event hexagon drills into the street at its centre, and street staff
+get only their own street's polygons, whatever the URL asks."""
 
 from __future__ import annotations
 
@@ -131,4 +132,39 @@ def test_street_staff_see_only_their_own_polygons(chromium: Any, server: str,
     drawn = set(page.evaluate(LABELS_JS))
     assert drawn <= own
     assert not drawn & names(config, "community", WANGZHAI[:9])
+    page.context.close()
+
+
+# the centre of the hexagon with the most events, and the street polygon holding that point
+HEX_JS = f"""() => {{
+  const hexes = [...document.querySelectorAll("[class*='st-key-geomap_'] .vega-embed svg "
+                                               + "path[aria-label^='事件数']")];
+  const n = h => +h.getAttribute('aria-label').match(/事件数: ([0-9,]+)/)[1].replace(/,/g, '');
+  const hex = hexes.sort((a, b) => n(b) - n(a))[0];
+  const r = hex.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+  const pt = hex.ownerSVGElement.createSVGPoint();
+  const street = [...document.querySelectorAll("{PATHS}")].find(p => {{
+    pt.x = x; pt.y = y;
+    return p.isPointInFill(pt.matrixTransform(p.getScreenCTM().inverse())); }});
+  return {{x, y, hexes: hexes.length, on_top: document.elementFromPoint(x, y) === hex,
+           street: street && street.getAttribute('aria-label').match(/区域: ([^;]+)/)[1]}};
+}}"""
+
+
+def test_a_click_on_an_event_hexagon_drills_into_the_street_beneath(
+        chromium: Any, server: str, config: Path) -> None:
+    page = signed_in(chromium, server, "boss", f"/map?period={PERIOD}&kpi=grid.closure_rate")
+    streets = names(config, "street")
+    assert drawn_areas(page, streets) == streets
+    page.wait_for_function("() => document.querySelectorAll(\"[class*='st-key-geomap_'] "
+                           "path[aria-label^='事件数']\").length > 0", timeout=30_000)
+    hit = page.evaluate(HEX_JS)
+    assert hit["hexes"] > 5 and hit["on_top"] and hit["street"], hit
+    page.mouse.click(hit["x"], hit["y"])
+    eng = open_warehouse(load_validated(config).warehouse_url)
+    with eng.connect() as c:
+        code = c.exec_driver_sql("SELECT code FROM divisions WHERE level = 'street' "
+                                 "AND short_name = ?", (hit["street"],)).scalar_one()
+    eng.dispose()
+    browser.wait_query(page, f"street={code}")
     page.context.close()

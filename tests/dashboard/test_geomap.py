@@ -3,6 +3,7 @@ web-Mercator tiles with the key from the environment, and [map] settings are che
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -67,19 +68,44 @@ def test_map_settings_problems_are_reported() -> None:
 
 
 def test_chart_with_basemap_lays_tiles_under_the_polygons() -> None:
-    square = {"type": "Polygon", "coordinates": [[[112.0, 32.1], [112.1, 32.1], [112.1, 32.2],
-                                                  [112.0, 32.2], [112.0, 32.1]]]}
+    square = {"type": "Polygon", "coordinates": [[[112.0, 32.1], [112.0, 32.2], [112.1, 32.2],
+                                                  [112.1, 32.1], [112.0, 32.1]]]}
+    shapes = [{"key": "420606001000", "geometry": square}]
+    bins = pl.DataFrame({"lon": [112.05, 112.5], "lat": [32.15, 32.15], "events": [3, 1]})
+    grid = geomap.hex_grid(BBOX)
+    hexes = geomap.hex_features(bins, grid, shapes)
     payload = geomap.MapPayload(
         "grid.closure_rate", "street",
         [{"type": "Feature", "geometry": square, "properties": {}, "key": "420606001000",
           "area": "汉江街道", "shown": "95%", "target_shown": "95%", "status_label": "达标（蓝）",
-          "rank_shown": "1 / 1"}],
-        pl.DataFrame({"lon": [112.05], "lat": [32.15], "events": [3]}), BBOX)
+          "rank_shown": "1 / 1"}], bins, BBOX, hexes=hexes)
+    # a hexagon takes the key of the area holding its centre (none outside every area)
+    assert [h["key"] for h in hexes] == ["420606001000", None]
+    assert [h["events"] for h in hexes] == [3, 1]
     spec = geomap.map_chart(payload, "结案率", basemap=TEMPLATE)
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
              for layer in spec["layer"]]
-    assert marks == ["image", "geoshape", "circle"]
+    assert marks == ["image", "geoshape", "geoshape"]
     assert "tk=KEY" in json.dumps(spec)
     assert spec["layer"][1]["data"] == {"values": payload.features}  # the polygons, inline
+    assert spec["layer"][2]["data"] == {"values": hexes}
+    # a tap on a hexagon drills like a tap on the area: its own selection of the key
+    picks = {p["name"]: (p["views"], p["select"]["fields"]) for p in spec["params"]}
+    assert picks == {"pick": ([spec["layer"][1]["name"]], ["key"]),
+                     geomap.HEX_PICK: ([spec["layer"][2]["name"]], ["key"])}
     offline = geomap.map_chart(payload, "结案率")
     assert "image" not in json.dumps([layer["mark"] for layer in offline["layer"]])
+
+
+def test_hexagons_are_regular_on_the_ground_and_clockwise() -> None:
+    grid = geomap.hex_grid(BBOX)
+    ring = grid.ring(112.0, 32.1)
+    kx = math.cos(math.radians(grid.lat0))
+    ground = [((x - 112.0) * kx, y - 32.1) for x, y in ring[:-1]]
+    for gx, gy in ground:  # every corner one radius from the centre (within the rounding)
+        assert math.hypot(gx, gy) == pytest.approx(grid.radius, abs=2e-5)
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring))
+    assert area2 < 0 and ring[0] == ring[-1]  # closed, clockwise (d3-geo's orientation)
+    # about HEX_ACROSS hexagons across the map's width
+    across = (BBOX[2] - BBOX[0]) * kx / (math.sqrt(3) * grid.radius)
+    assert geomap.HEX_ACROSS - 1 <= across <= geomap.HEX_ACROSS + 1

@@ -432,24 +432,30 @@ def evolve(w: World, seed: int = SEED) -> Evolution:
     """Split every table in two; in the second drop ~6 % of the first half come back changed
     (a value taken from another row of the same column: moved in time or area, closed, rated)
     and ~3 % flagged deleted."""
-    from tests.differential.world import KEYS
+    from tests.differential.world import KEYS, REGISTERS, TIED
 
     r = random.Random(seed + 1)
     first, second, deleted, half_t, final_t = {}, {}, {}, {}, {}
     for table, frame in w.tables.items():
         rows = frame.to_dicts()
         r.shuffle(rows)
-        cut = len(rows) // 2
+        register = table in REGISTERS
+        cut = len(rows) if register else len(rows) // 2
         a, b = rows[:cut], rows[cut:]
         keys = KEYS[table]
-        cols = [c for c in frame.columns if c not in keys]
+        # a register's rows keep their area (their code lies in it)
+        cols = [c for c in frame.columns if c not in keys
+                and not (register and c.endswith("_code"))]
         changed, gone = [], []
         for row in a:
             u = r.random()
             if u < 0.06 and cols and len(rows) > 1:
                 col = r.choice(cols)
-                changed.append(dict(row, **{col: r.choice(rows)[col]}))
-            elif u < 0.09:
+                tied = TIED.get(table, ())
+                other = r.choice(rows)
+                changed.append(dict(row, **{k: other[k] for k in (tied if col in tied
+                                                                   else (col,))}))
+            elif u < 0.09 and not register:
                 gone.append(row)
         first[table], second[table], deleted[table] = a, b + changed, gone
         half_t[table] = pl.DataFrame(a, schema=frame.schema)

@@ -166,14 +166,17 @@ class K:
 c = pl.col
 nn = lambda name: c(name).is_not_null()  # noqa: E731
 true = lambda name: c(name).fill_null(False)  # noqa: E731
-GRID_TABLES = {"grid_events", "grid_staff"}
+GRID_TABLES = {"grid_events", "grid_staff", "buildings"}
+MONTH_TABLES = {"property_fees", "committee_assessments"}  # a 'YYYY-MM' text time column
 DISTRICT_TABLES = {"service_items", "certificates"}
-AREA = {"grid_events": "grid_code", "grid_staff": "grid_code", "divisions": "code"}
+AREA = {"grid_events": "grid_code", "grid_staff": "grid_code", "buildings": "grid_code",
+        "divisions": "code"}
 EVERY = ("district", "street", "community", "grid")
 
 
 def _kpis() -> list[K]:
     sc, ge, hl = "service_cases", "grid_events", "hotline_requests"
+    ca = "committee_assessments"
     online = lambda: c("channel") == "online"  # noqa: E731
     completed = lambda: c("status") == "completed"  # noqa: E731
     return [
@@ -235,6 +238,24 @@ def _kpis() -> list[K]:
                                           window="latest_year"),
           M("grid_staff", None, window="none", where=lambda: c("role") == "grid_worker"),
           periodic=False, target=400, warning=500, higher=False, min_sample=5),
+        K("grid.party_member_worker_rate",
+          M("grid_staff", None, window="none", where=lambda: (c("role") == "grid_worker")
+            & true("is_party_member")),
+          M("grid_staff", None, window="none", where=lambda: c("role") == "grid_worker"),
+          periodic=False, min_sample=5),
+        K("grid.party_member_grids",
+          M("grid_staff", None, "distinct", "grid_code", window="none",
+            where=lambda: (c("role") == "grid_worker") & true("is_party_member")),
+          periodic=False),
+        K("grid.building_head_coverage",
+          M("grid_staff", None, "distinct", "building_code", window="none",
+            where=lambda: c("role") == "building_head"),
+          M("buildings", None, window="none"), periodic=False, target=0.9, warning=0.8,
+          min_sample=5),
+        K("grid.households_per_building_head",
+          M("buildings", None, "sum", "households", window="none"),
+          M("grid_staff", None, window="none", where=lambda: c("role") == "building_head"),
+          periodic=False, higher=False, min_sample=5),
         K("vol.registered_per_1000", M("volunteers", "registered_at", window="to_end"),
           M("population", None, "sum", "residents", window="latest_year"), scale=1000,
           target=30, warning=25, min_sample=1),
@@ -281,6 +302,16 @@ def _kpis() -> list[K]:
         K("civic.property_fee_collection_rate",
           M("property_fees", "period", "sum", "households_paid"),
           M("property_fees", "period", "sum", "households_billed"), target=0.88, warning=0.8,
+          min_sample=1),
+        K("party.committees_red", M(ca, "period", "distinct", "community_code",
+                                    where=lambda: c("colour") == "red"),
+          higher=False, min_sample=1),
+        K("party.committees_escalated", M(ca, "period", "distinct", "community_code",
+                                          where=lambda: true("escalated"), window="to_end"),
+          higher=False, min_sample=1),
+        K("party.committee_rectification_rate",
+          M(ca, "period", where=lambda: (c("colour") == "red") & (c("rectification") == "done")),
+          M(ca, "period", where=lambda: c("colour") == "red"), target=1.0, warning=0.8,
           min_sample=1),
         K("hotline.requests", M(hl, "received_at")),
         K("hotline.requests_per_10k", M(hl, "received_at"),
@@ -380,7 +411,7 @@ class Oracle:
             f = f.join(latest, on="community_code").filter(c("year") == c("_y"))
         elif m.window in ("period", "to_end") and p is not None and m.time:
             f = f.filter(nn(m.time))
-            if m.table == "property_fees":
+            if m.table in MONTH_TABLES:
                 first = lambda d: d if d.day == 1 else _month_start(d.year, d.month + 1)  # noqa
                 lo, hi = f"{first(p.start):%Y-%m}", f"{(p.end - dt.timedelta(days=1)):%Y-%m}"
                 f = f.filter((c("period") <= hi) & ((c("period") >= lo)

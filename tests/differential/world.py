@@ -42,7 +42,14 @@ KEYS: dict[str, tuple[str, ...]] = {
     "party_deeds": ("deed_id",), "consultations": ("topic_id",), "stations": ("station_id",),
     "property_fees": ("community_code", "period"), "population": ("community_code", "year"),
     "certificates": ("certificate_id",), "hotline_requests": ("request_id",),
+    "buildings": ("building_code",),
+    "committee_assessments": ("assessment_id",),
 }
+# registers other rows are checked against (a head's building): loaded whole in the first drop
+# of the incremental test and never deleted there, as a division list is
+REGISTERS = {"buildings"}
+# columns that change together (a head's grid and building: the building lies in the grid)
+TIED = {"grid_staff": ("grid_code", "building_code")}
 
 
 @dataclass
@@ -194,11 +201,35 @@ def generate(seed: int, scale: float = 1.0) -> World:
         })
     w.tables["grid_events"] = pl.DataFrame(events, infer_schema_length=None)
 
-    w.tables["grid_staff"] = pl.DataFrame([{
-        "staff_id": f"ST{i:04d}", "grid_code": r.choice(grids),
-        "role": r.choices(["grid_worker", "building_head", "party_secretary"], [6, 3, 1])[0],
-        "is_party_member": r.random() < 0.4, "certified_social_worker": r.random() < 0.5,
-        "trained": r.random() < 0.9} for i in range(n(40))])
+    # 楼栋: 0-3 buildings per grid (code: the grid's 15 digits + 3); heads look after one of
+    # their grid's buildings (or none yet)
+    blds = [{"building_code": f"{gc}{k:03d}", "grid_code": gc, "name": f"{k}栋",
+             "households": r.randint(20, 200)}
+            for gc in grids for k in range(1, r.randint(0, 3) + 1)]
+    w.tables["buildings"] = pl.DataFrame(blds, schema={
+        "building_code": pl.String, "grid_code": pl.String, "name": pl.String,
+        "households": pl.Int64})
+    in_grid: dict[str, list[str]] = {}
+    for b in blds:
+        in_grid.setdefault(b["grid_code"], []).append(b["building_code"])
+    staff = []
+    for i in range(n(40)):
+        gc = r.choice(grids)
+        role = r.choices(["grid_worker", "building_head", "party_secretary"], [6, 3, 1])[0]
+        staff.append({
+            "staff_id": f"ST{i:04d}", "grid_code": gc, "role": role,
+            "building_code": (r.choice(in_grid[gc]) if role == "building_head"
+                              and in_grid.get(gc) and r.random() < 0.85 else None),
+            "is_party_member": r.random() < 0.4, "certified_social_worker": r.random() < 0.5,
+            "trained": r.random() < 0.9})
+    w.tables["grid_staff"] = pl.DataFrame(staff, schema={
+        "staff_id": pl.String, "grid_code": pl.String, "role": pl.String,
+        "building_code": pl.String, "is_party_member": pl.Boolean,
+        "certified_social_worker": pl.Boolean, "trained": pl.Boolean})
+    if len(blds) > 1:  # a building whose code lies in another grid than the one it names
+        other = next(b for b in blds if b["grid_code"] != blds[0]["grid_code"])
+        w.bad["buildings"] = [dict(blds[0], building_code=f"{blds[0]['grid_code']}999",
+                                   grid_code=other["grid_code"])]
 
     vols = []
     for i in range(n(300)):
@@ -285,6 +316,21 @@ def generate(seed: int, scale: float = 1.0) -> World:
             "title": r.choice(["电梯故障", "噪音扰民", "道路破损"]),
             "content": r.choice(["市民反映电梯故障", "夜间施工噪音", "小区道路破损"])})
     w.tables["hotline_requests"] = pl.DataFrame(requests, infer_schema_length=None)
+    # 三色研判 (drawn after the rest, so the tables above keep their rows): half-yearly, some
+    # missed, one community several times red, escalated or not, rectification often unset
+    assessments = []
+    for c in communities:
+        for y in (2023, 2024, 2025):
+            for m in (3, 6, 9, 12):
+                if r.random() < 0.6:
+                    colour = r.choice(["red", "red", "yellow", "blue", "blue"])
+                    assessments.append({
+                        "assessment_id": f"CA{len(assessments):04d}", "community_code": c,
+                        "period": f"{y}-{m:02d}", "score": g.maybe(0.9, r.randint(40, 100)),
+                        "colour": colour, "escalated": colour == "red" and r.random() < 0.4,
+                        "rectification": g.maybe(0.8, r.choice(
+                            ["not_needed", "pending", "in_progress", "done", "done"]))})
+    w.tables["committee_assessments"] = pl.DataFrame(assessments, infer_schema_length=None)
     return w
 
 

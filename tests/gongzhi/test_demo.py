@@ -39,6 +39,7 @@ PLANTED = {
     ("gov_cases", "out_of_range"), ("gov_cases", "missing_value"),
     ("grid_events", "unknown_grid"), ("grid_events", "out_of_range"),
     ("grid_events", "missing_value"),
+    ("buildings", "unknown_grid"), ("buildings", "outside_area"),
     ("volunteer_services", "missing_value"), ("volunteer_services", "out_of_range"),
     ("volunteer_services", "bad_date"),
     ("property_fees", "bad_format"),
@@ -92,7 +93,8 @@ def test_every_demo_source_loads_and_its_counts_add_up(demo: Demo) -> None:
     assert demo.config == demo.root / "gongzhi.toml"
     assert demo.settings.warehouse_url == f"sqlite:///{(demo.root / 'warehouse.db').resolve()}"
     ids = {s.id for s in demo.settings.sources}
-    assert {r.source for r in demo.results} == ids and len(ids) == 23  # 4 geo, 1 hotline
+    # 4 geo, hotline, buildings, 三色研判 among them
+    assert {r.source for r in demo.results} == ids and len(ids) == 25
     for r in demo.results:
         assert r.ok, f"{r.source}: {r.error}"
         assert r.read > 0, r.source
@@ -198,6 +200,50 @@ def test_dimensions_have_the_seed_sizes(demo: Demo) -> None:
     assert demo.one("SELECT count(*) FROM party_deeds") > 2400
     assert demo.one("SELECT count(DISTINCT team_id) FROM volunteers WHERE community_code = "
                     "'420606003011'") == 14  # 铁路社区
+
+
+def test_buildings_heads_and_party_workers_follow_the_seed(demo: Demo) -> None:
+    """五级: 2,216 building heads (2200余名), each on a building of the register in their own
+    grid; 895 party-member grid workers, one in each of 895 of the 984 grids; the register's
+    households add up to the population's latest year. The four KPIs that `gongzhi kpi` gives
+    for the latest full year equal counts made here from the stored rows."""
+    heads = demo.rows("""
+        SELECT count(*), count(b.building_code), sum(substr(s.building_code, 1, 15) = s.grid_code)
+        FROM grid_staff s LEFT JOIN buildings b ON b.building_code = s.building_code
+        WHERE s.role = 'building_head'""")[0]
+    assert heads == (2216, 2216, 2216)
+    n_buildings, households, bad_codes = demo.rows("""
+        SELECT count(*), sum(households),
+               sum(length(building_code) != 18 OR substr(building_code, 1, 15) != grid_code)
+        FROM buildings""")[0]
+    assert 2000 <= n_buildings <= 2700 and bad_codes == 0
+    population = demo.one("SELECT sum(households) FROM population WHERE year = 2025")
+    assert abs(households - population) / population < 0.01
+    covered = demo.one("SELECT count(DISTINCT building_code) FROM grid_staff "
+                       "WHERE role = 'building_head'")
+    party = demo.rows("""
+        SELECT count(*), count(DISTINCT grid_code) FROM grid_staff
+        WHERE role = 'grid_worker' AND is_party_member""")[0]
+    assert party == (895, 895)
+    workers = demo.one("SELECT count(*) FROM grid_staff WHERE role = 'grid_worker'")
+
+    import subprocess
+    import sys
+
+    gz = str(Path(sys.executable).with_name("gongzhi"))
+    out = subprocess.run([gz, "--config", str(demo.config), "kpi", "--period", "2024",
+                          "--format", "json"], capture_output=True, text=True, check=True)
+    got = {r["kpi"]: r for r in json.loads(out.stdout)}
+    expected = {"grid.building_head_coverage": (covered / n_buildings, covered, n_buildings),
+                "grid.households_per_building_head": (households / 2216, households, 2216),
+                "grid.party_member_worker_rate": (895 / workers, 895, workers),
+                "grid.party_member_grids": (895, 895, None)}
+    for kpi, (value, num, den) in expected.items():
+        r = got[kpi]
+        assert r["value"] == pytest.approx(value), kpi
+        assert (r["numerator"], r["denominator"]) == (num, den), kpi
+        assert r["scope"] == "district:420606000000"
+    assert 0.85 <= covered / n_buildings <= 0.97
 
 
 def test_service_cases_follow_the_seed(demo: Demo) -> None:
@@ -462,7 +508,8 @@ def test_gongzhi_demo_command_then_runs_and_quarantine(tmp_path: Path) -> None:
     config = str(folder / "gongzhi.toml")
     runs = json.loads(runner.invoke(cli, ["--config", config, "runs", "--format",
                                           "json"]).output)
-    assert len(runs) == 23 and all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
+    assert len(runs) == len(load_validated(config).sources) == 25  # one run per source
+    assert all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
     assert all(r["read"] == r["loaded"] + r["quarantined"] + r["duplicates"] for r in runs)
     rows = json.loads(runner.invoke(cli, ["--config", config, "quarantine", "--format",
                                           "json"]).output)

@@ -197,3 +197,22 @@ def test_a_district_count_target_is_not_given_to_a_community(config: Path) -> No
     table = run(config, "--community", "高庄社区", "--period", "2024-05", "--kpi",
                 "party.checked_in_members")
     assert "5,000" not in table
+
+
+def test_every_breakdown_of_the_cases_table_groups_the_whole_count(config: Path) -> None:
+    """Each dimension the semantic layer declares for service cases (read from its YAML here)
+    splits gov.case_count into groups that add up to the district's figure."""
+    import yaml
+
+    from tests.gongzhi.test_by_groups import LAYER
+
+    doc = yaml.safe_load((LAYER / "gov.yaml").read_text(encoding="utf-8"))
+    dims = [b["by"] for b in doc["tables"]["service_cases"]["breakdowns"]]
+    assert dims
+    whole = json.loads(run(config, "--period", "2024-05", "--kpi", "gov.case_count",
+                           "--format", "json"))[0]["value"]
+    for dim in dims:
+        rows = json.loads(run(config, "--period", "2024-05", "--by", dim, "--kpi",
+                              "gov.case_count", "--format", "json"))
+        assert rows and all("key" in r for r in rows), dim
+        assert sum(r["value"] for r in rows) == whole, dim

@@ -153,3 +153,33 @@ def test_postgresql_app_role_may_only_read_and_append_the_audit_log(pg_schema_ur
             c.execute(text(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA "{schema}" FROM "{role}"'))
             c.execute(text(f'REVOKE USAGE ON SCHEMA "{schema}" FROM "{role}"'))
             c.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_community_staff_see_only_their_buildings_and_heads(tmp_path: Path,
+                                                            sqlite_url: str) -> None:
+    """五级: the building register and its heads are scoped by their grid; a building code
+    is an area like any other (a viewer reaches the buildings inside their own area only)."""
+    from metrics import drill
+    from metrics.compiler import Scope
+
+    m = materialize(load_case(CASES / "buildings.yaml"), tmp_path, sqlite_url)
+    shiying = "420606002001"
+    staff = Viewer("c2", "community_staff", shiying)
+    assert staff.can_see("building", "420606002001001002")
+    assert not staff.can_see("building", "420606001001001001")
+    kpi = m.catalog.get("grid.building_head_coverage")
+    own = drill.Figure(kpi.id, "denominator", Scope("community", shiying, "施营社区"), None)
+    frame, _cols = drill.rows(m.engine, kpi, own, viewer=staff)
+    # the case's buildings in 施营社区: 420606002001001001 and …002, nothing of 高庄社区
+    assert sorted(frame["building_code"].to_list()) == ["420606002001001001",
+                                                        "420606002001001002"]
+    heads = drill.Figure(kpi.id, "numerator", Scope("community", shiying, "施营社区"), None)
+    frame, _cols = drill.rows(m.engine, kpi, heads, viewer=staff)
+    assert frame["staff_id"].to_list() == ["H4"]
+    other = drill.Figure(kpi.id, "denominator", Scope("community", GAOZHUANG, "高庄社区"), None)
+    with pytest.raises(AccessDenied):
+        drill.rows(m.engine, kpi, other, viewer=staff)
+    with pytest.raises(AccessDenied):
+        m.compute([kpi.id], m.scope("community", GAOZHUANG), None, viewer=staff)
+    assert m.compute([kpi.id], m.scope("community", shiying), None,
+                     viewer=staff)["value"].to_list() == [0.5]

@@ -1,10 +1,11 @@
 """The map's figures (metrics.geo): a KPI by area equals `gongzhi kpi --format json`, ranks
 follow the values, polygons are only the viewer's own and small enough to send, and event
-bins count exactly the events of the period (checked against the source database)."""
+hexagons count exactly the events of the period (checked against the source database)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import sqlite3
@@ -118,6 +119,11 @@ def test_staff_get_only_their_own_polygons(world: World) -> None:
                        "community", viewer=cstaff)
 
 
+def _signed_area(ring: list[list[float]]) -> float:
+    """Shoelace: positive when the ring runs anticlockwise."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring)) / 2
+
+
 def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
     shapes = geo.shapes(world.metrics.engine, Scope("district", DISTRICT), "grid",
                         viewer=leader(DISTRICT), width_px=760)
@@ -137,24 +143,45 @@ def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
     for s in shapes:
         g, f = shape(s["geometry"]), full[s["key"]]
         assert not g.is_empty
+        # d3-geo in the browser wants exterior rings clockwise (else it fills the globe)
+        polys = s["geometry"]["coordinates"] if s["geometry"]["type"] == "MultiPolygon" \
+            else [s["geometry"]["coordinates"]]
+        for rings in polys:
+            assert [_signed_area(r) < 0 for r in rings] == [True] + [False] * (len(rings) - 1)
         assert shapely.hausdorff_distance(g, f) <= tol * 1.01
         assert abs(g.area - f.area) <= f.length * tol
 
 
-def test_event_bins_count_the_periods_events(world: World) -> None:
-    cell = 0.01
-    bins = geo.event_bins(world.metrics.engine, Scope("street", HANJIANG), parse(PERIOD), cell)
-    # independent: the grid system's own table, local report times, the same square cells;
-    # rows the ingestion quarantined (a grid not in the list, no report time) are left out
+def test_hex_bins_count_the_periods_events(world: World) -> None:
+    grid = geo.HexGrid(radius=0.004, lat0=32.05)
+    bins = geo.hex_bins(world.metrics.engine, Scope("street", HANJIANG), parse(PERIOD), grid)
+    # independent: the grid system's own table, local report times; rows the ingestion
+    # quarantined (a grid not in the list, no report time) are left out; each event placed
+    # by shapely in the regular hexagon (on the ground at 32.05°) around a returned centre
+    import shapely
+    from shapely.geometry import Point, Polygon
+
     with sqlite3.connect(world.root / "sources" / "grid_system.db") as c:
         rows = c.execute("SELECT WGBM, SBSJ, JD, WD FROM WG_SJXX").fetchall()
     grids = set(world.metrics.divisions().filter(pl.col("level") == "grid")["code"])
-    want: dict[tuple[int, int], int] = {}
-    for grid, reported, lon, lat in rows:
-        if (grid in grids and grid.startswith(HANJIANG[:9]) and reported
+    kx = math.cos(math.radians(32.05))
+    hexes = [Polygon([(lon + 0.004 * math.sin(math.radians(60 * j)) / kx,
+                       lat + 0.004 * math.cos(math.radians(60 * j))) for j in range(6)])
+             for lon, lat in zip(bins["lon"], bins["lat"], strict=True)]
+    tree = shapely.STRtree(hexes)
+    want = [0] * len(hexes)
+    events = 0
+    for grid_code, reported, lon, lat in rows:
+        if (grid_code in grids and grid_code.startswith(HANJIANG[:9]) and reported
                 and reported.startswith(PERIOD) and lon is not None):
-            k = (math.floor(lon / cell), math.floor(lat / cell))
-            want[k] = want.get(k, 0) + 1
-    got = {(math.floor(r["lon"] / cell), math.floor(r["lat"] / cell)): r["events"]
-           for r in bins.iter_rows(named=True)}
-    assert got == want and sum(want.values()) > 100
+            events += 1
+            inside = tree.query(Point(lon, lat), predicate="within")
+            assert len(inside) == 1, (lon, lat, inside)  # in exactly one returned hexagon
+            want[int(inside[0])] += 1
+    assert bins["events"].to_list() == want and events > 100
+    assert all(n > 0 for n in want)  # only hexagons holding events are sent
+    # neighbouring hexagons share an edge: their centres lie √3·r apart on the ground
+    ground = sorted(math.hypot((a[0] - b[0]) * kx, a[1] - b[1])
+                    for a in zip(bins["lon"], bins["lat"], strict=True)
+                    for b in zip(bins["lon"], bins["lat"], strict=True) if a != b)
+    assert ground[0] == pytest.approx(math.sqrt(3) * 0.004, rel=1e-6)

@@ -210,3 +210,35 @@ def test_breakdowns_drill_columns_and_the_drill_page_are_declared_and_checked(
     assert f"{hot}:{line}: hotline_requests.category: breakdown without a en label" in msg
     assert f"{dr}:" in msg and "page 'drill' must list its domains (or name its own script)" \
         in msg
+
+
+def test_page_sections_are_read_and_a_kpi_of_another_page_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's ``sections`` group its KPIs (五级 on the grid page); a section naming a KPI
+    the page does not show, or without a label, is refused with its file and line."""
+    grid = semantic.load().pages["grid"]
+    assert [(s.label_zh, s.kpis) for s in grid.sections] == [
+        ("五级网格：楼栋长与党员网格员", ("grid.building_head_coverage",
+                                          "grid.households_per_building_head",
+                                          "grid.party_member_worker_rate",
+                                          "grid.party_member_grids"))]
+    folder = tmp_path / "semantic"
+    shutil.copytree(LAYER, folder)
+    path = folder / "grid.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "grid.party_member_grids]", "grid.party_member_grids, gov.online_case_rate]"),
+        encoding="utf-8")
+    monkeypatch.setenv("GONGZHI_SEMANTIC", str(folder))
+    with pytest.raises(ConfigError) as e:
+        load_catalog()
+    line = _line(path, "sections:")
+    assert (f"{path}:{line}: page 'grid': section '五级网格：楼栋长与党员网格员' names "
+            "gov.online_case_rate of domain 'gov', not one of the page's") in str(e.value)
+    other = tmp_path / "semantic2"  # layers are cached per folder
+    shutil.copytree(LAYER, other)
+    path = other / "grid.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "label: {zh: 五级网格：楼栋长与党员网格员, ", "label: {"), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        semantic.load(other)
+    assert "page 'grid': a section needs label {zh, en} and a list of kpis" in str(e.value)

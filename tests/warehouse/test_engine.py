@@ -164,3 +164,28 @@ def test_v6_warehouse_gets_a_content_hash_on_every_data_table(engine) -> None:
     with engine.connect() as c:
         assert c.execute(text("SELECT volunteer_id, _hash FROM volunteers")).all() == [
             ("V1", None)]
+
+
+def test_v9_warehouse_gets_building_heads_and_the_building_register(engine) -> None:
+    """Migration 10 adds ``grid_staff.building_code`` (NULL on stored rows) and the building
+    register is created beside it, the roster's rows kept."""
+    from sqlalchemy import delete, insert
+
+    from warehouse.engine import utcnow
+
+    with write_transaction(engine) as c:
+        c.execute(text("DROP TABLE buildings"))
+        c.execute(text("ALTER TABLE grid_staff DROP COLUMN building_code"))
+        c.execute(delete(schema.schema_version))
+        c.execute(insert(schema.schema_version).values(version=9, applied_at=utcnow()))
+        c.execute(text("INSERT INTO grid_staff (staff_id, grid_code, role, is_party_member, "
+                       "certified_social_worker, trained, _run_id, _ingested_at, _source) "
+                       "VALUES ('W1', '420606001001001', 'building_head', true, false, false, "
+                       "1, '2024-01-01 00:00:00', 'x')"))
+    assert migrate(engine) == SCHEMA_VERSION == 10
+    insp = inspect(engine)
+    assert "building_code" in {c["name"] for c in insp.get_columns("grid_staff")}
+    assert insp.has_table("buildings")
+    with engine.connect() as c:
+        assert c.execute(text("SELECT staff_id, building_code FROM grid_staff")).all() == [
+            ("W1", None)]

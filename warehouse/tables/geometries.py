@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, Date, Engine, Float, Index, String, func, select
 
-from core.divisions import LEVELS
+from core.divisions import LEVEL_WORDS, SCOPE_LEVELS
 from warehouse.schema import DIMENSION, _table
 
 geometries = _table(
@@ -24,7 +24,8 @@ geometries = _table(
     # the division code; ``ref`` "@level": it must exist in divisions at the row's own level
     Column("code", String(32), primary_key=True, info={"ref": "@level"}),
     Column("vintage", Date, primary_key=True),
-    Column("level", String(16), nullable=False, info={"enum": LEVELS}),
+    Column("level", String(16), nullable=False,
+           info={"enum": SCOPE_LEVELS, "synonyms": LEVEL_WORDS}),
     # GeoJSON geometry text, WGS84; coordinates are code-like text (never redacted)
     # GeoJSON text, simplified on load; a declared maximum as for every text column (10 MB,
     # under PostgreSQL's varchar limit): a larger feature is quarantined (too_long), not stored
