@@ -6,6 +6,7 @@ down; with GONGZHI_REQUIRE_PG=1 (set by .ci/run) an unreachable server fails the
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,41 @@ def pg_schema_url() -> Iterator[str]:
         with admin.connect() as c:
             c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.dashboard import browser
+
+    browser.SHARE = True  # one Chromium for consecutive modules that use it (see below)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """At the end of a module, close the pages it left in the shared Chromium; close the
+    browser too unless the next module asks for ``chromium`` (launching costs seconds; a live
+    one keeps an asyncio loop marked running, which tests without a browser must not see)."""
+    yield
+    from tests.dashboard import browser
+
+    if not browser.shared_is_open():
+        return
+    if nextitem is not None and getattr(nextitem, "module", None) is getattr(item, "module",
+                                                                              None):
+        return
+    browser.close_shared_contexts()
+    if nextitem is None or "chromium" not in getattr(nextitem, "fixturenames", ()):
+        browser.close_shared()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (tests/dashboard/browser.py): the shared one; give each test its own
+    context (``chromium.new_context(...)``) and close it."""
+    from tests.dashboard import browser
+
+    browser.require_browser()
+    with browser.chromium() as b:
+        yield b
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -148,21 +184,27 @@ def run_sources(tmp_path: Path):
         e.dispose()
 
 
+# The session's demo: every street and community, sparse activity up to 2025-06
+DEMO_SCALE, DEMO_SEED, DEMO_END = 0.02, 11, dt.date(2025, 6, 30)
+
+
 @pytest.fixture(scope="session")
 def office_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small 樊城区 demo warehouse (every street and community, sparse activity up to
-    2025-06), shared by the ranking, targets and bulletin tests; returns its config."""
-    import datetime as dt
-
+    """A small 樊城区 demo warehouse (DEMO_SCALE, DEMO_SEED, DEMO_END), written and loaded as
+    ``gongzhi demo`` does (rollups kept by the run), built once per session and shared by the
+    ranking, targets, bulletin, demo and dashboard tests; returns its config. Read it only:
+    a test that changes it works on a copy (tests/dashboard/conftest.py ``copy_demo``)."""
     from gongzhi.demo import write_demo
     from ingest.registry import load_validated
     from ingest.runner import Runner
+    from metrics.rollup import observers_for
     from warehouse.engine import open_warehouse
 
     root = tmp_path_factory.mktemp("office_demo")
-    config = write_demo(root, scale=0.02, seed=11, end=dt.date(2025, 6, 30))
+    config = write_demo(root, scale=DEMO_SCALE, seed=DEMO_SEED, end=DEMO_END)
     settings = load_validated(config)
     engine = open_warehouse(settings.warehouse_url)
-    Runner(settings, engine).run(trigger="demo")
+    results = Runner(settings, engine, observers=observers_for(settings)).run(trigger="demo")
+    assert all(r.ok for r in results), [(r.source, r.error) for r in results if not r.ok]
     engine.dispose()
     return Path(config)

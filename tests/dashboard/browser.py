@@ -98,9 +98,21 @@ def serve(config: Path, *, env: dict[str, str] | None = None, timeout: float = 6
             out.close()  # type: ignore[union-attr]
 
 
+# Under pytest (tests/conftest.py sets SHARE) one Chromium serves consecutive test modules
+# that use it: launching costs seconds, a new context per test isolates as well. It is
+# closed before a module that does not use it, because a live sync Playwright marks an
+# asyncio loop as running in this thread (asyncio.run() refuses to start then).
+SHARE = False
+_shared: dict[str, Any] = {}
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """A headless Chromium (the Debian package) under Playwright."""
+    """A headless Chromium (the Debian package) under Playwright; the shared one when
+    :data:`SHARE` is set (then leaving the block does not close it)."""
+    if SHARE:
+        yield shared_chromium()
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -109,6 +121,48 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def shared_chromium() -> Any:
+    """The shared headless Chromium, launched on first use (or again after a crash)."""
+    if "browser" in _shared and not _shared["browser"].is_connected():
+        close_shared()
+    if "browser" not in _shared:
+        from playwright.sync_api import sync_playwright
+
+        pw = sync_playwright().start()
+        try:
+            _shared["browser"] = pw.chromium.launch(executable_path=CHROMIUM,
+                                                    args=CHROMIUM_ARGS)
+        except BaseException:
+            pw.stop()
+            raise
+        _shared["pw"] = pw
+    return _shared["browser"]
+
+
+def shared_is_open() -> bool:
+    return "browser" in _shared
+
+
+def close_shared_contexts() -> None:
+    """Close what a module left open in the shared browser (pages that still poll a server)."""
+    b = _shared.get("browser")
+    if b is not None and b.is_connected():
+        for ctx in list(b.contexts):
+            with contextlib.suppress(Exception):
+                ctx.close()
+
+
+def close_shared() -> None:
+    """Close the shared browser and its Playwright (no-op when none is open)."""
+    b, pw = _shared.pop("browser", None), _shared.pop("pw", None)
+    if b is not None:
+        with contextlib.suppress(Exception):
+            b.close()
+    if pw is not None:
+        with contextlib.suppress(Exception):
+            pw.stop()
 
 
 def wait_cards(page: Any, count: int, timeout: float = 30_000) -> None:

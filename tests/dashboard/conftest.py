@@ -61,3 +61,35 @@ def app(case_config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.query_params["period"] = PERIOD
     yield at
+
+
+def copy_demo(office_demo: Path, folder: Path) -> Path:
+    """A private copy of the session's demo warehouse (its config, key file and SQLite
+    files; the config's paths are relative) in ``folder``: copying is cheap, building is not.
+    Returns the copy's config."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in office_demo.parent.iterdir():
+        if f.is_file():
+            shutil.copy(f, folder / f.name)
+    return folder / office_demo.name
+
+
+@pytest.fixture(scope="session")
+def demo_config(office_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's demo warehouse for :func:`demo_server` (the server writes its
+    audit log and sessions there, and browser tests may set targets or archive bulletins)."""
+    return copy_demo(office_demo, tmp_path_factory.mktemp("demo_served"))
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``gongzhi serve`` on :func:`demo_config` (sign-in open), shared by the browser tests
+    of the demo data: its base URL."""
+    from tests.dashboard import browser
+
+    browser.require_browser()
+    log = tmp_path_factory.mktemp("demo_served_log") / "serve.log"
+    with browser.serve(demo_config, log=log) as (base, _):
+        yield base

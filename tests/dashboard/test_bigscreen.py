@@ -283,13 +283,13 @@ def test_the_ticker_shows_the_newest_events_of_the_area(chromium: Any, server: s
     page.context.close()
 
 
-def test_a_street_hall_sees_its_street(chromium: Any,
+def test_a_street_hall_sees_its_street(chromium: Any, case_config: Path,
                                       tmp_path_factory: pytest.TempPathFactory) -> None:
     from warehouse import accounts
     from warehouse.engine import open_warehouse
 
     tmp = tmp_path_factory.mktemp("screen_street")
-    src = build_case_warehouse(tmp / "src")
+    src = case_config  # the session's case warehouse, copied
     dst = tmp / "copy"
     shutil.copytree(src.parent, dst)
     cfg = dst / "gongzhi.toml"

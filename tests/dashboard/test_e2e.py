@@ -201,69 +201,80 @@ def test_cards_refresh_by_themselves_when_a_run_lands(page: Any, server: str,
     assert page.evaluate("window.__not_reloaded") is True  # redrawn, not reloaded
 
 
-def test_every_page_works_on_the_demo_and_screenshots(chromium: Any,
-                                                      tmp_path_factory: pytest.TempPathFactory
-                                                      ) -> None:
-    """``gongzhi demo`` data, every page in Chromium; the overview and the 政务服务 page are
-    saved as the README's screenshots (into $GONGZHI_SCREENSHOT_DIR when set, from the demo
-    at $GONGZHI_SCREENSHOT_SCALE, default 0.02: the README's are taken at 1)."""
+@pytest.fixture(scope="module")
+def demo_base(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo data served: the session's shared demo server (the 0.02 demo tests/conftest.py
+    builds once), or, for the README's screenshots ($GONGZHI_SCREENSHOT_SCALE set, the
+    README's are taken at 1), ``gongzhi demo`` at that scale and a server of its own."""
+    scale = os.environ.get("GONGZHI_SCREENSHOT_SCALE")
+    if not scale:
+        yield request.getfixturevalue("demo_server")
+        return
     import subprocess
 
     root = tmp_path_factory.mktemp("e2e_demo")
     env = {**os.environ, "GONGZHI_PSEUDONYM_KEY": "dashboard-e2e-pseudonym-key"}
-    scale = os.environ.get("GONGZHI_SCREENSHOT_SCALE", "0.02")
     subprocess.run([str(browser.GONGZHI), "demo", "--dir", str(root), "--scale", scale,
                     "--quiet"], check=True, env=env, cwd=browser.REPO, capture_output=True)
-    shots = Path(os.environ.get("GONGZHI_SCREENSHOT_DIR") or root / "shots")
-    shots.mkdir(parents=True, exist_ok=True)
     with browser.serve(root / "gongzhi.toml", env=env, log=root / "serve.log") as (base, _):
-        ctx = chromium.new_context(viewport={"width": 1400, "height": 2200}, locale="zh-CN")
-        pg = ctx.new_page()
-        pg.set_default_timeout(30_000)
-        for path, title in [("", "总览"), ("gov", "政务服务"), ("grid", "网格治理"),
-                            ("vol", "志愿服务"), ("party", "党建与队伍"),
-                            ("data", "数据与运行")]:
-            pg.goto(f"{base}/{path}")
-            pg.wait_for_function(f"() => document.querySelector('h1')?.innerText === '{title}'")
-            if path == "":  # the overview opens on the ranking table
-                browser.wait_cards(pg, 3)
-                pg.locator('[data-testid="stDataFrame"]').first.wait_for()
-            elif path != "data":
-                browser.wait_cards(pg, 3)
-                pg.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
-            else:
-                pg.locator('[data-testid="stDataFrame"]').first.wait_for()
-            if path == "":
-                # the board is built only when its tab is opened (lazy tabs)
-                board = pg.locator('[class*="st-key-board_"] [data-testid="stVegaLiteChart"]')
-                assert board.count() == 0
-                pg.get_by_role("tab", name="红黄蓝三色榜（社区 × 指标）").click()
-                board.wait_for()
-            pg.wait_for_timeout(800)  # let the charts finish drawing
-            assert pg.locator('[data-testid="stException"]').count() == 0, path
-            assert pg.locator('[data-testid="stAlertContentError"]').count() == 0, path
-            if path in ("", "gov"):
-                out = shots / f"{path or 'overview'}.png"
-                pg.screenshot(path=str(out))
-                assert out.stat().st_size > 20_000
-        ctx.close()
-        # the 首屏 big screen at 1920×1080, and the overview on a phone (390×844)
-        wall = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-        pg = wall.new_page()
-        pg.set_default_timeout(30_000)
-        pg.goto(f"{base}/screen")
-        pg.locator(".st-key-screen_ticker").wait_for()
-        pg.locator('[class*="st-key-screencard_"]').first.wait_for()
-        pg.wait_for_timeout(800)
-        assert pg.locator('[data-testid="stException"]').count() == 0
-        pg.screenshot(path=str(shots / "screen.png"))
-        wall.close()
-        phone = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                     has_touch=True, device_scale_factor=2, locale="zh-CN")
-        pg = phone.new_page()
-        pg.set_default_timeout(30_000)
-        pg.goto(f"{base}/")
-        browser.wait_cards(pg, 3)
-        pg.wait_for_timeout(800)
-        pg.screenshot(path=str(shots / "phone.png"))
-        phone.close()
+        yield base
+
+
+def test_every_page_works_on_the_demo_and_screenshots(chromium: Any, demo_base: str,
+                                                      tmp_path: Path) -> None:
+    """Demo data, every page in Chromium; the overview and the 政务服务 page are saved as the
+    README's screenshots (into $GONGZHI_SCREENSHOT_DIR when set)."""
+    shots = Path(os.environ.get("GONGZHI_SCREENSHOT_DIR") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    base = demo_base
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 2200}, locale="zh-CN")
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    for path, title in [("", "总览"), ("gov", "政务服务"), ("grid", "网格治理"),
+                        ("vol", "志愿服务"), ("party", "党建与队伍"),
+                        ("data", "数据与运行")]:
+        pg.goto(f"{base}/{path}")
+        pg.wait_for_function(f"() => document.querySelector('h1')?.innerText === '{title}'")
+        if path == "":  # the overview opens on the ranking table
+            browser.wait_cards(pg, 3)
+            pg.locator('[data-testid="stDataFrame"]').first.wait_for()
+        elif path != "data":
+            browser.wait_cards(pg, 3)
+            pg.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+        else:
+            pg.locator('[data-testid="stDataFrame"]').first.wait_for()
+        if path == "":
+            # the board is built only when its tab is opened (lazy tabs)
+            board = pg.locator('[class*="st-key-board_"] [data-testid="stVegaLiteChart"]')
+            assert board.count() == 0
+            pg.get_by_role("tab", name="红黄蓝三色榜（社区 × 指标）").click()
+            board.wait_for()
+        pg.wait_for_timeout(800)  # let the charts finish drawing
+        assert pg.locator('[data-testid="stException"]').count() == 0, path
+        assert pg.locator('[data-testid="stAlertContentError"]').count() == 0, path
+        if path in ("", "gov"):
+            out = shots / f"{path or 'overview'}.png"
+            pg.screenshot(path=str(out))
+            assert out.stat().st_size > 20_000
+    ctx.close()
+    # the 首屏 big screen at 1920×1080, and the overview on a phone (390×844)
+    wall = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    pg = wall.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(f"{base}/screen")
+    pg.locator(".st-key-screen_ticker").wait_for()
+    pg.locator('[class*="st-key-screencard_"]').first.wait_for()
+    pg.wait_for_timeout(800)
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    pg.screenshot(path=str(shots / "screen.png"))
+    wall.close()
+    phone = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                 has_touch=True, device_scale_factor=2, locale="zh-CN")
+    pg = phone.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(f"{base}/")
+    browser.wait_cards(pg, 3)
+    pg.wait_for_timeout(800)
+    pg.screenshot(path=str(shots / "phone.png"))
+    phone.close()

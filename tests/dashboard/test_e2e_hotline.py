@@ -38,14 +38,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 @pytest.fixture
-def page(server: tuple[str, Path], tmp_path: Path) -> Iterator[Any]:
-    with browser.chromium() as b:
-        ctx = b.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True,
-                            locale="zh-CN")
-        pg = ctx.new_page()
-        pg.set_default_timeout(30_000)
-        yield pg
-        ctx.close()
+def page(server: tuple[str, Path], chromium: Any) -> Iterator[Any]:
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True,
+                               locale="zh-CN")
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    ctx.close()
 
 
 def test_the_12345_page_in_chromium(page: Any, server: tuple[str, Path]) -> None:

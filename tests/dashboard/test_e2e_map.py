@@ -5,7 +5,6 @@ get only their own street's polygons, whatever the URL asks."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from gongzhi.demo import write_demo
 from ingest.registry import load_validated
-from ingest.runner import Runner
 from tests.dashboard import browser
+from tests.dashboard.conftest import copy_demo
 from warehouse import accounts
 from warehouse.engine import open_warehouse
 
@@ -25,8 +23,6 @@ pytestmark = pytest.mark.browser
 PASSWORD = "Map-test-passw0rd"
 HANJIANG, WANGZHAI = "420606001000", "420606002000"
 PERIOD = "2024-12"
-SOURCES = ["divisions", "grids", "geo_district", "geo_street", "geo_community", "geo_grid",
-           "grid_events"]
 PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-label*='区域']"
 LABELS_JS = f"""() => [...document.querySelectorAll("{PATHS}")]
     .map(p => (p.getAttribute('aria-label').match(/区域: ([^;]+)/) || [])[1])"""
@@ -51,15 +47,14 @@ def _need_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("map_e2e")
-    cfg = write_demo(root, scale=0.1, seed=5, end=dt.date(2025, 3, 31))
+def config(office_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's demo warehouse (every source loaded, the polygons of every
+    level among them), signed in."""
+    cfg = copy_demo(office_demo, tmp_path_factory.mktemp("map_e2e"))
     cfg.write_text(cfg.read_text(encoding="utf-8").replace('sign_in = "open"',
                                                            'sign_in = "required"'),
                    encoding="utf-8")
-    settings = load_validated(cfg)
-    eng = open_warehouse(settings.warehouse_url)
-    assert all(r.ok for r in Runner(settings, eng).run(SOURCES))
+    eng = open_warehouse(load_validated(cfg).warehouse_url)
     accounts.add_user(eng, "boss", PASSWORD, "leader", "420606000000", "区领导")
     accounts.add_user(eng, "jd", PASSWORD, "street_staff", HANJIANG, "汉江街道 工作人员")
     eng.dispose()

@@ -6,7 +6,6 @@ file whose ranking table is the CLI's — each action audited."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,25 +26,13 @@ def _need_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def config(office_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("e2e_office")
-    for f in office_demo.parent.iterdir():
-        if f.is_file():
-            shutil.copy(f, folder / f.name)
-    return folder / office_demo.name
+def config(demo_config: Path) -> Path:
+    return demo_config
 
 
 @pytest.fixture(scope="module")
-def server(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("e2e_office_log") / "serve.log"
-    with browser.serve(config, log=log) as (base, _):
-        yield base
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with browser.chromium() as b:
-        yield b
+def server(demo_server: str) -> str:
+    return demo_server
 
 
 @pytest.fixture

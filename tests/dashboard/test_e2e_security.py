@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.dashboard import browser
-from tests.dashboard.conftest import GAOZHUANG, HANJIANG, PERIOD, build_case_warehouse
+from tests.dashboard.conftest import GAOZHUANG, HANJIANG, LIUGENG, PERIOD
 from tests.dashboard.fake_oidc import FakeOIDC
 from warehouse import accounts
 from warehouse.engine import open_warehouse, write_transaction
@@ -34,14 +34,36 @@ def chromium() -> Iterator[Any]:
         yield b
 
 
-def _copy(tmp: Path) -> Path:
-    src = build_case_warehouse(tmp / "src")
+def _copy(case_config: Path, tmp: Path) -> Path:
+    """A private copy of the session's case warehouse (copying is cheap, building is not)."""
     dst = tmp / "copy"
-    shutil.copytree(src.parent, dst)
+    shutil.copytree(case_config.parent, dst)
     cfg = dst / "gongzhi.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(src.parent), str(dst)),
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(case_config.parent), str(dst)),
                    encoding="utf-8")
     return cfg
+
+
+MD_COMMUNITY = "**粗体**[点我](javascript:alert(1))"
+MD_STREET = "_斜体_ `code` :red[红]"
+
+
+@pytest.fixture(scope="module")
+def hostile(case_config: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[str, Path]]:
+    """One server on a copy whose names are hostile: HTML as 高庄社区's name, Markdown as
+    刘埂社区's and 汉江街道's (both in 汉江街道); yields (base URL, config)."""
+    cfg = _copy(case_config, tmp_path_factory.mktemp("hostile"))
+    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
+    with write_transaction(eng) as c:
+        for code, name in ((GAOZHUANG, PAYLOAD), (LIUGENG, MD_COMMUNITY),
+                           (HANJIANG, MD_STREET)):
+            c.execute(text("UPDATE divisions SET short_name = :p, name = :p WHERE code = :c"),
+                      {"p": name, "c": code})
+        c.execute(text("UPDATE warehouse_meta SET value = value + 1 WHERE key = 'data_version'"))
+    eng.dispose()
+    with browser.serve(cfg, log=cfg.parent / "serve.log") as (base, _):
+        yield base, cfg
 
 
 def _page(chromium: Any) -> tuple[Any, Any, list[str]]:
@@ -54,78 +76,59 @@ def _page(chromium: Any) -> tuple[Any, Any, list[str]]:
 
 
 def test_html_in_names_is_text_and_sql_in_filters_changes_nothing(
-        chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    cfg = _copy(tmp_path_factory.mktemp("xss"))
-    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
-    with write_transaction(eng) as c:
-        c.execute(text("UPDATE divisions SET short_name = :p, name = :p WHERE code = :c"),
-                  {"p": PAYLOAD, "c": GAOZHUANG})
-        c.execute(text("UPDATE warehouse_meta SET value = value + 1 WHERE key = 'data_version'"))
-    eng.dispose()
-    with browser.serve(cfg, log=cfg.parent / "serve.log") as (base, _):
-        ctx, page, dialogs = _page(chromium)
-        page.goto(f"{base}/gov?period={PERIOD}&street={HANJIANG}")
-        browser.wait_cards(page, 3)
-        page.get_by_text(PAYLOAD).first.wait_for()  # shown as the literal text
-        assert page.locator('img[src="x"]').count() == 0
-        page.goto(f"{base}/?period={PERIOD}&street={HANJIANG}")
+        chromium: Any, hostile: tuple[str, Path]) -> None:
+    base, cfg = hostile
+    ctx, page, dialogs = _page(chromium)
+    page.goto(f"{base}/gov?period={PERIOD}&street={HANJIANG}")
+    browser.wait_cards(page, 3)
+    page.get_by_text(PAYLOAD).first.wait_for()  # shown as the literal text
+    assert page.locator('img[src="x"]').count() == 0
+    page.goto(f"{base}/?period={PERIOD}&street={HANJIANG}")
+    browser.wait_cards(page, 5)
+    page.wait_for_timeout(500)
+    assert dialogs == [] and page.locator('img[src="x"]').count() == 0
+    page.goto(f"{base}/?period={PERIOD}")
+    browser.wait_cards(page, 5)
+    district = browser.wait_for_cards(page, browser.cards(page))
+    # values that look like SQL are not codes: ignored, the view stays the district's
+    for query in ("street=' OR '1'='1", "street=420606001000' OR '1'='1",
+                  "street=1;DROP TABLE divisions", "community=x'--"):
+        page.goto(f"{base}/?period={PERIOD}&{query}")
         browser.wait_cards(page, 5)
-        page.wait_for_timeout(500)
-        assert dialogs == [] and page.locator('img[src="x"]').count() == 0
-        page.goto(f"{base}/?period={PERIOD}")
-        browser.wait_cards(page, 5)
-        district = browser.wait_for_cards(page, browser.cards(page))
-        # values that look like SQL are not codes: ignored, the view stays the district's
-        for query in ("street=' OR '1'='1", "street=420606001000' OR '1'='1",
-                      "street=1;DROP TABLE divisions", "community=x'--"):
-            page.goto(f"{base}/?period={PERIOD}&{query}")
-            browser.wait_cards(page, 5)
-            assert browser.wait_for_cards(page, district) == district
-            assert page.locator('[data-testid="stException"]').count() == 0
-        page.goto(f"{base}/?street={HANJIANG}&period=2024-05' OR 1=1 --")
-        browser.wait_cards(page, 3)  # a bad period falls back to the default one
+        assert browser.wait_for_cards(page, district) == district
         assert page.locator('[data-testid="stException"]').count() == 0
-        ctx.close()
+    page.goto(f"{base}/?street={HANJIANG}&period=2024-05' OR 1=1 --")
+    browser.wait_cards(page, 3)  # a bad period falls back to the default one
+    assert page.locator('[data-testid="stException"]').count() == 0
+    ctx.close()
     eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
     with eng.connect() as c:
         assert c.execute(text("SELECT count(*) FROM divisions")).scalar_one() > 200
 
 
-MD_COMMUNITY = "**粗体**[点我](javascript:alert(1))"
-MD_STREET = "_斜体_ `code` :red[红]"
-
-
 def test_markdown_in_names_is_shown_as_text(chromium: Any,
-                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+                                            hostile: tuple[str, Path]) -> None:
     """Names are data: Markdown in them (bold, a javascript: link, italics, code, Streamlit's
     colour directive) reaches captions, buttons and the breadcrumb as the literal text."""
-    cfg = _copy(tmp_path_factory.mktemp("markdown"))
-    eng = open_warehouse(f"sqlite:///{cfg.parent / 'warehouse.db'}")
-    with write_transaction(eng) as c:
-        for code, name in ((GAOZHUANG, MD_COMMUNITY), (HANJIANG, MD_STREET)):
-            c.execute(text("UPDATE divisions SET short_name = :p, name = :p WHERE code = :c"),
-                      {"p": name, "c": code})
-        c.execute(text("UPDATE warehouse_meta SET value = value + 1 WHERE key = 'data_version'"))
-    eng.dispose()
-    with browser.serve(cfg, log=cfg.parent / "serve.log") as (base, _):
-        ctx, page, dialogs = _page(chromium)
-        page.goto(f"{base}/gov?period={PERIOD}&street={HANJIANG}&community={GAOZHUANG}")
-        browser.wait_cards(page, 3)
-        main = page.locator('[data-testid="stMain"]')
-        # the page caption names the community; the breadcrumb has a button back to the street
-        main.get_by_text(f"{MD_COMMUNITY} · {PERIOD}").wait_for()
-        main.get_by_role("button", name=f"返回 {MD_STREET}").wait_for()
-        assert main.locator('a[href^="javascript"]').count() == 0
-        # (the breadcrumb shows the current area in bold: the whole name, not a piece of it)
-        for tag, piece in (("strong", "粗体"), ("em", "斜体"), ("code", "code")):
-            assert main.locator(tag, has_text=re.compile(f"^{piece}$")).count() == 0, tag
-        assert dialogs == []
-        ctx.close()
+    base, _ = hostile
+    ctx, page, dialogs = _page(chromium)
+    page.goto(f"{base}/gov?period={PERIOD}&street={HANJIANG}&community={LIUGENG}")
+    browser.wait_cards(page, 3)
+    main = page.locator('[data-testid="stMain"]')
+    # the page caption names the community; the breadcrumb has a button back to the street
+    main.get_by_text(f"{MD_COMMUNITY} · {PERIOD}").wait_for()
+    main.get_by_role("button", name=f"返回 {MD_STREET}").wait_for()
+    assert main.locator('a[href^="javascript"]').count() == 0
+    # (the breadcrumb shows the current area in bold: the whole name, not a piece of it)
+    for tag, piece in (("strong", "粗体"), ("em", "斜体"), ("code", "code")):
+        assert main.locator(tag, has_text=re.compile(f"^{piece}$")).count() == 0, tag
+    assert dialogs == []
+    ctx.close()
 
 
 def test_single_sign_on_through_an_oidc_provider(
-        chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    cfg = _copy(tmp_path_factory.mktemp("oidc"))
+        chromium: Any, case_config: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cfg = _copy(case_config, tmp_path_factory.mktemp("oidc"))
     provider = FakeOIDC().start()
     port = browser.free_port()
     cfg.write_text(cfg.read_text(encoding="utf-8").replace('sign_in = "open"',

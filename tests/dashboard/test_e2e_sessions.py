@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard import browser
-from tests.dashboard.conftest import HANJIANG, PERIOD, build_case_warehouse
+from tests.dashboard.conftest import HANJIANG, PERIOD
 from warehouse import accounts, audit
 from warehouse.engine import open_warehouse
 
@@ -35,8 +35,8 @@ def chromium() -> Iterator[Any]:
         yield b
 
 
-def _secured(tmp: Path) -> Path:
-    src = build_case_warehouse(tmp / "src")
+def _secured(src: Path, tmp: Path) -> Path:
+    """A copy of the session's case warehouse (``src``, its config), signed in."""
     dst = tmp / "copy"
     shutil.copytree(src.parent, dst)
     cfg = dst / "gongzhi.toml"
@@ -79,8 +79,8 @@ def _get(url: str, **headers: str) -> tuple[int, dict[str, str]]:
 
 
 def test_a_session_survives_reloads_and_tabs_and_ends_everywhere(
-        chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    cfg = _secured(tmp_path_factory.mktemp("sessions"))
+        chromium: Any, case_config: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cfg = _secured(case_config, tmp_path_factory.mktemp("sessions"))
     with browser.serve(cfg, log=cfg.parent / "serve.log") as (base, _):
         ctx = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
         tab = ctx.new_page()

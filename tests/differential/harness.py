@@ -30,6 +30,8 @@ SEED = int(os.environ.get("GONGZHI_DIFF_SEED", "20240531"))
 # draws per engine; `make test-deep` raises it (and the data) for thousands of combinations
 DRAWS = int(os.environ.get("GONGZHI_DIFF_DRAWS", "160"))
 SCALE = float(os.environ.get("GONGZHI_DIFF_SCALE", "1"))
+# `make test-deep` (GONGZHI_DEEP=1): the samples that CI takes a cross-section of, in full
+DEEP = os.environ.get("GONGZHI_DEEP") == "1"
 FIELDS = ("value", "numerator", "denominator", "sample", "prev_value", "ly_value",
           "delta_prev", "delta_yoy", "status", "target", "period")
 GRAINS = ("day", "week", "month", "quarter", "year")

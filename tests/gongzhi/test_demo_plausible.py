@@ -26,6 +26,7 @@ from metrics import periods
 from metrics.catalog import load_catalog
 from metrics.rollup import observers_for
 from metrics.service import Metrics
+from tests.conftest import DEMO_END, DEMO_SCALE, DEMO_SEED
 from warehouse.engine import open_warehouse
 
 END = dt.date(2025, 6, 30)
@@ -87,15 +88,22 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[float, Demo]]:
-    """The demo at each small scale, written and loaded as `gongzhi demo` does."""
+def demos(office_demo: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[float, Demo]]:
+    """The demo at each small scale, written and loaded as `gongzhi demo` does (the smallest
+    is the session's shared demo, built with the same scale, seed and end)."""
     out = {}
     for scale in SCALES:
-        root = tmp_path_factory.mktemp(f"demo_{scale:g}")
-        settings = load_validated(write_demo(root, scale=scale, seed=SEED, end=END))
-        engine = open_warehouse(settings.warehouse_url)
-        results = Runner(settings, engine, observers=observers_for(settings)).run()
-        assert all(r.ok for r in results), [(r.source, r.error) for r in results]
+        if (scale, SEED, END) == (DEMO_SCALE, DEMO_SEED, DEMO_END):
+            root = office_demo.parent
+            settings = load_validated(office_demo)
+            engine = open_warehouse(settings.warehouse_url)
+        else:
+            root = tmp_path_factory.mktemp(f"demo_{scale:g}")
+            settings = load_validated(write_demo(root, scale=scale, seed=SEED, end=END))
+            engine = open_warehouse(settings.warehouse_url)
+            results = Runner(settings, engine, observers=observers_for(settings)).run()
+            assert all(r.ok for r in results), [(r.source, r.error) for r in results]
         m = Metrics(engine)
         ids = [k for k, v in m.catalog.kpis.items() if v.target is not None]
         assert set(ids) == set(BANDS) | {"vol.active_rate"}  # a new target needs a band here
