@@ -8,7 +8,8 @@ from metrics import format as fmt
 
 BOARD_WORDS = {"top": "红榜", "bottom": "黑榜", None: ""}
 UNIT_WORDS = {"ratio": "%", "hours": "小时", "visits": "次", "per_1000": "人/千人",
-              "points": "分", "households": "户", "items": "项", "count": "件/人"}
+              "points": "分", "households": "户", "items": "项", "count": "件/人",
+              "per_team": "次/支"}
 
 Table = tuple[list[str], list[list[str]], set[int]]  # header, rows, numeric columns
 

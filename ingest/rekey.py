@@ -28,7 +28,7 @@ from core import privacy
 from core.settings import Settings
 from warehouse import audit, meta
 from warehouse.engine import bump_data_version, utcnow, write_transaction
-from warehouse.schema import PERSONAL_TABLES, data_tables, ingest_state, quarantine
+from warehouse.schema import data_tables, ingest_state, personal_tables, quarantine
 
 CLOSED_BY_REKEY = 0  # quarantine.resolved_run_id of rows closed because their source re-reads
 
@@ -56,7 +56,7 @@ def current(settings: Settings, engine: Engine) -> tuple[str | None, str]:
 
 def people_sources(settings: Settings) -> list[str]:
     """Sources that feed a table holding pseudonyms."""
-    return [s.id for s in settings.sources if s.table in PERSONAL_TABLES]
+    return [s.id for s in settings.sources if s.table in personal_tables()]
 
 
 def rekey(settings: Settings, engine: Engine, *, username: str, role: str) -> RekeyResult:
@@ -70,7 +70,7 @@ def rekey(settings: Settings, engine: Engine, *, username: str, role: str) -> Re
         if old == new:
             return result
         if old is not None:
-            for name in PERSONAL_TABLES:
+            for name in personal_tables():
                 t = tables[name]
                 res = conn.execute(update(t).where(t.c.id_hash.is_not(None)).values(id_hash=None))
                 result.withdrawn[name] = int(res.rowcount or 0)

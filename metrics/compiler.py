@@ -75,6 +75,18 @@ def area_level(m: Measure) -> str | None:
     return spec.area.level if spec is not None and spec.area is not None else None
 
 
+def street_level(table: str) -> bool:
+    """Whether rows of ``table`` are filed per street (the 街道职权清单 tables): they have no
+    community or grid, so those scopes and groupings do not apply."""
+    spec = semantic.load(check=False).table(table)
+    return spec is not None and spec.area is not None and spec.area.level == "street"
+
+
+def _per_street(area: ColumnElement[Any] | None) -> bool:
+    table = getattr(area, "table", None)
+    return isinstance(table, Table) and street_level(table.name)
+
+
 def column(t: Table, name: str) -> ColumnElement[Any]:
     if name in t.c:
         return t.c[name]
@@ -167,6 +179,8 @@ def scope_condition(area: ColumnElement[Any] | None, scope: Scope, gridded: bool
         if scope.level != "district":
             raise NotApplicable("this data is kept for the whole district only")
         return None
+    if scope.level in ("community", "grid") and _per_street(area):
+        raise NotApplicable("this data is kept per street")
     if scope.level == "district":
         inside = prefix_range(area, divisions.prefix(scope.code, "district"))
         none = unplaced(area)
@@ -186,6 +200,8 @@ def group_key(group: Group, area: ColumnElement[Any] | None, t: Table, time: str
               gridded: bool) -> ColumnElement[Any]:
     if area is None and group in ("street", "community", "grid"):
         raise NotApplicable("this data is kept for the whole district only")
+    if group in ("community", "grid") and _per_street(area):
+        raise NotApplicable("this data is kept per street")
     if group == "street" and area is not None:
         return sqlexpr.street_of(area)
     if group == "community" and area is not None:

@@ -9,10 +9,10 @@ from core.timezone import to_local
 UNITS = {
     "zh": {"count": "", "hours": "小时", "visits": "次", "per_1000": "人/千人",
            "per_10000": "件/万人", "points": "分",
-           "households": "户", "items": "项", "ratio": ""},
+           "households": "户", "items": "项", "per_team": "次/支", "ratio": ""},
     "en": {"count": "", "hours": "h", "visits": "visits", "per_1000": "per 1,000",
            "per_10000": "per 10,000", "points": "pts", "households": "households",
-           "items": "items", "ratio": ""},
+           "items": "items", "per_team": "per team", "ratio": ""},
 }
 STATUS = {
     "zh": {"blue": "蓝", "yellow": "黄", "red": "红", None: "—"},

@@ -19,7 +19,7 @@ Agg = Literal["count", "sum", "avg", "count_distinct"]
 # none: no time filter; latest_year: the latest `year` not after the period (population).
 Window = Literal["period", "to_end", "none", "latest_year"]
 Unit = Literal["ratio", "count", "hours", "visits", "per_1000", "per_10000", "points",
-               "households", "items"]
+               "households", "items", "per_team"]
 
 
 class _Strict(BaseModel):

@@ -181,7 +181,11 @@ class Metrics:
         plain: list[tuple[_JobKey, _Job]] = []
         for jk, job in jobs.items():
             fam = self._family_for(job, ready)
-            if fam is not None:
+            # a street-level table has no community: the fact path says NotApplicable (a
+            # rollup, filed by area code, would answer with an empty sum)
+            if fam is not None and not (
+                    compiler.street_level(job.measure.table or "")
+                    and "community" in (job.scope.level, job.group)):
                 batched.setdefault((fam.name, job.scope, job.group), []).append((jk, job))
             else:
                 plain.append((jk, job))

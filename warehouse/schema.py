@@ -99,6 +99,8 @@ def _lonlat() -> list[Column[Any]]:
 # warehouse/tables/hotline.py
 LONLAT_TABLES = ("grid_events", "stations", "hotline_requests")
 
+# the people tables migration 2 gave personal columns (fixed: later tables are created with
+# them); every table holding pseudonyms today is in personal_tables()
 PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
 
 
@@ -560,6 +562,12 @@ def data_tables() -> dict[str, Table]:
     return {
         t.name: t for t in metadata.sorted_tables if t.info.get("kind") in (FACT, DIMENSION)
     }
+
+
+def personal_tables() -> list[str]:
+    """Tables about persons (``personal=True``: masked names and phones, pseudonymised ID
+    numbers), including those of warehouse/tables/."""
+    return [name for name, t in data_tables().items() if t.info.get("personal")]
 
 
 def key_columns(table: Table) -> list[str]:

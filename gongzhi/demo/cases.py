@@ -50,6 +50,7 @@ ZH_COLUMNS = {"办件编号": "case_id", "事项编码": "item_code", "所属社
               "办件状态": "status", "跑动次数": "visits", "评价结果": "rating",
               "差评整改": "rectified"}
 SOURCE_ID = "gov_cases"
+HELP_DESK_KEY = "help_desk_cases"  # ctx.shared: frames of case_id, community, submitted
 
 
 def build(ctx: DemoContext, geo: Geography, cat: Catalogue) -> SourceEntry:
@@ -74,6 +75,10 @@ def build(ctx: DemoContext, geo: Geography, cat: Catalogue) -> SourceEntry:
         frame = _generate(ctx, ctx.rng("service_cases", q), geo, cat, int(n), cal.index(a),
                           cal.index(b), next_id)
         next_id += int(n)
+        # the help-desk cases, for the 帮办团 log (gongzhi/demo/help_teams.py) to refer to
+        ctx.shared.setdefault(HELP_DESK_KEY, []).append(
+            frame.filter(pl.col("channel") == CHANNELS.index("help_desk"))
+            .select("case_id", "community", "submitted"))
         for part, (r0, r1) in enumerate(chunk_bounds(frame.height)):
             suffix = f"_part{part + 1}" if r1 - r0 < frame.height else ""
             _write_file(ctx, files, folder / f"cases_{label}{suffix}.csv",

@@ -103,6 +103,8 @@ class DemoContext:
     cal: WorkCalendar
     log: Callable[[str], None]
     planted: list[Planted] = field(default_factory=list)
+    # what one writer hands to a later one (the help-desk cases the 帮办团 log refers to)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sources(self) -> Path:

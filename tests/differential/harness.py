@@ -316,6 +316,8 @@ DETAIL = {  # domain: (table, time column, columns in the order shown)
         "responded_at",
         "closed_at", "deadline_at", "resolved", "satisfaction", "reopened", "title",
         "content"]),
+    "street": ("enforcement_cases", "opened_at", ["case_id", "street_code", "item_code",
+                                                  "opened_at", "closed_at", "status"]),
 }
 
 
@@ -323,8 +325,11 @@ def expected_export(w: World, domain: str, s: o.Scope, p: o.Span) -> list[list[s
     """The rows an export must hold, as text: local times to the minute, area names for
     codes, newest first (ties by id). None where the data has no such breakdown."""
     table, time, cols = DETAIL[domain]
-    area = "grid_code" if table == "grid_events" else "community_code"
+    area = {"grid_events": "grid_code", "enforcement_cases": "street_code"}.get(
+        table, "community_code")
     if s.level == "grid" and area != "grid_code":
+        return None
+    if s.level == "community" and area == "street_code":  # kept per street
         return None
     f = w.tables[table]
     prefix = {"district": s.code[:6], "street": s.code[:9], "community": s.code[:12],
@@ -343,7 +348,7 @@ def expected_export(w: World, domain: str, s: o.Scope, p: o.Span) -> list[list[s
         row = []
         for col in cols:
             v = r[col]
-            if col in ("community_code", "grid_code"):
+            if col in ("community_code", "grid_code", "street_code"):
                 v = names.get(v) or v
             row.append(_text(v))
         out.append(row)

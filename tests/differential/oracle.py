@@ -170,7 +170,9 @@ GRID_TABLES = {"grid_events", "grid_staff", "buildings"}
 MONTH_TABLES = {"property_fees", "committee_assessments"}  # a 'YYYY-MM' text time column
 DISTRICT_TABLES = {"service_items", "certificates"}
 AREA = {"grid_events": "grid_code", "grid_staff": "grid_code", "buildings": "grid_code",
-        "divisions": "code"}
+        "divisions": "code", "delegated_items": "street_code", "enforcers": "street_code",
+        "enforcement_cases": "street_code"}
+STREET_TABLES = {"delegated_items", "enforcers", "enforcement_cases"}  # no community, no grid
 EVERY = ("district", "street", "community", "grid")
 
 
@@ -332,6 +334,27 @@ def _kpis() -> list[K]:
           min_sample=20),
         K("hotline.reopen_rate", M(hl, "closed_at", where=lambda: true("reopened")),
           M(hl, "closed_at"), target=0.03, warning=0.05, higher=False, min_sample=20),
+        K("gov.help_teams", M("help_teams", "formed_on", window="to_end"), target=96,
+          min_sample=1, target_levels=("district",)),
+        K("gov.help_team_services", M("help_team_services", "served_at")),
+        K("gov.help_team_services_per_team", M("help_team_services", "served_at"),
+          M("help_teams", "formed_on", window="to_end"), min_sample=1),
+        K("civic.model_merchants", M("model_merchants", "designated_on", window="to_end"),
+          target=125, min_sample=1, target_levels=("district",)),
+        K("civic.merchant_problems", M("merchant_problems", "raised_at")),
+        K("civic.merchant_problem_resolution_rate",
+          M("merchant_problems", "raised_at", where=lambda: nn("resolved_at")),
+          M("merchant_problems", "raised_at"), target=0.9, warning=0.8, min_sample=5),
+        K("street.delegated_items", M("delegated_items", "delegated_on", "distinct", "item_code",
+                                      window="to_end"),
+          target=210, min_sample=1, target_levels=("district",)),
+        K("street.certified_enforcers", M("enforcers", "certified_on", window="to_end"),
+          target=64, min_sample=1, target_levels=("district",)),
+        K("street.enforcement_cases", M("enforcement_cases", "opened_at")),
+        K("street.items_exercised_rate",
+          M("enforcement_cases", "opened_at", "distinct", "item_code"),
+          M("delegated_items", "delegated_on", "distinct", "item_code", window="to_end"),
+          min_sample=10),
     ]
 
 
@@ -394,6 +417,8 @@ class Oracle:
         gridded = m.table in GRID_TABLES or m.table == "divisions"
         if scope.level == "grid" and not gridded:
             raise NotApplicable
+        if scope.level == "community" and m.table in STREET_TABLES:
+            raise NotApplicable
         prefix = {"district": scope.code[:6], "street": scope.code[:9],
                   "community": scope.code[:12], "grid": scope.code}[scope.level]
         inside = c(area).str.starts_with(prefix)
@@ -431,6 +456,8 @@ class Oracle:
             if m.table in DISTRICT_TABLES:
                 raise NotApplicable
             if group == "grid" and not (m.table in GRID_TABLES or m.table == "divisions"):
+                raise NotApplicable
+            if group == "community" and m.table in STREET_TABLES:
                 raise NotApplicable
             f = f.filter(nn("_area"))  # rows without an area belong to no street or community
             f = f.with_columns({"street": c("_area").str.slice(0, 9) + "000",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "certificates": ("certificate_id",), "hotline_requests": ("request_id",),
     "buildings": ("building_code",),
     "committee_assessments": ("assessment_id",),
+    "help_teams": ("team_id",), "help_team_services": ("service_id",),
+    "model_merchants": ("merchant_id",), "merchant_problems": ("problem_id",),
+    "delegated_items": ("street_code", "item_code"), "enforcers": ("enforcer_id",),
+    "enforcement_cases": ("case_id",),
 }
 # registers other rows are checked against (a head's building): loaded whole in the first drop
 # of the incremental test and never deleted there, as a division list is
@@ -331,7 +336,57 @@ def generate(seed: int, scale: float = 1.0) -> World:
                         "rectification": g.maybe(0.8, r.choice(
                             ["not_needed", "pending", "in_progress", "done", "done"]))})
     w.tables["committee_assessments"] = pl.DataFrame(assessments, infer_schema_length=None)
+    _services_and_powers(w, g, n)
     return w
+
+
+def _services_and_powers(w: World, g: _Gen, n: Callable[[float], int]) -> None:
+    """帮办团, 商圈党建 and 街道职权清单 (drawn after the others, which keep their rows): teams and
+    merchants named on random days (some after a period, so their stocks grow), services and
+    problems on random moments, each street's own list of items (one item shared by streets,
+    so the district counts distinct codes) and cases on items of its list or not."""
+    r, communities = g.r, w.communities
+    teams = [{"team_id": f"BT{i:03d}", "community_code": r.choice(communities),
+              "name": f"帮办团{i}", "formed_on": g.day()} for i in range(n(10))]
+    w.tables["help_teams"] = pl.DataFrame(teams)
+    w.tables["help_team_services"] = pl.DataFrame([{
+        "service_id": f"BS{i:05d}", "team_id": (t := r.choice(teams))["team_id"],
+        "community_code": t["community_code"], "case_id": g.maybe(0.5, f"C{i:06d}"),
+        "served_at": g.moment(), "kind": r.choice(["appointment", "assist", "proxy"]),
+        "beneficiary": r.choice(["elderly", "disabled", "migrant_worker", "other"])}
+        for i in range(n(200))], infer_schema_length=None)
+    merchants = [{"merchant_id": f"MM{i:03d}", "community_code": r.choice(communities),
+                  "merchant_name": f"商户{i}", "designated_on": g.day()} for i in range(n(12))]
+    w.tables["model_merchants"] = pl.DataFrame(merchants)
+    problems = []
+    for i in range(n(120)):
+        raised = g.moment()
+        m = r.choice(merchants)
+        solved = g.maybe(0.8, g.later(raised, 24 * 30))
+        problems.append({"problem_id": f"MP{i:05d}", "merchant_id": m["merchant_id"],
+                         "community_code": m["community_code"],
+                         "role": r.choice(["raised", "helped"]), "raised_at": raised,
+                         "resolved_at": solved, "status": "resolved" if solved else "open"})
+    w.tables["merchant_problems"] = pl.DataFrame(problems, infer_schema_length=None)
+    streets = sorted({c[:9] + "000" for c in communities})
+    items = [{"street_code": s, "item_code": f"D{k:02d}", "item_name": f"事项{k}",
+              "kind": r.choice(["penalty", "inspection", "licence"]),
+              "department": r.choice(["区城市管理执法局", "区市场监督管理局"]),
+              "delegated_on": g.day()}
+             for s in streets for k in range(n(15)) if k == 0 or r.random() < 0.7]
+    w.tables["delegated_items"] = pl.DataFrame(items)
+    w.tables["enforcers"] = pl.DataFrame([{
+        "enforcer_id": f"EN{i:03d}", "street_code": r.choice(streets),
+        "certified_on": g.day()} for i in range(n(12))])
+    cases = []
+    for i in range(n(200)):
+        opened = g.moment()
+        closed = g.maybe(0.6, g.later(opened, 24 * 40))
+        it = r.choice(items)
+        cases.append({"case_id": f"ZF{i:05d}", "street_code": it["street_code"],
+                      "item_code": it["item_code"], "opened_at": opened, "closed_at": closed,
+                      "status": "closed" if closed else "open"})
+    w.tables["enforcement_cases"] = pl.DataFrame(cases, infer_schema_length=None)
 
 
 # -- writing sources ---------------------------------------------------------------------------

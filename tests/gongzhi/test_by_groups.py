@@ -80,11 +80,11 @@ def test_every_shipped_breakdown_is_listed_and_accepted(command: str) -> None:
 def test_a_breakdown_a_layer_adds_or_drops_reaches_the_cli(tmp_path: Path, command: str) -> None:
     folder = tmp_path / "semantic"
     shutil.copytree(LAYER, folder)
-    gov = folder / "gov.yaml"
-    # no table breaks down by item any more …
-    text = gov.read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if "{by: item," not in ln]
-    gov.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # no table breaks down by item any more (the item catalogue, cases, enforcement cases) …
+    for path in folder.glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        lines = [ln for ln in text.splitlines() if "{by: item," not in ln]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert "item" not in declared(folder)
     assert "item" not in by_choices(invoke(folder, command, "--help")[1])
     assert "'item'" not in refused(folder, command, "item").split("is not one of", 1)[1]

@@ -44,6 +44,7 @@ PLANTED = {
     ("volunteer_services", "bad_date"),
     ("property_fees", "bad_format"),
     ("volunteers", "invalid_id_number"),
+    ("help_team_services", "unknown_community"), ("enforcement_cases", "unknown_street"),
 }
 
 
@@ -93,8 +94,8 @@ def test_every_demo_source_loads_and_its_counts_add_up(demo: Demo) -> None:
     assert demo.config == demo.root / "gongzhi.toml"
     assert demo.settings.warehouse_url == f"sqlite:///{(demo.root / 'warehouse.db').resolve()}"
     ids = {s.id for s in demo.settings.sources}
-    # 4 geo, hotline, buildings, 三色研判 among them
-    assert {r.source for r in demo.results} == ids and len(ids) == 25
+    # 4 geo, hotline, buildings, 三色研判, 3 帮办团, 2 商圈党建, 3 街道职权 among them
+    assert {r.source for r in demo.results} == ids and len(ids) == 33
     for r in demo.results:
         assert r.ok, f"{r.source}: {r.error}"
         assert r.read > 0, r.source
@@ -508,7 +509,7 @@ def test_gongzhi_demo_command_then_runs_and_quarantine(tmp_path: Path) -> None:
     config = str(folder / "gongzhi.toml")
     runs = json.loads(runner.invoke(cli, ["--config", config, "runs", "--format",
                                           "json"]).output)
-    assert len(runs) == len(load_validated(config).sources) == 25  # one run per source
+    assert len(runs) == len(load_validated(config).sources) == 33  # one run per source
     assert all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
     assert all(r["read"] == r["loaded"] + r["quarantined"] + r["duplicates"] for r in runs)
     rows = json.loads(runner.invoke(cli, ["--config", config, "quarantine", "--format",
@@ -516,3 +517,93 @@ def test_gongzhi_demo_command_then_runs_and_quarantine(tmp_path: Path) -> None:
     assert {(r["source"], r["reason"]) for r in rows} == PLANTED
     table = runner.invoke(cli, ["--config", config, "quarantine"]).output
     assert "unknown_community" in table and "420606999999" in table
+
+
+# -- 帮办团, 商圈党建, 街道职权清单 (the issue "The rest of the seed", parts 4-6) --------------
+
+
+def test_help_teams_merchants_and_street_powers_have_the_article_figures(demo: Demo) -> None:
+    # registers: 96 帮办团 covering 92 communities, 125 示范商户, 210 承接事项, 64 持证人员
+    assert demo.rows("SELECT count(*), count(DISTINCT community_code) FROM help_teams") == [
+        (96, 92)]
+    assert demo.one("SELECT count(*) FROM model_merchants") == 125
+    assert demo.one("SELECT count(DISTINCT business_district) FROM model_merchants") == 12
+    assert demo.one("SELECT count(DISTINCT item_code) FROM delegated_items") == 210
+    assert demo.one("SELECT count(*) FROM enforcers") == 64
+    # running totals over the span: 5000余次 services, 320余件 problems solved
+    assert 5000 < demo.one("SELECT count(*) FROM help_team_services") < 5400
+    assert 320 < demo.one("SELECT count(*) FROM merchant_problems "
+                          "WHERE resolved_at IS NOT NULL") < 340
+    # every team has members, and a team serves only once it exists (local dates)
+    assert demo.one("SELECT count(*) FROM help_teams t WHERE NOT EXISTS (SELECT 1 FROM "
+                    "help_team_members m WHERE m.team_id = t.team_id)") == 0
+    assert demo.one("SELECT count(*) FROM help_team_services s JOIN help_teams t USING "
+                    "(team_id) WHERE date(s.served_at, '+8 hours') < t.formed_on") == 0
+    # each street's list: its delegating department and legal basis on every item
+    assert demo.one("SELECT count(*) FROM delegated_items WHERE legal_basis IS NULL "
+                    "OR department IS NULL") == 0
+
+
+def test_help_team_services_name_the_help_desk_cases_they_became(demo: Demo) -> None:
+    """A service with a case id is a help-desk case of the same community, submitted when the
+    team logged the service."""
+    linked = demo.one("SELECT count(*) FROM help_team_services WHERE case_id IS NOT NULL")
+    assert linked > 0
+    assert demo.one("""
+        SELECT count(*) FROM help_team_services s JOIN service_cases c ON c.case_id = s.case_id
+        WHERE c.channel = 'help_desk' AND c.community_code = s.community_code
+          AND c.submitted_at = s.served_at""") == linked
+
+
+def test_the_new_kpis_equal_counts_of_the_rows(demo: Demo) -> None:
+    """The ten KPIs for 2024 on the demo, against counts made here in SQL (local time +8 h)."""
+    from metrics import periods
+    from metrics.service import Metrics
+
+    m = Metrics(demo.engine)
+    ids = ["gov.help_teams", "gov.help_team_services", "gov.help_team_services_per_team",
+           "civic.model_merchants", "civic.merchant_problems",
+           "civic.merchant_problem_resolution_rate", "street.delegated_items",
+           "street.certified_enforcers", "street.enforcement_cases",
+           "street.items_exercised_rate"]
+    got = {r["kpi"]: r for r in m.compute(ids, m.district(), periods.parse("2024"),
+                                          compare=False).iter_rows(named=True)}
+    in_2024 = "strftime('%Y', datetime({}, '+8 hours')) = '2024'"
+    services = demo.one(f"SELECT count(*) FROM help_team_services WHERE "
+                        f"{in_2024.format('served_at')}")
+    problems, solved = demo.rows(f"SELECT count(*), count(resolved_at) FROM merchant_problems "
+                                 f"WHERE {in_2024.format('raised_at')}")[0]
+    cases, used = demo.rows(f"SELECT count(*), count(DISTINCT item_code) FROM "
+                            f"enforcement_cases WHERE {in_2024.format('opened_at')}")[0]
+    assert got["gov.help_teams"]["value"] == 96
+    assert got["gov.help_team_services"]["value"] == services
+    assert got["gov.help_team_services_per_team"]["value"] == pytest.approx(services / 96)
+    assert got["civic.model_merchants"]["value"] == 125
+    assert got["civic.merchant_problems"]["value"] == problems
+    assert got["civic.merchant_problem_resolution_rate"]["value"] == pytest.approx(
+        solved / problems)
+    assert got["street.delegated_items"]["value"] == 210
+    assert got["street.certified_enforcers"]["value"] == 64
+    assert got["street.enforcement_cases"]["value"] == cases
+    assert got["street.items_exercised_rate"]["value"] == pytest.approx(used / 210)
+
+
+def test_people_of_the_new_registers_load_only_masked(demo: Demo) -> None:
+    """Members' and owners' names and phones, enforcers' ID numbers: masked or pseudonymised,
+    never in clear (the clear values are read from the demo's own files)."""
+    folder = demo.root / "sources"
+    enf = pl.read_csv(folder / "street" / "enforcers.csv", infer_schema=False,
+                      encoding="gb18030")
+    clear = set(enf["姓名"]) | set(enf["身份证号"]) | set(enf["联系电话"])
+    members = pl.read_csv(folder / "help_teams" / "help_team_members.csv", infer_schema=False,
+                          encoding="gb18030")
+    clear |= set(members["姓名"]) | set(members["联系电话"])
+    owners = pl.read_csv(folder / "merchants" / "model_merchants.csv", infer_schema=False)
+    clear |= set(owners["店主姓名"]) | set(owners["联系电话"])
+    stored: set[str] = set()
+    for table in ("enforcers", "help_team_members", "model_merchants"):
+        for row in demo.rows(f"SELECT * FROM {table}"):
+            stored |= {str(v) for v in row if v is not None}
+    assert not (clear & stored)
+    assert demo.one("SELECT count(*) FROM enforcers WHERE id_hash IS NULL "
+                    "OR id_masked NOT LIKE '420%' OR name_masked NOT LIKE '%*%'") == 0

@@ -70,6 +70,12 @@ BANDS: dict[str, tuple[float, float]] = {
     "hotline.satisfaction_rate": (0.85, 1.0),
     "hotline.on_time_rate": (0.85, 1.0),
     "hotline.reopen_rate": (0.0, 0.08),
+    # the seed's registers: 96 帮办团, 125 示范商户, 210 承接事项, 64 持证执法人员
+    "gov.help_teams": (96, 96),
+    "civic.model_merchants": (125, 125),
+    "civic.merchant_problem_resolution_rate": (0.45, 1.0),  # the last month's are still open
+    "street.delegated_items": (210, 210),
+    "street.certified_enforcers": (64, 64),
 }
 ACTIVE_RATE = {"month": (0.15, 0.45), "quarter": (0.30, 0.75), "year": (0.50, 0.95)}
 

@@ -69,7 +69,7 @@ def test_catalogue_covers_the_core_kpis_with_their_ids() -> None:
     cat = load_catalog()
     assert set(cat.kpis) >= CORE
     assert {k.domain for k in cat.kpis.values()} == {"gov", "grid", "vol", "party", "civic",
-                                                     "hotline"}
+                                                     "hotline", "street"}
     assert cat.get("gov.online_capable_rate").target == 0.9
     assert cat.get("gov.retained_certificates").target == 13
     assert cat.get("party.certified_social_worker_rate").target == 0.5
