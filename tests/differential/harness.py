@@ -166,7 +166,17 @@ def check_metrics(m: Any, orc: o.Oracle, d: Draw, how: str) -> list[str]:
     return problems
 
 
-def _cli(cfg: Path, d: Draw, fmt: str) -> str:
+def refused(d: Draw) -> list[str]:
+    """The draw's KPIs ``gongzhi kpi --by`` refuses: kept at a level coarser than the
+    grouping's (12345 requests by grid, the street tables by community)."""
+    if d.group not in ("street", "community", "grid"):
+        return []
+    return [k for k in d.kpis if o.EVERY.index(o.kept_at(k)) < o.EVERY.index(d.group)]
+
+
+def _cli(cfg: Path, d: Draw, fmt: str) -> str | None:
+    """The command's output; None when it refused the draw's grouping (checked here: exit 2
+    naming every KPI kept at a coarser level)."""
     from click.testing import CliRunner
 
     from gongzhi.cli import cli
@@ -179,6 +189,12 @@ def _cli(cfg: Path, d: Draw, fmt: str) -> str:
     if d.group:
         args += ["--by", d.group]
     res = CliRunner().invoke(cli, args)
+    coarse = refused(d)
+    if coarse:
+        assert res.exit_code == 2, (d.describe(), res.output, res.exception)
+        assert all(f"{k} is kept per {o.kept_at(k)}" in res.output for k in coarse), (
+            d.describe(), res.output)
+        return None
     assert res.exit_code == 0, (d.describe(), res.output, res.exception)
     return res.output
 
@@ -195,6 +211,9 @@ def _num(v: str) -> Any:
 def check_cli(cfg: Path, orc: o.Oracle, d: Draw, fmt: str) -> list[str]:
     """``gongzhi kpi --format json|csv``: the JSON keys of DESIGN §7, the same figures."""
     out = _cli(cfg, d, fmt)
+    if out is None:  # refused: the oracle has no figures for those KPIs at that level either
+        return [f"{d.describe()} [cli {fmt}] {k}: refused, the oracle has figures"
+                for k in refused(d) if orc.compute(k, d.scope, d.period, d.group)]
     names = orc.w.names()
     if fmt == "json":
         rows = json.loads(out)
