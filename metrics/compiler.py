@@ -67,6 +67,14 @@ def grid_level(t: Table) -> bool:
     return spec is not None and spec.area is not None and spec.area.level == "grid"
 
 
+def area_level(m: Measure) -> str | None:
+    """The finest level measure ``m``'s rows are filed at (its area table's, through ``via``;
+    the semantic layer's ``area``); None for data kept for the whole district only."""
+    name = m.via.partition(".")[0] if m.via else m.table
+    spec = semantic.load(check=False).table(name or "")
+    return spec.area.level if spec is not None and spec.area is not None else None
+
+
 def street_level(table: str) -> bool:
     """Whether rows of ``table`` are filed per street (the 街道职权清单 tables): they have no
     community or grid, so those scopes and groupings do not apply."""

@@ -42,7 +42,7 @@ from sqlalchemy.schema import DDLElement
 from core.errors import WarehouseError
 from warehouse import schema
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 SQLITE_BUSY_TIMEOUT_S = 120.0
 
 
@@ -320,13 +320,24 @@ def _v10_building_heads(conn: Connection) -> None:
         conn.execute(AddColumn("grid_staff", Column("building_code", String(32))))
 
 
+def _v11_hotline_grid(conn: Connection) -> None:
+    """v11: a 12345 request may name its grid (``hotline_requests.grid_code``, NULL on stored
+    rows). On PostgreSQL a month-partitioned table gets it on its parent, which adds it to
+    every partition; a warehouse without the table gets it whole from ``create_all``."""
+    insp = inspect(conn)
+    if not insp.has_table("hotline_requests"):
+        return
+    if "grid_code" not in {c["name"] for c in insp.get_columns("hotline_requests")}:
+        conn.execute(AddColumn("hotline_requests", Column("grid_code", String(32))))
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 # 7 belongs to another change (the gap is kept so both apply in order).
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
                                      (6, _v6_rows_deleted), (7, _v7_content_hash),
                                      (8, _v8_longitude_latitude), (9, _v9_drill_indexes),
-                                     (10, _v10_building_heads)]
+                                     (10, _v10_building_heads), (11, _v11_hotline_grid)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from core.divisions import AREA_LEVELS
 from core.spreadsheet import safe_cell
 from gongzhi.cli import Context, cli, echo_table, pass_ctx
 from gongzhi.commands.groups import LayerChoice, dimensions, group_word, kpi_groups
@@ -60,6 +61,8 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     # the KPI catalogue and the semantic layer first: every problem of either is listed at
     # once, before the warehouse is opened
     catalog = load_catalog()
+    if group in AREA_LEVELS:
+        _check_level(catalog, kpi_ids, group)
     m = Metrics(ctx.engine(), catalog)
     viewer = viewer_for(ctx, username, "kpi", person_level=False)  # audited sign-in
     named = areas.resolve(m, street, community, grid)  # they must nest (exit 2 otherwise)
@@ -105,6 +108,28 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
         click.echo(buf.getvalue().rstrip("\n"))
         return
     _table(rows, scope.name, p.label, group, lang)
+
+
+def _check_level(catalog: Any, kpi_ids: tuple[str, ...], level: str) -> None:
+    """Refuse ``--by level`` for named KPIs whose rows are filed at a coarser level (12345
+    requests per community, not per grid), naming each: silently returning no rows would
+    read as "no data". Unnamed (all KPIs), those simply have no rows by that level."""
+    from core.divisions import depth
+    from metrics.compiler import area_level
+
+    coarse = []
+    for kid in kpi_ids:
+        kpi = catalog.get(kid)  # an unknown id: ConfigError naming it
+        levels = [area_level(mr) for mr in kpi.measures().values()]
+        kept = min((lv for lv in levels if lv is not None), key=depth, default="district")
+        if None in levels:
+            kept = "district"
+        if depth(kept) < depth(level):
+            tables = sorted({mr.table or "" for mr in kpi.measures().values()})
+            coarse.append(f"{kid} is kept per {kept} ({', '.join(tables)})")
+    if coarse:
+        raise click.UsageError(f"--by {level}: {'; '.join(coarse)}, not per {level}: "
+                               f"ask for it by a coarser level")
 
 
 def _versus(ctx: Context, m: Any, ids: list[str] | None, scope: Any, a: Any, b: Any,

@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
 from core import privacy
-from core.divisions import LEVELS
+from core.divisions import CODE_LENGTH, LEVELS, PREFIX_LENGTH
 from core.errors import DataError, MissingColumnsError
 from core.reasons import (  # the reason codes, defined once there
     BAD_BOOL,
@@ -244,7 +244,9 @@ def cast_batch(
         results = [one(col) for col in cols]
     for _value, found in results:
         problems.extend(found)
-    problems.extend(_outside(table, {v.name: v for v, _found in results}))
+    filled = _filled(table, {v.name: v for v, _found in results})
+    results = [(filled[v.name], found) for v, found in results]
+    problems.extend(_outside(table, filled))
 
     good_frame = pl.DataFrame([value for value, _found in results])
     if not problems:
@@ -302,6 +304,27 @@ def _shown(problem: Problem, table: Table) -> pl.Series:
     if col is not None and (qrows.is_code(col) or "enum" in col.info):
         return text
     return textrules.redact_series(text)
+
+
+def _filled(table: Table, cast: Mapping[str, pl.Series]) -> dict[str, pl.Series]:
+    """Codes another column of the row implies (``info {"fills": column}``): a 12345 request
+    that names only its grid is filed in the grid's community. Only empty cells are filled;
+    a code the row names itself is then checked against the other (``under``)."""
+    out = dict(cast)
+    for col in content_columns(table):
+        target = col.info.get("fills")
+        if not target or col.name not in cast or target not in cast:
+            continue
+        implied = _code_at(cast[col.name].cast(pl.String), table.c[target].info["ref"])
+        have = out[target].cast(pl.String)
+        out[target] = have.zip_with(have.is_not_null(), implied).alias(target)
+    return out
+
+
+def _code_at(codes: pl.Series, level: str) -> pl.Series:
+    """:func:`core.divisions.code_at` over a column of codes (nulls stay null)."""
+    head = codes.str.slice(0, PREFIX_LENGTH[level])
+    return head if PREFIX_LENGTH[level] > CODE_LENGTH else head.str.pad_end(CODE_LENGTH, "0")
 
 
 def _outside(table: Table, cast: Mapping[str, pl.Series]) -> list[Problem]:

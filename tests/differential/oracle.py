@@ -176,6 +176,18 @@ STREET_TABLES = {"delegated_items", "enforcers", "enforcement_cases"}  # no comm
 EVERY = ("district", "street", "community", "grid")
 
 
+def kept_at(kpi_id: str) -> str:
+    """The finest level a KPI's figures exist at: the coarsest of its measures' tables
+    (grid tables per grid, the street tables per street, district tables for the district
+    only, the rest per community)."""
+    k = KPIS[kpi_id]
+    levels = ["grid" if m.table in GRID_TABLES or m.table == "divisions"
+              else "street" if m.table in STREET_TABLES
+              else "district" if m.table in DISTRICT_TABLES else "community"
+              for m in (k.num, k.den) if m is not None]
+    return min(levels, key=EVERY.index)
+
+
 def _kpis() -> list[K]:
     sc, ge, hl = "service_cases", "grid_events", "hotline_requests"
     ca = "committee_assessments"

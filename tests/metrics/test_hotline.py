@@ -112,3 +112,40 @@ def test_hotline_rows_of_one_category_are_masked(tmp_path: Path, sqlite_url: str
     hours = dict(zip(frame["request_id"], frame["hours_to_respond"], strict=True))
     assert hours == {"R1": 6.0, "R3": 24.0, "R5": 1.0, "R7": 1.5}
     m.engine.dispose()
+
+
+def test_hotline_kpis_stop_at_the_community(tmp_path: Path, sqlite_url: str) -> None:
+    """12345 requests are filed per community (a row naming its grid counts in the grid's
+    community): ``gongzhi kpi --by grid`` refuses the hotline KPIs, naming each and the level
+    they are kept at, instead of an empty table that would read as "no requests"; by
+    community they are the case's counts; a grid-level KPI is not refused; the rows behind a
+    figure show the grid column with its label."""
+    import json
+    from collections import Counter
+
+    from click.testing import CliRunner
+
+    from gongzhi.cli import cli
+    from metrics import drill
+
+    m = materialize(load_case(CASES / "hotline.yaml"), tmp_path / "w", sqlite_url)
+    cfg = str(tmp_path / "w" / "gongzhi.toml")
+    base = ["--config", cfg, "kpi", "--period", "2024-05"]
+    res = CliRunner().invoke(cli, [*base, "--by", "grid", "--kpi", "hotline.requests",
+                                   "--kpi", "hotline.response_rate"])
+    assert res.exit_code == 2, res.output
+    assert "--by grid" in res.output
+    for kid in ("hotline.requests", "hotline.response_rate"):
+        assert f"{kid} is kept per community (hotline_requests" in res.output
+    res = CliRunner().invoke(cli, [*base, "--by", "community", "--kpi", "hotline.requests",
+                                   "--format", "json"])
+    assert res.exit_code == 0, res.output
+    want = Counter(r["community_code"] for r in _may_rows() if r.get("community_code"))
+    assert {r["key"]: r["value"] for r in json.loads(res.output)} == want
+    res = CliRunner().invoke(cli, [*base, "--by", "grid", "--kpi", "grid.events_reported",
+                                   "--format", "json"])
+    assert res.exit_code == 0, res.output  # grid events are filed per grid
+    fig = drill.Figure("hotline.requests", "measure", m.district(), periods.parse("2024-05"))
+    _frame, spec = drill.rows(m.engine, m.catalog.get("hotline.requests"), fig)
+    assert ("grid_code", "网格", "Grid") in spec
+    m.engine.dispose()

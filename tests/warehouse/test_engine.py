@@ -182,10 +182,85 @@ def test_v9_warehouse_gets_building_heads_and_the_building_register(engine) -> N
                        "certified_social_worker, trained, _run_id, _ingested_at, _source) "
                        "VALUES ('W1', '420606001001001', 'building_head', true, false, false, "
                        "1, '2024-01-01 00:00:00', 'x')"))
-    assert migrate(engine) == SCHEMA_VERSION == 10
+    assert migrate(engine) == SCHEMA_VERSION
     insp = inspect(engine)
     assert "building_code" in {c["name"] for c in insp.get_columns("grid_staff")}
     assert insp.has_table("buildings")
     with engine.connect() as c:
         assert c.execute(text("SELECT staff_id, building_code FROM grid_staff")).all() == [
             ("W1", None)]
+
+
+def _v10_hotline_warehouse(engine) -> None:
+    """Turn ``engine``'s warehouse back into a v10 one holding one 12345 request."""
+    from sqlalchemy import delete, insert
+
+    from warehouse.engine import utcnow
+
+    with write_transaction(engine) as c:
+        c.execute(text("ALTER TABLE hotline_requests DROP COLUMN grid_code"))
+        c.execute(delete(schema.schema_version))
+        c.execute(insert(schema.schema_version).values(version=10, applied_at=utcnow()))
+        c.execute(text("INSERT INTO hotline_requests (request_id, community_code, channel, "
+                       "received_at, reopened, _run_id, _ingested_at, _source) VALUES "
+                       "('GD1', '420606001001', 'phone', '2024-05-02 01:00:00', false, 1, "
+                       "'2024-05-02 02:00:00', 'x')"))
+
+
+def _assert_hotline_has_grid_code(engine) -> None:
+    assert "grid_code" in {c["name"] for c in inspect(engine).get_columns("hotline_requests")}
+    with engine.connect() as c:
+        assert c.execute(text("SELECT request_id, community_code, grid_code "
+                              "FROM hotline_requests")).all() == [("GD1", "420606001001", None)]
+        assert c.execute(select(schema.schema_version.c.version)).scalars().all() == [10, 11]
+
+
+def test_v10_warehouse_gets_the_hotline_grid_code(engine) -> None:
+    """Migration 11 adds ``hotline_requests.grid_code`` (NULL on stored rows), keeping them;
+    on PostgreSQL the default warehouse is month-partitioned: the parent's new column reaches
+    every partition, the one the stored row sits in included."""
+    import datetime as dt
+
+    from warehouse import partitions
+
+    may = dt.date(2024, 5, 1)
+    parts = engine.dialect.name == "postgresql"
+    if parts:  # the default layout; May has a partition of its own, where the row will sit
+        with write_transaction(engine) as c:
+            assert partitions.is_partitioned(c, "hotline_requests")
+            assert partitions.add_months(c, schema.data_tables()["hotline_requests"],
+                                         {may}) == [may]
+    _v10_hotline_warehouse(engine)
+    assert migrate(engine) == SCHEMA_VERSION == 11
+    _assert_hotline_has_grid_code(engine)
+    if parts:
+        for part in (partitions.month_name("hotline_requests", may),
+                     partitions.default_name("hotline_requests")):
+            assert "grid_code" in {c["name"] for c in inspect(engine).get_columns(part)}, part
+        with engine.connect() as c:
+            assert c.execute(text(f"SELECT request_id FROM "
+                                  f"{partitions.month_name('hotline_requests', may)}")
+                             ).scalars().all() == ["GD1"]
+    with write_transaction(engine) as c:  # a new row with a grid lands in its partition
+        c.execute(text("INSERT INTO hotline_requests (request_id, community_code, grid_code, "
+                       "channel, received_at, reopened, _run_id, _ingested_at, _source) VALUES "
+                       "('GD2', '420606001001', '420606001001001', 'web', "
+                       "'2024-05-03 01:00:00', false, 1, '2024-05-03 02:00:00', 'x')"))
+    with engine.connect() as c:
+        assert c.execute(text("SELECT grid_code FROM hotline_requests WHERE request_id = 'GD2'")
+                         ).scalar_one() == "420606001001001"
+
+
+def test_v10_plain_postgresql_warehouse_gets_the_hotline_grid_code(pg_schema_url: str) -> None:
+    """The same on a PostgreSQL warehouse made without partitions (``partition = "none"``)."""
+    from warehouse import partitions
+
+    eng = open_warehouse(pg_schema_url, partition="none")
+    try:
+        with eng.connect() as c:
+            assert partitions.mode(c) == "none"
+        _v10_hotline_warehouse(eng)
+        assert migrate(eng) == SCHEMA_VERSION
+        _assert_hotline_has_grid_code(eng)
+    finally:
+        eng.dispose()

@@ -4,6 +4,8 @@ A request is received, dispatched (派单) to a unit, the unit contacts the requ
 handles and closes it (办结); at the call-back (回访) the requester says whether it was solved
 (解决) and how satisfied they are (满意 3 / 基本满意 2 / 不满意 1). The area is optional: many
 exports (问政 platforms, 311 feeds) carry no community; such rows count for the district only.
+A row may name its grid instead of (or beside) its community; it counts in the grid's
+community: the table's area level stays community.
 ``title`` and ``content`` are free text: ID and mobile numbers inside are masked before storage.
 """
 
@@ -20,6 +22,11 @@ hotline_requests = _table(
     FACT,
     Column("request_id", String(64), primary_key=True),  # 工单编号 / 留言编号
     _code("community_code", "community", required=False),
+    # or the grid (as grid events are filed): the community is then the grid's (``fills``);
+    # with both, the grid must lie in the community (``under``), else the row is quarantined
+    # (outside_area). Rows keep community_code as their area either way (migration 11).
+    Column("grid_code", String(32), info={"ref": "grid", "under": "community_code",
+                                          "fills": "community_code"}),
     Column("category", String(128)),  # free text or a code of the national classification
     Column("channel", String(16), nullable=False, info={
         "enum": HOTLINE_CHANNELS, "default": "other", "synonyms": {
