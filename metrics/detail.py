@@ -13,6 +13,7 @@ import polars as pl
 from sqlalchemy import Engine, and_, func, select
 
 from core import privacy
+from core.divisions import AREA_LEVELS
 from core.errors import ConfigError, Problem
 from core.timezone import UTC_OFFSET_HOURS
 from metrics import semantic
@@ -137,7 +138,8 @@ def labelled_columns(frame: pl.DataFrame, columns: tuple[tuple[str, str, str], .
             out = out.with_columns((pl.col(c) + pl.duration(hours=UTC_OFFSET_HOURS)).dt.strftime(
                 "%Y-%m-%d %H:%M").alias(c))
     if names:
-        for c in ("community_code", "grid_code"):
+        # every area column (street_code, community_code, grid_code) shows its division's name
+        for c in (f"{level}_code" for level in AREA_LEVELS):
             if c in out.columns:
                 out = out.with_columns(pl.col(c).replace_strict(
                     names, default=pl.col(c), return_dtype=pl.String).alias(c))
