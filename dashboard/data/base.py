@@ -194,20 +194,21 @@ def unit_scope(k: Key, code: str) -> Scope:
     return Scope(r["level"], r["code"], r["label"])
 
 
-def _check(k: Key, scope: Scope) -> None:
-    """Refuse a scope outside the viewer's area (AccessDenied)."""
+def check_scope(k: Key, scope: Scope) -> None:
+    """Refuse a scope outside the viewer's area (AccessDenied): every loader checks before its
+    metrics call (which checks again), so a crafted request never reaches a query."""
     k.viewer.check(scope.level, scope.code)
 
 
-
 def catalog() -> Any:
+    """The KPI catalogue the metrics layer loaded."""
     return metrics().catalog
 
 
-
-# The 综合考评 schemes: the ranking (kpis) and the bulletin generation (office) both pick one.
+# Loaded once per config: the ranking (kpis) and the bulletin generation (office) both pick one.
 @st.cache_resource(show_spinner=False)
-def _schemes(config: str) -> dict[str, Any]:
+def scoring_schemes(config: str) -> dict[str, Any]:
+    """The 综合考评 scoring schemes, by id (config/schemes)."""
     from metrics.scoring import load_schemes
 
     return load_schemes(metrics().catalog)

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from dashboard.data.base import Key, _check, _schemes, cached, catalog, metrics
+from dashboard.data.base import Key, cached, catalog, check_scope, metrics, scoring_schemes
 from metrics import committees, detail, geo, latest, periods, semantic, ticker, views
 from metrics.compiler import Scope
 
@@ -38,7 +38,7 @@ def _plain_all(page: Any) -> Any:
 @cached
 def _overview(k: Key, level: str, code: str, name: str, period: str) -> views.Overview:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return _plain_all(views.overview(metrics(), scope, periods.parse(period),
                                      viewer=k.viewer))
 
@@ -52,7 +52,7 @@ def overview(k: Key, scope: Scope, period: str) -> views.Overview:
 def _domain(k: Key, domain: str, level: str, code: str, name: str,
             period: str) -> views.DomainPage:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return _plain_all(views.domain_page(metrics(), domain, scope, periods.parse(period),
                                         viewer=k.viewer))
 
@@ -66,7 +66,7 @@ def domain_page(k: Key, domain: str, scope: Scope, period: str) -> views.DomainP
 def _domain_board(k: Key, domain: str, level: str, code: str, name: str,
                   period: str) -> pl.DataFrame:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return _plain(views.domain_board(metrics(), domain, scope, periods.parse(period),
                                      viewer=k.viewer))
 
@@ -79,7 +79,7 @@ def domain_board(k: Key, domain: str, scope: Scope, period: str) -> pl.DataFrame
 @cached
 def _heatmap(k: Key, kpi: str, level: str, code: str, name: str, period: str) -> pl.DataFrame:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return _plain(views.heatmap(metrics(), kpi, scope, periods.parse(period),
                                 viewer=k.viewer))
 
@@ -92,7 +92,7 @@ def heatmap(k: Key, kpi: str, scope: Scope, period: str) -> pl.DataFrame:
 @cached
 def _opening_month(k: Key, level: str, code: str, not_after: str) -> str | None:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     found = latest.latest_month(metrics(), scope, periods.parse(not_after))
     return found.label if found else None
 
@@ -106,7 +106,7 @@ def opening_month(k: Key, scope: Scope, not_after: str) -> str | None:
 @cached
 def _top_values(k: Key, page: str, level: str, code: str, period: str) -> pl.DataFrame:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     top = semantic.load().pages[page].top
     assert top is not None
     return detail.top_values(metrics().engine, top.table, top.column, top.time, scope,
@@ -121,7 +121,7 @@ def top_values(k: Key, page: str, scope: Scope, period: str) -> pl.DataFrame:
 @cached
 def _committees(k: Key, level: str, code: str, period: str) -> pl.DataFrame:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     return committees.latest(metrics().engine, scope, periods.parse(period), viewer=k.viewer)
 
 
@@ -141,7 +141,7 @@ def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
 @cached
 def _latest_events(k: Key, level: str, code: str, per_kind: int) -> pl.DataFrame:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     return ticker.latest_events(metrics().engine, scope, per_kind, viewer=k.viewer)
 
 
@@ -151,11 +151,14 @@ def latest_events(k: Key, scope: Scope, per_kind: int) -> pl.DataFrame:
     return _latest_events(k, scope.level, scope.code, per_kind)
 
 
+# -- breakdowns and A-vs-B ---------------------------------------------------------------------
+
+
 @cached
 def _breakdown(k: Key, kpi: str, dim: str, level: str, code: str, name: str,
                period: str) -> pl.DataFrame:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return _plain(metrics().compute([kpi], scope, periods.parse(period), dim,  # type: ignore
                                     compare=False, viewer=k.viewer))
 
@@ -169,7 +172,7 @@ def breakdown(k: Key, kpi: str, dim: str, scope: Scope, period: str) -> pl.DataF
 def _versus(k: Key, ids: tuple[str, ...], level: str, code: str, name: str, a: str,
             b: str) -> pl.DataFrame:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return _plain(views.versus(metrics(), list(ids), scope, periods.parse(a), periods.parse(b),
                                viewer=k.viewer))
 
@@ -187,7 +190,7 @@ def _ranking(k: Key, level: str, period: str, within: str) -> pl.DataFrame:
     from metrics.ranking import compute_ranking
     from metrics.scoring import pick
 
-    scheme = pick(_schemes(k.config), None)
+    scheme = pick(scoring_schemes(k.config), None)
     r = compute_ranking(metrics(), scheme, level, periods.parse(period), viewer=k.viewer)
     if within:
         r = r.within("street", within)
@@ -213,7 +216,7 @@ def ranking(k: Key, level: str, period: str, within: str = "") -> pl.DataFrame:
 def _map_areas(k: Key, kpi: str, level: str, code: str, name: str, period: str,
                map_level: str) -> pl.DataFrame:
     scope = Scope(level, code, name)
-    _check(k, scope)
+    check_scope(k, scope)
     return geo.choropleth(metrics(), kpi, scope, periods.parse(period), map_level,
                           viewer=k.viewer)
 
@@ -227,7 +230,7 @@ def map_areas(k: Key, kpi: str, scope: Scope, period: str, level: str) -> pl.Dat
 def _map_shapes(k: Key, level: str, code: str, map_level: str,
                 width: int) -> list[dict[str, Any]]:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     return geo.shapes(metrics().engine, scope, map_level, viewer=k.viewer, width_px=width)
 
 
@@ -240,7 +243,7 @@ def map_shapes(k: Key, scope: Scope, level: str, width: int) -> list[dict[str, A
 def _hex_bins(k: Key, level: str, code: str, period: str, radius: float,
               lat0: float) -> pl.DataFrame:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     return geo.hex_bins(metrics().engine, scope, periods.parse(period),
                         geo.HexGrid(radius, lat0), viewer=k.viewer)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.data.base import _schemes, config_path, metrics, settings
+from dashboard.data.base import config_path, metrics, scoring_schemes, settings
 from metrics import periods
 from metrics.access import Viewer
 from metrics.compiler import Scope
@@ -25,7 +25,7 @@ def generate_bulletin(viewer: Viewer, period: str, street: Scope | None, fmt: st
 
     s = settings()
     conf = s.bulletin
-    scheme = pick(_schemes(config_path()), conf.scheme)
+    scheme = pick(scoring_schemes(config_path()), conf.scheme)
     return archive.generate(metrics(), scheme, periods.parse(period), conf, viewer,
                             street=street, fmt=fmt, trigger="dashboard",
                             issued=to_local(utcnow()).date())

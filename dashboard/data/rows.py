@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from dashboard.data.base import Key, _check, cached, catalog, metrics, names
+from dashboard.data.base import Key, cached, catalog, check_scope, metrics, names
 from metrics import detail, periods
 from metrics.compiler import NotApplicable, Scope
 from warehouse import audit
@@ -25,7 +25,7 @@ EXPORT_CAP = detail.EXPORT_CAP  # rows; an export beyond asks to narrow the filt
 @cached
 def _detail_count(k: Key, domain: str, level: str, code: str, period: str) -> int | None:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     try:
         return detail.count(metrics().engine, domain, scope, periods.parse(period),
                             viewer=k.viewer)
@@ -42,7 +42,7 @@ def detail_count(k: Key, domain: str, scope: Scope, period: str) -> int | None:
 def _detail_page(k: Key, domain: str, level: str, code: str, period: str, offset: int,
                  limit: int, lang: str) -> pl.DataFrame:
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     rows = detail.rows(metrics().engine, domain, scope, periods.parse(period), offset=offset,
                        limit=limit, viewer=k.viewer)
     return detail.labelled(rows, domain, lang, names(k))
@@ -67,7 +67,7 @@ def export_rows(k: Key, domain: str, scope: Scope, period: str, lang: str,
                 fmt: str) -> pl.DataFrame:
     """Every detail row of the filter, up to ``detail.EXPORT_CAP``, for an export in ``fmt``
     (audited; not cached: an export is made once, when its button is clicked)."""
-    _check(k, scope)
+    check_scope(k, scope)
     rows = detail.rows(metrics().engine, domain, scope, periods.parse(period), offset=0,
                        limit=detail.EXPORT_CAP, viewer=k.viewer)
     audit.record(metrics().engine, username=k.viewer.username, role=k.viewer.role,
@@ -76,7 +76,7 @@ def export_rows(k: Key, domain: str, scope: Scope, period: str, lang: str,
     return detail.labelled(rows, domain, lang, names(k))
 
 
-# -- drill-through, breakdowns, A-vs-B -----------------------------------------------------------
+# -- drill-through (the rows behind a KPI's part) ----------------------------------------------
 
 
 def _figure(kpi: str, part: str, scope: Scope, period: str, dim: str | None,
@@ -92,7 +92,7 @@ def _drill_total(k: Key, kpi: str, part: str, level: str, code: str, period: str
     from metrics import drill
 
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     fig = _figure(kpi, part, scope, period, dim, key)
     try:
         known = drill.known_total(metrics(), catalog().get(kpi), fig)  # a count: its figure
@@ -116,7 +116,7 @@ def _drill_page(k: Key, kpi: str, part: str, level: str, code: str, period: str,
     from metrics import drill
 
     scope = Scope(level, code)
-    _check(k, scope)
+    check_scope(k, scope)
     frame, spec = drill.rows(metrics().engine, catalog().get(kpi),
                              _figure(kpi, part, scope, period, dim, key), offset=offset,
                              limit=limit, viewer=k.viewer)
@@ -145,7 +145,7 @@ def drill_export(k: Key, kpi: str, part: str, scope: Scope, period: str, dim: st
     not cached."""
     from metrics import drill
 
-    _check(k, scope)
+    check_scope(k, scope)
     fig = _figure(kpi, part, scope, period, dim, key)
     frame, spec = drill.export(metrics().engine, catalog().get(kpi), fig, viewer=k.viewer)
     drill.record(metrics().engine, k.viewer, audit.EXPORT, fig, frame.height, format=fmt)
