@@ -2,7 +2,7 @@
 
 Casting (:mod:`ingest.normalize.cast`) and the personal-data checks
 (:mod:`ingest.normalize.personal`) take their codes from here; the reason filter on
-数据与运行, its labels (``reason.<code>`` in dashboard/i18n.py) and the tests derive from
+数据与运行, its labels (``reason.<code>`` in dashboard/i18n/runs.py) and the tests derive from
 :data:`CODES`. A new reason is a constant here, and nowhere else: it then appears in the
 filter by itself (a test fails for a code defined elsewhere or without a label).
 Codes are stable: they are stored with every quarantined row and filtered on.

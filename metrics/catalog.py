@@ -23,7 +23,7 @@ from warehouse.schema import data_tables
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "config" / "kpis"
 # Derived columns, month columns and the order of domains are declared in the semantic layer
-# (config/semantic, metrics/semantic.py), not here.
+# (config/semantic, metrics/semantic/), not here.
 
 
 @dataclass

@@ -1,0 +1,108 @@
+"""How runs go: ``[scheduler]`` (the ``gongzhi schedule`` process), ``[ingest]`` (rows read at a
+time) and ``[calendar]`` (the holiday calendar behind 按期 deadlines)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import Problem
+from core.timezone import LOCAL_TZ
+
+
+@dataclass
+class SchedulerSettings:
+    """Options of the ``gongzhi schedule`` process."""
+
+    timezone: str = LOCAL_TZ
+    misfire_grace_hours: float = 6.0
+    poll_seconds: float = 5.0
+    lease_seconds: float = 120.0
+    nice: int = 19  # loads use spare CPU: the dashboard people are using comes first
+    # a run the warehouse failed (server restarted, connection lost, disk full) is tried again
+    # this many times, after retry_seconds, then twice that, …
+    retries: int = 3
+    retry_seconds: float = 60.0
+
+
+# [scheduler] keys checked beyond their type: (accepts the value, what it must be)
+_SCHEDULER_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "retries": (lambda v: isinstance(v, int) and v >= 0, "a whole number of tries (0 or more)"),
+    "retry_seconds": (lambda v: isinstance(v, int | float) and v > 0,
+                      "a number of seconds above 0"),
+}
+
+
+def parse_scheduler(raw: Any, place: str, problems: list[Problem]) -> SchedulerSettings:
+    """The ``[scheduler]`` section; every problem is added to ``problems``."""
+    sched = SchedulerSettings()
+    for key, value in (raw or {}).items():
+        if not hasattr(sched, key):
+            problems.append(Problem(place, f"unknown scheduler key '{key}'"))
+            continue
+        if key in _SCHEDULER_CHECKS:
+            ok, want = _SCHEDULER_CHECKS[key]
+            if isinstance(value, bool) or not ok(value):
+                problems.append(Problem(place, f"'{key}' must be {want}, not {value!r}"))
+                continue
+        try:
+            setattr(sched, key, type(getattr(sched, key))(value))
+        except (TypeError, ValueError):
+            problems.append(Problem(place, f"'{key}' has a bad value {value!r}"))
+    return sched
+
+
+@dataclass
+class IngestSettings:
+    """``[ingest]``: how runs read their sources."""
+
+    #: rows read, cast, quarantined and staged at a time: a run's memory follows this, not the
+    #: size of the source (a file is hashed and read in pieces of about this many rows)
+    chunk_rows: int = 250_000
+
+
+def parse_ingest(raw: Any, place: str, problems: list[Problem]) -> IngestSettings:
+    """The ``[ingest]`` section; every problem is added to ``problems``."""
+    out = IngestSettings()
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        problems.append(Problem(place, "'ingest' must be a table ([ingest])"))
+        return out
+    for key, value in raw.items():
+        if key != "chunk_rows":
+            problems.append(Problem(place, f"unknown ingest key '{key}'"))
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1000:
+            problems.append(Problem(place, "'chunk_rows' must be a whole number of rows, at "
+                                    f"least 1000, not {value!r}"))
+        else:
+            out.chunk_rows = value
+    return out
+
+
+@dataclass
+class CalendarSettings:
+    """``[calendar]``: the holiday calendar behind 按期 deadlines (metrics/calendar.py)."""
+
+    # warn on 数据与运行, `gongzhi runs` and `gongzhi sources` this many days before next year
+    # when its holiday arrangement is not loaded yet (31: from 1 December on)
+    warn_days_ahead: int = 31
+
+
+def parse_calendar(raw: Any, place: str, problems: list[Problem]) -> CalendarSettings:
+    """The ``[calendar]`` section; every problem is added to ``problems``."""
+    calendar = CalendarSettings()
+    cal_cfg = raw or {}
+    if not isinstance(cal_cfg, dict):
+        problems.append(Problem(place, "'calendar' must be a table ([calendar])"))
+        cal_cfg = {}
+    for key, value in cal_cfg.items():
+        if key != "warn_days_ahead":
+            problems.append(Problem(place, f"unknown calendar key '{key}'"))
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+            problems.append(Problem(place, "'warn_days_ahead' must be a whole "
+                                    f"number of days from 0 to 366, not {value!r}"))
+        else:
+            calendar.warn_days_ahead = value
+    return calendar
