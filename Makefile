@@ -19,11 +19,16 @@ demo: install
 	$(BIN)/gongzhi demo --dir $(DEMO_DIR)
 	$(BIN)/gongzhi --config $(DEMO_DIR)/gongzhi.toml up --port $(PORT)
 
+# Two workers (one test file each at a time; every PostgreSQL test has its own schema and its own
+# advisory-lock space), then the `serial` tests alone: they restart the shared server, make a
+# standby from it or measure memory and latency, which a second worker would disturb.
+TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/pytest -q -p no:xdist -m serial
 
 test-fast: install
 	$(BIN)/pytest -q -x -m "not postgres and not browser"

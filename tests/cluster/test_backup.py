@@ -27,7 +27,7 @@ from tests.conftest import PG_ADMIN_URL
 from tests.dashboard.conftest import PERIOD, merged_case
 from tests.metrics.harness import materialize
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.serial]  # base backups of the whole server
 
 GONGZHI = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "gongzhi"
 

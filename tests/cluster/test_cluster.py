@@ -31,7 +31,7 @@ from tests.dashboard.conftest import PERIOD, merged_case
 from tests.metrics.harness import materialize
 from warehouse import accounts
 
-pytestmark = [pytest.mark.postgres, pytest.mark.browser]
+pytestmark = [pytest.mark.postgres, pytest.mark.browser, pytest.mark.serial]  # a standby
 
 PASSWORD = "cluster-test-password-2024"
 TITLE = "登录"

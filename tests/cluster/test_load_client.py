@@ -17,7 +17,8 @@ from tests.dashboard.test_e2e import expected_cards
 from warehouse import accounts
 from warehouse.engine import open_warehouse
 
-pytestmark = pytest.mark.browser  # a real dashboard server (no browser is started)
+# a real dashboard server (no browser is started); serial: it measures the server under load
+pytestmark = [pytest.mark.browser, pytest.mark.serial]
 
 PASSWORD = "client-test-password-2024"
 

@@ -14,7 +14,7 @@ from benchmarks.bench_screen import BAR_GROWTH_MB, soak
 from tests.dashboard import browser
 from tests.dashboard.conftest import PERIOD, build_case_warehouse
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.serial]  # server memory over time
 
 
 def test_36_seconds_of_turning_keep_the_server_flat(

@@ -196,6 +196,7 @@ def test_read_only_warehouse_gives_a_clear_error(tmp_path: Path, sqlite_url: str
     assert "read-only" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.serial  # restarts the shared PostgreSQL server
 @pytest.mark.postgres
 def test_postgresql_restarted_during_a_run(tmp_path: Path, pg_schema_url: str,
                                            run_sources) -> None:

@@ -173,6 +173,7 @@ def test_a_piece_failing_mid_stream_leaves_the_warehouse_unchanged(tmp_path: Pat
     eng.dispose()
 
 
+@pytest.mark.serial  # restarts the shared PostgreSQL server
 @pytest.mark.postgres
 def test_a_server_restart_during_a_copy_is_a_clear_failed_run(tmp_path: Path,
                                                               pg_schema_url: str) -> None:
@@ -214,6 +215,7 @@ def test_a_server_restart_during_a_copy_is_a_clear_failed_run(tmp_path: Path,
     eng.dispose()
 
 
+@pytest.mark.serial  # restarts the shared PostgreSQL server
 @pytest.mark.postgres
 def test_a_run_failed_by_a_server_restart_is_retried_by_the_scheduler(
         tmp_path: Path, pg_schema_url: str) -> None:
