@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,39 @@ def need_pg() -> None:
     pytest.skip(f"PostgreSQL unreachable: {_PG_ERROR}")
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A URL on the test database whose search_path is a fresh, private schema."""
+@contextmanager
+def private_pg_schema() -> Iterator[str]:
+    """A URL on the test database whose search_path is a fresh schema, dropped afterwards."""
     need_pg()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     # pre-ping: a test may restart the server while this engine holds a connection
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as c:
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
     try:
-        yield url
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def fresh_warehouse_url(engine_name: str, folder: Path) -> Iterator[str]:
+    """A URL of an empty warehouse on ``engine_name`` (``sqlite``: a file in ``folder``;
+    ``postgresql``: a private schema, dropped afterwards)."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{folder / 'warehouse.db'}"
+    else:
+        with private_pg_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL on the test database whose search_path is a fresh, private schema."""
+    with private_pg_schema() as url:
+        yield url
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,15 +8,13 @@ engine, ``GONGZHI_DIFF_SCALE`` how much data; ``make test-deep`` runs thousands.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, need_pg
+from tests.conftest import fresh_warehouse_url
 from tests.differential import harness as h
 from tests.differential import oracle as o
 from tests.differential.world import World, generate
@@ -38,23 +36,8 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            world: World) -> Iterator[Path]:
     """The world loaded into a fresh warehouse on each engine; yields the config path."""
     folder = tmp_path_factory.mktemp(f"diff_{request.param}")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'warehouse.db'}"
-    else:
-        need_pg()
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-        with admin.connect() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with fresh_warehouse_url(request.param, folder) as url:
         yield h.build(world, folder, url)
-    finally:
-        if schema:
-            with admin.connect() as c:
-                c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def _metrics(cfg: Path, *, rollups: bool = True) -> Any:
@@ -115,22 +98,12 @@ def test_dashboard_pages_and_exports(loaded: Path, world: World, orc: o.Oracle,
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def two_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two fresh warehouses on one engine: one kept by increments, one loaded at once."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'inc.db'}", f"sqlite:///{tmp_path / 'full.db'}"
-        return
-    need_pg()
-    names = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as c:
-        for n in names:
-            c.execute(text(f'CREATE SCHEMA "{n}"'))
-    try:
-        yield tuple(f"{PG_ADMIN_URL}?options=-csearch_path%3D{n}" for n in names)  # type: ignore
-    finally:
-        with admin.connect() as c:
-            for n in names:
-                c.execute(text(f'DROP SCHEMA IF EXISTS "{n}" CASCADE'))
-        admin.dispose()
+    inc, full = tmp_path / "inc_warehouse", tmp_path / "full_warehouse"
+    inc.mkdir()
+    full.mkdir()
+    with fresh_warehouse_url(request.param, inc) as a, \
+            fresh_warehouse_url(request.param, full) as b:
+        yield a, b
 
 
 def test_incremental_loads_equal_a_rebuild_from_scratch(tmp_path: Path, world: World,

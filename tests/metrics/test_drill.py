@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, need_pg
+from tests.conftest import fresh_warehouse_url
 from tests.differential import harness as h
 from tests.differential.oracle import deadline
 from tests.differential.world import World, generate
@@ -183,26 +181,11 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            world: World) -> Iterator[Path]:
     """The world in a fresh warehouse on each engine, open to look at as the district."""
     folder = tmp_path_factory.mktemp(f"drill_{request.param}")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'warehouse.db'}"
-    else:
-        need_pg()
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with fresh_warehouse_url(request.param, folder) as url:
         cfg = h.build(world, folder, url)
         with cfg.open("a", encoding="utf-8") as f:
             f.write('\n[dashboard]\nsign_in = "open"\n')
         yield cfg
-    finally:
-        if schema:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def _metrics(cfg: Path, rollups: bool = True) -> Any:
