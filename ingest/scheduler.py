@@ -12,15 +12,14 @@ Two loads of one source never overlap: the runner takes the per-source database 
 (advisory lock on PostgreSQL, lease row on SQLite) and logs a refused run as ``skipped``; in
 this process a source is also reserved while one of its jobs runs, so a request waits instead
 of colliding with the scheduled run. On SQLite loads run one at a time (one writer anyway).
+
+Its log lines are :mod:`ingest.schedule_log`'s; which of several schedulers is the active one
+is :mod:`ingest.standby`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import signal
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -36,70 +35,20 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 
 from core.cron import cron_trigger, previous_fire_time, schedule_problems
-from core.errors import ConfigError, LockBusy, Problem
+from core.errors import ConfigError, Problem
 from core.settings import Settings, SourceSpec
-from ingest import reprocess
+from ingest import reprocess, standby
 from ingest.extensions import RunObserver, load_observers
-from ingest.progress import Progress
 from ingest.runner import Runner, RunResult, build_runner
+from ingest.schedule_log import LineLog, LogProgress
 from warehouse import runlog
 from warehouse.engine import app_engine, write_transaction
-from warehouse.locks import HOST, live_holders, source_lock
+from warehouse.locks import HOST
 from warehouse.schema import run_requests
 
 CATCHUP, SCHEDULE, REQUEST = "catchup", "schedule", "request"
-# The lock that makes one scheduler the active one in a cluster (not a source id: those are
-# lower-case words, so this name never clashes with one).
-CLUSTER_LOCK = "*scheduler"
 LOAD_WORKERS = {"sqlite": 1}  # SQLite has one writer: parallel loads would only wait on it
 DEFAULT_LOAD_WORKERS = 4  # each load holds a lock connection; stays inside the default pool
-
-
-# --- logging ------------------------------------------------------------------------------
-
-class _Log:
-    """Timestamped lines on stdout (or ``stream``), one write per line across threads."""
-
-    def __init__(self, clock: Callable[[], datetime], stream: TextIO | None):
-        self.clock = clock
-        self.stream = stream
-        self.lock = threading.Lock()
-
-    def __call__(self, message: str) -> None:
-        stream = self.stream or sys.stdout  # resolved per call: tests capture stdout
-        with self.lock:
-            stream.write(f"{self.clock():%Y-%m-%d %H:%M:%S%z} {message}\n")
-            stream.flush()
-
-
-class _ZoneFormatter(logging.Formatter):
-    """APScheduler's warnings (misfires, skipped instances) stamped like our own lines."""
-
-    def __init__(self, tz: tzinfo):
-        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s")
-        self.tz = tz
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return f"{datetime.fromtimestamp(record.created, self.tz):%Y-%m-%d %H:%M:%S%z}"
-
-
-class _LogProgress(Progress):
-    """The runner's start/finish hooks as log lines (with counts); no progress chatter."""
-
-    def __init__(self, log: _Log, trigger: str):
-        super().__init__(enabled=False)
-        self.log = log
-        self.trigger = trigger
-
-    def start(self, source: str) -> None:
-        super().start(source)
-        self.log(f"[{source}] {self.trigger} run started")
-
-    def done(self, summary: str) -> None:
-        if summary.startswith("warning"):
-            self.log(f"[{self._source}] {summary}")
-        else:
-            self.log(f"[{self._source}] {self.trigger} run {summary}")
 
 
 # --- the service --------------------------------------------------------------------------
@@ -125,7 +74,7 @@ class SchedulerService:
         self.clock = clock or (lambda: datetime.now(self.tz))
         # loaded once for every run of this process (the rollups are checked once, too)
         self.observers = list(load_observers(settings) if observers is None else observers)
-        self.log = _Log(self.clock, stream)
+        self.log = LineLog(self.clock, stream)
         self.specs = {s.id: s for s in settings.sources}
         self.triggers: dict[str, BaseTrigger] = {}
         for spec in settings.sources:
@@ -294,7 +243,7 @@ class SchedulerService:
         mine = self._reserve(reprocess.sources_to_reprocess(self.engine, sel))
         try:
             runner = build_runner(self.settings, self.engine,
-                                  progress=_LogProgress(self.log, reprocess.TRIGGER),
+                                  progress=LogProgress(self.log, reprocess.TRIGGER),
                                   observers=self.observers, kind=reprocess.Reprocessor)
             reprocess.serve_request(runner, req)
         finally:
@@ -405,75 +354,9 @@ class SchedulerService:
         self.log("scheduler stopped")
 
     def serve_forever(self) -> None:
-        """Run until SIGTERM/SIGINT, then stop cleanly, waiting for running loads.
-
-        Several schedulers may be started on one warehouse (one per machine of a cluster, for
-        a spare): the one holding the cluster's scheduler lock in the database schedules;
-        the others stand by and take over within ``poll_seconds`` of its process or
-        connection going away."""
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(_ZoneFormatter(self.tz))
-        aps = logging.getLogger("apscheduler")
-        aps.addHandler(handler)
-        aps.setLevel(logging.WARNING)  # misfires and skipped instances, not every job start
-        stop = threading.Event()
-
-        def on_signal(signum: int, _frame: Any) -> None:
-            self.log(f"received {signal.Signals(signum).name}: stopping after running loads")
-            stop.set()
-
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            waiting = False
-            while not stop.is_set():
-                try:
-                    self._lead(stop)
-                    waiting = False
-                except LockBusy:
-                    if not waiting:
-                        self.log(f"standing by: scheduler {self._leader()} runs the schedule; "
-                                 "this one takes over when it stops")
-                        waiting = True
-                    stop.wait(self.settings.scheduler.poll_seconds)
-                except Exception as e:  # the database is away: try again, say so once
-                    last = traceback.format_exception_only(type(e), e)[-1].strip()
-                    self.log(f"cannot take the scheduler lock: {last}; retrying")
-                    stop.wait(self.settings.scheduler.poll_seconds)
-        finally:
-            for s, h in previous.items():  # a second signal acts as usual
-                signal.signal(s, h)
-            aps.removeHandler(handler)
-
-    def _lead(self, stop: threading.Event) -> None:
-        """Hold the cluster's scheduler lock and schedule until ``stop`` or the lock is lost
-        (raises :class:`LockBusy` at once when another scheduler holds it)."""
-        conf = self.settings.scheduler
-        with source_lock(self.engine, CLUSTER_LOCK, lease_seconds=conf.lease_seconds) as lock:
-            self.log(f"active: this scheduler ({HOST}:{os.getpid()}) runs the schedule")
-            try:
-                self.start()
-                check_every = max(1.0, conf.lease_seconds / 3)
-                while not stop.wait(check_every):
-                    if not self._still_leading(lock.holder.id):
-                        self.log("lost the scheduler lock (connection to the warehouse lost "
-                                 "or taken over): stopping, then standing by")
-                        break
-            finally:
-                self.shutdown(wait=True)
-
-    def _leader(self) -> str:
-        with contextlib.suppress(Exception):
-            held = live_holders(self.engine).get(CLUSTER_LOCK)
-            if held is not None:
-                return str(held)
-        return "elsewhere"
-
-    def _still_leading(self, holder_id: str) -> bool:
-        try:
-            held = live_holders(self.engine).get(CLUSTER_LOCK)
-        except Exception:  # the warehouse is away for a moment: each load has its own lock
-            return True
-        return held is not None and held.id == holder_id
+        """Run until SIGTERM/SIGINT, then stop cleanly, waiting for running loads; the active
+        scheduler of the warehouse, or a spare standing by (:func:`ingest.standby.serve`)."""
+        standby.serve(self)
 
     # -- helpers --
 
@@ -487,7 +370,7 @@ class SchedulerService:
     def _runner(self, trigger: str) -> Runner:
         # One per job: Progress keeps the current source, so it is not shared across threads.
         return build_runner(self.settings, self.engine,
-                            progress=_LogProgress(self.log, trigger), observers=self.observers)
+                            progress=LogProgress(self.log, trigger), observers=self.observers)
 
     def _reserve(self, source_ids: Sequence[str]) -> list[str]:
         with self._mutex:
