@@ -344,7 +344,8 @@ def test_two_scheduler_processes_never_load_a_source_at_once(tmp_path: Path, war
             return bool(len(done) >= 2 and manual and active() and standing_by()
                         and loading(engine))
 
-        wait_for(first_leader_busy, timeout=30)
+        # generous: two scheduler processes take 15-24 s to start on 2 busy cores
+        wait_for(first_leader_busy, timeout=90)
         assert len(active()) == 1 and len(standing_by()) == 1, [p.read_text() for p in logs]
         leader, spare = active()[0], standing_by()[0]
         procs[leader].kill()  # mid-load: its connection and lease go with it
@@ -358,7 +359,7 @@ def test_two_scheduler_processes_never_load_a_source_at_once(tmp_path: Path, war
                 return True
             return False
 
-        wait_for(taken_over, timeout=40)
+        wait_for(taken_over, timeout=90)
     finally:
         for p in procs:
             if p.poll() is None:
