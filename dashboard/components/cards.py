@@ -122,15 +122,18 @@ def card(row: dict[str, Any], spark: list[float], lang: str,
             action(row)
 
 
-def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str,
+def cards(rows: list[dict[str, Any]], sparklines: pl.DataFrame, lang: str,
           action: Callable[[dict[str, Any]], None] | None = None,
           view: View | None = None) -> None:
-    """A grid of cards, ``COLUMNS`` per row, in catalogue order."""
-    spark: dict[str, list[float]] = {}
-    for r in sparklines.sort("kpi", "month").iter_rows(named=True):
-        if r["value"] is not None:
-            spark.setdefault(r["kpi"], []).append(float(r["value"]))
-    rows = frame.to_dicts()
+    """A grid of cards (``rows``: one dict per KPI, in catalogue order), ``COLUMNS`` per
+    row."""
+    # plain Python on the few hundred points: a polars sort costs more than drawing a card
+    points: dict[str, list[tuple[str, float]]] = {}
+    for kid, month, value in zip(sparklines["kpi"], sparklines["month"], sparklines["value"],
+                                 strict=True):
+        if value is not None:
+            points.setdefault(kid, []).append((month, float(value)))
+    spark = {kid: [v for _, v in sorted(pts)] for kid, pts in points.items()}
     gaps = data.input_warnings()
     # one keyed container, so that phones can set the cards two to a row (screen_style.PHONE_CSS)
     with st.container(key="kpi_cards"):
@@ -148,7 +151,8 @@ def live_cards(view: View, loader: Loader,
     open dashboards stay cheap."""
     frame, sparklines = loader(view, view.key)
     updated_caption(view.lang)
-    cards(data.applicable(frame, view.scope.level), sparklines, view.lang, action, view)
+    cards(data.applicable_rows(frame, view.scope.level), sparklines, view.lang, action,
+          view)
     _watch(view.key.version)
 
 
