@@ -69,13 +69,15 @@ def target_text(row: dict[str, Any], lang: str) -> Markdown:
     return t("card.target_higher" if row["direction"] == "higher" else "card.target_lower", v=v)
 
 
-def updated_caption(lang: str) -> None:
+def updated_caption(lang: str, version: int | None = None) -> None:
     """When the data last changed, in Asia/Shanghai time and how long ago (the data version
-    number, which means nothing to a leader, only in the tooltip)."""
-    when = data.last_update()
+    number, which means nothing to a leader, only in the tooltip); ``version``: the one this
+    run's figures were read at (else it is read again)."""
+    version = data.version() if version is None else version
+    when = data.last_update(version)
     text = t("data.never_loaded") if when is None else t(
         "data.updated", when=fmt.fresh(when, lang), ago=fmt.ago(when, utcnow(), lang))
-    st.caption(md(text), help=t("data.version", v=data.version()))
+    st.caption(md(text), help=t("data.version", v=version))
 
 
 def no_input_note(row: dict[str, Any], gaps: dict[str, list[str]]) -> Markdown:
@@ -150,7 +152,7 @@ def live_cards(view: View, loader: Loader,
     in place (a rerun, not a browser reload): each tick costs one tiny query, so dozens of
     open dashboards stay cheap."""
     frame, sparklines = loader(view, view.key)
-    updated_caption(view.lang)
+    updated_caption(view.lang, view.key.version)
     cards(data.applicable_rows(frame, view.scope.level), sparklines, view.lang, action,
           view)
     _watch(view.key.version)

@@ -122,9 +122,10 @@ def _last_loaded(config: str, ver: int) -> dt.datetime | None:
     return last_loaded(metrics().engine)
 
 
-def last_update() -> dt.datetime | None:
-    """When the warehouse's data last changed (naive UTC), or None before the first load."""
-    return _last_loaded(config_path(), version())
+def last_update(ver: int | None = None) -> dt.datetime | None:
+    """When the warehouse's data last changed (naive UTC), or None before the first load;
+    ``ver``: the data version the caller already read this run (saves two queries)."""
+    return _last_loaded(config_path(), version() if ver is None else ver)
 
 
 def key(viewer: Viewer, ver: int | None = None) -> Key:
