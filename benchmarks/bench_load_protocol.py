@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
 import threading
 import time
@@ -30,7 +31,6 @@ from tests.dashboard import browser
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of ``pid`` and its descendants so far (from /proc)."""
-    import os
 
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
@@ -145,6 +145,7 @@ def measure(config: Path, users: list[tuple[str, str]], password: str, query: st
             visits = asyncio.run(crowd(bases, users, sessions, spread, password, query, tick_s,
                                        lambda: open_kb.extend(browser.rss_kb(p) for p in pids)))
         wall = time.perf_counter() - t0
+        load_1m = os.getloadavg()[0]
         cpu = [cpu_seconds(pid) - c for pid, c in zip(pids, cpu0, strict=True)]
     runs = [t for v in visits for t in v.times()]
     errors = [v for v in visits if v.error]
@@ -165,6 +166,8 @@ def measure(config: Path, users: list[tuple[str, str]], password: str, query: st
         "server_cpu_s": [round(c, 1) for c in cpu],
         "server_cpu_s_per_session": round(sum(cpu) / max(sessions, 1), 3),
         "arrivals_over_s": spread, "wall_s": round(wall, 1),
+        # the machine is shared: its 1-minute load average when the sessions had all arrived
+        "load_avg_1m": round(load_1m, 2),
     }
 
 

@@ -60,7 +60,7 @@ def _prepare(user: Viewer, wall: bool = False) -> None:
     big screen (``wall``) takes its area from the link and the sign-in, with no sidebar."""
     key = data.key(user)
     data.allowed_scope(key)  # raises when the warehouse has no district yet
-    units = data.units(key)
+    units = data.unit_index(key)
     state.open_on_data(key)
     state.sanitize(units, user)
     if not wall:
@@ -118,10 +118,11 @@ def main() -> None:
     # found: /screen keeps the first page as the default); the menu is hidden on the wall
     default = (bigscreen.PATH if wall and bigscreen.at_root([p[0] for p in pages])
                else pages[0][0])
-    nav = st.navigation([
-        st.Page(path, title=_title(name), icon=icon, url_path=name,
-                default=name == default) for name, path, icon in pages],
-        position="sidebar" if user is not None and not wall else "hidden")
+    built = {path: st.Page(path, title=_title(name), icon=icon, url_path=name,
+                           default=name == default) for name, path, icon in pages}
+    nav = st.navigation(list(built.values()),
+                        position="sidebar" if user is not None and not wall else "hidden")
+    st.session_state[state.PAGES] = built  # links to them (each KPI card's) reuse these
     if user is None:
         auth.sign_in_page(nav.url_path)
         return

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
 import streamlit as st
 
 from core import divisions
@@ -41,6 +40,7 @@ _OPENED = "_period_opened"  # (month opened on, calendar month) for the caption
 _MISFIT = "_area_misfit"  # a link named areas that do not nest (reported once, then dropped)
 KPI_USED = "_kpi_param_used"  # a page showed a KPI picker this run (else `kpi` leaves the URL)
 NONE = ""  # the "all" choice of a filter select
+PAGES = "_pages"  # this run's st.Page objects by script path (app.py registers them)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def opened_note() -> i18n.Markdown | None:
     return i18n.t("period.opened_on_data", month=opened[0], calendar=opened[1])
 
 
-def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:
+def sanitize(units: data.Units, viewer: Viewer | None = None) -> None:
     """Drop filter values that are unknown or not under their parent; fill a missing parent
     from a child (a link with only ``community=…`` selects its street too). Staff are pinned
     to their own street (and community): they have no wider choice to make."""
@@ -138,8 +138,7 @@ def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:
         ss[KEYS["street"]] = divisions.code_at(viewer.area, "street")
         if viewer.level == "community":
             ss[KEYS["community"]] = viewer.area
-    parent = dict(zip(units["code"], units["parent_code"], strict=True))
-    level = dict(zip(units["code"], units["level"], strict=True))
+    parent, level = units.parent, units.level
     codes = {lv: ss.get(KEYS[lv]) or NONE for lv in LEVELS}
     for lv in LEVELS:
         if codes[lv] and level.get(codes[lv]) != lv:
@@ -152,9 +151,8 @@ def sanitize(units: pl.DataFrame, viewer: Viewer | None = None) -> None:
     # a child under another parent (a link naming 汉江街道 with a community of 屏襄门街道) is
     # an error naming both, shown instead of figures (:func:`raise_misfit`); the filters keep
     # the outer area so the next choice starts from there
-    label = dict(zip(units["code"], units["label"], strict=True))
-    chosen = [Scope(lv, codes[lv], label[codes[lv]]) for lv in LEVELS if codes[lv]]
-    problem = misfit(units, chosen)
+    chosen = [Scope(lv, codes[lv], units.label[codes[lv]]) for lv in LEVELS if codes[lv]]
+    problem = misfit(units.frame, chosen) if len(chosen) > 1 else None
     if problem is not None:
         ss[_MISFIT] = problem
         for lv in LEVELS[LEVELS.index(problem.inner.level):]:
@@ -192,6 +190,13 @@ def set_param(param: str, value: str) -> None:
             qp[param] = value
     elif param in qp:
         del qp[param]
+
+
+def page(path: str) -> Any:
+    """This run's registered ``st.Page`` for a script path, or the path itself: a link to
+    the Page object costs Streamlit no path resolution (a system call per part, for every
+    KPI card's link), a link to the path does."""
+    return st.session_state.get(PAGES, {}).get(path, path)
 
 
 def url_param(param: str) -> str | None:

@@ -332,9 +332,20 @@ def rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str
 _ROLLUP_QUERIES: dict[Any, tuple[Select, dict[Any, tuple[str, str]]]] = {}
 
 
-def _rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str]],
-                  scope: Scope, group: Group) -> tuple[Select, dict[Any, tuple[str, str]]]:
-    month, area = rollup.c.month, rollup.c.area
+_ROLLUP_COLUMNS: dict[Any, tuple[list[Any], dict[Any, tuple[str, str]], list[Any]]] = {}
+
+
+def _rollup_columns(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str]]
+                    ) -> tuple[list[Any], dict[Any, tuple[str, str]], list[Any]]:
+    """The conditional sums of :func:`rollup_query` (columns, labels, period conditions):
+    the same for every scope, so a new area (each street or community a dashboard opens)
+    reuses them. Building them is most of a statement's cost (a 12-month trend: hundreds of
+    CASE expressions), and the compiled SQL is already shared (the area is a parameter)."""
+    memo = (rollup, tuple((k, p, v, n, m.window, m.agg) for k, m, p, v, n in parts))
+    hit = _ROLLUP_COLUMNS.get(memo)
+    if hit is not None:
+        return hit
+    month = rollup.c.month
     cols: list[Any] = []
     labels: dict[Any, tuple[str, str]] = {}
     spans: list[Any] = []
@@ -352,6 +363,16 @@ def _rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, st
         i = len(labels)
         cols += [value.label(f"v{i}"), func.coalesce(n, 0).label(f"n{i}")]
         labels[key] = (f"v{i}", f"n{i}")
+    if len(_ROLLUP_COLUMNS) >= 512:
+        _ROLLUP_COLUMNS.clear()
+    _ROLLUP_COLUMNS[memo] = (cols, labels, spans)
+    return cols, labels, spans
+
+
+def _rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str]],
+                  scope: Scope, group: Group) -> tuple[Select, dict[Any, tuple[str, str]]]:
+    month, area = rollup.c.month, rollup.c.area
+    cols, labels, spans = _rollup_columns(rollup, parts)
     conds = [or_(*spans)]
     sc = scope_condition(area, scope, gridded=False)
     if sc is not None:

@@ -13,7 +13,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import polars as pl
@@ -46,14 +46,21 @@ class _Job:
     scope: Scope
     period: Period | None
     group: Group
+    # rollup.measure_key(measure) (a hash of its JSON), worked out once per measure: a
+    # 12-month trend would otherwise ask for it a few thousand times
+    rkey: str = field(default="", compare=False)
+
+    @property
+    def measure_key(self) -> str:
+        return self.rkey or rollup.measure_key(self.measure)
 
 
 # (measure, period tag: cur | prev | ly, the plan row: None or a month with --by month)
 _JobKey = tuple[str, str, Any]
 
 
-def _mkey(m: Measure) -> str:
-    return f"{m.table}|{m.time}|{m.window}|{m.via}|{rollup.measure_key(m)}"
+def _mkey(m: Measure, rkey: str | None = None) -> str:
+    return f"{m.table}|{m.time}|{m.window}|{m.via}|{rkey or rollup.measure_key(m)}"
 
 
 class Metrics:
@@ -155,10 +162,12 @@ class Metrics:
                     {m.table for m in kpi.measures().values()}) > 1:
                 continue  # a ratio across two tables has no common category to split by
             for m in kpi.measures().values():
+                rk = rollup.measure_key(m)
+                mk = _mkey(m, rk)
                 for row, spans in plan:
                     for tag, p in spans.items():
                         jp = p if kpi.periodic or m.window == "latest_year" else None
-                        jobs[(_mkey(m), tag, row)] = _Job(m, scope, jp, job_group)
+                        jobs[(mk, tag, row)] = _Job(m, scope, jp, job_group, rk)
         results = self._run_jobs(jobs, version)
         fresh = self._freshness()
         area = self.area_targets()
@@ -193,8 +202,8 @@ class Metrics:
             for (fname, sc, grp), items in batched.items():
                 fam = next(f for f in self.families.values() if f.name == fname)
                 parts = [(_item_key(j), j.measure, cast(Period, j.period),
-                          fam.measures[rollup.measure_key(j.measure)].value_col,
-                          fam.measures[rollup.measure_key(j.measure)].rows_col)
+                          fam.measures[j.measure_key].value_col,
+                          fam.measures[j.measure_key].rows_col)
                          for _, j in items]
                 stmt, labels = compiler.rollup_query(fam.sa_table(), parts, sc, grp)
                 res = conn.execute(stmt).mappings().all()
@@ -248,7 +257,8 @@ class Metrics:
         additive = (m.agg == "count_distinct" and m.via is not None
                     and m.via.partition(".")[2] == m.column)
         if job.scope.level == "district" and job.group is None and additive:
-            by_street = self._raw(conn, _Job(m, job.scope, job.period, "street"), version)
+            by_street = self._raw(conn, _Job(m, job.scope, job.period, "street", job.rkey),
+                                  version)
             result = None if by_street is None else {None: (
                 sum(v or 0 for v, _ in by_street.values()),
                 sum(n for _, n in by_street.values()))}
@@ -275,7 +285,7 @@ class Metrics:
         if job.scope.level == "grid" or job.group not in (None, "street", "community"):
             return None  # rollups are kept per community and month, not per category
         fam = self.families.get((m.table or "", m.time or ""))
-        if fam is None or fam.name not in ready or rollup.measure_key(m) not in fam.measures:
+        if fam is None or fam.name not in ready or job.measure_key not in fam.measures:
             return None
         return fam
 
@@ -450,4 +460,4 @@ def _group_level(group: Group, scope: Scope) -> str:
 
 
 def _item_key(job: _Job) -> tuple[str, str | None, Any]:
-    return (rollup.measure_key(job.measure), job.measure.window, job.period)
+    return (job.measure_key, job.measure.window, job.period)

@@ -63,18 +63,31 @@ def _trend_by_month(m: Metrics, ids: list[str], scope: Scope, period: Period,
 
 
 def overview(m: Metrics, scope: Scope, period: Period, months: int = 12,
-             viewer: Viewer | None = None) -> Overview:
+             viewer: Viewer | None = None, with_board: bool = True) -> Overview:
+    """Headline cards, their 12-month sparklines, the ranking one level down and (unless
+    ``with_board`` is False: an empty frame, for a page that draws the board on request
+    only) the three-colour board (:func:`board`)."""
     ids = headline_ids(m)
     child = CHILD.get(scope.level)
     cards = m.compute(ids, scope, period, viewer=viewer)
     ranking = m.compute(ids, scope, period, child, viewer=viewer) if child else cards.head(0)
-    board_group: Group = "community" if scope.level in ("district", "street") else child
+    return Overview(cards=cards, sparklines=_trend_by_month(m, ids, scope, period, months, viewer),
+                    ranking=ranking,
+                    board=board(m, scope, period, viewer) if with_board else cards.head(0))
+
+
+def board(m: Metrics, scope: Scope, period: Period, viewer: Viewer | None = None
+          ) -> pl.DataFrame:
+    """The overview's three-colour board: the headline KPIs whose target holds for
+    communities (grids inside a community), by community (grid)."""
+    ids = headline_ids(m)
+    board_group: Group = "community" if scope.level in ("district", "street") \
+        else CHILD.get(scope.level)
     # the board colours areas against their targets: KPIs whose target holds at its level
     rate_ids = [k for k in ids if board_group in m.catalog.get(k).target_levels]
-    board = m.compute(rate_ids, scope, period, board_group, compare=False,
-                      viewer=viewer) if board_group and rate_ids else cards.head(0)
-    return Overview(cards=cards, sparklines=_trend_by_month(m, ids, scope, period, months, viewer),
-                    ranking=ranking, board=board)
+    if board_group and rate_ids:
+        return m.compute(rate_ids, scope, period, board_group, compare=False, viewer=viewer)
+    return m.compute(ids, scope, period, viewer=viewer).head(0)
 
 
 def domain_page(m: Metrics, domain: str, scope: Scope, period: Period,

@@ -69,13 +69,15 @@ def target_text(row: dict[str, Any], lang: str) -> Markdown:
     return t("card.target_higher" if row["direction"] == "higher" else "card.target_lower", v=v)
 
 
-def updated_caption(lang: str) -> None:
+def updated_caption(lang: str, version: int | None = None) -> None:
     """When the data last changed, in Asia/Shanghai time and how long ago (the data version
-    number, which means nothing to a leader, only in the tooltip)."""
-    when = data.last_update()
+    number, which means nothing to a leader, only in the tooltip); ``version``: the one this
+    run's figures were read at (else it is read again)."""
+    version = data.version() if version is None else version
+    when = data.last_update(version)
     text = t("data.never_loaded") if when is None else t(
         "data.updated", when=fmt.fresh(when, lang), ago=fmt.ago(when, utcnow(), lang))
-    st.caption(md(text), help=t("data.version", v=data.version()))
+    st.caption(md(text), help=t("data.version", v=version))
 
 
 def no_input_note(row: dict[str, Any], gaps: dict[str, list[str]]) -> Markdown:
@@ -122,15 +124,18 @@ def card(row: dict[str, Any], spark: list[float], lang: str,
             action(row)
 
 
-def cards(frame: pl.DataFrame, sparklines: pl.DataFrame, lang: str,
+def cards(rows: list[dict[str, Any]], sparklines: pl.DataFrame, lang: str,
           action: Callable[[dict[str, Any]], None] | None = None,
           view: View | None = None) -> None:
-    """A grid of cards, ``COLUMNS`` per row, in catalogue order."""
-    spark: dict[str, list[float]] = {}
-    for r in sparklines.sort("kpi", "month").iter_rows(named=True):
-        if r["value"] is not None:
-            spark.setdefault(r["kpi"], []).append(float(r["value"]))
-    rows = frame.to_dicts()
+    """A grid of cards (``rows``: one dict per KPI, in catalogue order), ``COLUMNS`` per
+    row."""
+    # plain Python on the few hundred points: a polars sort costs more than drawing a card
+    points: dict[str, list[tuple[str, float]]] = {}
+    for kid, month, value in zip(sparklines["kpi"], sparklines["month"], sparklines["value"],
+                                 strict=True):
+        if value is not None:
+            points.setdefault(kid, []).append((month, float(value)))
+    spark = {kid: [v for _, v in sorted(pts)] for kid, pts in points.items()}
     gaps = data.input_warnings()
     # one keyed container, so that phones can set the cards two to a row (screen_style.PHONE_CSS)
     with st.container(key="kpi_cards"):
@@ -147,8 +152,9 @@ def live_cards(view: View, loader: Loader,
     in place (a rerun, not a browser reload): each tick costs one tiny query, so dozens of
     open dashboards stay cheap."""
     frame, sparklines = loader(view, view.key)
-    updated_caption(view.lang)
-    cards(data.applicable(frame, view.scope.level), sparklines, view.lang, action, view)
+    updated_caption(view.lang, view.key.version)
+    cards(data.applicable_rows(frame, view.scope.level), sparklines, view.lang, action,
+          view)
     _watch(view.key.version)
 
 

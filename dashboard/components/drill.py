@@ -61,8 +61,8 @@ def url(view: View, kpi: str, **kw: Any) -> str:
 
 def card_link(view: View, kpi: str) -> None:
     """The "see the rows" link under a KPI card."""
-    st.page_link("screens/drill.py", label=t("drill.open"), icon=":material/table_rows:",
-                 query_params=link_params(view, kpi))
+    st.page_link(state.page("screens/drill.py"), label=t("drill.open"),
+                 icon=":material/table_rows:", query_params=link_params(view, kpi))
 
 
 def render() -> None:

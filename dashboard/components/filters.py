@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from core.divisions import depth
-from dashboard import i18n, state
+from dashboard import data, i18n, state
 from dashboard.i18n import md, t
 from dashboard.state import GRAIN_KEY, GRAINS, KEYS, NONE, View, bound
 from metrics.periods import Grain
 
 
-def _choices(units: pl.DataFrame, level: str, parent: str | None,
+def _choices(units: data.Units, level: str, parent: str | None,
              viewer_level: str = "district") -> list[str]:
-    rows = units.filter(pl.col("level") == level)
-    if parent is not None:
-        rows = rows.filter(pl.col("parent_code") == parent)
-    codes = rows.sort("code")["code"].to_list()
+    codes = list(units.children.get((level, parent), []))  # the shared list stays as it is
     # staff are pinned to their street (and community): no "all", only their own
     return codes if depth(level) <= depth(viewer_level) else [NONE, *codes]
 
@@ -28,7 +24,7 @@ def language() -> None:
         format_func=lambda code: i18n.STRINGS[f"lang.{code}"][code])
 
 
-def sidebar(units: pl.DataFrame, names: dict[str, str], viewer_level: str = "district") -> None:
+def sidebar(units: data.Units, names: dict[str, str], viewer_level: str = "district") -> None:
     """Draw the filters; their values live in session state under ``state.KEYS``."""
     ss = st.session_state
     street = ss.get(KEYS["street"]) or NONE

@@ -47,7 +47,7 @@ def red_cells(view: View, ranking: pl.DataFrame, names: dict[str, str], level: s
     """Under the ranking / board: pick a red area × KPI and open a task on it (leaders)."""
     if not can_open(view) or level not in TASK_LEVELS or ranking.is_empty():
         return
-    red = ranking.filter(pl.col("status") == "red").to_dicts()
+    red = [r for r in ranking.to_dicts() if r["status"] == "red"]
     with st.expander(t("tasks.pick_cell")):
         if not red:
             st.caption(t("tasks.pick_none"))

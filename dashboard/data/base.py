@@ -122,9 +122,10 @@ def _last_loaded(config: str, ver: int) -> dt.datetime | None:
     return last_loaded(metrics().engine)
 
 
-def last_update() -> dt.datetime | None:
-    """When the warehouse's data last changed (naive UTC), or None before the first load."""
-    return _last_loaded(config_path(), version())
+def last_update(ver: int | None = None) -> dt.datetime | None:
+    """When the warehouse's data last changed (naive UTC), or None before the first load;
+    ``ver``: the data version the caller already read this run (saves two queries)."""
+    return _last_loaded(config_path(), version() if ver is None else ver)
 
 
 def key(viewer: Viewer, ver: int | None = None) -> Key:
@@ -140,43 +141,107 @@ def _divisions(config: str, ver: int) -> pl.DataFrame:
     return d.with_columns(pl.coalesce("short_name", "name").alias("label"))
 
 
+@dataclass(frozen=True)
+class Units:
+    """The divisions a viewer can pick (:func:`units`) and the look-ups every run makes on
+    them: level, parent and label by code, and each level's codes under a parent, sorted.
+    Built once per data version and viewer area and shared by their sessions: read only."""
+
+    frame: pl.DataFrame
+    level: dict[str, str]
+    parent: dict[str, str]
+    label: dict[str, str]
+    children: dict[tuple[str, str | None], list[str]]  # (level, parent or None) → codes
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Every division of a data version, looked up by code (what each run asks of them)."""
+
+    frame: pl.DataFrame
+    names: dict[str, str]
+    parents: dict[str, str]
+    scopes: dict[str, Scope]
+    district: Scope | None
+    units: dict[tuple[str, str], Units]  # by viewer (level, area), filled on first use
+
+
+# Every run asks for the division list several times (filters, breadcrumb, names, the view's
+# scope): a cache_data hit unpickles the whole frame each time and a polars filter on it costs
+# a thread-pool round trip, so the list and its look-ups are built once per data version and
+# shared as they are (cache_resource: no copy). Old versions age out like ``cached``'s.
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=dt.timedelta(hours=6))
+def _index(config: str, ver: int) -> _Index:
+    d = _divisions(config, ver)
+    rows = d.select("code", "level", "label", "parent_code").rows()
+    district = next((Scope(lv, c, lb) for c, lv, lb, _ in rows if lv == "district"), None)
+    return _Index(frame=d, names={c: lb for c, _, lb, _ in rows},
+                  parents={c: p for c, _, _, p in rows},
+                  scopes={c: Scope(lv, c, lb) for c, lv, lb, _ in rows},
+                  district=district, units={})
+
+
+def _units_of(k: Key) -> Units:
+    index = _index(k.config, k.version)
+    area = (k.viewer.level, k.viewer.area)
+    found = index.units.get(area)
+    if found is None:  # two sessions building it at once build the same thing
+        found = index.units[area] = _build_units(index.frame, k.viewer)
+    return found
+
+
+def _build_units(all_divisions: pl.DataFrame, viewer: Viewer) -> Units:
+    d = all_divisions.filter(pl.col("active") & ~pl.col("placeholder"))
+    depth = pl.col("level").replace_strict(divisions.DEPTH, default=-1, return_dtype=pl.Int8)
+    own = d.filter(pl.col("code").str.starts_with(viewer.prefix)
+                   & (depth >= divisions.depth(viewer.level)))
+    if viewer.level == "community":  # their street, shown (fixed) above their community
+        street = divisions.code_at(viewer.area, "street")
+        own = pl.concat([d.filter(pl.col("code") == street), own])
+    rows = own.select("code", "level", "label", "parent_code").rows()
+    children: dict[tuple[str, str | None], list[str]] = {}
+    for code, level, _, parent in sorted(rows):
+        children.setdefault((level, None), []).append(code)
+        if parent is not None:
+            children.setdefault((level, parent), []).append(code)
+    return Units(frame=own, level={r[0]: r[1] for r in rows}, parent={r[0]: r[3] for r in rows},
+                 label={r[0]: r[2] for r in rows}, children=children)
+
+
 def units(k: Key) -> pl.DataFrame:
     """Divisions people can pick: active, not a placeholder (虚拟社区), inside the viewer's
     area."""
-    d = _divisions(k.config, k.version).filter(pl.col("active") & ~pl.col("placeholder"))
-    depth = pl.col("level").replace_strict(divisions.DEPTH, default=-1, return_dtype=pl.Int8)
-    own = d.filter(pl.col("code").str.starts_with(k.viewer.prefix)
-                   & (depth >= divisions.depth(k.viewer.level)))
-    if k.viewer.level == "community":  # their street, shown (fixed) above their community
-        street = divisions.code_at(k.viewer.area, "street")
-        own = pl.concat([d.filter(pl.col("code") == street), own])
-    return own
+    return _units_of(k).frame
+
+
+def unit_index(k: Key) -> Units:
+    """:func:`units` with its look-ups (shared, read only)."""
+    return _units_of(k)
 
 
 def names(k: Key) -> dict[str, str]:
-    """Code → display name for every division, retired ones included (old rows use them)."""
-    d = _divisions(k.config, k.version)
-    return dict(zip(d["code"], d["label"], strict=True))
+    """Code → display name for every division, retired ones included (old rows use them).
+    Shared by every session: read only."""
+    return _index(k.config, k.version).names
 
 
 def parents(k: Key) -> dict[str, str]:
-    """Code → parent code for every division."""
-    d = _divisions(k.config, k.version)
-    return dict(zip(d["code"], d["parent_code"], strict=True))
+    """Code → parent code for every division (shared: read only)."""
+    return _index(k.config, k.version).parents
 
 
 def district(k: Key) -> Scope:
     """The district; raises ConfigError when the warehouse has no division list yet."""
-    d = _divisions(k.config, k.version).filter(pl.col("level") == "district")
-    if d.is_empty():
+    found = _index(k.config, k.version).district
+    if found is None:
         raise NoDivisions()
-    return Scope("district", d["code"][0], d["label"][0])
+    return found
 
 
 def district_code() -> str:
     """The district's code ('' before the division list is loaded)."""
-    d = _divisions(config_path(), version()).filter(pl.col("level") == "district")
-    return "" if d.is_empty() else str(d["code"][0])
+    found = _index(config_path(), version()).district
+    return "" if found is None else found.code
 
 
 def allowed_scope(k: Key) -> Scope:
@@ -187,11 +252,10 @@ def allowed_scope(k: Key) -> Scope:
 
 
 def unit_scope(k: Key, code: str) -> Scope:
-    row = _divisions(k.config, k.version).filter(pl.col("code") == code)
-    if row.is_empty():
+    found = _index(k.config, k.version).scopes.get(code)
+    if found is None:
         raise ConfigError([Problem(code, "unknown division code")])
-    r = row.row(0, named=True)
-    return Scope(r["level"], r["code"], r["label"])
+    return found
 
 
 def check_scope(k: Key, scope: Scope) -> None:

@@ -39,13 +39,31 @@ def _plain_all(page: Any) -> Any:
 def _overview(k: Key, level: str, code: str, name: str, period: str) -> views.Overview:
     scope = Scope(level, code, name)
     check_scope(k, scope)
+    # without the board: the overview draws it in a tab of its own, on request
     return _plain_all(views.overview(metrics(), scope, periods.parse(period),
-                                     viewer=k.viewer))
+                                     viewer=k.viewer, with_board=False))
 
 
-def overview(k: Key, scope: Scope, period: str) -> views.Overview:
-    """Headline cards, sparklines, ranking one level down and the three-colour board."""
-    return _overview(k, scope.level, scope.code, scope.name, period)
+@cached
+def _overview_board(k: Key, level: str, code: str, name: str, period: str) -> pl.DataFrame:
+    scope = Scope(level, code, name)
+    check_scope(k, scope)
+    return _plain(views.board(metrics(), scope, periods.parse(period), viewer=k.viewer))
+
+
+def overview(k: Key, scope: Scope, period: str, with_board: bool = True) -> views.Overview:
+    """Headline cards, sparklines, ranking one level down and (unless ``with_board`` is
+    False: an empty frame) the three-colour board (:func:`overview_board`)."""
+    ov = _overview(k, scope.level, scope.code, scope.name, period)
+    if with_board:
+        ov = dataclasses.replace(ov, board=overview_board(k, scope, period))
+    return ov
+
+
+def overview_board(k: Key, scope: Scope, period: str) -> pl.DataFrame:
+    """The overview's three-colour board of communities (grids) × KPIs: cached on its own,
+    so that a visit that never opens the board neither computes nor copies it."""
+    return _overview_board(k, scope.level, scope.code, scope.name, period)
 
 
 @cached
@@ -133,9 +151,22 @@ def committees_latest(k: Key, scope: Scope, period: str) -> pl.DataFrame:
 def applicable(frame: pl.DataFrame, level: str) -> pl.DataFrame:
     """Rows of KPIs that are defined for areas of ``level`` (the catalogue's ``scopes``):
     a district-only KPI has no card on a street's page."""
+    keep = _applicable_mask(frame, level)
+    if all(keep):  # the usual case: no polars filter (a thread-pool round trip) at all
+        return frame
+    return frame[[i for i, k in enumerate(keep) if k]]
+
+
+def applicable_rows(frame: pl.DataFrame, level: str) -> list[dict[str, Any]]:
+    """:func:`applicable`'s rows as dicts (what the cards draw), in the frame's order."""
+    keep = _applicable_mask(frame, level)
+    return [r for r, k in zip(frame.to_dicts(), keep, strict=True) if k]
+
+
+def _applicable_mask(frame: pl.DataFrame, level: str) -> list[bool]:
     cat = catalog()
-    ids = [k for k in frame["kpi"].unique(maintain_order=True) if level in cat.get(k).scopes]
-    return frame.filter(pl.col("kpi").is_in(ids))
+    ok: dict[str, bool] = {}
+    return [ok.setdefault(kid, level in cat.get(kid).scopes) for kid in frame["kpi"]]
 
 
 @cached

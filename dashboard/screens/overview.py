@@ -15,11 +15,6 @@ from dashboard.state import View
 from metrics import views
 
 
-def load_cards(view: View, key: data.Key) -> tuple[pl.DataFrame, pl.DataFrame]:
-    ov = data.overview(key, view.scope, view.period)
-    return ov.cards, ov.sparklines
-
-
 def main() -> None:
     view = state.current()
     names = data.names(view.key)
@@ -29,9 +24,11 @@ def main() -> None:
     filters.breadcrumb(view, names)
     tasks.counts(view)
     st.subheader(t("overview.cards"))
-    cards.live_cards(view, load_cards, functools.partial(tasks.card_button, view))
-
-    ov = data.overview(view.key, view.scope, view.period)
+    # read once for the cards and the sections below (each cache hit is a copy); the board
+    # is read only when its tab is open
+    ov = data.overview(view.key, view.scope, view.period, with_board=False)
+    cards.live_cards(view, lambda _view, _key: (ov.cards, ov.sparklines),
+                     functools.partial(tasks.card_button, view))
     lower_sections(view, ov, names)
 
 
@@ -57,15 +54,18 @@ def lower_sections(view: View, ov: views.Overview, names: dict[str, str]) -> Non
         return
     tabs = st.tabs([md(title) for _, title in sections_], on_change="rerun",
                    key=f"overview_tab_{view.scope.level}_{view.lang}")
-    ranked = ov.ranking.filter(pl.col("key").is_not_null())
+    ranked = ov.ranking  # rows of areas (a polars filter costs more than a look for nulls)
+    if ranked["key"].null_count():
+        ranked = ranked.filter(pl.col("key").is_not_null())
     for (what, _), tab in zip(sections_, tabs, strict=True):
         if not tab.open:
             continue
         with tab:
             if what == "board":
-                sections.board_chart(view, ov.board, names)
+                cells = data.overview_board(view.key, view.scope, view.period)
+                sections.board_chart(view, cells, names)
                 unit = "community" if view.scope.level in ("district", "street") else "grid"
-                tasks.red_cells(view, ov.board.filter(pl.col("key").is_not_null()), names,
+                tasks.red_cells(view, cells.filter(pl.col("key").is_not_null()), names,
                                 unit, "cell")
             elif what == "composite":
                 composite.composite_table(view)

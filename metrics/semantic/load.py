@@ -27,10 +27,21 @@ def _cached(folder: Path) -> tuple[Layer, tuple[Problem, ...]]:
     return _load(folder)
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: Path, cwd: str) -> Path:
+    return folder.resolve()
+
+
+def _key(folder: str | os.PathLike[str] | None) -> Path:
+    # The dashboard loads the layer a few dozen times a run (every KPI query asks which table
+    # is street-level); resolving the path each time walks it with a system call per part.
+    return _resolved(folder_of(folder), os.getcwd())
+
+
 def load(folder: str | os.PathLike[str] | None = None, *, check: bool = True) -> Layer:
     """The semantic layer in ``folder`` (default ``config/semantic``); with ``check``, raise
     :class:`ConfigError` listing every problem of the layer against the warehouse schema."""
-    layer, problems = _cached(folder_of(folder).resolve())
+    layer, problems = _cached(_key(folder))
     if check and problems:
         raise ConfigError(list(problems), header=f"the semantic layer in {layer.folder} is "
                                                  "invalid")
@@ -39,7 +50,7 @@ def load(folder: str | os.PathLike[str] | None = None, *, check: bool = True) ->
 
 def problems(folder: str | os.PathLike[str] | None = None) -> list[Problem]:
     """Every problem of the layer on its own (not yet against the KPI catalogue)."""
-    return list(_cached(folder_of(folder).resolve())[1])
+    return list(_cached(_key(folder))[1])
 
 
 def _load(folder: Path) -> tuple[Layer, tuple[Problem, ...]]:

@@ -157,3 +157,30 @@ def test_sparklines_treat_stocks_like_flows(metrics_pair: tuple[Metrics, Metrics
         "2024-01": 2.0, "2024-02": 2.0, "2024-03": 3.0}
     grid = views.overview(m, Scope("grid", HANJIANG + "001", ""), periods.parse("2024-03"))
     assert "party.checked_in_members" not in set(grid.sparklines["kpi"].to_list())
+
+
+def test_one_areas_statement_serves_the_next_with_its_own_figures(
+        metrics_pair: tuple[Metrics, Metrics]) -> None:
+    """A rollup statement's conditional sums are built once for every area (the dashboard
+    opens a street after another); each area still gets its own figures, month by month and
+    by community, as the facts give them."""
+    from metrics import views
+    from metrics.compiler import Scope
+    from metrics.periods import month_range
+
+    m, facts = metrics_pair
+    ids = views.headline_ids(m)
+    year = month_range(periods.parse("2024-06"), 12)
+    han, wang = HANJIANG[:9] + "000", WANGZHAI[:9] + "000"
+    cols = ["kpi", "key", "value", "sample"]
+    seen: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for street in (han, wang):
+        scope = Scope("street", street, "")
+        for p, group in ((year, "month"), (periods.parse("2024-02"), "community")):
+            got, want = (x.compute(ids, scope, p, group, compare=False)  # type: ignore[arg-type]
+                         for x in (m, facts))
+            seen[(street, group)] = got.select(cols).sort("kpi", "key").to_dicts()
+            assert seen[(street, group)] == want.select(cols).sort("kpi", "key").to_dicts()
+    # not the same figures twice: 汉江 has cases in every month, 王寨 in Q1 2024 only
+    assert seen[(han, "month")] != seen[(wang, "month")]
+    assert {r["key"] for r in seen[(wang, "community")]} == {WANGZHAI}
