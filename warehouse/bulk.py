@@ -50,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.schema import CreateTable, DropTable
 
-from warehouse import partitions
+from warehouse import month_load, partitions
 from warehouse.engine import is_sqlite, sqlite_path
 from warehouse.schema import data_tables, key_columns
 
@@ -218,8 +218,9 @@ class Stager:
     def finish(self, keys: dict[str, list[str]] | None = None) -> None:
         """Before the merge: PostgreSQL gets the scratch tables' size and their keys'
         statistics (only those: the planner needs them to join by hash or by index, and a
-        full ANALYZE costs about a second per 300,000 rows), and a partitioned fact table
-        the partitions for the months the staged rows bring (:mod:`warehouse.partitions`)."""
+        full ANALYZE costs about a second per 300,000 rows), and, for a partitioned fact
+        table, the months the staged rows bring (``info["months"]``: the merge makes the new
+        ones, :mod:`warehouse.month_load`)."""
         if self.dialect == "postgresql" and self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -228,12 +229,15 @@ class Stager:
                     quoted = ", ".join(f'"{c}"' for c in cols)
                     conn.exec_driver_sql(f'ANALYZE "{st.name}"' + (f" ({quoted})" if cols
                                                                    else ""))
-            # the months the run brings get their partitions now, outside its transaction
-            # (rows flagged deleted bring none: they only leave)
+            # the months the run brings (rows flagged deleted bring none: they only leave);
+            # the merge gives the new ones their partitions (warehouse.month_load)
             tables = data_tables()
-            for base, st in self.staged.items():
-                if "__" not in base and base in tables:
-                    partitions.ensure_for_stage(self.engine, tables[base], st.name)
+            with self.engine.connect() as conn:
+                for base, st in self.staged.items():
+                    table = tables.get(base)
+                    if "__" not in base and table is not None and partitions.partition_column(
+                            table) and partitions.mode(conn) == "month":
+                        st.info["months"] = partitions.staged_months(conn, table, st.name)
 
     def attach(self, conn: Connection) -> None:
         """Make the scratch tables visible to ``conn`` (SQLite: before its BEGIN)."""
@@ -399,19 +403,32 @@ def merge(conn: Connection, table: Table, stage: Table,
          for c in cols if c not in keys})
     updated = _rows(conn, upd)
     rows = select(*[value(c).label(c) for c in cols]).select_from(stage)
+    matched = stage.info.pop("matched", None)
     if conn.dialect.name == "sqlite":
         # A SELECT that reads the target would be materialised whole first (in memory, with
         # temp_store=MEMORY): the stored keys are skipped by the conflict instead.
-        ins: Any = sq.insert(table).from_select(cols, rows.where(true())
-                                                ).on_conflict_do_nothing(index_elements=keys)
-    elif stage.info.get("matched") == 0:  # no staged key is stored: all are new
-        ins = insert(table).from_select(cols, rows)
-    else:  # an anti-join: PostgreSQL joins by hash or by index as the sizes deserve
-        ins = insert(table).from_select(cols, rows.where(~exists(
-            select(literal_column("1")).select_from(table).where(
-                and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage))))
-    matched = stage.info.pop("matched", None)
-    inserted = 0 if matched == total else _rows(conn, ins)
+        inserted = _rows(conn, sq.insert(table).from_select(cols, rows.where(true()))
+                         .on_conflict_do_nothing(index_elements=keys))
+    else:
+        if matched != 0:  # an anti-join: PostgreSQL joins by hash or by index as sizes deserve
+            rows = rows.where(~exists(select(literal_column("1")).select_from(table).where(
+                and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage)))
+        some_new = matched != total  # else every staged key is stored: nothing to insert
+        # months the table has no partition for yet (new rows, or rows the update moved
+        # there): loaded whole and indexed once
+        fresh = month_load.fresh_months(conn, table, stage)
+        in_fresh = month_load.month_of(table, stage).in_(fresh) if fresh else None
+        inserted = 0
+        if fresh:
+            tag = stage.name.removeprefix("_stage_")
+            inserted = month_load.load(conn, table, cols, rows.where(in_fresh) if some_new
+                                       else None, fresh, tag)
+        brought = stage.info.get("months")
+        if some_new and (brought is None or not set(brought) <= set(fresh)):
+            inserted += _rows(conn, insert(table).from_select(
+                cols, rows if in_fresh is None else rows.where(~in_fresh)))
+        if fresh:
+            month_load.attach(conn, table, fresh, tag)
     conn.execute(DropTable(chg, if_exists=True))
     del stage.info["changed"]
     stage.info.pop("n_changed", None)
