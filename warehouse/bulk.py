@@ -326,10 +326,9 @@ def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
     table (one join of the scratch table with the warehouse): the merge and the observers
     then touch only those rows. Kept on ``stage.info["changed"]`` until the merge drops it.
 
-    On PostgreSQL every staged key already stored goes in (flagged ``_changed`` or not), so
-    the same join also says how many keys are new: none (a re-sent export: no insert at all)
-    or all (a first load: a plain insert, no anti-join). SQLite keeps its temporary tables in
-    memory, so only the changed keys go in there."""
+    Only the changed keys go in (flagged ``_changed``); on PostgreSQL the same join also
+    counts the staged keys already stored, which says how many keys are new: none (a re-sent
+    export: no insert at all) or all (a first load: a plain insert, no anti-join)."""
     if "changed" in stage.info:
         return stage.info["changed"]
     keys = key_columns(table)
@@ -341,12 +340,18 @@ def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
     conn.execute(CreateTable(chg))
     on = stage.join(table, and_(*[table.c[k] == stage.c[k] for k in keys]))
     if every:
-        fill = select(*[stage.c[k] for k in keys],
-                      changed(table, stage).label("_changed")).select_from(on)
-        stage.info["matched"] = _rows(conn, insert(chg).from_select([*keys, "_changed"],
-                                                                   fill))
-        stage.info["n_changed"] = conn.execute(select(func.count()).select_from(chg).where(
-            chg.c["_changed"].is_(True))).scalar_one()
+        # one join counts the stored keys and keeps only the changed ones: a re-sent export
+        # of a million unchanged rows writes nothing here
+        joined = select(*[stage.c[k] for k in keys],
+                        changed(table, stage).label("_changed")).select_from(on).cte("j")
+        kept_rows = insert(chg).from_select(
+            [*keys, "_changed"], select(*[joined.c[k] for k in keys], joined.c["_changed"])
+            .where(joined.c["_changed"].is_(True))
+        ).returning(literal_column("1").label("one")).cte("kept")
+        matched, n_changed = conn.execute(select(
+            select(func.count()).select_from(joined).scalar_subquery(),
+            select(func.count()).select_from(kept_rows).scalar_subquery())).one()
+        stage.info["matched"], stage.info["n_changed"] = int(matched), int(n_changed)
         conn.exec_driver_sql(f'ANALYZE "{chg.name}"')  # the planner's guess would be blind
     else:
         stage.info["n_changed"] = _rows(conn, insert(chg).from_select(
