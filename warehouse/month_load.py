@@ -25,8 +25,8 @@ and the new table are locked until the run commits, so a dashboard query over th
 waits from the attach to the commit (the end of the merge: the rollup deltas, the run log).
 Readers are never blocked while the rows are written and indexed. When the lock cannot be had
 within :data:`partitions.LOCK_WAIT` (another merge into the table under way), the month's rows
-go into the table the ordinary way (its DEFAULT partition) and a later run gives them their
-month, as :func:`partitions.ensure_for_stage` did.
+go into the table the ordinary way (its DEFAULT partition) and a later run that brings rows
+of that month gives them their month.
 """
 
 from __future__ import annotations

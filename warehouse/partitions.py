@@ -13,10 +13,10 @@ stored rows by the natural key only (an ``UPDATE … FROM`` join and an anti-joi
 ``ON CONFLICT``). A row whose time moves to another month is therefore updated, and
 PostgreSQL moves it to the other partition: it is never stored twice.
 
-Partitions are created on demand, one per UTC month (``<table>_pYYYYMM``), before a run's
-transaction (:func:`ensure_for_stage`, called when staging ends), so the run never holds a
-lock on the parent while it merges, and a failed run leaves at most empty partitions. A
-DEFAULT partition (``<table>_pdefault``) takes any row without one (a month outside
+Partitions are created on demand, one per UTC month (``<table>_pYYYYMM``), by the merge of
+the run that brings the month, inside its transaction (:mod:`warehouse.month_load`: the
+month's rows are loaded into a standalone table, indexed once and attached), so a failed run
+leaves nothing behind. A DEFAULT partition (``<table>_pdefault``) takes any row without one (a month outside
 :data:`HORIZON_YEARS`, a write that did not go through a run), so nothing is ever refused;
 when its month's partition is created later, those rows move into it.
 
@@ -42,7 +42,7 @@ from sqlalchemy import (
     Table,
     text,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from warehouse import meta, schema
 
@@ -53,7 +53,7 @@ META_KEY = "partition"  # warehouse_meta: "month" once the warehouse's facts are
 # would otherwise create stray ones): their rows sit in the DEFAULT partition.
 HORIZON_YEARS = 30
 _LOCK = 4206060003  # advisory lock: runs that bring the same new month create it once
-LOCK_WAIT = "5s"  # how long adding a month may wait for another run's merge (then: DEFAULT)
+LOCK_WAIT = "5s"  # how long attaching a month may wait for other merges (then: DEFAULT)
 log = logging.getLogger(__name__)
 
 
@@ -181,32 +181,6 @@ def staged_months(conn: Connection, table: Table, stage_name: str) -> set[dt.dat
         f"SELECT DISTINCT date_trunc('month', {_q(time or '')})::date FROM {_q(stage_name)} "
         f"WHERE {_q(time or '')} IS NOT NULL").scalars()
     return set(rows)
-
-
-def ensure_for_stage(engine: Engine, table: Table, stage_name: str) -> list[dt.date]:
-    """Before a run's transaction: partitions for every month its staged rows bring.
-
-    Attaching a partition waits for merges into the same table that are under way (another
-    source feeding it); rather than queue the dashboards' reads behind that wait, it gives up
-    after :data:`LOCK_WAIT`: the run's rows of that month then go to the DEFAULT partition
-    and move into their own when a later run makes it."""
-    if engine.dialect.name != "postgresql" or partition_column(table) is None:
-        return []
-    try:
-        with engine.begin() as conn:
-            if not is_partitioned(conn, table.name):
-                return []
-            wanted = staged_months(conn, table, stage_name)
-            if not wanted - set(months(conn, table.name)):
-                return []
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-            return add_months(conn, table, wanted)
-    except OperationalError as e:
-        if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available
-            raise
-        log.warning("%s: a new month's partition waits for another run's merge; this run's "
-                    "rows of that month go to the DEFAULT partition for now", table.name)
-        return []
 
 
 def refresh_stats(engine: Engine, table: Table, written: int, *, wait: bool = False) -> bool:
