@@ -13,7 +13,6 @@ rows costs one keyed comparison of two integers per row.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import sqlite3
@@ -51,6 +50,7 @@ from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.schema import CreateTable, DropTable
 
 from warehouse import month_load, partitions
+from warehouse.copy_pipe import CopyPipe
 from warehouse.engine import is_sqlite, sqlite_path
 from warehouse.schema import data_tables, key_columns
 
@@ -118,6 +118,7 @@ class Stager:
         self.staged: dict[str, Table] = {}
         self.rows: dict[str, int] = {}  # rows staged so far, per scratch table
         self._file: Path | None = None
+        self._pipe = CopyPipe(engine, on_copy)
         if is_sqlite(engine):
             db = sqlite_path(engine)
             if db is None:
@@ -161,26 +162,13 @@ class Stager:
             cur.close()
 
     def _stage_copy(self, st: Table, wire: pl.DataFrame, *, first: bool) -> None:
-        cols = ", ".join(f'"{c}"' for c in wire.columns)
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            if first:
-                st.drop(conn, checkfirst=True)
-                st.create(conn)
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cur, cur.copy(
-                f'COPY "{st.name}" ({cols}) FROM STDIN (FORMAT csv, HEADER false)'
-            ) as cp:
-                for chunk in wire.iter_slices(100_000):
-                    buf = io.BytesIO()
-                    chunk.write_csv(buf, include_header=False, null_value="")
-                    cp.write(buf.getvalue())
-                    self.on_copy()
+        # on the copier thread: the server parses this chunk while the run casts the next
+        self._pipe.send(st, wire, first=first)
 
     def scratch_sql(self, sql: str) -> int:
         """Run one statement on the scratch space (outside the run's transaction); returns
         the rows it changed."""
+        self._pipe.flush()
         if self._file is not None:
             con = sqlite3.connect(str(self._file))
             try:
@@ -221,6 +209,7 @@ class Stager:
         full ANALYZE costs about a second per 300,000 rows), and, for a partitioned fact
         table, the months the staged rows bring (``info["months"]``: the merge makes the new
         ones, :mod:`warehouse.month_load`)."""
+        self._pipe.flush()
         if self.dialect == "postgresql" and self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -256,6 +245,7 @@ class Stager:
 
     def cleanup(self) -> None:
         """Remove the scratch space; safe to call twice and after a failure."""
+        self._pipe.close()
         if self._file is not None:
             for p in (self._file, Path(f"{self._file}-journal")):
                 with contextlib.suppress(FileNotFoundError):
