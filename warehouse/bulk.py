@@ -414,7 +414,7 @@ def merge(conn: Connection, table: Table, stage: Table,
         fresh = month_load.fresh_months(conn, table, stage)
         in_fresh = month_load.month_of(table, stage).in_(fresh) if fresh else None
         inserted = 0
-        if fresh:
+        if in_fresh is not None:
             tag = stage.name.removeprefix("_stage_")
             inserted = month_load.load(conn, table, cols, rows.where(in_fresh) if some_new
                                        else None, fresh, tag)

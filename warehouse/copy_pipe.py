@@ -14,6 +14,7 @@ that reads the scratch tables calls first.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import queue
 import threading
@@ -105,10 +106,8 @@ class CopyPipe:
                     except BaseException as e:
                         self._error = e
                         if copy is not None:
-                            try:
+                            with contextlib.suppress(BaseException):  # connection gone
                                 copy.__exit__(type(e), e, e.__traceback__)
-                            except BaseException:  # the connection may be gone
-                                pass
                             copy = None
                 if copy is not None:
                     copy.__exit__(None, None, None)  # the last table's COPY ends here

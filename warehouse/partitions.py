@@ -16,9 +16,9 @@ PostgreSQL moves it to the other partition: it is never stored twice.
 Partitions are created on demand, one per UTC month (``<table>_pYYYYMM``), by the merge of
 the run that brings the month, inside its transaction (:mod:`warehouse.month_load`: the
 month's rows are loaded into a standalone table, indexed once and attached), so a failed run
-leaves nothing behind. A DEFAULT partition (``<table>_pdefault``) takes any row without one (a month outside
-:data:`HORIZON_YEARS`, a write that did not go through a run), so nothing is ever refused;
-when its month's partition is created later, those rows move into it.
+leaves nothing behind. A DEFAULT partition (``<table>_pdefault``) takes any row without one
+(a month outside :data:`HORIZON_YEARS`, a write that did not go through a run), so nothing is
+ever refused; when its month's partition is created later, those rows move into it.
 
 Whether a warehouse is partitioned is decided when it is created (``[warehouse] partition``,
 default ``"month"`` on PostgreSQL) and recorded in ``warehouse_meta``; an existing warehouse
