@@ -192,8 +192,9 @@ def refresh_stats(engine: Engine, table: Table, written: int, *, wait: bool = Fa
     rows), so a nightly run of a few percent does not pay it.
 
     The run has committed by then and its rows are served already, so the ANALYZE runs on a
-    thread of its own (``wait``: here) and the run returns (measured: 1.2 s of a 1M-row first
-    load); the process waits for it before it exits (:func:`wait_for_stats`). A failure is
+    thread of its own (``wait``: here) and the run returns (measured on a loaded 2-core machine:
+    15.5 s of a 64.6 s first load of 1M service cases); the process waits for it before it
+    exits (:func:`wait_for_stats`). A failure is
     logged, never the run's. Returns whether an ANALYZE was started."""
     if engine.dialect.name != "postgresql" or not written or partition_column(table) is None:
         return False
