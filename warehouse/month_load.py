@@ -20,13 +20,15 @@ The steps, for the months a run brings that have no partition (:func:`fresh_mont
    there, one written outside a run) move in and the table is attached. The indexes match
    the parent's, so ``ATTACH`` adopts them, and the check spares it a scan.
 
-Readers: ``ATTACH`` locks the parent only against schema changes, but the DEFAULT partition
-and the new table are locked until the run commits, so a dashboard query over the whole table
-waits from the attach to the commit (the end of the merge: the rollup deltas, the run log).
-Readers are never blocked while the rows are written and indexed. When the lock cannot be had
-within :data:`partitions.LOCK_WAIT` (another merge into the table under way), the month's rows
-go into the table the ordinary way (its DEFAULT partition) and a later run that brings rows
-of that month gives them their month.
+Locks: runs that add months to one table take turns (an advisory lock taken by
+:func:`fresh_months`, held until the run commits). ``ATTACH`` locks the parent only against
+schema changes, but the DEFAULT partition and the new table stay locked until the run
+commits, so a dashboard query over the whole table waits from the attach to the commit (the
+end of the merge: the rollup deltas, the run log); readers are never blocked while the rows
+are written and indexed. When a lock cannot be had within :data:`partitions.LOCK_WAIT`
+(another run adding months, or merging into the DEFAULT partition), the month's rows go into
+the table the ordinary way (its DEFAULT partition), and a later run that brings rows of that
+month gives them their month.
 """
 
 from __future__ import annotations
@@ -57,8 +59,46 @@ def fresh_months(conn: Connection, table: Table, stage: Table) -> list[dt.date]:
     staged = stage.info.get("months")
     if staged is None:
         staged = partitions.staged_months(conn, table, stage.name)
-    have = set(partitions.months(conn, table.name))
-    return sorted(m for m in staged if m not in have and partitions.in_horizon(m))
+
+    def wanted() -> list[dt.date]:
+        have = set(partitions.months(conn, table.name))
+        return sorted(m for m in staged if m not in have and partitions.in_horizon(m))
+
+    if not wanted() or not _claim(conn, table):
+        return []
+    return wanted()  # again: another run may have made one while this one waited
+
+
+def _claim(conn: Connection, table: Table) -> bool:
+    """Take the lock under which runs add months to ``table`` (held until this run's
+    commit), waiting at most :data:`partitions.LOCK_WAIT`: a run whose month another run is
+    loading at the same time gives up and lets its rows of that month take the DEFAULT
+    partition, rather than both making the same partition (the later one would fail)."""
+    return _locked(conn, table, [
+        "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))" % (  # noqa: UP031
+            partitions._LOCK % 2**31, table.name.replace("'", "''"))])
+
+
+def _locked(conn: Connection, table: Table, statements: list[str]) -> bool:
+    """Run ``statements`` (taking locks) in a savepoint, waiting at most LOCK_WAIT for
+    each; False (and nothing taken) when one could not be had in time."""
+    old = conn.exec_driver_sql("SHOW lock_timeout").scalar_one()
+    sp = conn.begin_nested()
+    try:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{partitions.LOCK_WAIT}'")
+        for sql in statements:
+            conn.exec_driver_sql(sql)
+        sp.commit()
+        ok = True
+    except OperationalError as e:
+        if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        sp.rollback()
+        log.warning("%s: a new month's partition waits for another run's merge; this run's "
+                    "rows of that month go to the DEFAULT partition for now", table.name)
+        ok = False
+    conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": old})
+    return ok
 
 
 def month_of(table: Table, source: Any) -> Any:
@@ -116,38 +156,23 @@ def attach(conn: Connection, table: Table, months: list[dt.date], tag: str) -> l
             conn.exec_driver_sql(
                 f"CREATE INDEX {_q(part + '_' + '_'.join(names) + '_idx')} ON {_q(part)} "
                 f"({', '.join(_q(c) for c in names)})")
-    old = conn.exec_driver_sql("SHOW lock_timeout").scalar_one()
-    sp = conn.begin_nested()
-    try:
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{partitions.LOCK_WAIT}'")
-        # runs bringing the same month take turns (as partitions.add_months)
-        conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), hashtext(:t))"),
-                     {"k": partitions._LOCK % 2**31, "t": table.name})
-        have = set(partitions.months(conn, table.name))  # another run's month, committed since
-        default = _q(default_name(table.name))
-        conn.exec_driver_sql(f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE")
-        done = []
+    # the run holds the months' lock since fresh_months; ATTACH needs the parent against
+    # schema changes (a running ANALYZE has it) and the DEFAULT partition whole: both are
+    # taken first, within the wait, so that readers never queue behind a waiting ATTACH
+    default = _q(default_name(table.name))
+    done = []
+    if _locked(conn, table, [f"LOCK TABLE ONLY {_q(table.name)} IN SHARE UPDATE EXCLUSIVE MODE",
+                             f"LOCK TABLE ONLY {default} IN ACCESS EXCLUSIVE MODE"]):
+        cols = ", ".join(_q(c.name) for c in table.columns)
         for m, part in zip(months, parts, strict=True):
-            if m in have:
-                continue
             lo, hi = f"'{m:%Y-%m-%d}'", f"'{_next(m):%Y-%m-%d}'"
             within = f"{_q(time)} >= {lo} AND {_q(time)} < {hi}"
-            cols = ", ".join(_q(c.name) for c in table.columns)
             conn.exec_driver_sql(f"INSERT INTO {_q(part)} ({cols}) SELECT {cols} FROM "
                                  f"{default} WHERE {within}")
             conn.exec_driver_sql(f"DELETE FROM {default} WHERE {within}")
             conn.exec_driver_sql(f"ALTER TABLE {_q(table.name)} ATTACH PARTITION {_q(part)} "
                                  f"FOR VALUES FROM ({lo}) TO ({hi})")
             done.append(m)
-        sp.commit()
-    except OperationalError as e:
-        if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available
-            raise
-        sp.rollback()
-        log.warning("%s: a new month's partition waits for another run's merge; this run's "
-                    "rows of that month go to the DEFAULT partition for now", table.name)
-        done = []
-    conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": old})
     cols = ", ".join(_q(c.name) for c in table.columns)
     for m, part in zip(months, parts, strict=True):
         if m not in done:  # the rows go in the ordinary way

@@ -193,3 +193,36 @@ def test_readers_are_served_while_a_run_writes_its_new_months(
         partitions.wait_for_stats()
         reader.dispose()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_run_adding_months_waits_its_turn_then_uses_the_default_partition(
+        tmp_path: Path, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run adding months to the table holds their lock past the wait: this run still
+    loads (its new month's rows in the DEFAULT partition); the next one gives them their
+    month."""
+    monkeypatch.setattr(partitions, "LOCK_WAIT", "200ms")
+    settings = setup_sources(tmp_path, pg_schema_url)
+    engine = open_warehouse(settings.warehouse_url)
+    other = engine.connect()
+    try:
+        rows = case_rows(range(30), [8], seed=51)
+        write_cases(tmp_path / "inbox" / "a.csv", rows)
+        tx = other.begin()  # the months' lock, as another run's merge holds it
+        other.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), "
+                           "hashtext('service_cases'))"), {"k": partitions._LOCK % 2**31})
+        res = Runner(settings, engine, observers=[]).run()
+        assert all(r.ok for r in res), [r.error for r in res]
+        assert per_partition(engine, "service_cases") == {"service_cases_pdefault": 30}
+        tx.rollback()
+        more = case_rows(range(30, 36), [8], seed=52)
+        write_cases(tmp_path / "inbox" / "b.csv", more)
+        assert Runner(settings, engine, observers=[]).run(["cases"])[0].ok
+        assert per_partition(engine, "service_cases") == {
+            "service_cases_pdefault": 0, **utc_month_counts({**rows, **more})}
+        assert stored_cases(engine) == expected_cases({**rows, **more})
+        assert leftovers(engine) == set()
+    finally:
+        partitions.wait_for_stats()
+        other.close()
+        engine.dispose()
