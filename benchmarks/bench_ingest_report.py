@@ -66,6 +66,7 @@ def report(rows: int, gz: GongzhiRun, gz_pg: GongzhiRun | None, dlt: dict[str, A
         "postgres_reingest_s": gz_pg and round(gz_pg.reingest_s, 3),
         "postgres_remerge_s": gz_pg and round(gz_pg.remerge_s, 3),
         "postgres_remerge_changed_rows": gz_pg and gz_pg.remerge_changed_rows,
+        "postgres_remerge_phases_s": gz_pg and gz_pg.remerge_phases,
         "machine": machine(pg_version, dlt or dlt_pg),
         "bars": BARS,
         "errors": errors,

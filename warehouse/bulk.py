@@ -13,7 +13,6 @@ rows costs one keyed comparison of two integers per row.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import sqlite3
@@ -50,7 +49,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite as sq
 from sqlalchemy.schema import CreateTable, DropTable
 
-from warehouse import partitions
+from warehouse import month_load, partitions
+from warehouse.copy_pipe import CopyPipe
 from warehouse.engine import is_sqlite, sqlite_path
 from warehouse.schema import data_tables, key_columns
 
@@ -118,6 +118,7 @@ class Stager:
         self.staged: dict[str, Table] = {}
         self.rows: dict[str, int] = {}  # rows staged so far, per scratch table
         self._file: Path | None = None
+        self._pipe = CopyPipe(engine, on_copy)
         if is_sqlite(engine):
             db = sqlite_path(engine)
             if db is None:
@@ -161,26 +162,13 @@ class Stager:
             cur.close()
 
     def _stage_copy(self, st: Table, wire: pl.DataFrame, *, first: bool) -> None:
-        cols = ", ".join(f'"{c}"' for c in wire.columns)
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            if first:
-                st.drop(conn, checkfirst=True)
-                st.create(conn)
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cur, cur.copy(
-                f'COPY "{st.name}" ({cols}) FROM STDIN (FORMAT csv, HEADER false)'
-            ) as cp:
-                for chunk in wire.iter_slices(100_000):
-                    buf = io.BytesIO()
-                    chunk.write_csv(buf, include_header=False, null_value="")
-                    cp.write(buf.getvalue())
-                    self.on_copy()
+        # on the copier thread: the server parses this chunk while the run casts the next
+        self._pipe.send(st, wire, first=first)
 
     def scratch_sql(self, sql: str) -> int:
         """Run one statement on the scratch space (outside the run's transaction); returns
         the rows it changed."""
+        self._pipe.flush()
         if self._file is not None:
             con = sqlite3.connect(str(self._file))
             try:
@@ -218,8 +206,10 @@ class Stager:
     def finish(self, keys: dict[str, list[str]] | None = None) -> None:
         """Before the merge: PostgreSQL gets the scratch tables' size and their keys'
         statistics (only those: the planner needs them to join by hash or by index, and a
-        full ANALYZE costs about a second per 300,000 rows), and a partitioned fact table
-        the partitions for the months the staged rows bring (:mod:`warehouse.partitions`)."""
+        full ANALYZE costs about a second per 300,000 rows), and, for a partitioned fact
+        table, the months the staged rows bring (``info["months"]``: the merge makes the new
+        ones, :mod:`warehouse.month_load`)."""
+        self._pipe.flush()
         if self.dialect == "postgresql" and self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -228,12 +218,15 @@ class Stager:
                     quoted = ", ".join(f'"{c}"' for c in cols)
                     conn.exec_driver_sql(f'ANALYZE "{st.name}"' + (f" ({quoted})" if cols
                                                                    else ""))
-            # the months the run brings get their partitions now, outside its transaction
-            # (rows flagged deleted bring none: they only leave)
+            # the months the run brings (rows flagged deleted bring none: they only leave);
+            # the merge gives the new ones their partitions (warehouse.month_load)
             tables = data_tables()
-            for base, st in self.staged.items():
-                if "__" not in base and base in tables:
-                    partitions.ensure_for_stage(self.engine, tables[base], st.name)
+            with self.engine.connect() as conn:
+                for base, st in self.staged.items():
+                    table = tables.get(base)
+                    if "__" not in base and table is not None and partitions.partition_column(
+                            table) and partitions.mode(conn) == "month":
+                        st.info["months"] = partitions.staged_months(conn, table, st.name)
 
     def attach(self, conn: Connection) -> None:
         """Make the scratch tables visible to ``conn`` (SQLite: before its BEGIN)."""
@@ -252,6 +245,7 @@ class Stager:
 
     def cleanup(self) -> None:
         """Remove the scratch space; safe to call twice and after a failure."""
+        self._pipe.close()
         if self._file is not None:
             for p in (self._file, Path(f"{self._file}-journal")):
                 with contextlib.suppress(FileNotFoundError):
@@ -322,10 +316,9 @@ def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
     table (one join of the scratch table with the warehouse): the merge and the observers
     then touch only those rows. Kept on ``stage.info["changed"]`` until the merge drops it.
 
-    On PostgreSQL every staged key already stored goes in (flagged ``_changed`` or not), so
-    the same join also says how many keys are new: none (a re-sent export: no insert at all)
-    or all (a first load: a plain insert, no anti-join). SQLite keeps its temporary tables in
-    memory, so only the changed keys go in there."""
+    Only the changed keys go in (flagged ``_changed``); on PostgreSQL the same join also
+    counts the staged keys already stored, which says how many keys are new: none (a re-sent
+    export: no insert at all) or all (a first load: a plain insert, no anti-join)."""
     if "changed" in stage.info:
         return stage.info["changed"]
     keys = key_columns(table)
@@ -337,12 +330,18 @@ def find_changed(conn: Connection, table: Table, stage: Table) -> Table:
     conn.execute(CreateTable(chg))
     on = stage.join(table, and_(*[table.c[k] == stage.c[k] for k in keys]))
     if every:
-        fill = select(*[stage.c[k] for k in keys],
-                      changed(table, stage).label("_changed")).select_from(on)
-        stage.info["matched"] = _rows(conn, insert(chg).from_select([*keys, "_changed"],
-                                                                   fill))
-        stage.info["n_changed"] = conn.execute(select(func.count()).select_from(chg).where(
-            chg.c["_changed"].is_(True))).scalar_one()
+        # one join counts the stored keys and keeps only the changed ones: a re-sent export
+        # of a million unchanged rows writes nothing here
+        joined = select(*[stage.c[k] for k in keys],
+                        changed(table, stage).label("_changed")).select_from(on).cte("j")
+        kept_rows = insert(chg).from_select(
+            [*keys, "_changed"], select(*[joined.c[k] for k in keys], joined.c["_changed"])
+            .where(joined.c["_changed"].is_(True))
+        ).returning(literal_column("1").label("one")).cte("kept")
+        matched, n_changed = conn.execute(select(
+            select(func.count()).select_from(joined).scalar_subquery(),
+            select(func.count()).select_from(kept_rows).scalar_subquery())).one()
+        stage.info["matched"], stage.info["n_changed"] = int(matched), int(n_changed)
         conn.exec_driver_sql(f'ANALYZE "{chg.name}"')  # the planner's guess would be blind
     else:
         stage.info["n_changed"] = _rows(conn, insert(chg).from_select(
@@ -399,19 +398,32 @@ def merge(conn: Connection, table: Table, stage: Table,
          for c in cols if c not in keys})
     updated = _rows(conn, upd)
     rows = select(*[value(c).label(c) for c in cols]).select_from(stage)
+    matched = stage.info.pop("matched", None)
     if conn.dialect.name == "sqlite":
         # A SELECT that reads the target would be materialised whole first (in memory, with
         # temp_store=MEMORY): the stored keys are skipped by the conflict instead.
-        ins: Any = sq.insert(table).from_select(cols, rows.where(true())
-                                                ).on_conflict_do_nothing(index_elements=keys)
-    elif stage.info.get("matched") == 0:  # no staged key is stored: all are new
-        ins = insert(table).from_select(cols, rows)
-    else:  # an anti-join: PostgreSQL joins by hash or by index as the sizes deserve
-        ins = insert(table).from_select(cols, rows.where(~exists(
-            select(literal_column("1")).select_from(table).where(
-                and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage))))
-    matched = stage.info.pop("matched", None)
-    inserted = 0 if matched == total else _rows(conn, ins)
+        inserted = _rows(conn, sq.insert(table).from_select(cols, rows.where(true()))
+                         .on_conflict_do_nothing(index_elements=keys))
+    else:
+        if matched != 0:  # an anti-join: PostgreSQL joins by hash or by index as sizes deserve
+            rows = rows.where(~exists(select(literal_column("1")).select_from(table).where(
+                and_(*[table.c[k] == stage.c[k] for k in keys])).correlate(stage)))
+        some_new = matched != total  # else every staged key is stored: nothing to insert
+        # months the table has no partition for yet (new rows, or rows the update moved
+        # there): loaded whole and indexed once
+        fresh = month_load.fresh_months(conn, table, stage)
+        in_fresh = month_load.month_of(table, stage).in_(fresh) if fresh else None
+        inserted = 0
+        if in_fresh is not None:
+            tag = stage.name.removeprefix("_stage_")
+            inserted = month_load.load(conn, table, cols, rows.where(in_fresh) if some_new
+                                       else None, fresh, tag)
+        brought = stage.info.get("months")
+        if some_new and (brought is None or not set(brought) <= set(fresh)):
+            inserted += _rows(conn, insert(table).from_select(
+                cols, rows if in_fresh is None else rows.where(~in_fresh)))
+        if fresh:
+            month_load.attach(conn, table, fresh, tag)
     conn.execute(DropTable(chg, if_exists=True))
     del stage.info["changed"]
     stage.info.pop("n_changed", None)

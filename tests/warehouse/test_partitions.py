@@ -209,7 +209,9 @@ def test_months_on_demand_rows_move_and_default_partition(
         counts = per_partition(engine, "service_cases")
         assert {k: v for k, v in counts.items() if v} == {
             **utc_month_counts(rows), "service_cases_pdefault": 1}
-        # autovacuum never analyses a partitioned parent: the run did (it wrote them all)
+        # autovacuum never analyses a partitioned parent: the run did (it wrote them all),
+        # after its commit, on a thread of its own
+        partitions.wait_for_stats()
         with engine.connect() as c:
             assert c.execute(text("SELECT reltuples FROM pg_class WHERE relname = "
                                   "'service_cases' AND relnamespace = to_regnamespace("
