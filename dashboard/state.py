@@ -112,12 +112,20 @@ def open_on_data(key: data.Key) -> None:
     if not ss.get(_AUTO):
         return
     calendar = default_period()
-    month = data.opening_month(key, data.allowed_scope(key), calendar)
-    if month and month != calendar:
+    month = opening_period(key)
+    if month != calendar:
         ss[KEYS["period"]] = month
         ss[GRAIN_KEY] = "month"
         ss[_OPENED] = (month, calendar)
     ss.pop(_AUTO, None)
+
+
+def opening_period(key: data.Key) -> str:
+    """The month a session without a period in its link opens on: the calendar's last
+    complete month, or the latest month with data in the viewer's area when that one has
+    none (also what the server warms: dashboard/warm.py)."""
+    calendar = default_period()
+    return data.opening_month(key, data.allowed_scope(key), calendar) or calendar
 
 
 def opened_note() -> i18n.Markdown | None:

@@ -230,6 +230,12 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
     return spec
 
 
+def page_kpis(level: str) -> list[str]:
+    """The KPIs the map page offers for ``level`` (the first is its default): periodic ones
+    that apply at that level, in catalogue order."""
+    return [k.id for k in data.catalog().kpis.values() if k.periodic and level in k.scopes]
+
+
 def basemap_template() -> tuple[str | None, list[str]]:
     """The configured tile URL with its key filled in, and variables that are not set."""
     return data.settings().map.tile_template()
