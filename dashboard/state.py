@@ -246,8 +246,8 @@ def drill_up(level: str) -> None:
 
 
 def on_chart_select(widget_key: str, level: str) -> None:
-    """``on_select`` of a ranking chart or map: the clicked bar's (area's, hexagon's) area
-    becomes the filter, whichever of the chart's point selections holds it."""
+    """``on_select`` of a ranking chart or map: the clicked bar's (area's) area becomes the
+    filter, whichever of the chart's point selections holds it."""
     event: Any = st.session_state.get(widget_key)
     for picked in ((event or {}).get("selection") or {}).values():
         if isinstance(picked, list) and picked and isinstance(picked[0], dict) \
