@@ -112,12 +112,20 @@ def open_on_data(key: data.Key) -> None:
     if not ss.get(_AUTO):
         return
     calendar = default_period()
-    month = data.opening_month(key, data.allowed_scope(key), calendar)
-    if month and month != calendar:
+    month = opening_period(key)
+    if month != calendar:
         ss[KEYS["period"]] = month
         ss[GRAIN_KEY] = "month"
         ss[_OPENED] = (month, calendar)
     ss.pop(_AUTO, None)
+
+
+def opening_period(key: data.Key) -> str:
+    """The month a session without a period in its link opens on: the calendar's last
+    complete month, or the latest month with data in the viewer's area when that one has
+    none (also what the server warms: dashboard/warm.py)."""
+    calendar = default_period()
+    return data.opening_month(key, data.allowed_scope(key), calendar) or calendar
 
 
 def opened_note() -> i18n.Markdown | None:
@@ -243,8 +251,8 @@ def drill_up(level: str) -> None:
 
 
 def on_chart_select(widget_key: str, level: str) -> None:
-    """``on_select`` of a ranking chart or map: the clicked bar's (area's, hexagon's) area
-    becomes the filter, whichever of the chart's point selections holds it."""
+    """``on_select`` of a ranking chart or map: the clicked bar's (area's) area becomes the
+    filter, whichever of the chart's point selections holds it."""
     event: Any = st.session_state.get(widget_key)
     for picked in ((event or {}).get("selection") or {}).values():
         if isinstance(picked, list) and picked and isinstance(picked[0], dict) \

@@ -2,7 +2,7 @@
 
 Two targets, same result shape (``[key,] value, rows``):
 - the raw fact table (any measure, any scope, grids included), filters in WHERE;
-- a daily rollup (:mod:`metrics.rollup`) when one covers the measure: far fewer rows.
+- a monthly rollup (:mod:`metrics.rollup`) when one covers the measure: far fewer rows.
 No SQL text is built from strings and no fact row leaves the database.
 """
 
@@ -316,8 +316,8 @@ def rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str
 
     Kept (by table, parts, scope and grouping): the same figures asked again after a run are
     the same statement, neither built nor compiled again (SQLAlchemy's compiled cache)."""
-    if scope.level == "grid" or group == "grid":
-        raise NotApplicable("rollups are kept per community")
+    if (scope.level == "grid" or group == "grid") and not rollup.info.get("gridded"):
+        raise NotApplicable("this rollup is kept per community, not per grid")
     memo = (rollup, tuple((k, p, v, n, m.window, m.agg) for k, m, p, v, n in parts),
             scope.key(), group)
     hit = _ROLLUP_QUERIES.get(memo)
@@ -374,7 +374,10 @@ def _rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, st
     month, area = rollup.c.month, rollup.c.area
     cols, labels, spans = _rollup_columns(rollup, parts)
     conds = [or_(*spans)]
-    sc = scope_condition(area, scope, gridded=False)
+    # ``area`` is a grid code in a grid-level table's rollup (a community's prefix range
+    # holds its grids), else a community code (metrics.rollup)
+    gridded = bool(rollup.info.get("gridded"))
+    sc = scope_condition(area, scope, gridded)
     if sc is not None:
         conds.append(sc)
     stmt = select(*cols).select_from(rollup).where(and_(*conds))
@@ -383,7 +386,9 @@ def _rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, st
             gkey: Any = month
         elif group == "street":
             gkey = sqlexpr.street_of(area)
-        else:
+        elif group == "community" and gridded:
+            gkey = sqlexpr.community_of(area)
+        else:  # a community's rows by community, a grid-level table's by grid
             gkey = area
         if group != "month":  # rows without an area belong to no street or community
             stmt = stmt.where(area != UNPLACED)

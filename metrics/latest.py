@@ -43,7 +43,7 @@ def latest_month(m: Metrics, scope: Scope, not_after: Period) -> Period | None:
             fam = m.families.get((table, time))
             try:
                 if fam is not None and stored.get(fam.name) == fam.fingerprint \
-                        and scope.level != "grid":
+                        and (scope.level != "grid" or fam.gridded):
                     if fam.name in asked:
                         continue
                     asked.add(fam.name)
@@ -62,7 +62,7 @@ def _from_rollup(conn: Connection, fam: rollup.Family, scope: Scope,
     t = fam.sa_table()
     conds: list[Any] = [t.c.month <= not_after.months[1]]
     conds.append(or_(*(t.c[x.rows_col] > 0 for x in fam.measures.values())))
-    sc = scope_condition(t.c.area, scope, gridded=False)
+    sc = scope_condition(t.c.area, scope, fam.gridded)
     if sc is not None:
         conds.append(sc)
     value = conn.execute(select(func.max(t.c.month)).where(and_(*conds))).scalar()

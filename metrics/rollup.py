@@ -1,10 +1,13 @@
-"""Monthly rollups per community: what makes KPIs fast at district scale.
+"""Monthly rollups per area: what makes KPIs fast at district scale.
 
 For every (table, time column) that KPIs aggregate over, a table
-``rollup_<table>__<time>(area, month, v_*, n_*)`` keeps, per community and local month, the
+``rollup_<table>__<time>(area, month, v_*, n_*)`` keeps, per area and local month, the
 additive parts of each measure: a value (rows counted, or the column summed) and a row count.
+``area`` is the finest code the table files its rows by: the grid for grid-level tables
+(grid events, inspections), else the community (or street); codes nest by digits, so a
+community, street or district reads a prefix range of it and a grid its exact code.
 Month, quarter and year periods of those measures read a few thousand rollup rows instead of
-millions of facts; day and week periods, grids and distinct counts go to the fact tables.
+millions of facts; day and week periods and distinct counts go to the fact tables.
 
 Rollups are maintained inside each run's transaction (:class:`RollupObserver`): delta =
 contribution of the new rows − contribution of the rows they replace, so a run never rescans a
@@ -51,7 +54,14 @@ from core.timezone import local_midnight_utc
 from metrics import derived, semantic, sqlexpr
 from metrics.calendar import ensure_calendar
 from metrics.catalog import Catalog, load_catalog
-from metrics.compiler import UNPLACED, area_column, column, condition, unplaced
+from metrics.compiler import (
+    UNPLACED,
+    area_column,
+    column,
+    condition,
+    grid_level,
+    unplaced,
+)
 from metrics.model import Filter, Measure
 from metrics.rollup_eval import contributions
 from warehouse.bulk import changed_count, changed_rows
@@ -64,7 +74,7 @@ from warehouse.schema import (
     warehouse_meta,
 )
 
-ROLLUP_VERSION = 1  # bump when the rollup layout or semantics change
+ROLLUP_VERSION = 1  # bump when the rollup layout or semantics change (rebuilds every family)
 
 
 @dataclass(frozen=True)
@@ -101,8 +111,17 @@ class Family:
         return f"rollup_{self.table}__{self.time}"
 
     @property
+    def gridded(self) -> bool:
+        """Whether the family's ``area`` is a grid code (its table is filed per grid)."""
+        return grid_level(data_tables()[self.table])
+
+    @property
     def fingerprint(self) -> str:
-        spec = [ROLLUP_VERSION, self.table, self.time, sorted(self.measures)]
+        spec: list[Any] = [ROLLUP_VERSION, self.table, self.time, sorted(self.measures)]
+        if self.gridded:
+            # kept per grid since the map needed grid figures fast; families kept per
+            # community keep their fingerprint, so only these are rebuilt on upgrade
+            spec.append("area:grid")
         return hashlib.sha1(json.dumps(spec).encode()).hexdigest()[:16]
 
     def sa_table(self) -> Table:
@@ -118,7 +137,8 @@ class Family:
             for m in sorted(self.measures.values(), key=lambda x: x.key):
                 cols += [Column(m.value_col, Float, nullable=False, default=0),
                          Column(m.rows_col, Integer, nullable=False, default=0)]
-            table = _TABLES.setdefault(key, Table(self.name, MetaData(), *cols))
+            table = _TABLES.setdefault(key, Table(self.name, MetaData(), *cols,
+                                                  info={"gridded": self.gridded}))
         return table
 
     def uses(self, column_name: str) -> bool:
@@ -182,7 +202,8 @@ def _select(fam: Family) -> tuple[Any, list[str], Any, Any]:
     t = data_tables()[fam.table]
     area_col = area_column(t)
     assert area_col is not None, f"{t.name} has no area column to roll up by"
-    area_expr = sqlexpr.community_of(area_col)
+    # the finest area: a grid-level table's grid code as it is, else the community
+    area_expr = area_col if fam.gridded else sqlexpr.community_of(area_col)
     if unplaced(area_col) is not None:  # rows without an area: UNPLACED (the district's)
         area_expr = func.coalesce(area_expr, UNPLACED)
     area = area_expr.label("area")

@@ -77,8 +77,10 @@ def contributions(frame: pl.DataFrame, table: Table, fam: Family,
             v = pl.when(ok).then(col.fill_null(0.0)).otherwise(0.0)
             n = ok.cast(pl.Int64)
         aggs += [v.sum().alias(m.value_col), n.sum().alias(m.rows_col)]
-    # rows without an area (an optional area column) are filed under "" (compiler.UNPLACED)
-    return (f.with_columns(pl.col(area_name).str.slice(0, 12).fill_null("").alias("area"),
+    # rows without an area (an optional area column) are filed under "" (compiler.UNPLACED);
+    # the finest area, as the SQL side: a grid-level table's grid code, else the community
+    area = pl.col(area_name) if fam.gridded else pl.col(area_name).str.slice(0, 12)
+    return (f.with_columns(area.fill_null("").alias("area"),
                            _month(table, fam.time).alias("month"))
             .group_by("area", "month").agg(aggs)
             .with_columns(pl.col("month") if fam.time in spec.months

@@ -282,11 +282,13 @@ class Metrics:
             return None
         if not job.period.whole_months:
             return None  # rollups are monthly: days and weeks come from the facts
-        if job.scope.level == "grid" or job.group not in (None, "street", "community"):
-            return None  # rollups are kept per community and month, not per category
+        if job.group not in (None, "street", "community", "grid"):
+            return None  # rollups are kept per area and month, not per category
         fam = self.families.get((m.table or "", m.time or ""))
         if fam is None or fam.name not in ready or job.measure_key not in fam.measures:
             return None
+        if "grid" in (job.scope.level, job.group) and not fam.gridded:
+            return None  # kept per community: the fact path says the grid does not apply
         return fam
 
     def _rollups_ready(self, version: int) -> set[str]:

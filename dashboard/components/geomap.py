@@ -32,7 +32,10 @@ from metrics.compiler import NotApplicable, Scope
 WIDTH, HEIGHT = 760, 540
 HEX_ACROSS = 30  # event hexagons: about this many across the map's width
 TILE_PX = 256
-HEX_PICK = "pick_hex"  # the hexagons' selection (state.on_chart_select reads every one)
+# the hexagons' layer: its marks let the pointer through (MAP_CSS), so a click or a tooltip
+# always reaches the area under the pointer, not the area at the hexagon's centre
+HEX_LAYER = "gz_hexes"
+MAP_CSS = f".{HEX_LAYER}_marks path {{ pointer-events: none; }}"
 # placeholders for the inline polygons
 AREAS, OUTLINE, HEXES = "gz_map_areas", "gz_map_outline", "gz_map_hexes"
 
@@ -50,8 +53,8 @@ class MapPayload:
     #: the area itself (the district's outline, the street …), drawn under its parts, so
     #: places without a polygon of ``level`` still show as part of it
     outline: list[dict[str, Any]] = field(default_factory=list)
-    #: the hexagons of ``bins`` as GeoJSON features with ``events`` and the ``key`` of the
-    #: area holding their centre (a tap on a hexagon drills into that area)
+    #: the hexagons of ``bins`` as GeoJSON features with ``events`` (drawn over the areas,
+    #: they take no clicks: a tap goes to the area beneath the finger)
     hexes: list[dict[str, Any]] = field(default_factory=list)
 
     def size_bytes(self) -> int:
@@ -94,7 +97,7 @@ def map_payload(key: data.Key, kpi: str, level: str, scope: Scope, period: str, 
     if events and bbox is not None:
         grid = hex_grid(bbox)
         bins = data.hex_bins(key, scope, period, grid)
-        hexes = hex_features(bins, grid, shapes)
+        hexes = hex_features(bins, grid)
     outline = [{"type": "Feature", "geometry": s["geometry"], "properties": {}}
                for s in data.map_shapes(key, scope, scope.level, width) if s["key"] == scope.code]
     return MapPayload(kpi, level, features, bins, bbox, data.map_notes(key, scope, level),
@@ -108,25 +111,11 @@ def hex_grid(bbox: tuple[float, float, float, float]) -> geo.HexGrid:
     return geo.HexGrid(round(ground / HEX_ACROSS / math.sqrt(3), 6), lat0)
 
 
-def hex_features(bins: pl.DataFrame, grid: geo.HexGrid, shapes: list[dict[str, Any]]
-                 ) -> list[dict[str, Any]]:
-    """Each counted hexagon as a GeoJSON feature with ``events`` and the ``key`` of the
-    area (of ``shapes``) holding its centre, so that a tap on it drills down like a tap on
-    the area beneath."""
-    import shapely
-    from shapely.geometry import shape
-
-    polys = [shape(s["geometry"]) for s in shapes]
-    tree = shapely.STRtree(polys)
-    out = []
-    for r in bins.iter_rows(named=True):
-        hit = tree.query(shapely.Point(r["lon"], r["lat"]), predicate="within")
-        out.append({"type": "Feature", "properties": {},
-                    "geometry": {"type": "Polygon", "coordinates": [grid.ring(r["lon"],
-                                                                              r["lat"])]},
-                    "events": r["events"],
-                    "key": shapes[int(hit[0])]["key"] if len(hit) else None})
-    return out
+def hex_features(bins: pl.DataFrame, grid: geo.HexGrid) -> list[dict[str, Any]]:
+    """Each counted hexagon as a GeoJSON feature with ``events``."""
+    return [{"type": "Feature", "properties": {},
+             "geometry": {"type": "Polygon", "coordinates": [grid.ring(r["lon"], r["lat"])]},
+             "events": r["events"]} for r in bins.iter_rows(named=True)]
 
 
 def projection(bbox: tuple[float, float, float, float], width: int, height: int
@@ -206,19 +195,18 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
             fill="#eef1f4", stroke="#8c959f", strokeWidth=1))
     layers.append(polygons)
     if payload.hexes:
-        hexes = alt.Chart(alt.NamedData(name=HEXES)).mark_geoshape(
-            fill="#24292f", stroke="#ffffff", strokeWidth=0.4, cursor="pointer").encode(
+        # named, so MAP_CSS finds its marks: they take no pointer events (a click on a small
+        # community under a hexagon drills into that community; Vega-Lite makes every
+        # geoshape interactive, so the page's style says it)
+        layers.append(alt.Chart(alt.NamedData(name=HEXES)).mark_geoshape(
+            fill="#24292f", stroke="#ffffff", strokeWidth=0.4).encode(
             opacity=alt.Opacity("events:Q", title=t("map.events"),
                                 # from zero and light: the areas' colours stay readable
                                 # under the hexagons where few events are
                                 scale=alt.Scale(zero=True, range=[0.0, 0.6]),
                                 legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
                                                   padding=6, format=",d", tickMinStep=1)),
-            tooltip=[alt.Tooltip("events:Q", title=t("map.events"), format=",")])
-        # a tap on a hexagon drills like a tap on the area beneath it: a selection of its own
-        # (one selection bound to two layers makes Vega signals clash)
-        layers.append(hexes.add_params(alt.selection_point(
-            name=HEX_PICK, fields=["key"], on="click", clear=False)))
+        ).properties(name=HEX_LAYER))
     spec: dict[str, Any] = alt.layer(*layers).project(**proj.to_dict()).properties(
         width=width, height=height).to_dict()
     values = {AREAS: payload.features, OUTLINE: payload.outline, HEXES: payload.hexes}
@@ -228,6 +216,12 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         if name in values:
             part["data"] = {"values": values[name]}
     return spec
+
+
+def page_kpis(level: str) -> list[str]:
+    """The KPIs the map page offers for ``level`` (the first is its default): periodic ones
+    that apply at that level, in catalogue order."""
+    return [k.id for k in data.catalog().kpis.values() if k.periodic and level in k.scopes]
 
 
 def basemap_template() -> tuple[str | None, list[str]]:
@@ -250,11 +244,12 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
         st.caption(t("map.basemap_missing", names=", ".join(missing)))
     chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
                       height=height, basemap=template)
+    if payload.hexes:
+        st.html(f"<style>{MAP_CSS}</style>")
     with st.container(key=f"geomap_{widget}"):
         st.vega_lite_chart(chart, key=widget, width="content",
                         on_select=functools.partial(state.on_chart_select, widget, level),
-                        selection_mode=[charts.PICK, HEX_PICK] if payload.hexes
-                        else charts.PICK)
+                        selection_mode=charts.PICK)
     for note, vintage in payload.notes:
         st.caption(t("map.note", note=note, vintage=vintage))
     if template and data.settings().map.basemap_attribution:

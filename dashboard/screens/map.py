@@ -12,7 +12,6 @@ from metrics import geo, semantic
 
 view = state.current()
 names = data.names(view.key)
-cat = data.catalog()
 page = semantic.load(check=False).pages.get("map")  # its label: config/semantic/geo.yaml
 st.title(md(i18n.pick(page.zh, page.en)) if page else t("nav.map"))
 st.caption(t("overview.caption", area=view.scope.name, period=view.period))
@@ -26,7 +25,7 @@ else:
         st.session_state["map_level"] = state.url_param("level")  # a shared link's level
     level = state.bound(st.segmented_control, t("map.level"), levels, "map_level",
                         required=True, format_func=lambda lv: t(f"level.{lv}"))
-    kpis = [k.id for k in cat.kpis.values() if k.periodic and level in k.scopes]
+    kpis = geomap.page_kpis(level)
     if not kpis:
         st.info(t("domain.no_data"))
     else:
