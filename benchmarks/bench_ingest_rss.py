@@ -205,9 +205,10 @@ def run_counts(url: str) -> dict[str, Any]:
     finally:
         engine.dispose()
     counts = {k: int(r[f"rows_{k}"]) for k in ("read", "loaded", "quarantined", "duplicate")}
+    balances = counts["read"] == counts["loaded"] + counts["quarantined"] + counts["duplicate"]
+    # a run stopped before its commit has counted nothing yet: no balance to speak of
     return {"status": r["status"], "error": r["error"], **counts,
-            "read_balances": counts["read"] == counts["loaded"] + counts["quarantined"]
-            + counts["duplicate"]}
+            "read_balances": balances if r["status"] == "succeeded" else None}
 
 
 def peak_rss(csv_path: Path, rows: int, work: Path, url: str | None = None, *,
