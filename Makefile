@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= var/demo
 PORT ?= 8501
 
-.PHONY: install demo test test-fast test-deep lint bench-ingest bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean bench-screen bench-scale
+.PHONY: install demo test test-fast test-deep lint bench-ingest bench-ingest-big bench-kpi bench-dashboard bench-load bench-office bench-alerts bench-map bench-drill clean bench-screen bench-scale
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,18 @@ lint: install
 
 bench-ingest: install
 	$(BIN)/python -m benchmarks.bench_ingest
+
+# One BIG_ROWS-row CSV source (generated once under benchmarks/data, ~11 GB at 100M) in one
+# run on BIG_ENGINE (sqlite, or postgresql in a private schema): wall and CPU time, peak RSS of
+# the process tree, peak disk (warehouse, WAL, scratch), read = loaded + quarantined +
+# duplicates. Stops (and says how far it got) past BIG_MAX_DISK_GB of warehouse or under
+# 10 GB free. Not in CI; run it under nice on a shared machine.
+BIG_ROWS ?= 100000000
+BIG_ENGINE ?= sqlite
+BIG_MAX_DISK_GB ?= 60
+bench-ingest-big: install
+	$(BIN)/python -m benchmarks.bench_ingest_rss --rows $(BIG_ROWS) --engine $(BIG_ENGINE) \
+		--max-disk-gb $(BIG_MAX_DISK_GB)
 
 bench-kpi: install
 	$(BIN)/python -m benchmarks.bench_kpi

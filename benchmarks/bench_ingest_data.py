@@ -27,8 +27,16 @@ def community_codes() -> list[str]:
         "code12"].to_list()
 
 
-def generate_cases(rows: int, seed: int = SEED) -> pl.DataFrame:
-    """A realistic service-case export: three years of cases, in submission order."""
+DAYS = 3 * 365 + 1  # the span of submission dates
+SLICE_ROWS = 10_000_000  # bigger files are written a slice at a time (memory follows it)
+
+
+def generate_cases(rows: int, seed: int = SEED, *, days: tuple[int, int] = (0, DAYS),
+                   first: int = 0) -> pl.DataFrame:
+    """A realistic service-case export: three years of cases, in submission order.
+    ``days`` limits the submission dates to ``[lo, hi)`` days after the start and ``first`` is
+    the row number of the first case (in its id), so that a big file can be written as
+    consecutive slices whose case ids keep increasing and never repeat."""
     rng = np.random.default_rng(seed)
     codes = community_codes()
     size = rng.gamma(2.0, 1.0, len(codes))  # communities differ a lot in size
@@ -41,7 +49,7 @@ def generate_cases(rows: int, seed: int = SEED) -> pl.DataFrame:
     online = np.isin(channel, ["online", "self_service"])
 
     # Local time: desks work 08:30-17:30 on weekdays-ish; online cases arrive around the clock.
-    day = rng.integers(0, 3 * 365 + 1, rows)
+    day = rng.integers(days[0], days[1], rows)
     desk_s = np.clip(rng.normal(12.5 * 3600, 2.5 * 3600, rows), 8.5 * 3600, 17.5 * 3600)
     any_s = rng.integers(0, 86400, rows)
     sec = np.where(online, any_s, desk_s).astype(np.int64)
@@ -71,7 +79,7 @@ def generate_cases(rows: int, seed: int = SEED) -> pl.DataFrame:
         "community_code": community, "channel": channel, "status": status, "visits": visits,
         "rating": rating, "rectified": rectified, "_done": done, "_rated": rated,
     })
-    return frame.with_row_index("_i").select(
+    return frame.with_row_index("_i", offset=first).select(
         pl.format("FC{}{}", pl.col("submitted_at").dt.strftime("%Y%m%d"),
                   pl.col("_i").cast(pl.String).str.zfill(8)).alias("case_id"),
         "item_code", "community_code", "channel",
@@ -93,8 +101,27 @@ def cases_csv(rows: int) -> Path:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         tmp = path.with_suffix(".tmp")
-        generate_cases(rows).write_csv(tmp, null_value="")
+        if rows <= SLICE_ROWS:
+            generate_cases(rows).write_csv(tmp, null_value="")
+        else:
+            write_sliced(tmp, rows)
         tmp.replace(path)
         print(f"generated {path.name} ({path.stat().st_size / 2**20:.0f} MB) in "
               f"{time.perf_counter() - t0:.1f} s")
     return path
+
+
+def write_sliced(path: Path, rows: int, slice_rows: int = SLICE_ROWS) -> None:
+    """Write a ``rows``-row export a slice at a time: slice k covers the k-th share of the
+    submission days and its own stretch of row numbers, with its own seed, so the file stays in
+    submission order with unique, increasing case ids and memory stays that of one slice."""
+    k = -(-rows // slice_rows)
+    with path.open("wb") as out:
+        done = 0
+        for i in range(k):
+            n = rows * (i + 1) // k - done
+            days = (DAYS * i // k, DAYS * (i + 1) // k)
+            generate_cases(n, SEED + i, days=days, first=done).write_csv(
+                out, null_value="", include_header=i == 0)
+            done += n
+            print(f"  generated {done:,} of {rows:,} rows", flush=True)

@@ -137,6 +137,35 @@ def test_a_streamed_run_equals_reading_the_file_whole(tmp_path: Path, engine_nam
     assert again.loaded == len(last)
 
 
+def test_the_scratch_file_goes_before_the_wal_is_copied(tmp_path: Path, monkeypatch) -> None:
+    """SQLite: the merge's WAL is copied into the warehouse file only once the run's scratch
+    file is gone, so the disk never holds all three at once (a big run's peak); then the WAL
+    is copied and every row is there."""
+    db = tmp_path / "w.db"
+    url = f"sqlite:///{db}"
+    n = 50_000  # ~3,000 pages: past the 1,000 at which a commit copies the WAL itself
+    write(tmp_path / "inbox" / "a.csv", [
+        [f"C{i:06d}", "I1", "420606001001", "online", "2024-05-01 10:00:00", "completed", "1"]
+        for i in range(n)])
+    assert [r.ok for r in run(tmp_path, url, ["divs"])] == [True]
+    seen: list[tuple[int, int]] = []  # warehouse file and WAL when the scratch file went
+    real = os.remove
+
+    def remove(path: str | os.PathLike[str]) -> None:
+        if str(path).endswith(tuple(f"-stage-{i}" for i in range(100))):
+            seen.append((db.stat().st_size, Path(f"{db}-wal").stat().st_size))
+        real(path)
+
+    monkeypatch.setattr(bulk.os, "remove", remove)
+    (res,) = run(tmp_path, url, ["cases"])
+    assert res.ok and res.read == res.loaded == n, res.error
+    assert seen, "the run staged no scratch file"
+    db_then, wal_then = seen[0]
+    assert wal_then > n * 100  # the merged rows were in the WAL, not yet in the file
+    assert db.stat().st_size - db_then > n * 100  # and were copied after the scratch went
+    assert len(stored(url)) == n
+
+
 @pytest.mark.parametrize("engine_name", ["sqlite", "postgresql"])
 def test_a_piece_failing_mid_stream_leaves_the_warehouse_unchanged(tmp_path: Path,
                                                                    engine_name: str,

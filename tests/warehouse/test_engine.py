@@ -64,6 +64,29 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
+def test_sqlite_wal_is_cut_back_after_a_big_run(sqlite_url: str, monkeypatch) -> None:
+    """A run's one big transaction fills the WAL with every page it wrote; the file must not
+    keep that size while the process (a scheduler, a dashboard) keeps its connections."""
+    import warehouse.engine as we
+
+    monkeypatch.setattr(we, "SQLITE_WAL_LIMIT_BYTES", 256 * 1024, raising=False)
+    eng = open_warehouse(sqlite_url)
+    wal = Path(f"{eng.url.database}-wal")
+    with write_transaction(eng) as c:  # ~8 MB of pages in one transaction, as a merge does
+        c.exec_driver_sql("CREATE TABLE big (x BLOB)")
+        c.exec_driver_sql("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
+                          "WHERE i < 2000) INSERT INTO big SELECT randomblob(4000) FROM r")
+    assert wal.stat().st_size > 8_000_000  # the whole transaction went through the WAL
+    with eng.connect() as c:  # the pages are in the database file now
+        c.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    with write_transaction(eng) as c:  # the next small write starts the log again: cut back
+        bump_data_version(c)
+    assert wal.stat().st_size <= 256 * 1024
+    with eng.connect() as c:  # the limit is on every connection of the pool
+        assert c.exec_driver_sql("PRAGMA journal_size_limit").scalar() == 256 * 1024
+        assert c.exec_driver_sql("SELECT count(*) FROM big").scalar() == 2000
+
+
 def test_two_processes_creating_the_warehouse_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     code = "import sys; from warehouse.engine import open_warehouse; open_warehouse(sys.argv[1])"
