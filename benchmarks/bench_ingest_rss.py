@@ -5,9 +5,10 @@
 one big file (generated once under ``benchmarks/data``, a slice at a time) into a fresh
 warehouse on SQLite or in a private PostgreSQL schema and reports to
 ``benchmarks/out/ingest_big_<rows>_<engine>.json``: wall time, CPU time, peak RSS (``gongzhi
-ingest`` itself, from ``wait4`` through a launcher, and the whole process tree, sampled from ``/proc``), the warehouse's
-disk (file, WAL and scratch file at their peaks, or the schema's relations on PostgreSQL), the
-run log's counts and whether rows read = loaded + quarantined + duplicates."""
+ingest`` itself, from ``wait4`` through a launcher, and the whole process tree, sampled from
+``/proc``), the warehouse's disk (file, WAL and scratch file at their peaks, or the schema's
+relations on PostgreSQL), the run log's counts and whether rows read = loaded + quarantined +
+duplicates."""
 
 from __future__ import annotations
 
@@ -217,10 +218,10 @@ def peak_rss(csv_path: Path, rows: int, work: Path, url: str | None = None, *,
              max_seconds: float = float("inf"), min_free: float = 0.0) -> dict[str, Any]:
     """``gongzhi ingest`` of one ``rows``-row CSV source into a fresh warehouse (a SQLite file
     in ``work`` unless ``url`` says otherwise), in a child process: its peak resident set size
-    as the kernel reports it (``wait4`` through :mod:`benchmarks.own_peak`) and as sampled over its process
-    tree, wall and CPU time, the warehouse's peak disk and the run log's counts. A load stopped
-    by ``max_disk`` (bytes), ``max_seconds`` or the free disk falling under ``min_free`` (bytes)
-    reports how far it got (``stopped``) instead."""
+    as the kernel reports it (``wait4`` through :mod:`benchmarks.own_peak`) and as sampled over
+    its process tree, wall and CPU time, the warehouse's peak disk and the run log's counts. A
+    load stopped by ``max_disk`` (bytes), ``max_seconds`` or the free disk falling under
+    ``min_free`` (bytes) reports how far it got (``stopped``) instead."""
     drop_csv(work, csv_path)
     db = work / "warehouse.db"
     url = url or f"sqlite:///{db}"
