@@ -9,6 +9,7 @@ message, never a traceback in the browser.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -118,11 +119,16 @@ def main() -> None:
     # found: /screen keeps the first page as the default); the menu is hidden on the wall
     default = (bigscreen.PATH if wall and bigscreen.at_root([p[0] for p in pages])
                else pages[0][0])
-    built = {path: st.Page(path, title=_title(name), icon=icon, url_path=name,
-                           default=name == default) for name, path, icon in pages}
-    nav = st.navigation(list(built.values()),
+    listed = [st.Page(path, title=_title(name), icon=icon, url_path=name,
+                      default=name == default) for name, path, icon in pages]
+    nav = st.navigation(listed,
                         position="sidebar" if user is not None and not wall else "hidden")
-    st.session_state[state.PAGES] = built  # links to them (each KPI card's) reuse these
+    # links to pages (each KPI card's) reuse these; the domain pages share one script, so a
+    # path maps to its first page (every domain page stays in the list above)
+    built: dict[str, Any] = {}
+    for (_, path, _), page in zip(pages, listed, strict=True):
+        built.setdefault(path, page)
+    st.session_state[state.PAGES] = built
     if user is None:
         auth.sign_in_page(nav.url_path)
         return

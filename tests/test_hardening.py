@@ -39,7 +39,9 @@ def test_no_unsafe_html_anywhere() -> None:
 def test_no_sql_built_from_strings_in_product_code() -> None:
     """SQL goes through SQLAlchemy Core with bound parameters; f-strings into execute() are
     refused (the few DDL statements with fixed identifiers are listed here by file)."""
-    allowed = {"warehouse/audit.py", "warehouse/locks.py", "warehouse/bulk.py"}
+    # (engine.py: one SQLite PRAGMA whose value is an int constant, journal_size_limit)
+    allowed = {"warehouse/audit.py", "warehouse/locks.py", "warehouse/bulk.py",
+               "warehouse/engine.py"}
     bad = []
     for p in _sources():
         rel = p.relative_to(ROOT).as_posix()

@@ -438,6 +438,9 @@ def test_a_month_waiting_for_another_merge_goes_to_default_then_moves(
         counts = per_partition(engine, "service_cases")
         assert counts == {"service_cases_pdefault": 30}
         tx.rollback()
+        # the first run's statistics (ANALYZE after its commit, on a thread) hold the parent
+        # too: this test is about the other writer's lock, so let them finish
+        partitions.wait_for_stats()
         more = case_rows(range(30, 35), [4], seed=12)
         write_cases(tmp_path / "inbox" / "b.csv", more)
         assert Runner(settings, engine, observers=[]).run(["cases"])[0].ok
