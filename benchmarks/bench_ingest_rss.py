@@ -34,38 +34,16 @@ from benchmarks.bench_ingest_data import OUT_DIR, ROOT, cases_csv
 from benchmarks.bench_ingest_gongzhi import CASES_SOURCE, DIVISIONS_SOURCE, drop_csv, write_config
 from benchmarks.bench_ingest_pg import pg_schema, schema_url
 from benchmarks.own_peak import launcher_argv, read_peak_kb
+from tests.dashboard import browser
 from warehouse.schema import ingest_runs
 
 MB = 2**20
 
 
-def _children() -> dict[int, list[int]]:
-    """Every process's children, from ``/proc/<pid>/stat`` (field 4 is the parent)."""
-    kids: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended meanwhile
-        kids.setdefault(ppid, []).append(int(entry.name))
-    return kids
-
-
 def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants now (0 once it has ended)."""
-    kids, todo, total = _children(), [pid], 0
-    while todo:
-        p = todo.pop()
-        todo.extend(kids.get(p, []))
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
+    """Resident bytes of ``pid`` and all its descendants now (0 once it has ended); the same
+    /proc reading as the dashboard benchmarks' (tests/dashboard/browser.py)."""
+    return browser.rss_kb(pid) * 1024
 
 
 def sqlite_disk(db: Path) -> dict[str, int]:
