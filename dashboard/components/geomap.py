@@ -164,11 +164,37 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
     ``key``), event bins and optional basemap tiles.
 
     The polygons go into the spec after Altair has built it: Altair validates every inline
-    value against the Vega-Lite schema, which takes seconds for a thousand polygons."""
+    value against the Vega-Lite schema, which takes seconds for a thousand polygons. The
+    spec without them (:func:`_skeleton`) depends on a few small values only and is kept,
+    so a page run does not build and validate the same Altair chart again."""
     bbox = payload.bbox or (111.7, 32.0, 112.2, 32.3)
+    spec: dict[str, Any] = json.loads(_skeleton(
+        kpi_label, width, height, basemap, tuple(bbox), bool(payload.outline),
+        bool(payload.hexes), i18n.lang()))
+    values = {AREAS: payload.features, OUTLINE: payload.outline, HEXES: payload.hexes}
+    # a lone polygon layer (no outline, no bins: the 首屏) has its data hoisted to the top
+    for part in [spec, *spec["layer"]]:
+        name = (part.get("data") or {}).get("name")
+        if name in values:
+            part["data"] = {"values": values[name]}
+    return spec
+
+
+@functools.lru_cache(maxsize=128)
+def _skeleton(kpi_label: str, width: int, height: int, basemap: str | None,
+              bbox: tuple[float, float, float, float], outline: bool, hexes: bool,
+              lang: str) -> str:
+    """The map's Vega-Lite spec as JSON with named placeholders for its polygons. ``lang``
+    is the session's language, which the legend's and tooltips' words (``t``) are in; a
+    string, so every caller gets its own copy to fill."""
+    del lang  # part of the cache key only: t() reads the session's language itself
     scale, lon_c, lat_c = projection(bbox, width, height)
+    # precision 0: no adaptive resampling of each edge on the sphere (d3-geo's default). The
+    # polygons are already simplified to under a pixel and cover a few tens of kilometres,
+    # where Mercator bends no straight edge by a visible amount; resampling a thousand
+    # polygons was most of the browser's time to draw the map
     proj = alt.Projection(type="mercator", scale=scale, center=[lon_c, lat_c],
-                          translate=[width / 2, height / 2])
+                          translate=[width / 2, height / 2], precision=0)
     pick = alt.selection_point(name=charts.PICK, fields=["key"], on="click", clear=False)
     polygons = alt.Chart(alt.NamedData(name=AREAS)).mark_geoshape(
         stroke="#ffffff", strokeWidth=0.7, cursor="pointer",
@@ -190,11 +216,11 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         layers.append(alt.Chart(frame).mark_image(width=size, height=size, align="left",
                                                   baseline="top").encode(
             longitude="lon:Q", latitude="lat:Q", url="url:N"))
-    if payload.outline:
+    if outline:
         layers.append(alt.Chart(alt.NamedData(name=OUTLINE)).mark_geoshape(
             fill="#eef1f4", stroke="#8c959f", strokeWidth=1))
     layers.append(polygons)
-    if payload.hexes:
+    if hexes:
         # named, so MAP_CSS finds its marks: they take no pointer events (a click on a small
         # community under a hexagon drills into that community; Vega-Lite makes every
         # geoshape interactive, so the page's style says it)
@@ -207,15 +233,9 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
                                 legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
                                                   padding=6, format=",d", tickMinStep=1)),
         ).properties(name=HEX_LAYER))
-    spec: dict[str, Any] = alt.layer(*layers).project(**proj.to_dict()).properties(
+    spec = alt.layer(*layers).project(**proj.to_dict()).properties(
         width=width, height=height).to_dict()
-    values = {AREAS: payload.features, OUTLINE: payload.outline, HEXES: payload.hexes}
-    # a lone polygon layer (no outline, no bins: the 首屏) has its data hoisted to the top
-    for part in [spec, *spec["layer"]]:
-        name = (part.get("data") or {}).get("name")
-        if name in values:
-            part["data"] = {"values": values[name]}
-    return spec
+    return json.dumps(spec, ensure_ascii=False)
 
 
 def page_kpis(level: str) -> list[str]:
