@@ -38,6 +38,7 @@ HEX_LAYER = "gz_hexes"
 MAP_CSS = f".{HEX_LAYER}_marks path {{ pointer-events: none; }}"
 # placeholders for the inline polygons
 AREAS, OUTLINE, HEXES = "gz_map_areas", "gz_map_outline", "gz_map_hexes"
+OUTLINE_SENT = "_map_outline_sent"  # session state: this session has drawn a map already
 
 
 @dataclass
@@ -238,6 +239,20 @@ def _skeleton(kpi_label: str, width: int, height: int, basemap: str | None,
     return json.dumps(spec, ensure_ascii=False)
 
 
+def outline_chart(payload: MapPayload, width: int = WIDTH, height: int = HEIGHT
+                  ) -> dict[str, Any]:
+    """The area's outline alone, drawn where the map will be (same projection): what a
+    session's first map shows while the full map is on its way."""
+    scale, lon_c, lat_c = projection(payload.bbox or (111.7, 32.0, 112.2, 32.3), width,
+                                     height)
+    return {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+            "width": width, "height": height, "data": {"values": payload.outline},
+            "projection": {"type": "mercator", "scale": scale, "center": [lon_c, lat_c],
+                           "translate": [width / 2, height / 2], "precision": 0},
+            "mark": {"type": "geoshape", "fill": "#eef1f4", "stroke": "#8c959f",
+                     "strokeWidth": 1}}
+
+
 def page_kpis(level: str) -> list[str]:
     """The KPIs the map page offers for ``level`` (the first is its default): periodic ones
     that apply at that level, in catalogue order."""
@@ -262,14 +277,22 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
     template, missing = basemap_template()
     if missing:
         st.caption(t("map.basemap_missing", names=", ".join(missing)))
-    chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
-                      height=height, basemap=template)
     if payload.hexes:
         st.html(f"<style>{MAP_CSS}</style>")
     with st.container(key=f"geomap_{widget}"):
-        st.vega_lite_chart(chart, key=widget, width="content",
-                        on_select=functools.partial(state.on_chart_select, widget, level),
-                        selection_mode=charts.PICK)
+        slot = st.empty()
+        if payload.outline and not st.session_state.get(OUTLINE_SENT):
+            # A session's first map: the browser loads Vega's code (~0.8 MB of JavaScript)
+            # only once a chart arrives. The area's outline, a few kB, goes first, so that
+            # load runs while the server builds and sends the full map (half a megabyte)
+            # into the same place; later runs replace the map directly (no flicker).
+            slot.vega_lite_chart(outline_chart(payload, width, height), width="content")
+        st.session_state[OUTLINE_SENT] = True
+        chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
+                          height=height, basemap=template)
+        slot.vega_lite_chart(chart, key=widget, width="content",
+                             on_select=functools.partial(state.on_chart_select, widget, level),
+                             selection_mode=charts.PICK)
     for note, vintage in payload.notes:
         st.caption(t("map.note", note=note, vintage=vintage))
     if template and data.settings().map.basemap_attribution:
