@@ -17,7 +17,9 @@ whose demo includes the geometry), start ``gongzhi serve`` and measure in the De
   ``warmup_s``: from the server answering to its log saying the map is warm;
 - ``map_after_title_ms``: from the page's title being drawn to the map being drawn (the map's
   own share, apart from Streamlit's page start); ``load_average_1min`` says how busy the
-  machine was;
+  machine was (on 2 shared cores the first draw is mostly the browser's own CPU time:
+  Streamlit's start-up and Vega, so it follows the load); ``script_runs_per_open``: the most
+  script runs one warm visit asked the server for (1: no rerun on the way to the map);
 - ``websocket_bytes``: everything the server sent over Streamlit's websocket for one such
   visit (the whole page: the map's features and all else);
 - ``payload_bytes``: the map's own features and event bins as JSON, computed as the page
@@ -75,16 +77,28 @@ def payload(config: Path, period: str) -> tuple[int, int]:
     return size, len(shapes)
 
 
-def visit(chromium: Any, url: str, polygons: int) -> tuple[float, int, float]:
+def reruns(data: bytes | str) -> int:
+    """1 when a message the page sent over Streamlit's websocket asks for a script run."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    msg = BackMsg()
+    msg.ParseFromString(data if isinstance(data, bytes) else data.encode())
+    return int(msg.WhichOneof("type") == "rerun_script")
+
+
+def visit(chromium: Any, url: str, polygons: int, runs: list[int] | None = None
+          ) -> tuple[float, int, float]:
     """ms until ``polygons`` grid polygons are drawn, the websocket bytes received, and the
-    ms from the page's title to the drawn map (the map's own share of the first draw)."""
+    ms from the page's title to the drawn map (the map's own share of the first draw);
+    ``runs`` gets the number of script runs the page asked for (each costs a whole run)."""
     ctx = chromium.new_context(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
     page = ctx.new_page()
-    received = [0]
+    received, asked = [0], [0]
 
     def on_ws(ws: Any) -> None:
         ws.on("framereceived", lambda data: received.__setitem__(
             0, received[0] + len(data if isinstance(data, bytes) else data.encode())))
+        ws.on("framesent", lambda data: asked.__setitem__(0, asked[0] + reruns(data)))
     page.on("websocket", on_ws)
     page.goto(url, wait_until="commit")
     page.wait_for_selector("h1", timeout=120_000)
@@ -93,6 +107,8 @@ def visit(chromium: Any, url: str, polygons: int) -> tuple[float, int, float]:
                            arg=polygons, timeout=120_000, polling=20)
     ms = page.evaluate("() => performance.now()")
     ctx.close()
+    if runs is not None:
+        runs.append(asked[0])
     return float(ms), received[0], float(ms) - titled
 
 
@@ -123,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with browser.chromium() as chromium:
         with browser.serve(args.config, log=OUT / "map-serve.log") as (base, _):
+            runs: list[int] = []
             cold, ws_bytes, _ = visit(chromium, base + url_path, polygons)
-            visits = [visit(chromium, base + url_path, polygons) for _ in range(args.runs)]
+            visits = [visit(chromium, base + url_path, polygons, runs)
+                      for _ in range(args.runs)]
         # a new server, left to warm up (the same Chromium, past its own first start): the
         # leader's first look, then another month and KPI
         log = OUT / "map-serve-warmed.log"
@@ -141,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "map_warmed_default_ms": round(warmed_default, 1),
         "map_warmed_other_ms": round(warmed_other, 1), "warmup_s": round(warmup, 1),
         "map_after_title_ms": round(statistics.median(v[2] for v in visits), 1),
+        "script_runs_per_open": max(runs),
         "load_average_1min": round(__import__("os").getloadavg()[0], 1),
         "websocket_bytes": ws_bytes,
         "payload_bytes": size, "polygons": polygons, "config": str(args.config),

@@ -78,7 +78,8 @@ def tolerance(bbox: tuple[float, float, float, float], width_px: int) -> float:
 def shapes(engine: Engine, scope: Scope, level: str, viewer: Viewer | None = None,
            width_px: int = 800) -> list[dict[str, Any]]:
     """The latest polygons of ``level`` inside ``scope``, simplified for a map ``width_px``
-    wide: ``[{"key", "geometry" (GeoJSON mapping), "area_km2"}]``."""
+    wide: ``[{"key", "geometry" (GeoJSON mapping), "area_km2", "bbox"}]`` (``bbox``: the
+    simplified polygon's bounds, so :func:`bbox_of` needs no geometry objects per page run)."""
     import shapely
     from shapely.geometry import mapping, shape
 
@@ -102,17 +103,24 @@ def shapes(engine: Engine, scope: Scope, level: str, viewer: Viewer | None = Non
         # must run clockwise, or it draws the whole globe outside the polygon. GeoJSON files
         # (RFC 7946) usually run them anticlockwise, so each polygon is oriented here.
         g = shapely.orient_polygons(g, exterior_cw=True)
-        out.append({"key": r["code"], "geometry": mapping(g), "area_km2": r["area_km2"]})
+        out.append({"key": r["code"], "geometry": mapping(g), "area_km2": r["area_km2"],
+                    "bbox": tuple(float(x) for x in g.bounds)})
     return out
 
 
 def bbox_of(features: list[dict[str, Any]]) -> tuple[float, float, float, float] | None:
-    """The bounding box of GeoJSON geometries (``features[i]["geometry"]``)."""
+    """The bounding box of GeoJSON geometries (``features[i]["geometry"]``); from their
+    ``bbox`` when :func:`shapes` gave one (each map draw asks: building a thousand shapely
+    polygons for it cost more than the rest of the map's payload)."""
     import shapely
     from shapely.geometry import shape
 
     if not features:
         return None
+    if all("bbox" in f for f in features):
+        boxes = [f["bbox"] for f in features]
+        return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                max(b[2] for b in boxes), max(b[3] for b in boxes))
     b = shapely.total_bounds([shape(f["geometry"]) for f in features])
     return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
 

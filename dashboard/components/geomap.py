@@ -38,6 +38,7 @@ HEX_LAYER = "gz_hexes"
 MAP_CSS = f".{HEX_LAYER}_marks path {{ pointer-events: none; }}"
 # placeholders for the inline polygons
 AREAS, OUTLINE, HEXES = "gz_map_areas", "gz_map_outline", "gz_map_hexes"
+OUTLINE_SENT = "_map_outline_sent"  # session state: this session has drawn a map already
 
 
 @dataclass
@@ -164,11 +165,37 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
     ``key``), event bins and optional basemap tiles.
 
     The polygons go into the spec after Altair has built it: Altair validates every inline
-    value against the Vega-Lite schema, which takes seconds for a thousand polygons."""
+    value against the Vega-Lite schema, which takes seconds for a thousand polygons. The
+    spec without them (:func:`_skeleton`) depends on a few small values only and is kept,
+    so a page run does not build and validate the same Altair chart again."""
     bbox = payload.bbox or (111.7, 32.0, 112.2, 32.3)
+    spec: dict[str, Any] = json.loads(_skeleton(
+        kpi_label, width, height, basemap, tuple(bbox), bool(payload.outline),
+        bool(payload.hexes), i18n.lang()))
+    values = {AREAS: payload.features, OUTLINE: payload.outline, HEXES: payload.hexes}
+    # a lone polygon layer (no outline, no bins: the 首屏) has its data hoisted to the top
+    for part in [spec, *spec["layer"]]:
+        name = (part.get("data") or {}).get("name")
+        if name in values:
+            part["data"] = {"values": values[name]}
+    return spec
+
+
+@functools.lru_cache(maxsize=128)
+def _skeleton(kpi_label: str, width: int, height: int, basemap: str | None,
+              bbox: tuple[float, float, float, float], outline: bool, hexes: bool,
+              lang: str) -> str:
+    """The map's Vega-Lite spec as JSON with named placeholders for its polygons. ``lang``
+    is the session's language, which the legend's and tooltips' words (``t``) are in; a
+    string, so every caller gets its own copy to fill."""
+    del lang  # part of the cache key only: t() reads the session's language itself
     scale, lon_c, lat_c = projection(bbox, width, height)
+    # precision 0: no adaptive resampling of each edge on the sphere (d3-geo's default). The
+    # polygons are already simplified to under a pixel and cover a few tens of kilometres,
+    # where Mercator bends no straight edge by a visible amount; resampling a thousand
+    # polygons was most of the browser's time to draw the map
     proj = alt.Projection(type="mercator", scale=scale, center=[lon_c, lat_c],
-                          translate=[width / 2, height / 2])
+                          translate=[width / 2, height / 2], precision=0)
     pick = alt.selection_point(name=charts.PICK, fields=["key"], on="click", clear=False)
     polygons = alt.Chart(alt.NamedData(name=AREAS)).mark_geoshape(
         stroke="#ffffff", strokeWidth=0.7, cursor="pointer",
@@ -190,11 +217,11 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
         layers.append(alt.Chart(frame).mark_image(width=size, height=size, align="left",
                                                   baseline="top").encode(
             longitude="lon:Q", latitude="lat:Q", url="url:N"))
-    if payload.outline:
+    if outline:
         layers.append(alt.Chart(alt.NamedData(name=OUTLINE)).mark_geoshape(
             fill="#eef1f4", stroke="#8c959f", strokeWidth=1))
     layers.append(polygons)
-    if payload.hexes:
+    if hexes:
         # named, so MAP_CSS finds its marks: they take no pointer events (a click on a small
         # community under a hexagon drills into that community; Vega-Lite makes every
         # geoshape interactive, so the page's style says it)
@@ -207,15 +234,23 @@ def map_chart(payload: MapPayload, kpi_label: str, *, width: int = WIDTH,
                                 legend=alt.Legend(orient="bottom-left", fillColor="#ffffffcc",
                                                   padding=6, format=",d", tickMinStep=1)),
         ).properties(name=HEX_LAYER))
-    spec: dict[str, Any] = alt.layer(*layers).project(**proj.to_dict()).properties(
+    spec = alt.layer(*layers).project(**proj.to_dict()).properties(
         width=width, height=height).to_dict()
-    values = {AREAS: payload.features, OUTLINE: payload.outline, HEXES: payload.hexes}
-    # a lone polygon layer (no outline, no bins: the 首屏) has its data hoisted to the top
-    for part in [spec, *spec["layer"]]:
-        name = (part.get("data") or {}).get("name")
-        if name in values:
-            part["data"] = {"values": values[name]}
-    return spec
+    return json.dumps(spec, ensure_ascii=False)
+
+
+def outline_chart(payload: MapPayload, width: int = WIDTH, height: int = HEIGHT
+                  ) -> dict[str, Any]:
+    """The area's outline alone, drawn where the map will be (same projection): what a
+    session's first map shows while the full map is on its way."""
+    scale, lon_c, lat_c = projection(payload.bbox or (111.7, 32.0, 112.2, 32.3), width,
+                                     height)
+    return {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+            "width": width, "height": height, "data": {"values": payload.outline},
+            "projection": {"type": "mercator", "scale": scale, "center": [lon_c, lat_c],
+                           "translate": [width / 2, height / 2], "precision": 0},
+            "mark": {"type": "geoshape", "fill": "#eef1f4", "stroke": "#8c959f",
+                     "strokeWidth": 1}}
 
 
 def page_kpis(level: str) -> list[str]:
@@ -242,14 +277,22 @@ def draw(view: View, kpi: str, level: str, widget: str, *, events: bool = True,
     template, missing = basemap_template()
     if missing:
         st.caption(t("map.basemap_missing", names=", ".join(missing)))
-    chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
-                      height=height, basemap=template)
     if payload.hexes:
         st.html(f"<style>{MAP_CSS}</style>")
     with st.container(key=f"geomap_{widget}"):
-        st.vega_lite_chart(chart, key=widget, width="content",
-                        on_select=functools.partial(state.on_chart_select, widget, level),
-                        selection_mode=charts.PICK)
+        slot = st.empty()
+        if payload.outline and not st.session_state.get(OUTLINE_SENT):
+            # A session's first map: the browser loads Vega's code (~0.8 MB of JavaScript)
+            # only once a chart arrives. The area's outline, a few kB, goes first, so that
+            # load runs while the server builds and sends the full map (half a megabyte)
+            # into the same place; later runs replace the map directly (no flicker).
+            slot.vega_lite_chart(outline_chart(payload, width, height), width="content")
+        st.session_state[OUTLINE_SENT] = True
+        chart = map_chart(payload, i18n.pick(k.label.zh, k.label.en), width=width,
+                          height=height, basemap=template)
+        slot.vega_lite_chart(chart, key=widget, width="content",
+                             on_select=functools.partial(state.on_chart_select, widget, level),
+                             selection_mode=charts.PICK)
     for note, vintage in payload.notes:
         st.caption(t("map.note", note=note, vintage=vintage))
     if template and data.settings().map.basemap_attribution:

@@ -185,3 +185,14 @@ def test_a_click_on_an_area_under_an_event_hexagon_drills_into_that_area(
     eng.dispose()
     browser.wait_query(page, f"street={code}")
     page.context.close()
+
+
+def test_no_other_site_may_steer_the_dashboard_from_a_frame(server: str) -> None:
+    """Streamlit's default lets Community Cloud's domains send a framed app stop, rerun and
+    auth messages; the dashboard allows none (and its page then checks its own messages
+    against no URL patterns: .streamlit/config.toml)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(server + "/_stcore/host-config", timeout=10) as r:
+        assert json.load(r)["allowedOrigins"] == []

@@ -108,3 +108,31 @@ def test_hexagons_are_regular_on_the_ground_and_clockwise() -> None:
     # about HEX_ACROSS hexagons across the map's width
     across = (BBOX[2] - BBOX[0]) * kx / (math.sqrt(3) * grid.radius)
     assert geomap.HEX_ACROSS - 1 <= across <= geomap.HEX_ACROSS + 1
+
+
+def test_the_outline_sent_first_sits_where_the_map_goes_and_charts_are_not_shared() -> None:
+    square = {"type": "Polygon", "coordinates": [[[112.0, 32.1], [112.0, 32.2], [112.1, 32.2],
+                                                  [112.1, 32.1], [112.0, 32.1]]]}
+    outline = [{"type": "Feature", "geometry": square, "properties": {}}]
+    feature = {"type": "Feature", "geometry": square, "properties": {}, "key": "420606001000",
+               "area": "汉江街道", "shown": "95%", "target_shown": "95%",
+               "status_label": "达标（蓝）", "rank_shown": "1 / 1"}
+    payload = geomap.MapPayload("grid.closure_rate", "street", [feature], pl.DataFrame(),
+                                BBOX, outline=outline)
+    spec = geomap.map_chart(payload, "结案率")
+    first = geomap.outline_chart(payload)
+    # the same projection, so the map replaces the outline in place
+    assert first["projection"] == spec["projection"]
+    assert (first["width"], first["height"]) == (spec["width"], spec["height"])
+    assert first["data"] == {"values": outline} and first["mark"]["type"] == "geoshape"
+    scale, lon_c, lat_c = geomap.projection(BBOX, geomap.WIDTH, geomap.HEIGHT)
+    assert spec["projection"]["scale"] == pytest.approx(scale)
+    assert spec["projection"]["center"] == pytest.approx([lon_c, lat_c])
+    # the chart built without its polygons is kept, but every caller gets its own spec
+    spec["layer"][0]["mark"]["fill"] = "changed"
+    again = geomap.map_chart(payload, "结案率")
+    assert again["layer"][0]["mark"]["fill"] == "#eef1f4"
+    assert again["layer"][1]["data"] == {"values": [feature]}
+    other = geomap.map_chart(payload, "按期结案率")  # another label: another tooltip title
+    titles = [t["title"] for t in other["layer"][1]["encoding"]["tooltip"]]
+    assert "按期结案率" in titles and "结案率" not in titles

@@ -6,6 +6,7 @@ warm-up is done, so only cache hits can draw the page); a new data version warms
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,43 @@ def test_after_the_warm_up_the_leaders_map_is_drawn_from_the_cache(
     other = "2024-06" if warmed.period != "2024-06" else "2024-05"
     at = map_page("grid", other)
     assert called and (at.error or at.exception)
+
+
+def test_a_session_arriving_during_the_warm_up_waits_for_it_instead_of_computing_again(
+        demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leader opens the map while the warm-up is still computing the very polygons the
+    page needs: the session takes the warm-up's result (the cached loaders compute one
+    entry once, whoever asks first; the others wait for it), so nothing is computed twice
+    and the warm-up finds the session's own results in the cache."""
+    calls: collections.Counter[tuple[str, str]] = collections.Counter()
+    inside, release = threading.Event(), threading.Event()
+    originals = {n: getattr(geo, n) for n in ("choropleth", "shapes", "hex_bins", "notes")}
+    for name, orig in originals.items():
+        def counted(*a: Any, _orig: Any = orig, _name: str = name, **k: Any) -> Any:
+            viewer = k.get("viewer")
+            calls[(_name, repr((a[1:], viewer.key() if viewer else None,
+                                sorted((x, y) for x, y in k.items() if x != "viewer"))))] += 1
+            if threading.current_thread().name == "warm" and _name == "shapes" \
+                    and not inside.is_set():
+                inside.set()  # the warm-up is computing the street polygons now ...
+                release.wait(60)  # ... and stays at it until the session has asked too
+            return _orig(*a, **k)
+        monkeypatch.setattr(geo, name, counted)
+    warming = threading.Thread(target=warm.warm_once, name="warm")
+    warming.start()
+    try:
+        assert inside.wait(120)
+        # the session's run goes on in this thread: the warm-up may finish once it asked
+        threading.Timer(1.0, release.set).start()
+        at = map_page("street")  # the page's opening level: the one being warmed
+    finally:
+        release.set()
+        warming.join(120)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [c for c in at.get("vega_lite_chart") if "geoshape" in c.proto.spec]
+    twice = {k: n for k, n in calls.items() if n > 1}
+    assert not twice, twice
+    assert any(name == "shapes" for name, _ in calls)  # the counting saw the work
 
 
 def test_the_warmer_warms_at_start_and_on_a_new_data_version(

@@ -150,6 +150,12 @@ def test_984_grid_polygons_fit_in_a_megabyte(world: World) -> None:
             assert [_signed_area(r) < 0 for r in rings] == [True] + [False] * (len(rings) - 1)
         assert shapely.hausdorff_distance(g, f) <= tol * 1.01
         assert abs(g.area - f.area) <= f.length * tol
+        assert s["bbox"] == pytest.approx(g.bounds)  # each shape's own box, read by bbox_of
+    # the map's box from the shapes' boxes equals the box of their geometries (shapely)
+    whole = shapely.total_bounds([shape(s["geometry"]) for s in shapes])
+    assert geo.bbox_of(shapes) == pytest.approx(tuple(whole))
+    assert geo.bbox_of([{"geometry": s["geometry"]} for s in shapes]) == pytest.approx(
+        tuple(whole))
 
 
 def test_hex_bins_count_the_periods_events(world: World) -> None:
