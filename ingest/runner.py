@@ -330,6 +330,8 @@ class Runner:
                     self._stage_good(stager, table, c, good)
                 c.good = []
                 result.duplicates += c.repeats
+                if c.overlap or c.deleted or c.snapshot is not None:
+                    stager.pour(name)  # keys are matched in the scratch table then
                 if c.overlap:
                     self.progress.update(f"de-duplicating {name}", stager.rows[name],
                                          force=True)
@@ -393,6 +395,7 @@ class Runner:
         for name, stage in staged.items():
             table = tables[name]
             self.progress.update(f"merging {name}", rows.get(name, 0), force=True)
+            bulk.settle_direct(conn, table, stage)  # rows sent straight to new months
             bulk.find_changed(conn, table, stage)  # once, for the observers and the merge
             for ob in self.observers:
                 ob.before_merge(conn, table, stage)

@@ -25,6 +25,9 @@ import polars as pl
 from sqlalchemy import Engine, Table
 
 SLICE_ROWS = 100_000  # rows per CSV piece written to the COPY
+# what PostgreSQL parses: no fraction when a time has none (most have none)
+DATETIME_CSV = "%Y-%m-%d %H:%M:%S%.f"
+DATE_CSV = "%Y-%m-%d"
 
 
 class CopyPipe:
@@ -100,7 +103,8 @@ class CopyPipe:
                             writer, current = copy.__enter__(), st.name
                         for piece in wire.iter_slices(SLICE_ROWS):
                             buf = io.BytesIO()
-                            piece.write_csv(buf, include_header=False, null_value="")
+                            piece.write_csv(buf, include_header=False, null_value="",
+                                            datetime_format=DATETIME_CSV, date_format=DATE_CSV)
                             writer.write(buf.getvalue())
                             self.on_copy()
                     except BaseException as e:

@@ -138,12 +138,21 @@ def load(conn: Connection, table: Table, cols: list[str], rows: Any | None,
 def attach(conn: Connection, table: Table, months: list[dt.date], tag: str) -> list[dt.date]:
     """Make the tables :func:`load` filled the months' partitions of ``table`` (see the
     module's steps); returns the months attached (the others' rows went into ``table``)."""
-    time = partitions.partition_column(table) or ""
     scratch = _scratch_name(table, tag)
     parts = [month_name(table.name, m) for m in months]
     for part in parts:
         conn.exec_driver_sql(f"ALTER TABLE {_q(scratch)} DETACH PARTITION {_q(part)}")
     conn.exec_driver_sql(f"DROP TABLE {_q(scratch)}")
+    return index_and_attach(conn, table, months)
+
+
+def index_and_attach(conn: Connection, table: Table, months: list[dt.date]) -> list[dt.date]:
+    """Give the standalone tables ``<table>_pYYYYMM`` of ``months`` (every column of
+    ``table``, filled) their range check, primary key and indexes, and attach them as the
+    months' partitions; returns the months attached (the others' rows went into ``table``:
+    its DEFAULT partition, when the lock could not be had in time)."""
+    time = partitions.partition_column(table) or ""
+    parts = [month_name(table.name, m) for m in months]
     keys = [*key_columns(table), time]
     for m, part in zip(months, parts, strict=True):
         lo, hi = f"'{m:%Y-%m-%d}'", f"'{_next(m):%Y-%m-%d}'"

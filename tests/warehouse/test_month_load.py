@@ -23,7 +23,7 @@ from tests.warehouse.test_partitions import (
     utc_month_counts,
     write_cases,
 )
-from warehouse import month_load, partitions, runlog, schema
+from warehouse import direct_months, month_load, partitions, runlog, schema
 from warehouse.engine import open_warehouse
 
 
@@ -159,17 +159,16 @@ def test_readers_are_served_while_a_run_writes_its_new_months(
             except BaseException as e:  # reported below, in the test's thread
                 failures.append(e)
 
-        real_load = month_load.load
+        real_attach = direct_months.attach  # the new months' rows are copied by then
         real_ddl = month_load._q  # every statement of attach names a table through it
 
-        def load_then_read(*a: Any, **k: Any) -> int:
-            n = real_load(*a, **k)
+        def read_then_attach(*a: Any, **k: Any) -> int:
             th = threading.Thread(target=read)  # rows written, not indexed yet
             th.start()
             th.join(10)
-            return n
+            return real_attach(*a, **k)
 
-        monkeypatch.setattr(month_load, "load", load_then_read)
+        monkeypatch.setattr(direct_months, "attach", read_then_attach)
         calls = {"n": 0}
 
         def quoted(name: str) -> str:
