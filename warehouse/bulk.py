@@ -170,7 +170,7 @@ class Stager:
                 self._pipe.send(_mirror(table, name, schema=None, not_null=True), part,
                                 first=not made)
         self.staged[base] = st
-        self.rows[base] = start + wire.height
+        self.rows[base] = start + df.height  # every row, wherever it went
         return st
 
     def _stage_sqlite(self, name: str, wire: pl.DataFrame, *, first: bool) -> None:
@@ -253,13 +253,15 @@ class Stager:
                     quoted = ", ".join(f'"{c}"' for c in cols)
                     conn.exec_driver_sql(f'ANALYZE "{st.name}"' + (f" ({quoted})" if cols
                                                                    else ""))
+            for base, st in self.staged.items():  # the months' tables, rows all in
+                if self.plans.get(base) is not None:
+                    st.info[direct_months.DIRECT] = self.plans[base]
+                    direct_months.build_indexes(self.engine, st)
             # the months the run brings (rows flagged deleted bring none: they only leave);
             # the merge gives the new ones their partitions (warehouse.month_load)
             tables = data_tables()
             with self.engine.connect() as conn:
                 for base, st in self.staged.items():
-                    if self.plans.get(base) is not None:
-                        st.info[direct_months.DIRECT] = self.plans[base]
                     table = tables.get(base)
                     if "__" not in base and table is not None and partitions.partition_column(
                             table) and partitions.mode(conn) == "month":

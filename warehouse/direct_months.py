@@ -25,14 +25,17 @@ What keeps the guarantees:
 * **Counts.** The rows are inserted rows of the merge (:func:`rows`), so read = loaded +
   quarantined + duplicates holds; the KPI rollups already summed them while staging.
 
-The lineage columns (run, time, source) are added to each table by ``ADD COLUMN … DEFAULT``
-(PostgreSQL stores such a default once, not per row), then the table gets its range check,
-primary key and indexes and is attached (:func:`month_load.index_and_attach`).
+Each table gets its range check, primary key and indexes once its rows are in, before the
+transaction, two tables at a time (:func:`build_indexes`); inside it, the lineage columns
+(run, time, source) are added by ``ADD COLUMN … DEFAULT`` (PostgreSQL stores such a default
+once, not per row), the table, its constraints and indexes take the names of the month's
+partition, and it is attached (:func:`month_load.index_and_attach`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,6 +157,7 @@ def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]
     have = {c.name for c in stage.columns} - set(scratch_only)
     added = [c for c in table.columns if c.name not in have]
     for m, name in sorted(p.tables.items()):
+        part = month_name(table.name, m)
         actions = [f"DROP COLUMN {_q(c)}" for c in scratch_only]
         for c in added:
             value = literal(lineage.get(c.name), c.type).compile(
@@ -164,7 +168,40 @@ def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]
         if added:  # the parent has none: later writes name their values
             conn.exec_driver_sql(f"ALTER TABLE {_q(name)} " + ", ".join(
                 f"ALTER COLUMN {_q(c.name)} DROP DEFAULT" for c in added))
-        conn.exec_driver_sql(f"ALTER TABLE {_q(name)} RENAME TO "
-                             f"{_q(month_name(table.name, m))}")
-    month_load.index_and_attach(conn, table, sorted(p.tables))
+        conn.exec_driver_sql(f"ALTER TABLE {_q(name)} RENAME TO {_q(part)}")
+        # the names PostgreSQL gives a month's partition (the primary key's index follows
+        # its constraint)
+        old, new = (month_load.names(table, name, scratch=True),
+                    month_load.names(table, part))
+        for a, b in zip(old[:2], new[:2], strict=True):
+            conn.exec_driver_sql(f"ALTER TABLE {_q(part)} RENAME CONSTRAINT {_q(a)} TO {_q(b)}")
+        for a, b in zip(old[2:], new[2:], strict=True):
+            conn.exec_driver_sql(f"ALTER INDEX {_q(a)} RENAME TO {_q(b)}")
+    month_load.index_and_attach(conn, table, sorted(p.tables), indexed=True)
     return sum(p.rows.values())
+
+
+def build_indexes(engine: Engine, stage: Table, workers: int = 2) -> None:
+    """Before the run's transaction: the range check, primary key and indexes of each month
+    table (scratch still: nothing reads them), built by ``workers`` connections at once (a
+    first load of 1M service cases builds 37 months' × 4; measured 1.6 s on one
+    connection). Rows with a repeated key cannot be in them (:func:`settle`'s conditions),
+    so a failure here is a fault, and fails the run like any other."""
+    p: Plan | None = stage.info.get(DIRECT)
+    if p is None or not p.tables:
+        return
+    table = p.table
+    jobs = [month_load.index_sql(table, name, m, month_load.names(table, name, scratch=True))
+            for m, name in sorted(p.tables.items())]
+
+    def work(share: list[list[str]]) -> None:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            for statements in share:
+                for sql in statements:
+                    conn.exec_driver_sql(sql)
+
+    n = max(1, min(workers, len(jobs)))
+    with ThreadPoolExecutor(n, thread_name_prefix="gongzhi-index") as pool:
+        for done in [pool.submit(work, jobs[i::n]) for i in range(n)]:
+            done.result()

@@ -174,13 +174,14 @@ def test_readers_are_served_while_a_run_writes_its_new_months(
         def quoted(name: str) -> str:
             calls["n"] += 1
             if name.endswith("_pkey") and calls.get("read") is None:
-                calls["read"] = 1  # once, while the first month's key is about to be built
+                calls["read"] = 1  # once, as the first month's key is built (or renamed)
                 th = threading.Thread(target=read)
                 th.start()
                 th.join(10)
             return real_ddl(name)
 
         monkeypatch.setattr(month_load, "_q", quoted)
+        monkeypatch.setattr(direct_months, "_q", quoted)  # where the key takes its name
         write_cases(tmp_path / "inbox" / "b.csv", case_rows(range(40, 100), [3, 4], seed=42))
         (r,) = Runner(settings, engine, observers=[]).run(["cases"])
         assert r.ok and r.inserted == 60, r
