@@ -267,7 +267,7 @@ class Runner:
         c.last_key = span[1] if span is not None and not c.overlap else None
         first = c.chunks == 0
         c.chunks += 1
-        stager.stage(table, good)
+        stager.stage(table, good, straight=not c.overlap)
         watchers = [ob for ob in self.observers if hasattr(ob, "staged")]
         if watchers:
             with self.engine.connect() as conn:

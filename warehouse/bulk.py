@@ -26,6 +26,7 @@ import polars as pl
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Connection,
     Date,
@@ -127,8 +128,8 @@ class Stager:
         self.rows: dict[str, int] = {}  # rows staged so far, per scratch table
         self._file: Path | None = None
         self._pipe = CopyPipe(engine, on_copy)
-        # PostgreSQL: per table, the months its rows go to straight (warehouse.direct_months)
-        self.plans: dict[str, direct_months.Plan | None] = {}
+        # PostgreSQL: per table, its rows of new months go straight (warehouse.direct_months)
+        self.routers: dict[str, direct_months.Router] = {}
         self._autocheckpoint: int | None = None  # SQLite's, while the merge holds it off
         if is_sqlite(engine):
             db = sqlite_path(engine)
@@ -136,10 +137,13 @@ class Stager:
                 raise ValueError("the embedded warehouse needs a file, not :memory:")
             self._file = db.with_name(f"{db.name}-stage-{run_id}")
 
-    def stage(self, table: Table, df: pl.DataFrame, *, as_name: str | None = None) -> Table:
+    def stage(self, table: Table, df: pl.DataFrame, *, as_name: str | None = None,
+              straight: bool = True) -> Table:
         """Append ``df`` (already cast to the contract) to a scratch copy of ``table`` (named
         after ``as_name`` when a run stages two frames for one table), creating it on the
-        first chunk. Each row gets its content hash and its place in the run's input."""
+        first chunk. Each row gets its content hash and its place in the run's input.
+        PostgreSQL: rows of months new to a partitioned table go to their month's table
+        instead, while ``straight`` (the run's keys cannot repeat so far)."""
         base = as_name or table.name
         wire = to_wire(df, table, dialect=self.dialect)
         start = self.rows.get(base, 0)
@@ -153,22 +157,13 @@ class Stager:
         else:
             st = _mirror(table, f"_stage_{self.run_id}_{base}", schema=None,
                          prefixes=["UNLOGGED"])
-            direct: dict[Any, pl.DataFrame] = {}
             if as_name is None:  # rows flagged deleted never go straight to a month
                 if first:
-                    self.plans[base] = direct_months.plan(self.engine, table)
-                p = self.plans.get(base)
-                if p is not None:
-                    wire, direct = direct_months.split(p, df, wire)
+                    self.routers[base] = direct_months.Router(
+                        self.engine, self._pipe, table, self.run_id, base,
+                        lambda name, m: _month_table(table, name, m))
+                wire = self.routers[base].route(df, wire, straight=straight)
             self._stage_copy(st, wire, first=first)
-            for m, part in sorted(direct.items()):
-                assert p is not None
-                made = m in p.tables
-                name = p.tables.setdefault(m, direct_months.table_name(self.run_id, base, m))
-                p.rows[m] = p.rows.get(m, 0) + part.height
-                # logged: the table becomes the month's partition; NOT NULL as the parent's
-                self._pipe.send(_mirror(table, name, schema=None, not_null=True), part,
-                                first=not made)
         self.staged[base] = st
         self.rows[base] = start + df.height  # every row, wherever it went
         return st
@@ -194,8 +189,11 @@ class Stager:
     def pour(self, base: str) -> None:
         """Move the rows a table's run sent straight to new months into its scratch table
         (before the scratch table is de-duplicated or its keys matched against others)."""
-        p = self.plans.pop(base, None)
-        if p is not None and p.tables:
+        router = self.routers.pop(base, None)
+        p = router.plan if router is not None else None
+        if router is not None and p is not None and p.tables:
+            self._pipe.flush()
+            router.wait()  # no index build may be left on a table that goes
             cols = [c.name for c in self.staged[base].columns]
             for sql in direct_months.pour_sql(p, self.staged[base].name, cols):
                 self.scratch_sql(sql)
@@ -253,10 +251,10 @@ class Stager:
                     quoted = ", ".join(f'"{c}"' for c in cols)
                     conn.exec_driver_sql(f'ANALYZE "{st.name}"' + (f" ({quoted})" if cols
                                                                    else ""))
-            for base, st in self.staged.items():  # the months' tables, rows all in
-                if self.plans.get(base) is not None:
-                    st.info[direct_months.DIRECT] = self.plans[base]
-                    direct_months.build_indexes(self.engine, st)
+            for base, router in self.routers.items():  # the months' tables, rows all in
+                router.finish()
+                if router.plan is not None:
+                    self.staged[base].info[direct_months.DIRECT] = router.plan
             # the months the run brings (rows flagged deleted bring none: they only leave);
             # the merge gives the new ones their partitions (warehouse.month_load)
             tables = data_tables()
@@ -311,11 +309,12 @@ class Stager:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 for st in self.staged.values():
                     st.drop(conn, checkfirst=True)
-                for p in self.plans.values():  # attached ones have their month's name now
-                    for name in (p.tables.values() if p is not None else ()):
+                for router in self.routers.values():  # attached: the month's name now
+                    router.close()
+                    for name in router.plan.tables.values() if router.plan else ():
                         conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
         self.staged.clear()
-        self.plans.clear()
+        self.routers.clear()
         self.rows.clear()
 
 
@@ -346,6 +345,15 @@ def drop_stage(engine: Engine, run_id: int) -> None:
                      if n.startswith(f"_stage_{run_id}_")]
         stager.staged = {n: Table(n, MetaData()) for n in names}
     stager.cleanup()
+
+
+def _month_table(table: Table, name: str, month: Any) -> Table:
+    """A run's table for ``month`` of ``table``: logged (it becomes the month's partition),
+    NOT NULL as the partitioned table, and with the month's range check from the start."""
+    t = _mirror(table, name, schema=None, not_null=True)
+    t.append_constraint(CheckConstraint(month_load.range_check(table, month),
+                                        name=month_load.names(table, name, scratch=True)[0]))
+    return t
 
 
 def _mirror(table: Table, name: str, schema: str | None, prefixes: list[str] | None = None,

@@ -41,7 +41,8 @@ class CopyPipe:
     def __init__(self, engine: Engine, on_copy: Callable[[], None]):
         self.engine = engine
         self.on_copy = on_copy  # called after each piece sent (the crash tests' faultpoint)
-        self._q: queue.Queue[tuple[Table, pl.DataFrame, bool] | None] = queue.Queue(maxsize=1)
+        self._q: queue.Queue[tuple[Table, pl.DataFrame, bool] | Callable[[], None] | None] = (
+            queue.Queue(maxsize=1))
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -54,6 +55,15 @@ class CopyPipe:
                                             daemon=True)
             self._thread.start()
         self._q.put((st, wire, first))
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Have the copier call ``fn`` once every chunk sent so far is in its table (its
+        COPY ended: other connections see the rows)."""
+        self._raise()
+        if self._thread is None:
+            fn()
+            return
+        self._q.put(fn)
 
     def flush(self) -> None:
         """Wait until every chunk sent is in its table; raises what the copier raised."""
@@ -93,6 +103,15 @@ class CopyPipe:
                         break
                     if self._error is not None:
                         continue  # a failed copy: the rest is dropped until the run stops
+                    if callable(item):
+                        try:
+                            if copy is not None:
+                                ending, copy = copy, None
+                                _end(ending, writer, layout)
+                            item()
+                        except BaseException as e:
+                            self._error = e
+                        continue
                     st, wire, first = item
                     try:
                         if copy is not None and (first or st.name != current):

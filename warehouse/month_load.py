@@ -157,16 +157,23 @@ def names(table: Table, label: str, *, scratch: bool = False) -> list[str]:
             *[f"{label}_{'_'.join(c.name for c in ix.columns)}_idx" for ix in indexes]]
 
 
-def index_sql(table: Table, target: str, month: dt.date, named: list[str]) -> list[str]:
+def range_check(table: Table, month: dt.date) -> str:
+    """SQL: the rows of ``table``'s partition for ``month`` (the check ATTACH relies on)."""
+    time = _q(partitions.partition_column(table) or "")
+    return f"{time} >= '{month:%Y-%m-%d}' AND {time} < '{_next(month):%Y-%m-%d}'"
+
+
+def index_sql(table: Table, target: str, month: dt.date, named: list[str], *,
+              check: bool = True) -> list[str]:
     """The statements that give ``target`` (a standalone table of ``month``) its range
-    check, primary key and indexes, named ``named`` (:func:`names`)."""
+    check (``check``: it has none yet), primary key and indexes, named ``named``
+    (:func:`names`)."""
     time = partitions.partition_column(table) or ""
     keys = [*key_columns(table), time]
-    lo, hi = f"'{month:%Y-%m-%d}'", f"'{_next(month):%Y-%m-%d}'"
     out = [f"ALTER TABLE {_q(target)} ADD CONSTRAINT {_q(named[0])} "
-           f"CHECK ({_q(time)} >= {lo} AND {_q(time)} < {hi})",
-           f"ALTER TABLE {_q(target)} ADD CONSTRAINT {_q(named[1])} "
-           f"PRIMARY KEY ({', '.join(_q(k) for k in dict.fromkeys(keys))})"]
+           f"CHECK ({range_check(table, month)})"] if check else []
+    out.append(f"ALTER TABLE {_q(target)} ADD CONSTRAINT {_q(named[1])} "
+               f"PRIMARY KEY ({', '.join(_q(k) for k in dict.fromkeys(keys))})")
     for ix, name in zip(sorted(table.indexes, key=lambda ix: str(ix.name)), named[2:],
                         strict=True):
         out.append(f"CREATE INDEX {_q(name)} ON {_q(target)} "

@@ -164,3 +164,43 @@ def test_keys_repeated_across_chunks_are_merged_the_ordinary_way(
     finally:
         partitions.wait_for_stats()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_month_indexed_early_takes_later_rows_and_later_repeats_are_merged(
+        tmp_path: Path, pg_schema_url: str) -> None:
+    """Chunks of 10 rows in key order: July's table is indexed once a chunk brings only
+    August, then takes 10 more July rows; in the next file a key repeats after September's
+    and October's rows went straight (so they are merged the ordinary way)."""
+    settings = setup_sources(tmp_path, pg_schema_url)
+    settings.ingest.chunk_rows = 10
+    engine = open_warehouse(settings.warehouse_url)
+    try:
+        a = {**case_rows(range(0, 30), [7], seed=91), **case_rows(range(30, 50), [8], seed=92),
+             **case_rows(range(50, 60), [7], seed=93)}
+        write_cases(tmp_path / "inbox" / "a.csv", a)
+        res = Runner(settings, engine, observers=[]).run()
+        assert all(r.ok for r in res), [r.error for r in res]
+        assert (res[-1].inserted, res[-1].duplicates) == (60, 0), res[-1]
+        assert stored_cases(engine) == expected_cases(a)
+        assert {k: v for k, v in per_partition(engine, "service_cases").items() if v} == (
+            utc_month_counts(a))
+
+        b = {**case_rows(range(100, 120), [9], seed=94),
+             **case_rows(range(120, 130), [10], seed=95)}
+        again = {**b["C0105"], "community_code": "420606002001"
+                 if b["C0105"]["community_code"] != "420606002001" else "420606001001"}
+        write_cases(tmp_path / "inbox" / "b.csv", b)
+        with (tmp_path / "inbox" / "b.csv").open("a", encoding="utf-8") as f:
+            f.write(",".join(["C0105"] + ["" if again[c] is None else again[c].strftime(
+                "%Y-%m-%d %H:%M") if isinstance(again[c], dt.datetime) else str(again[c])
+                for c in HEADER.split(",")[1:]]) + "\n")
+        (r,) = Runner(settings, engine, observers=[]).run(["cases"])
+        assert r.ok and (r.read, r.inserted, r.duplicates) == (31, 30, 1), r
+        assert stored_cases(engine) == expected_cases({**a, **b, "C0105": again})
+        assert {k: v for k, v in per_partition(engine, "service_cases").items() if v} == (
+            utc_month_counts({**a, **b}))
+        assert leftovers(engine) == set()
+    finally:
+        partitions.wait_for_stats()
+        engine.dispose()
