@@ -31,7 +31,7 @@ from ingest.keyguard import KeyGuard
 from ingest.normalize.cast import CastOptions, Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
-from warehouse import bulk, partitions, runlog
+from warehouse import bulk, partitions, retire, runlog
 from warehouse.engine import (
     bump_data_version,
     explain,
@@ -411,7 +411,7 @@ class Runner:
             retired = 0
             snap = collected[name].snapshot
             if snap is not None:
-                retired = bulk.retire_missing(conn, table, stage, scope=snap.scope,
+                retired = retire.retire_missing(conn, table, stage, scope=snap.scope,
                                               prefix=snap.prefix, values=snap.values)
                 result.retired += retired
             if counts.loaded or retired:  # unchanged rows count: they confirm the data
@@ -441,7 +441,7 @@ class Runner:
             for ob in self.observers:
                 if hasattr(ob, "before_delete"):
                     ob.before_delete(conn, tables[name], stage)
-            n = bulk.delete_keys(conn, tables[name], stage)
+            n = retire.delete_keys(conn, tables[name], stage)
             for ob in self.observers:
                 if hasattr(ob, "after_delete"):
                     ob.after_delete(conn, tables[name], stage, n)

@@ -1,4 +1,5 @@
-"""Dialect-specific fast paths in one place: staging a polars frame, merging it, retiring rows.
+"""Dialect-specific fast paths in one place: staging a polars frame and merging it (rows that
+leave: :mod:`warehouse.retire`).
 
 A run stages each table's rows into scratch space *before* its transaction, chunk by chunk as
 they are read (SQLite: ADBC bulk writes into a separate scratch file that is ATTACHed;
@@ -35,7 +36,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
-    delete,
     exists,
     false,
     func,
@@ -517,41 +517,3 @@ def _rows(conn: Connection, stmt: Any) -> int:
         return int(conn.execute(stmt).rowcount or 0)
     done = stmt.returning(literal_column("1").label("one")).cte("done")
     return int(conn.execute(select(func.count()).select_from(done)).scalar_one())
-
-
-def retire_missing(
-    conn: Connection,
-    table: Table,
-    stage: Table,
-    *,
-    scope: dict[str, list[Any]],
-    prefix: tuple[str, str] | None,
-    values: dict[str, Any],
-) -> int:
-    """Mark active rows inside ``scope`` that the staged snapshot lacks as retired.
-
-    Used for full snapshots such as an official code list: a code missing from a newer
-    vintage becomes inactive (``values``), it is never deleted.
-    """
-    keys = key_columns(table)
-    conds: list[Any] = [table.c.active.is_(True)]
-    for col, allowed in scope.items():
-        conds.append(table.c[col].in_(allowed))
-    if prefix is not None:
-        conds.append(table.c[prefix[0]].startswith(prefix[1], autoescape=True))
-    missing = ~exists(
-        select(literal_column("1")).select_from(stage).where(
-            and_(*[stage.c[k] == table.c[k] for k in keys])
-        ).correlate(table)
-    )
-    result = conn.execute(update(table).where(*conds, missing).values(**values))
-    return int(result.rowcount or 0)
-
-
-def delete_keys(conn: Connection, table: Table, stage: Table) -> int:
-    """Delete the rows of ``table`` whose keys are staged (rows a source flagged deleted);
-    returns how many were stored."""
-    keys = key_columns(table)
-    match = exists(select(literal_column("1")).select_from(stage).where(
-        and_(*[stage.c[k] == table.c[k] for k in keys])).correlate(table))
-    return int(conn.execute(delete(table).where(match)).rowcount or 0)
