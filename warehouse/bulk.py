@@ -127,7 +127,9 @@ class Stager:
         self.staged: dict[str, Table] = {}
         self.rows: dict[str, int] = {}  # rows staged so far, per scratch table
         self._file: Path | None = None
-        self._pipe = CopyPipe(engine, on_copy)
+        self._pipe = CopyPipe(engine, on_copy)  # the scratch tables' (and months')
+        # new months' tables go through two copiers: two server processes parse at once
+        self._pipes = [self._pipe, CopyPipe(engine, on_copy)]
         # PostgreSQL: per table, its rows of new months go straight (warehouse.direct_months)
         self.routers: dict[str, direct_months.Router] = {}
         self._autocheckpoint: int | None = None  # SQLite's, while the merge holds it off
@@ -160,7 +162,7 @@ class Stager:
             if as_name is None:  # rows flagged deleted never go straight to a month
                 if first:
                     self.routers[base] = direct_months.Router(
-                        self.engine, self._pipe, table, self.run_id, base,
+                        self.engine, self._pipes, table, self.run_id, base,
                         lambda name, m: _month_table(table, name, m))
                 wire = self.routers[base].route(df, wire, straight=straight)
             self._stage_copy(st, wire, first=first)
@@ -186,13 +188,17 @@ class Stager:
         # on the copier thread: the server parses this chunk while the run casts the next
         self._pipe.send(st, wire, first=first)
 
+    def _flush(self) -> None:
+        for pipe in self._pipes:
+            pipe.flush()
+
     def pour(self, base: str) -> None:
         """Move the rows a table's run sent straight to new months into its scratch table
         (before the scratch table is de-duplicated or its keys matched against others)."""
         router = self.routers.pop(base, None)
         p = router.plan if router is not None else None
         if router is not None and p is not None and p.tables:
-            self._pipe.flush()
+            self._flush()
             router.wait()  # no index build may be left on a table that goes
             cols = [c.name for c in self.staged[base].columns]
             for sql in direct_months.pour_sql(p, self.staged[base].name, cols):
@@ -201,7 +207,7 @@ class Stager:
     def scratch_sql(self, sql: str) -> int:
         """Run one statement on the scratch space (outside the run's transaction); returns
         the rows it changed."""
-        self._pipe.flush()
+        self._flush()
         if self._file is not None:
             con = sqlite3.connect(str(self._file))
             try:
@@ -242,7 +248,7 @@ class Stager:
         full ANALYZE costs about a second per 300,000 rows), and, for a partitioned fact
         table, the months the staged rows bring (``info["months"]``: the merge makes the new
         ones, :mod:`warehouse.month_load`)."""
-        self._pipe.flush()
+        self._flush()
         if self.dialect == "postgresql" and self.staged:
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -301,7 +307,8 @@ class Stager:
 
     def cleanup(self) -> None:
         """Remove the scratch space; safe to call twice and after a failure."""
-        self._pipe.close()
+        for pipe in self._pipes:
+            pipe.close()
         if self._file is not None:
             self._remove_file()
         elif self.staged:

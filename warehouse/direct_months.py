@@ -36,6 +36,7 @@ partition, and it is attached (:func:`month_load.index_and_attach`).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -187,7 +188,8 @@ def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]
 
 class Router:
     """One run's straight path for one table: sends each chunk's rows of new months to
-    their tables through the run's copier (:class:`warehouse.copy_pipe.CopyPipe`), and has
+    their tables through the run's copiers (:class:`warehouse.copy_pipe.CopyPipe`, months in
+    turn to each: two server processes parse rows at once), and has
     a month's range check, primary key and indexes built as soon as a chunk brings none of
     its rows (an export in time order fills its months one after the other), on connections
     of their own while the copier goes on (a first load of 1M service cases builds 37
@@ -196,13 +198,15 @@ class Router:
     repeated key never reach an indexed table: the runner stops sending rows straight once
     keys overlap (``straight``), and pours the tables into the scratch table then."""
 
-    def __init__(self, engine: Engine, pipe: Any, table: Table, run_id: int, base: str,
-                 mirror: Callable[[str, dt.date], Table]):
-        self.engine, self.pipe, self.run_id, self.base = engine, pipe, run_id, base
+    def __init__(self, engine: Engine, pipes: list[Any], table: Table, run_id: int,
+                 base: str, mirror: Callable[[str, dt.date], Table]):
+        self.engine, self.pipes, self.run_id, self.base = engine, pipes, run_id, base
         self.mirror = mirror  # a month table's definition, by name and month
         self.plan = plan(engine, table)
+        self._lane: dict[dt.date, int] = {}  # month → the copier its rows go through
         self._pool: ThreadPoolExecutor | None = None
         self._builds: list[Future[None]] = []
+        self._lock = threading.Lock()  # builds are started from the copiers' threads
 
     def route(self, df: pl.DataFrame, wire: pl.DataFrame, *, straight: bool = True
               ) -> pl.DataFrame:
@@ -215,24 +219,30 @@ class Router:
         for m, part in sorted(parts.items()):
             made = m in p.tables
             name = p.tables.setdefault(m, table_name(self.run_id, self.base, m))
+            # months in turn to each copier: a chunk spans several in an export in time order
+            lane = self._lane.setdefault(m, len(self._lane) % len(self.pipes))
             p.rows[m] = p.rows.get(m, 0) + part.height
-            self.pipe.send(self.mirror(name, m), part, first=not made)
+            self.pipes[lane].send(self.mirror(name, m), part, first=not made)
         done = sorted(m for m in p.tables if m not in parts and m not in p.indexed)
-        if done:
-            p.indexed.update(done)
-            self.pipe.call(lambda: self._build(done))
+        p.indexed.update(done)
+        for lane, pipe in enumerate(self.pipes):  # after the month's last rows on its copier
+            mine = [m for m in done if self._lane[m] == lane]
+            if mine:
+                pipe.call(lambda months=mine: self._build(months))
         return rest
 
     def _build(self, months: list[dt.date]) -> None:
         p = self.plan
         assert p is not None
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(INDEX_WORKERS, thread_name_prefix="gongzhi-index")
-        for m in months:
-            name = p.tables[m]
-            named = month_load.names(p.table, name, scratch=True)
-            self._builds.append(self._pool.submit(
-                self._run, month_load.index_sql(p.table, name, m, named, check=False)))
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(INDEX_WORKERS,
+                                                thread_name_prefix="gongzhi-index")
+            for m in months:
+                name = p.tables[m]
+                named = month_load.names(p.table, name, scratch=True)
+                self._builds.append(self._pool.submit(
+                    self._run, month_load.index_sql(p.table, name, m, named, check=False)))
 
     def _run(self, statements: list[str]) -> None:
         with self.engine.connect() as conn:
@@ -252,13 +262,14 @@ class Router:
 
     def wait(self) -> None:
         """Wait for the index builds started so far (raises what one raised)."""
-        builds, self._builds = self._builds, []
+        with self._lock:
+            builds, self._builds = self._builds, []
         for b in builds:
             b.result()
 
     def close(self) -> None:
         """Stop building (a failed run): builds under way end first."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        self._builds = []
+        with self._lock:
+            pool, self._pool, self._builds = self._pool, None, []
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
