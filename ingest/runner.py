@@ -9,119 +9,43 @@ failed with the reason. One failing source never stops the others. Counts always
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-import tempfile
-import time
-import traceback
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar, overload
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table
 
 from core import privacy
-from core.errors import GongzhiError, LockBusy, SourceError
+from core.errors import LockBusy, SourceError
 from core.settings import Settings, SourceSpec
 from ingest import deletes
-from ingest.contract import Batch, Snapshot, SourceContext
+from ingest.contract import Batch, SourceContext
 from ingest.extensions import RunObserver, load_observers
 from ingest.keyguard import KeyGuard
 from ingest.normalize.cast import CastOptions, Prepared, cast_batch
 from ingest.progress import Progress
 from ingest.registry import build_source
+from ingest.run_result import RunResult, _Collected, _describe, _summary
+from ingest.run_steps import (
+    FAULTPOINT_ENV,
+    _cleanup_stale_stages,
+    _extracted,
+    _feeds_divisions,
+    _increasing,
+    _known_codes,
+    dedupe,
+    faultpoint,
+)
 from warehouse import bulk, partitions, retire, runlog
 from warehouse.engine import (
     bump_data_version,
-    explain,
     stamp_loaded,
     utcnow,
     write_transaction,
 )
-from warehouse.locks import HOST, SourceLock, pid_alive, source_lock
-from warehouse.schema import data_tables, divisions, ingest_runs, key_columns
-
-FAULTPOINT_ENV = "GONGZHI_FAULTPOINT"
-
-
-def faultpoint(name: str) -> None:
-    """Fault injection for the crash tests: with GONGZHI_FAULTPOINT=name the process announces
-    the point on stderr and waits there to be killed. Does nothing otherwise."""
-    if os.environ.get(FAULTPOINT_ENV) == name:
-        sys.stderr.write(f"FAULTPOINT {name}\n")
-        sys.stderr.flush()
-        # with GONGZHI_FAULTPOINT_CONTINUE=file the run resumes once that file exists
-        go_on = os.environ.get("GONGZHI_FAULTPOINT_CONTINUE")
-        deadline = time.monotonic() + 3600
-        while time.monotonic() < deadline and not (go_on and os.path.exists(go_on)):
-            time.sleep(0.05)
-
-
-@dataclass
-class RunResult:
-    """What one source's run did; mirrors its row in ``ingest_runs``."""
-
-    source: str
-    run_id: int | None
-    status: str
-    read: int = 0
-    loaded: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    inserted: int = 0
-    updated: int = 0
-    retired: int = 0
-    deleted: int = 0  # rows the source flagged deleted ([sources.delete_flag])
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Not a failure: succeeded, or found no input (a warning, unless required)."""
-        return self.status in (runlog.SUCCEEDED, runlog.NO_INPUT)
-
-
-@dataclass
-class _Collected:
-    """What a run gathered for one table. Cast rows go to scratch tables chunk by chunk
-    (``good`` only holds rows not staged yet, e.g. a reprocess run's); quarantined rows stay in
-    memory up to a chunk's worth, then go to scratch files until the run's transaction."""
-
-    good: list[pl.DataFrame] = field(default_factory=list)
-    bad: list[pl.DataFrame] = field(default_factory=list)
-    deleted: list[pl.DataFrame] = field(default_factory=list)
-    read: int = 0
-    snapshot: Snapshot | None = None
-    skipped: int = 0  # rows set aside as duplicates before the load (e.g. superseded ones)
-    repeats: int = 0  # rows dropped as repeats of a key within a chunk
-    bad_rows: int = 0  # quarantined rows moved to scratch files (``bad_files``)
-    bad_files: list[str] = field(default_factory=list)
-    last_key: Any = None  # the largest key staged, while keys only ever increased
-    overlap: bool = False  # chunks may share keys: the scratch table is de-duplicated
-    chunks: int = 0
-
-    def add_bad(self, bad: pl.DataFrame, limit: int) -> None:
-        self.bad.append(bad)
-        held = sum(b.height for b in self.bad)
-        if held > limit:
-            fd, path = tempfile.mkstemp(prefix="gongzhi-quarantine-", suffix=".arrow")
-            os.close(fd)
-            self.bad_files.append(path)
-            pl.concat(self.bad, how="diagonal_relaxed").write_ipc(path)
-            self.bad_rows += held
-            self.bad = []
-
-    def quarantined(self) -> Iterator[pl.DataFrame]:
-        """The quarantined rows, a chunk at a time."""
-        for path in self.bad_files:
-            yield pl.read_ipc(path)
-        yield from self.bad
-
-    def drop_files(self) -> None:
-        for path in self.bad_files:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-        self.bad_files.clear()
+from warehouse.locks import SourceLock, source_lock
+from warehouse.schema import data_tables, divisions, key_columns
 
 
 class Runner:
@@ -458,108 +382,6 @@ class Runner:
                 runlog.add_quarantine(conn, run_id, spec.id, name, bad)
 
 
-def _cleanup_stale_stages(engine: Engine) -> None:
-    """Scratch left by killed runs goes; scratch of runs still going elsewhere stays."""
-    ids = bulk.stage_run_ids(engine)
-    if not ids:
-        return
-    r = ingest_runs.c
-    with engine.connect() as conn:
-        rows = {row.run_id: row for row in conn.execute(
-            select(r.run_id, r.status, r.host, r.pid).where(r.run_id.in_(ids)))}
-    for run_id in ids:
-        row = rows.get(run_id)
-        alive = (row is not None and row.status == runlog.RUNNING
-                 and (row.host != HOST or pid_alive(row.pid)))
-        if not alive:
-            bulk.drop_stage(engine, run_id)
-
-
-def dedupe(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """One row per key, the latest occurrence winning. Exports usually come sorted by their
-    id: a strictly increasing single key cannot repeat, so the hashing pass is skipped."""
-    if len(keys) == 1 and frame.height > 1:
-        k = frame[keys[0]]
-        if k.null_count() == 0 and (k.slice(1) > k.slice(0, frame.height - 1)).all():
-            return frame
-    return frame.unique(subset=keys, keep="last", maintain_order=True)
-
-
-def _increasing(frame: pl.DataFrame, keys: list[str]) -> tuple[Any, Any] | None:
-    """(first, last) key of a frame whose single key strictly increases; None otherwise."""
-    if len(keys) != 1 or frame.is_empty():
-        return None
-    k = frame[keys[0]]
-    if k.null_count() or (frame.height > 1 and not (k.slice(1) > k.slice(0, frame.height - 1)
-                                                    ).all()):
-        return None
-    return k[0], k[-1]
-
-
-def _feeds_divisions(spec: SourceSpec) -> bool:
-    return spec.plugin == "divisions" or spec.table == divisions.name
-
-
-def _known_codes(engine: Engine) -> dict[str, pl.Series]:
-    """Division codes by level, active or retired: old rows may name a retired community.
-    Levels below the grid come from their registers: a table declaring ``registry`` (the
-    building register: level ``building``) lists the codes of that level in its key."""
-    with engine.connect() as conn:
-        rows: list[tuple[str, str]] = [
-            (lv, code) for lv, code in conn.execute(select(divisions.c.level, divisions.c.code))]
-        for t in data_tables().values():
-            level = t.info.get("registry")
-            if level:
-                key = key_columns(t)[0]
-                rows += [(level, code) for (code,) in conn.execute(select(t.c[key]))]
-    by_level: dict[str, list[str]] = {}
-    for level, code in rows:
-        by_level.setdefault(level, []).append(code)
-    return {lvl: pl.Series(codes, dtype=pl.String) for lvl, codes in by_level.items()}
-
-
-def _extracted(source: Any, cursor: Any) -> Iterator[Batch]:
-    """The plugin's batches. Whatever a plugin raises is that source's error, named by its
-    place (URL, file, database): errors are told apart by where they came from, so a source
-    that refuses connections is never reported as the warehouse."""
-    batches = iter(source.extract(cursor))
-    while True:
-        try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        except GongzhiError:
-            raise
-        except Exception as e:
-            last = traceback.format_exception_only(type(e), e)[-1].strip()
-            raise SourceError(f"the {source.name} plugin failed: {last}",
-                              location=source.describe() or source.id) from e
-        yield batch
-
-
-def _describe(e: BaseException) -> str:
-    """The run log's error text; personal numbers are masked even in a library's message.
-
-    Gongzhi's own errors carry the failing place already (a source's URL or file); anything
-    else was raised by the framework or the warehouse, and storage faults are explained."""
-    if isinstance(e, GongzhiError):
-        return privacy.redact(f"{type(e).__name__}: {e}")
-    fault = explain(e)
-    if fault:
-        return f"WarehouseError: {fault}"
-    last = traceback.format_exception_only(type(e), e)[-1].strip()
-    return privacy.redact(f"unexpected error: {last}")
-
-
-def _summary(r: RunResult) -> str:
-    if r.status == runlog.SUCCEEDED:
-        return (f"{r.status}: read {r.read:,}, loaded {r.loaded:,} (new {r.inserted:,}, "
-                f"changed {r.updated:,}), quarantined {r.quarantined:,}, "
-                f"duplicates {r.duplicates:,}" + (f", deleted {r.deleted:,}" if r.deleted
-                                                  else ""))
-    return f"{r.status}: {r.error}"
-
-
 R = TypeVar("R", bound=Runner)
 
 
@@ -583,3 +405,8 @@ def build_runner(settings: Settings, engine: Engine, *, progress: Progress | Non
     if observers is None:
         observers = load_observers(settings)
     return kind(settings, engine, progress=progress, observers=observers)
+
+
+# re-exported: what callers import from here (the reprocessor uses _Collected, _known_codes)
+__all__ = ["FAULTPOINT_ENV", "RunResult", "Runner", "_Collected", "_known_codes",
+           "build_runner", "dedupe", "faultpoint"]

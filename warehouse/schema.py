@@ -7,6 +7,10 @@ that is not named ``*_id`` / ``*_code``: stored as given; every other text is fr
 passes the personal-data redaction). ``String(n)`` declares each text column's maximum once.
 Primary keys are the source system's own ids; ``nullable=False`` marks required columns.
 Timestamps are naive UTC.
+
+The metadata, the table kinds and the column helpers are in :mod:`warehouse.columns`, the
+application's own tables (accounts, sessions, audit, requests) in :mod:`warehouse.app_tables`;
+both are re-exported here.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     Date,
@@ -22,16 +25,35 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
 )
 
 from core.divisions import LEVEL_WORDS, SCOPE_LEVELS
-from core.roles import ROLES
-
-metadata = MetaData()
+from warehouse.app_tables import (  # re-exported: the app's own tables
+    app_metadata,  # noqa: F401
+    audit_log,  # noqa: F401
+    reprocess_requests,  # noqa: F401
+    run_requests,  # noqa: F401
+    user_sessions,  # noqa: F401
+    users,  # noqa: F401
+)
+from warehouse.columns import (  # re-exported: warehouse/tables/ declares tables with them
+    DIMENSION,
+    FACT,
+    LONLAT_TABLES,  # noqa: F401
+    OPERATIONAL,
+    PERSONAL_TABLES,  # noqa: F401
+    _code,
+    _enum,
+    _lineage,  # noqa: F401
+    _lonlat,
+    _personal,
+    _rating,
+    _table,
+    metadata,
+)
 
 CHANNELS = ("online", "window", "station", "self_service", "help_desk")
 CASE_STATUSES = ("accepted", "completed", "rejected", "withdrawn")
@@ -40,72 +62,6 @@ STAFF_ROLES = ("grid_worker", "building_head", "party_secretary")
 STATION_TIERS = ("basic", "standard", "leading")
 CERT_STATUSES = ("retained", "abolished")
 CONSULTATION_STATUSES = ("raised", "in_progress", "resolved", "closed")
-
-FACT = "fact"
-DIMENSION = "dimension"
-OPERATIONAL = "operational"
-
-
-def _lineage() -> list[Column[Any]]:
-    return [
-        Column("_run_id", Integer, nullable=False),
-        Column("_ingested_at", DateTime, nullable=False),
-        Column("_source", String(64), nullable=False),
-        # content hash of the source columns (warehouse.bulk): unchanged rows are found by
-        # comparing one integer; NULL on rows stored before schema version 7
-        Column("_hash", BigInteger),
-    ]
-
-
-def _code(name: str, ref: str | None = None, *, key: bool = False, required: bool = True):
-    info = {"ref": ref} if ref else {}
-    return Column(name, String(32), primary_key=key, nullable=not (required or key), info=info)
-
-
-def _enum(name: str, values: tuple[str, ...], *, required: bool = True, default: str | None = None,
-          synonyms: dict[str, str] | None = None):
-    """A column of codes; ``synonyms`` are the words source systems write for them (compared
-    after trimming, half-width folding and lower-casing), declared here with the column."""
-    info: dict[str, Any] = {"enum": values}
-    if default is not None:
-        info["default"] = default
-    if synonyms:
-        info["synonyms"] = synonyms
-    return Column(name, String(16), nullable=not required, info=info)
-
-
-def _rating(name: str) -> Column[Any]:
-    return Column(name, Integer, nullable=True, info={"range": (1, 5)})
-
-
-def _personal() -> list[Column[Any]]:
-    """What personal inputs (name, id_number, phone) become: never the values in clear."""
-    return [
-        Column("name_masked", String(64)),
-        Column("id_hash", String(64)),  # HMAC-SHA256 of the ID number, keyed from the env
-        Column("id_masked", String(32)),  # first 3 + last 4
-        Column("phone_masked", String(32)),  # 138****8000
-    ]
-
-
-def _lonlat() -> list[Column[Any]]:
-    """Where a thing is, WGS84 (optional; the geo plugin's point layers or a source's columns;
-    added to existing warehouses by migration 8)."""
-    return [Column("longitude", Float, info={"range": (-180, 180)}),
-            Column("latitude", Float, info={"range": (-90, 90)})]
-
-
-# tables with optional longitude / latitude columns (migration 8); hotline_requests is in
-# warehouse/tables/hotline.py
-LONLAT_TABLES = ("grid_events", "stations", "hotline_requests")
-
-# the people tables migration 2 gave personal columns (fixed: later tables are created with
-# them); every table holding pseudonyms today is in personal_tables()
-PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
-
-
-def _table(name: str, kind: str, *cols: Any, **info: Any) -> Table:
-    return Table(name, metadata, *cols, *_lineage(), info={"kind": kind, **info})
 
 
 divisions = _table(
@@ -451,90 +407,6 @@ ingest_locks = Table(
     Column("pid", Integer, nullable=False),
     Column("acquired_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
-    info={"kind": OPERATIONAL},
-)
-
-# -- the application's own state: accounts, the audit log, run-now requests ---------------------
-# On SQLite these live in a file of their own beside the warehouse (``<name>-app.db``): an
-# ingestion run holds the warehouse's single write lock for the whole merge, and signing in or
-# writing an audit record must not wait for it. On PostgreSQL they sit in the same schema.
-app_metadata = MetaData()
-
-run_requests = Table(
-    "run_requests",
-    app_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(64), nullable=False),
-    Column("requested_at", DateTime, nullable=False),
-    Column("requested_by", String(128)),
-    Column("picked_at", DateTime),
-    Column("run_id", Integer),
-    info={"kind": OPERATIONAL},
-)
-
-# "Reprocess the quarantine" asked for on the dashboard, done by the scheduler process (like
-# run-now requests: nothing is ingested inside Streamlit).
-reprocess_requests = Table(
-    "reprocess_requests",
-    app_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(64)),  # NULL: every source
-    Column("reason", String(32)),  # NULL: the retryable reasons
-    Column("run_id", Integer),  # NULL: rows of every run
-    Column("requested_at", DateTime, nullable=False),
-    Column("requested_by", String(128)),
-    Column("picked_at", DateTime),
-    Column("finished_at", DateTime),
-    Column("outcome", Text),
-    info={"kind": OPERATIONAL},
-)
-
-
-users = Table(
-    "users",
-    app_metadata,
-    Column("username", String(64), primary_key=True),
-    Column("display_name", String(128)),
-    Column("password_hash", Text),  # argon2id; NULL for accounts that sign in with OIDC only
-    Column("role", String(32), nullable=False, info={"enum": ROLES}),
-    Column("area_code", String(32), nullable=False),  # the district, a street or a community
-    Column("active", Boolean, nullable=False, default=True),
-    Column("failed_attempts", Integer, nullable=False, default=0),
-    Column("locked_until", DateTime),
-    Column("created_at", DateTime, nullable=False),
-    Column("last_login_at", DateTime),
-    info={"kind": OPERATIONAL},
-)
-
-# Signed-in dashboard sessions (dashboard/auth.py, warehouse/sessions.py): the browser holds a
-# random token in an HttpOnly cookie, the table only its SHA-256, so a copy of this file signs
-# nobody in; ending a row signs that session out in every tab.
-user_sessions = Table(
-    "user_sessions",
-    app_metadata,
-    Column("id", String(64), primary_key=True),  # random; what a Streamlit session holds
-    Column("token_hash", String(64), unique=True),  # the cookie's token, once handed over
-    Column("handoff_hash", String(64), unique=True),  # one-time code that sets the cookie
-    Column("handoff_until", DateTime),
-    Column("username", String(64), nullable=False, index=True),
-    Column("created_at", DateTime, nullable=False),
-    Column("last_seen_at", DateTime, nullable=False),
-    Column("ended_at", DateTime),
-    Column("end_reason", String(32)),  # signed_out | idle | expired | disabled | password
-    info={"kind": OPERATIONAL},
-)
-
-audit_log = Table(
-    "audit_log",
-    app_metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime, nullable=False),
-    Column("username", String(128), nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("action", String(32), nullable=False),
-    Column("target", String(128), nullable=False),
-    Column("filters", Text, nullable=False),
-    Column("row_count", Integer, nullable=False),
     info={"kind": OPERATIONAL},
 )
 

@@ -8,86 +8,22 @@ import json
 import re
 import sqlite3
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import chinese_calendar
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
-from core.errors import ConfigError
-from core.settings import Settings
-from gongzhi.demo import cases as demo_cases
 from gongzhi.demo import common, people, write_demo
 from gongzhi.demo import volunteer as demo_volunteer
-from ingest.registry import load_validated
-from ingest.runner import Runner, RunResult
+from tests.gongzhi import demo_harness
+from tests.gongzhi.demo_harness import END, PLANTED, SCALE, SEED, SHANGHAI, Demo, decode
 from warehouse import runlog
-from warehouse.engine import open_warehouse
 from warehouse.schema import volunteers
 
-END = dt.date(2025, 6, 30)
-SCALE = 0.02
-SEED = 7
-SHANGHAI = dt.timedelta(hours=8)  # no daylight saving: UTC+8 all year
-
-# (source, reason) of every row the demo plants for the quarantine
-PLANTED = {
-    ("gov_cases", "unknown_community"), ("gov_cases", "bad_code"), ("gov_cases", "bad_date"),
-    ("gov_cases", "out_of_range"), ("gov_cases", "missing_value"),
-    ("grid_events", "unknown_grid"), ("grid_events", "out_of_range"),
-    ("grid_events", "missing_value"),
-    ("buildings", "unknown_grid"), ("buildings", "outside_area"),
-    ("volunteer_services", "missing_value"), ("volunteer_services", "out_of_range"),
-    ("volunteer_services", "bad_date"),
-    ("property_fees", "bad_format"),
-    ("volunteers", "invalid_id_number"),
-    ("help_team_services", "unknown_community"), ("enforcement_cases", "unknown_street"),
-}
-
-
-@dataclass
-class Demo:
-    root: Path
-    config: Path
-    settings: Settings
-    engine: Engine
-    results: list[RunResult]
-    log: list[str]
-
-    def rows(self, sql: str) -> list[tuple]:
-        with self.engine.connect() as c:
-            return [tuple(r) for r in c.exec_driver_sql(sql)]
-
-    def one(self, sql: str):
-        return self.rows(sql)[0][0]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    root = tmp_path_factory.mktemp("demo")
-    log: list[str] = []
-    config = write_demo(root, scale=SCALE, seed=SEED, end=END, log=log.append)
-    settings = load_validated(config)
-    engine = open_warehouse(settings.warehouse_url)
-    results = Runner(settings, engine).run(trigger="demo")
-    yield Demo(root, config, settings, engine, results, log)
-    engine.dispose()
-
-
-def decode(path: Path) -> str:
-    data = path.read_bytes()
-    if data.startswith(common.UTF8_BOM):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
-
-
-# -- loading ---------------------------------------------------------------------------------
+# the module's loaded demo (a module-scoped fixture; test_demo_geometry imports it from here too)
+demo = demo_harness.demo
 
 
 def test_every_demo_source_loads_and_its_counts_add_up(demo: Demo) -> None:
@@ -448,75 +384,6 @@ def test_same_seed_and_end_give_the_same_bytes(demo: Demo, tmp_path: Path) -> No
     assert a["sources/gov/cases/cases_2023q1.csv"] != b["sources/gov/cases/cases_2023q1.csv"]
     assert a["sources/divisions/fancheng_divisions_2023.csv"] == b[
         "sources/divisions/fancheng_divisions_2023.csv"]
-
-
-def test_rewriting_replaces_a_previous_demo_and_refuses_other_folders(tmp_path: Path) -> None:
-    root = tmp_path / "demo"
-    write_demo(root, scale=SCALE, seed=SEED, end=END)
-    (root / "warehouse.db").write_bytes(b"old")
-    (root / "sources" / "gov" / "cases" / "stale.csv").write_text("x")
-    write_demo(root, scale=SCALE, seed=SEED, end=END)
-    assert not (root / "warehouse.db").exists()
-    assert not (root / "sources" / "gov" / "cases" / "stale.csv").exists()
-
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "gongzhi.toml").write_text("[warehouse]\nurl = 'sqlite:///x.db'\n")
-    with pytest.raises(ConfigError, match="not written by `gongzhi demo`"):
-        write_demo(foreign, scale=SCALE, seed=SEED, end=END)
-    assert (foreign / "gongzhi.toml").read_text().startswith("[warehouse]")
-
-
-def test_bulk_scale_layout_splits_files_and_keeps_canonical_headers(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """At benchmark scales files hold at most MAX_FILE_ROWS rows and, but for the first two,
-    use canonical UTF-8 headers; shown here with the limits shrunk."""
-    monkeypatch.setattr(common, "MAX_FILE_ROWS", 100)
-    monkeypatch.setattr(demo_cases, "BULK_SCALE", 0.01)
-    config = write_demo(tmp_path, scale=SCALE, seed=SEED, end=END)
-    files = sorted((tmp_path / "sources" / "gov" / "cases").glob("*.csv"))
-    assert any("_part2" in f.name for f in files)
-    rows = 0
-    for i, f in enumerate(files):
-        lines = decode(f).splitlines()
-        body = lines[3:] if i == 0 else lines[1:]
-        assert len(body) <= 100, f.name
-        if i > 0:
-            assert lines[0].startswith("case_id,"), f.name
-        rows += len(body)
-    assert rows == round(150_000 * SCALE)
-    services = list((tmp_path / "sources" / "volunteer" / "services").glob("*.csv"))
-    assert all(len(decode(f).splitlines()) <= 101 for f in services)
-    settings = load_validated(config)
-    engine = open_warehouse(settings.warehouse_url)
-    try:
-        result = Runner(settings, engine).run(["divisions", "gov_cases"])[1]
-    finally:
-        engine.dispose()
-    assert result.ok and result.read == rows and result.quarantined == 5
-
-
-def test_gongzhi_demo_command_then_runs_and_quarantine(tmp_path: Path) -> None:
-    """The issue's done-when, through the command line (data up to today)."""
-    from click.testing import CliRunner
-
-    from gongzhi.cli import cli
-
-    runner = CliRunner()
-    folder = tmp_path / "demo"
-    res = runner.invoke(cli, ["demo", "--dir", str(folder), "--scale", str(SCALE), "--quiet"])
-    assert res.exit_code == 0, res.output
-    config = str(folder / "gongzhi.toml")
-    runs = json.loads(runner.invoke(cli, ["--config", config, "runs", "--format",
-                                          "json"]).output)
-    assert len(runs) == len(load_validated(config).sources) == 33  # one run per source
-    assert all(r["status"] == "succeeded" and r["read"] > 0 for r in runs)
-    assert all(r["read"] == r["loaded"] + r["quarantined"] + r["duplicates"] for r in runs)
-    rows = json.loads(runner.invoke(cli, ["--config", config, "quarantine", "--format",
-                                          "json"]).output)
-    assert {(r["source"], r["reason"]) for r in rows} == PLANTED
-    table = runner.invoke(cli, ["--config", config, "quarantine"]).output
-    assert "unknown_community" in table and "420606999999" in table
 
 
 # -- 帮办团, 商圈党建, 街道职权清单 (the issue "The rest of the seed", parts 4-6) --------------
