@@ -127,9 +127,10 @@ class Stager:
         self.staged: dict[str, Table] = {}
         self.rows: dict[str, int] = {}  # rows staged so far, per scratch table
         self._file: Path | None = None
-        self._pipe = CopyPipe(engine, on_copy)  # the scratch tables' (and months')
-        # new months' tables go through two copiers: two server processes parse at once
-        self._pipes = [self._pipe, CopyPipe(engine, on_copy)]
+        # two copiers (scratch tables' chunks and new months' tables in turn to each): two
+        # server processes parse rows at once
+        self._pipes = [CopyPipe(engine, on_copy), CopyPipe(engine, on_copy)]
+        self._chunks = 0  # chunks sent to scratch tables
         # PostgreSQL: per table, its rows of new months go straight (warehouse.direct_months)
         self.routers: dict[str, direct_months.Router] = {}
         self._autocheckpoint: int | None = None  # SQLite's, while the merge holds it off
@@ -185,8 +186,15 @@ class Stager:
             cur.close()
 
     def _stage_copy(self, st: Table, wire: pl.DataFrame, *, first: bool) -> None:
-        # on the copier thread: the server parses this chunk while the run casts the next
-        self._pipe.send(st, wire, first=first)
+        # on the copiers' threads, chunks in turn to each: the server parses this chunk
+        # while the run casts the next (made here first, so that either copier may fill it)
+        if first:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                st.drop(conn, checkfirst=True)
+                st.create(conn)
+        self._chunks += 1
+        self._pipes[self._chunks % len(self._pipes)].send(st, wire, first=False)
 
     def _flush(self) -> None:
         for pipe in self._pipes:
