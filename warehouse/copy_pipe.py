@@ -10,7 +10,8 @@ about half the time it takes for CSV), or as CSV for a table with a column type 
 does not write.
 
 Memory stays bounded: the hand-over queue holds one chunk, so at most two chunks are in
-flight besides the one being cast. Whatever the copier raises (a lost connection) is raised
+flight per copier besides the one being cast (a run has two copiers,
+:class:`warehouse.bulk.Stager`: two server processes parse rows at once). Whatever the copier raises (a lost connection) is raised
 in the run's thread at its next hand-over or at :meth:`CopyPipe.flush`, which everything
 that reads the scratch tables calls first.
 """
