@@ -11,9 +11,9 @@ does not write.
 
 Memory stays bounded: the hand-over queue holds one chunk, so at most two chunks are in
 flight per copier besides the one being cast (a run has two copiers,
-:class:`warehouse.bulk.Stager`: two server processes parse rows at once). Whatever the copier raises (a lost connection) is raised
-in the run's thread at its next hand-over or at :meth:`CopyPipe.flush`, which everything
-that reads the scratch tables calls first.
+:class:`warehouse.bulk.Stager`: two server processes parse rows at once). Whatever the
+copier raises (a lost connection) is raised in the run's thread at its next hand-over or at
+:meth:`CopyPipe.flush`, which everything that reads the scratch tables calls first.
 """
 
 from __future__ import annotations
