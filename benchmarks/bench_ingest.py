@@ -23,7 +23,13 @@ from typing import Any
 from benchmarks.bench_ingest_data import OUT_DIR, cases_csv
 from benchmarks.bench_ingest_dlt import run_dlt
 from benchmarks.bench_ingest_gongzhi import profile_gongzhi, run_gongzhi
-from benchmarks.bench_ingest_pg import dlt_dsn, pg_schema, pg_server_version, schema_url
+from benchmarks.bench_ingest_pg import (
+    SCHEMA_PREFIX,
+    dlt_dsn,
+    pg_schema,
+    pg_server_version,
+    schema_url,
+)
 from benchmarks.bench_ingest_report import report, summary
 from benchmarks.bench_ingest_rss import peak_rss
 
@@ -60,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as e:
                 errors["dlt_sqlite"] = str(e)
         if pg_version is not None:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
+            schema = f"{SCHEMA_PREFIX}{uuid.uuid4().hex[:10]}"
             pg_schema(True, schema)
             try:
                 print("Gongzhi → PostgreSQL …", flush=True)
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 pg_schema(False, schema)
             if not a.skip_dlt:
                 print("dlt → PostgreSQL …", flush=True)
-                dataset = f"bench_dlt_{uuid.uuid4().hex[:10]}"
+                dataset = f"{SCHEMA_PREFIX}dlt_{uuid.uuid4().hex[:10]}"
                 try:
                     dlt_pg = run_dlt("postgres", dlt_dsn(), dataset, csv_path, work / "dlt_pg")
                 except RuntimeError as e:

@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 PG_ADMIN_URL = os.environ.get("GONGZHI_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# scratch schemas start with this (a shared server: each user of it keeps to a prefix of its own)
+SCHEMA_PREFIX = os.environ.get("GONGZHI_BENCH_PG_PREFIX", "bench_")
 
 
 def pg_schema(create: bool, name: str) -> None:

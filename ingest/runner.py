@@ -37,7 +37,7 @@ from ingest.run_steps import (
     dedupe,
     faultpoint,
 )
-from warehouse import bulk, partitions, runlog
+from warehouse import bulk, partitions, retire, runlog
 from warehouse.engine import (
     bump_data_version,
     stamp_loaded,
@@ -191,7 +191,7 @@ class Runner:
         c.last_key = span[1] if span is not None and not c.overlap else None
         first = c.chunks == 0
         c.chunks += 1
-        stager.stage(table, good)
+        stager.stage(table, good, straight=not c.overlap)
         watchers = [ob for ob in self.observers if hasattr(ob, "staged")]
         if watchers:
             with self.engine.connect() as conn:
@@ -254,6 +254,8 @@ class Runner:
                     self._stage_good(stager, table, c, good)
                 c.good = []
                 result.duplicates += c.repeats
+                if c.overlap or c.deleted or c.snapshot is not None:
+                    stager.pour(name)  # keys are matched in the scratch table then
                 if c.overlap:
                     self.progress.update(f"de-duplicating {name}", stager.rows[name],
                                          force=True)
@@ -317,6 +319,7 @@ class Runner:
         for name, stage in staged.items():
             table = tables[name]
             self.progress.update(f"merging {name}", rows.get(name, 0), force=True)
+            bulk.settle_direct(conn, table, stage)  # rows sent straight to new months
             bulk.find_changed(conn, table, stage)  # once, for the observers and the merge
             for ob in self.observers:
                 ob.before_merge(conn, table, stage)
@@ -332,7 +335,7 @@ class Runner:
             retired = 0
             snap = collected[name].snapshot
             if snap is not None:
-                retired = bulk.retire_missing(conn, table, stage, scope=snap.scope,
+                retired = retire.retire_missing(conn, table, stage, scope=snap.scope,
                                               prefix=snap.prefix, values=snap.values)
                 result.retired += retired
             if counts.loaded or retired:  # unchanged rows count: they confirm the data
@@ -362,7 +365,7 @@ class Runner:
             for ob in self.observers:
                 if hasattr(ob, "before_delete"):
                     ob.before_delete(conn, tables[name], stage)
-            n = bulk.delete_keys(conn, tables[name], stage)
+            n = retire.delete_keys(conn, tables[name], stage)
             for ob in self.observers:
                 if hasattr(ob, "after_delete"):
                     ob.after_delete(conn, tables[name], stage, n)

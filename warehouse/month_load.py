@@ -138,24 +138,61 @@ def load(conn: Connection, table: Table, cols: list[str], rows: Any | None,
 def attach(conn: Connection, table: Table, months: list[dt.date], tag: str) -> list[dt.date]:
     """Make the tables :func:`load` filled the months' partitions of ``table`` (see the
     module's steps); returns the months attached (the others' rows went into ``table``)."""
-    time = partitions.partition_column(table) or ""
     scratch = _scratch_name(table, tag)
     parts = [month_name(table.name, m) for m in months]
     for part in parts:
         conn.exec_driver_sql(f"ALTER TABLE {_q(scratch)} DETACH PARTITION {_q(part)}")
     conn.exec_driver_sql(f"DROP TABLE {_q(scratch)}")
+    return index_and_attach(conn, table, months)
+
+
+def names(table: Table, label: str, *, scratch: bool = False) -> list[str]:
+    """The names of a month table's range check, primary key and indexes: after the month's
+    table (``label``) as PostgreSQL names them, or short ones for a run's scratch table
+    (``scratch``: renamed to the others when it becomes the partition)."""
+    indexes = sorted(table.indexes, key=lambda ix: str(ix.name))
+    if scratch:
+        return [f"{label}_r", f"{label}_k", *[f"{label}_i{j}" for j in range(len(indexes))]]
+    return [f"{label}_range", f"{label}_pkey",
+            *[f"{label}_{'_'.join(c.name for c in ix.columns)}_idx" for ix in indexes]]
+
+
+def range_check(table: Table, month: dt.date) -> str:
+    """SQL: the rows of ``table``'s partition for ``month`` (the check ATTACH relies on)."""
+    time = _q(partitions.partition_column(table) or "")
+    return f"{time} >= '{month:%Y-%m-%d}' AND {time} < '{_next(month):%Y-%m-%d}'"
+
+
+def index_sql(table: Table, target: str, month: dt.date, named: list[str], *,
+              check: bool = True) -> list[str]:
+    """The statements that give ``target`` (a standalone table of ``month``) its range
+    check (``check``: it has none yet), primary key and indexes, named ``named``
+    (:func:`names`)."""
+    time = partitions.partition_column(table) or ""
     keys = [*key_columns(table), time]
+    out = [f"ALTER TABLE {_q(target)} ADD CONSTRAINT {_q(named[0])} "
+           f"CHECK ({range_check(table, month)})"] if check else []
+    out.append(f"ALTER TABLE {_q(target)} ADD CONSTRAINT {_q(named[1])} "
+               f"PRIMARY KEY ({', '.join(_q(k) for k in dict.fromkeys(keys))})")
+    for ix, name in zip(sorted(table.indexes, key=lambda ix: str(ix.name)), named[2:],
+                        strict=True):
+        out.append(f"CREATE INDEX {_q(name)} ON {_q(target)} "
+                   f"({', '.join(_q(c.name) for c in ix.columns)})")
+    return out
+
+
+def index_and_attach(conn: Connection, table: Table, months: list[dt.date], *,
+                     indexed: bool = False) -> list[dt.date]:
+    """Give the standalone tables ``<table>_pYYYYMM`` of ``months`` (every column of
+    ``table``, filled) their range check, primary key and indexes (``indexed``: they have
+    them, named as :func:`names` says), and attach them as the months' partitions; returns
+    the months attached (the others' rows went into ``table``: its DEFAULT partition, when
+    the lock could not be had in time)."""
+    time = partitions.partition_column(table) or ""
+    parts = [month_name(table.name, m) for m in months]
     for m, part in zip(months, parts, strict=True):
-        lo, hi = f"'{m:%Y-%m-%d}'", f"'{_next(m):%Y-%m-%d}'"
-        conn.exec_driver_sql(f"ALTER TABLE {_q(part)} ADD CONSTRAINT {_q(part + '_range')} "
-                             f"CHECK ({_q(time)} >= {lo} AND {_q(time)} < {hi})")
-        conn.exec_driver_sql(f"ALTER TABLE {_q(part)} ADD CONSTRAINT {_q(part + '_pkey')} "
-                             f"PRIMARY KEY ({', '.join(_q(k) for k in dict.fromkeys(keys))})")
-        for ix in table.indexes:
-            names = [c.name for c in ix.columns]
-            conn.exec_driver_sql(
-                f"CREATE INDEX {_q(part + '_' + '_'.join(names) + '_idx')} ON {_q(part)} "
-                f"({', '.join(_q(c) for c in names)})")
+        for sql in ([] if indexed else index_sql(table, part, m, names(table, part))):
+            conn.exec_driver_sql(sql)
     # the run holds the months' lock since fresh_months; ATTACH needs the parent against
     # schema changes (a running ANALYZE has it) and the DEFAULT partition whole: both are
     # taken first, within the wait, so that readers never queue behind a waiting ATTACH

@@ -23,7 +23,7 @@ from tests.warehouse.test_partitions import (
     utc_month_counts,
     write_cases,
 )
-from warehouse import month_load, partitions, runlog, schema
+from warehouse import direct_months, month_load, partitions, runlog, schema
 from warehouse.engine import open_warehouse
 
 
@@ -159,29 +159,29 @@ def test_readers_are_served_while_a_run_writes_its_new_months(
             except BaseException as e:  # reported below, in the test's thread
                 failures.append(e)
 
-        real_load = month_load.load
+        real_attach = direct_months.attach  # the new months' rows are copied by then
         real_ddl = month_load._q  # every statement of attach names a table through it
 
-        def load_then_read(*a: Any, **k: Any) -> int:
-            n = real_load(*a, **k)
+        def read_then_attach(*a: Any, **k: Any) -> int:
             th = threading.Thread(target=read)  # rows written, not indexed yet
             th.start()
             th.join(10)
-            return n
+            return real_attach(*a, **k)
 
-        monkeypatch.setattr(month_load, "load", load_then_read)
+        monkeypatch.setattr(direct_months, "attach", read_then_attach)
         calls = {"n": 0}
 
         def quoted(name: str) -> str:
             calls["n"] += 1
             if name.endswith("_pkey") and calls.get("read") is None:
-                calls["read"] = 1  # once, while the first month's key is about to be built
+                calls["read"] = 1  # once, as the first month's key is built (or renamed)
                 th = threading.Thread(target=read)
                 th.start()
                 th.join(10)
             return real_ddl(name)
 
         monkeypatch.setattr(month_load, "_q", quoted)
+        monkeypatch.setattr(direct_months, "_q", quoted)  # where the key takes its name
         write_cases(tmp_path / "inbox" / "b.csv", case_rows(range(40, 100), [3, 4], seed=42))
         (r,) = Runner(settings, engine, observers=[]).run(["cases"])
         assert r.ok and r.inserted == 60, r
