@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import DateTime, func, insert, select, text
 
-import metrics.rollup as rollup_mod
+import metrics.rollup.build as rollup_build
+import metrics.rollup.observe as rollup_mod
 from ingest.registry import load_validated
 from ingest.runner import Runner
 from metrics.catalog import load_catalog
@@ -251,8 +252,8 @@ def test_months_on_demand_rows_move_and_default_partition(
 
 
 def _recording(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
-    """Which rollup months each family writes (every write goes through ``_apply``;
-    a whole rebuild through ``rebuild``)."""
+    """Which rollup months each family writes (every write goes through
+    ``metrics.rollup.observe._apply``; a whole rebuild through ``rebuild``)."""
     written: dict[str, set[str]] = {}
     real_apply, real_rebuild = rollup_mod._apply, rollup_mod.rebuild
 
@@ -272,6 +273,8 @@ def _recording(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
 
     monkeypatch.setattr(rollup_mod, "_apply", apply)
     monkeypatch.setattr(rollup_mod, "rebuild", whole)
+    # ensure_rollups (build.py) rebuilds a family through its own module's name
+    monkeypatch.setattr(rollup_build, "rebuild", whole)
     monkeypatch.setattr(rollup_mod, "refresh_months", some)
     return written
 
