@@ -14,7 +14,7 @@ from metrics.catalog import Catalog, load_catalog
 from metrics.rollup.build import aggregate, ensure_rollups, months_of_keys, rebuild, refresh_months
 from metrics.rollup.family import Family, families
 from metrics.rollup_eval import contributions
-from warehouse.bulk import changed_count, changed_rows
+from warehouse.changed import changed_count, changed_rows
 from warehouse.schema import holiday_calendar, key_columns, service_items
 
 
