@@ -9,6 +9,12 @@ whose demo includes the geometry), start ``gongzhi serve`` and measure in the De
   browser session on a warm server (median of ``--runs``); ``map_cold_ms`` is the first visit
   right after the server answers (caches empty; the server's warm-up, dashboard/warm.py, runs
   at the same time);
+- ``first_draw_returning_browser_ms``: the same, but a new tab of a browser that opened the
+  map before (a persistent profile: its HTTP cache and V8's code cache kept), as a leader's
+  daily browser; ``map_first_draw_ms`` is the cold-cache figure (a new context per visit:
+  empty caches). The two kinds alternate, and the server's work is the same for both (a new
+  Streamlit session each); ``http_bytes_cold`` / ``http_bytes_returning_browser``: what each
+  fetched over HTTP (the page, scripts, styles, fonts; not the websocket);
 - ``map_warmed_default_ms``: a new server, once its log says the leader's map is warm (what
   a leader's first look after a server start or a nightly run gets), visited by the same
   Chromium (``map_cold_ms`` also pays Chromium's own first start): the first visit of the map
