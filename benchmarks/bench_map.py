@@ -15,6 +15,8 @@ whose demo includes the geometry), start ``gongzhi serve`` and measure in the De
   empty caches). The two kinds alternate, and the server's work is the same for both (a new
   Streamlit session each); ``http_bytes_cold`` / ``http_bytes_returning_browser``: what each
   fetched over HTTP (the page, scripts, styles, fonts; not the websocket);
+  ``websocket_open_cold_ms`` / ``websocket_open_returning_browser_ms``: until the page opened
+  Streamlit's websocket (the front end's own loading and start-up, before any server work);
 - ``map_warmed_default_ms``: a new server, once its log says the leader's map is warm (what
   a leader's first look after a server start or a nightly run gets), visited by the same
   Chromium (``map_cold_ms`` also pays Chromium's own first start): the first visit of the map
@@ -102,7 +104,7 @@ def reruns(data: bytes | str) -> int:
 
 
 def visit(chromium: Any, url: str, polygons: int, runs: list[int] | None = None
-          ) -> tuple[float, int, float, int]:
+          ) -> tuple[float, int, float, int, float]:
     """A visit in a new browser context (an empty HTTP cache, no V8 code cache): see
     :func:`visit_page`."""
     ctx = chromium.new_context(viewport=VIEWPORT, locale="zh-CN")
@@ -113,19 +115,28 @@ def visit(chromium: Any, url: str, polygons: int, runs: list[int] | None = None
 
 
 def visit_page(page: Any, url: str, polygons: int, runs: list[int] | None = None
-               ) -> tuple[float, int, float, int]:
+               ) -> tuple[float, int, float, int, float]:
     """ms until ``polygons`` grid polygons are drawn, the websocket bytes received, the ms
-    from the page's title to the drawn map (the map's own share of the first draw) and the
+    from the page's title to the drawn map (the map's own share of the first draw), the
     HTTP bytes fetched over the network (the page and its scripts, styles, fonts; 0 for what
-    came from the browser's cache); ``runs`` gets the number of script runs the page asked
-    for (each costs a whole run). The page is closed at the end."""
+    came from the browser's cache) and the ms until Streamlit's front end opened its
+    websocket (its own loading and start-up: before it, the server has no work); ``runs``
+    gets the number of script runs the page asked for (each costs a whole run). The page is
+    closed at the end."""
     received, asked = [0], [0]
+    # on Playwright's side (the page's clock cannot see the websocket): from asking for
+    # the page, a few ms before the page's own navigation start
+    opened: list[float] = []
+    started = [0.0]
 
     def on_ws(ws: Any) -> None:
+        if not opened:  # the first one (a reconnect would open another)
+            opened.append((time.monotonic() - started[0]) * 1000)
         ws.on("framereceived", lambda data: received.__setitem__(
             0, received[0] + len(data if isinstance(data, bytes) else data.encode())))
         ws.on("framesent", lambda data: asked.__setitem__(0, asked[0] + reruns(data)))
     page.on("websocket", on_ws)
+    started[0] = time.monotonic()
     page.goto(url, wait_until="commit")
     page.wait_for_selector("h1", timeout=120_000)
     titled = float(page.evaluate("() => performance.now()"))
@@ -136,7 +147,7 @@ def visit_page(page: Any, url: str, polygons: int, runs: list[int] | None = None
     page.close()
     if runs is not None:
         runs.append(asked[0])
-    return float(ms), received[0], float(ms) - titled, fetched
+    return float(ms), received[0], float(ms) - titled, fetched, opened[0]
 
 
 @contextmanager
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     with browser.chromium() as chromium:
         with browser.serve(args.config, log=OUT / "map-serve.log") as (base, _):
             runs: list[int] = []
-            cold, ws_bytes, _, _ = visit(chromium, base + url_path, polygons)
+            cold, ws_bytes, *_ = visit(chromium, base + url_path, polygons)
             # each run: a new context (empty caches), then a new tab of the returning
             # browser, one after the other so that both see the same load
             visits, back = [], []
@@ -203,14 +214,16 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             wait_warm(log)
             warmup = time.monotonic() - started
-            warmed_default, _, _, _ = visit(chromium, base + "/map?level=grid", polygons)
-            warmed_other, _, _, _ = visit(chromium, base + url_path, polygons)
+            warmed_default, *_ = visit(chromium, base + "/map?level=grid", polygons)
+            warmed_other, *_ = visit(chromium, base + url_path, polygons)
     warm = [v[0] for v in visits]
     result = {
         "map_first_draw_ms": round(statistics.median(warm), 1), "map_cold_ms": round(cold, 1),
         "map_runs_ms": [round(x, 1) for x in warm],
         "first_draw_returning_browser_ms": round(statistics.median(v[0] for v in back), 1),
         "returning_browser_runs_ms": [round(v[0], 1) for v in back],
+        "websocket_open_cold_ms": round(statistics.median(v[4] for v in visits), 1),
+        "websocket_open_returning_browser_ms": round(statistics.median(v[4] for v in back), 1),
         "http_bytes_cold": round(statistics.median(v[3] for v in visits)),
         "http_bytes_returning_browser": round(statistics.median(v[3] for v in back)),
         "map_warmed_default_ms": round(warmed_default, 1),
