@@ -9,6 +9,14 @@ whose demo includes the geometry), start ``gongzhi serve`` and measure in the De
   browser session on a warm server (median of ``--runs``); ``map_cold_ms`` is the first visit
   right after the server answers (caches empty; the server's warm-up, dashboard/warm.py, runs
   at the same time);
+- ``first_draw_returning_browser_ms``: the same, but a new tab of a browser that opened the
+  map before (a persistent profile: its HTTP cache and V8's code cache kept), as a leader's
+  daily browser; ``map_first_draw_ms`` is the cold-cache figure (a new context per visit:
+  empty caches). The two kinds alternate, and the server's work is the same for both (a new
+  Streamlit session each); ``http_bytes_cold`` / ``http_bytes_returning_browser``: what each
+  fetched over HTTP (the page, scripts, styles, fonts; not the websocket);
+  ``websocket_open_cold_ms`` / ``websocket_open_returning_browser_ms``: until the page opened
+  Streamlit's websocket (the front end's own loading and start-up, before any server work);
 - ``map_warmed_default_ms``: a new server, once its log says the leader's map is warm (what
   a leader's first look after a server start or a nightly run gets), visited by the same
   Chromium (``map_cold_ms`` also pays Chromium's own first start): the first visit of the map
@@ -37,7 +45,10 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +58,12 @@ OUT = Path(__file__).resolve().parent / "out"
 BARS = {"map_first_draw_ms": 2000.0, "payload_bytes": 1_000_000}
 KPI = "grid.closure_rate"
 PATHS = "[class*='st-key-geomap_'] .vega-embed svg path[aria-roledescription='geoshape']"
+VIEWPORT = {"width": 1400, "height": 1100}
+# bytes the page's document and resources came over the network with (transferSize is 0 for
+# what the browser's cache served; the websocket is not a resource entry)
+FETCHED_JS = """() => [...performance.getEntriesByType('navigation'),
+                    ...performance.getEntriesByType('resource')]
+                 .reduce((n, e) => n + (e.transferSize || 0), 0)"""
 
 
 def payload(config: Path, period: str) -> tuple[int, int]:
@@ -87,29 +104,71 @@ def reruns(data: bytes | str) -> int:
 
 
 def visit(chromium: Any, url: str, polygons: int, runs: list[int] | None = None
-          ) -> tuple[float, int, float]:
-    """ms until ``polygons`` grid polygons are drawn, the websocket bytes received, and the
-    ms from the page's title to the drawn map (the map's own share of the first draw);
-    ``runs`` gets the number of script runs the page asked for (each costs a whole run)."""
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 1100}, locale="zh-CN")
-    page = ctx.new_page()
+          ) -> tuple[float, int, float, int, float]:
+    """A visit in a new browser context (an empty HTTP cache, no V8 code cache): see
+    :func:`visit_page`."""
+    ctx = chromium.new_context(viewport=VIEWPORT, locale="zh-CN")
+    try:
+        return visit_page(ctx.new_page(), url, polygons, runs)
+    finally:
+        ctx.close()
+
+
+def visit_page(page: Any, url: str, polygons: int, runs: list[int] | None = None
+               ) -> tuple[float, int, float, int, float]:
+    """ms until ``polygons`` grid polygons are drawn, the websocket bytes received, the ms
+    from the page's title to the drawn map (the map's own share of the first draw), the
+    HTTP bytes fetched over the network (the page and its scripts, styles, fonts; 0 for what
+    came from the browser's cache) and the ms until Streamlit's front end opened its
+    websocket (its own loading and start-up: before it, the server has no work); ``runs``
+    gets the number of script runs the page asked for (each costs a whole run). The page is
+    closed at the end."""
     received, asked = [0], [0]
+    # on Playwright's side (the page's clock cannot see the websocket): from asking for
+    # the page, a few ms before the page's own navigation start
+    opened: list[float] = []
+    started = [0.0]
 
     def on_ws(ws: Any) -> None:
+        if not opened:  # the first one (a reconnect would open another)
+            opened.append((time.monotonic() - started[0]) * 1000)
         ws.on("framereceived", lambda data: received.__setitem__(
             0, received[0] + len(data if isinstance(data, bytes) else data.encode())))
         ws.on("framesent", lambda data: asked.__setitem__(0, asked[0] + reruns(data)))
     page.on("websocket", on_ws)
+    started[0] = time.monotonic()
     page.goto(url, wait_until="commit")
     page.wait_for_selector("h1", timeout=120_000)
     titled = float(page.evaluate("() => performance.now()"))
     page.wait_for_function(f"n => document.querySelectorAll(\"{PATHS}\").length >= n",
                            arg=polygons, timeout=120_000, polling=20)
     ms = page.evaluate("() => performance.now()")
-    ctx.close()
+    fetched = int(page.evaluate(FETCHED_JS))
+    page.close()
     if runs is not None:
         runs.append(asked[0])
-    return float(ms), received[0], float(ms) - titled
+    return float(ms), received[0], float(ms) - titled, fetched, opened[0]
+
+
+@contextmanager
+def returning_browser(chromium: Any, url: str, polygons: int) -> Iterator[Any]:
+    """A browser that has opened the map before, as a leader's daily browser has: a
+    persistent profile (its HTTP disk cache and V8's code cache kept between tabs, unlike a
+    new context) in a temporary folder, a second Chromium started from ``chromium``'s
+    Playwright. The map is opened once (all the scripts it loads fetched and cached), then
+    each :func:`visit_page` on a new tab is a new Streamlit session: the server does the
+    same work as for a new context, only the browser's caches differ."""
+    with tempfile.TemporaryDirectory(prefix="gz-bench-profile-") as profile:
+        ctx = chromium.browser_type.launch_persistent_context(
+            profile, executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS,
+            headless=True, viewport=VIEWPORT, locale="zh-CN")
+        try:
+            for blank in ctx.pages:  # the tab a persistent context opens with
+                blank.close()
+            visit_page(ctx.new_page(), url, polygons)
+            yield ctx
+        finally:
+            ctx.close()
 
 
 def wait_warm(log: Path, timeout: float = 600.0) -> None:
@@ -140,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     with browser.chromium() as chromium:
         with browser.serve(args.config, log=OUT / "map-serve.log") as (base, _):
             runs: list[int] = []
-            cold, ws_bytes, _ = visit(chromium, base + url_path, polygons)
-            visits = [visit(chromium, base + url_path, polygons, runs)
-                      for _ in range(args.runs)]
+            cold, ws_bytes, *_ = visit(chromium, base + url_path, polygons)
+            # each run: a new context (empty caches), then a new tab of the returning
+            # browser, one after the other so that both see the same load
+            visits, back = [], []
+            with returning_browser(chromium, base + url_path, polygons) as returning:
+                for _ in range(args.runs):
+                    visits.append(visit(chromium, base + url_path, polygons, runs))
+                    back.append(visit_page(returning.new_page(), base + url_path, polygons))
         # a new server, left to warm up (the same Chromium, past its own first start): the
         # leader's first look, then another month and KPI
         log = OUT / "map-serve-warmed.log"
@@ -150,12 +214,18 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             wait_warm(log)
             warmup = time.monotonic() - started
-            warmed_default, _, _ = visit(chromium, base + "/map?level=grid", polygons)
-            warmed_other, _, _ = visit(chromium, base + url_path, polygons)
+            warmed_default, *_ = visit(chromium, base + "/map?level=grid", polygons)
+            warmed_other, *_ = visit(chromium, base + url_path, polygons)
     warm = [v[0] for v in visits]
     result = {
         "map_first_draw_ms": round(statistics.median(warm), 1), "map_cold_ms": round(cold, 1),
         "map_runs_ms": [round(x, 1) for x in warm],
+        "first_draw_returning_browser_ms": round(statistics.median(v[0] for v in back), 1),
+        "returning_browser_runs_ms": [round(v[0], 1) for v in back],
+        "websocket_open_cold_ms": round(statistics.median(v[4] for v in visits), 1),
+        "websocket_open_returning_browser_ms": round(statistics.median(v[4] for v in back), 1),
+        "http_bytes_cold": round(statistics.median(v[3] for v in visits)),
+        "http_bytes_returning_browser": round(statistics.median(v[3] for v in back)),
         "map_warmed_default_ms": round(warmed_default, 1),
         "map_warmed_other_ms": round(warmed_other, 1), "warmup_s": round(warmup, 1),
         "map_after_title_ms": round(statistics.median(v[2] for v in visits), 1),
