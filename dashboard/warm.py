@@ -10,12 +10,17 @@ the month a session opens on, the simplified polygons, the district outline, the
 hexagons and the geometry notes. It does so at start-up, whenever the data version changes
 (checked as often as the live cards check it) and again before the warmed entries age out of
 the cache.
+
+``GONGZHI_WARM_MAP=0`` in the server's environment leaves the warm-up out (the test suite
+sets it: its many short-lived servers would each compute a map nobody looks at, on the same
+cores as the tests; the tests of the warm-up itself turn it back on).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +34,7 @@ from metrics.access import leader
 
 log = logging.getLogger("gongzhi.dashboard.warm")
 WARMED_LINE = "map warmed for the leader"  # benchmarks/bench_map.py waits for it in the log
+ENV = "GONGZHI_WARM_MAP"  # "0": the server does not warm the map
 
 # cached loaders keep entries 6 hours (data.base.cached): warm again well before they go
 REWARM_SECONDS = 3600.0
@@ -120,11 +126,16 @@ class Warmer:
             self._stop.wait(self.poll_seconds)
 
 
+def enabled() -> bool:
+    """Whether the server warms the map: yes unless :data:`ENV` is ``"0"``."""
+    return os.environ.get(ENV, "1").strip() != "0"
+
+
 @contextlib.asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
     """``st.App``'s lifespan hook: runs after Streamlit's runtime started (so the cache it
-    fills is the sessions' own); the warmer is ``app.state["map_warmer"]`` and stops with
-    the server."""
+    fills is the sessions' own); the warmer is ``app.state["map_warmer"]`` (None when
+    :func:`enabled` says no) and stops with the server."""
     if not log.handlers and not logging.getLogger().handlers:
         # Streamlit configures its own loggers only: say in the server's log when the map
         # is warm (and why not), as the scheduler logs its runs
@@ -133,6 +144,10 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
                                                "%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+    if not enabled():
+        log.info("map warm-up off (%s=0)", ENV)
+        yield {"map_warmer": None}
+        return
     warmer = Warmer()
     warmer.start()
     try:

@@ -85,6 +85,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests.dashboard import browser
 
     browser.SHARE = True  # one Chromium for consecutive modules that use it (see below)
+    # The dashboard servers the tests start (gongzhi serve, up) do not warm the leader's map
+    # in the background (dashboard/warm.py): each would compute a map nobody looks at on the
+    # cores the tests share. tests/dashboard/test_warm.py turns it on for its own tests.
+    # (dashboard.warm.ENV: not imported here, it would load Streamlit before its runtime.)
+    os.environ.setdefault("GONGZHI_WARM_MAP", "0")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -130,7 +130,7 @@ def migrate(engine: Engine, partition: str | None = None) -> int:
     try:
         with write_transaction(engine) as conn:
             if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(4206060001)"))
+                conn.exec_driver_sql(partitions.warehouse_lock_sql(partitions.MIGRATE_LOCK))
             from warehouse.audit import protect
 
             insp = inspect(conn)

@@ -74,9 +74,7 @@ def _claim(conn: Connection, table: Table) -> bool:
     commit), waiting at most :data:`partitions.LOCK_WAIT`: a run whose month another run is
     loading at the same time gives up and lets its rows of that month take the DEFAULT
     partition, rather than both making the same partition (the later one would fail)."""
-    return _locked(conn, table, [
-        "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))" % (  # noqa: UP031
-            partitions._LOCK % 2**31, table.name.replace("'", "''"))])
+    return _locked(conn, table, [partitions.month_lock_sql(table.name)])
 
 
 def _locked(conn: Connection, table: Table, statements: list[str]) -> bool:

@@ -52,6 +52,7 @@ META_KEY = "partition"  # warehouse_meta: "month" once the warehouse's facts are
 # Months further than this from today are not given partitions of their own (a typo'd year
 # would otherwise create stray ones): their rows sit in the DEFAULT partition.
 HORIZON_YEARS = 30
+MIGRATE_LOCK = 4206060001  # advisory lock: schema changes of one warehouse, one at a time
 _LOCK = 4206060003  # advisory lock: runs that bring the same new month create it once
 LOCK_WAIT = "5s"  # how long attaching a month may wait for other merges (then: DEFAULT)
 log = logging.getLogger(__name__)
@@ -143,6 +144,20 @@ def in_horizon(month: dt.date, today: dt.date | None = None) -> bool:
     return abs(month.year - today.year) <= HORIZON_YEARS
 
 
+def warehouse_lock_sql(key: int, name: str = "") -> str:
+    """SQL taking the transaction's advisory lock ``key`` for this warehouse (its database
+    and schema) and ``name`` (a table's, or none): installations, and the test suite's
+    private schemas, sharing one server do not wait for each other's runs."""
+    space = "concat(current_database(), '.', current_schema(), '.', '%s')" % (  # noqa: UP031
+        name.replace("'", "''"))
+    return f"SELECT pg_advisory_xact_lock({key % 2**31}, hashtext({space}))"
+
+
+def month_lock_sql(table_name: str) -> str:
+    """SQL taking the lock under which runs add months to ``table_name`` (until commit)."""
+    return warehouse_lock_sql(_LOCK, table_name)
+
+
 def add_months(conn: Connection, table: Table, wanted: set[dt.date]) -> list[dt.date]:
     """Give each month in ``wanted`` (first days) a partition of ``table`` if it has none;
     rows of that month waiting in the DEFAULT partition move into it. Returns the months
@@ -150,8 +165,7 @@ def add_months(conn: Connection, table: Table, wanted: set[dt.date]) -> list[dt.
     it takes is held until commit)."""
     time = partition_column(table)
     assert time is not None
-    conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), hashtext(:t))"),
-                 {"k": _LOCK % 2**31, "t": table.name})
+    conn.exec_driver_sql(month_lock_sql(table.name))
     have = set(months(conn, table.name))
     made = []
     parent, default = _q(table.name), _q(default_name(table.name))
@@ -280,7 +294,7 @@ def convert(engine: Engine, only: list[str] | None = None) -> dict[str, int]:
         if only and table.name not in only:
             continue
         with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(4206060001)"))  # = migrate's
+            conn.exec_driver_sql(warehouse_lock_sql(MIGRATE_LOCK))  # = migrate's
             if is_partitioned(conn, table.name):
                 continue
             time = partition_column(table) or ""

@@ -33,6 +33,7 @@ from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import UNPLACED, area_column, column, condition, unplaced
 from metrics.rollup.family import Family, families
 from warehouse.engine import write_transaction
+from warehouse.partitions import warehouse_lock_sql
 from warehouse.schema import data_tables, holiday_calendar, key_columns, warehouse_meta
 
 
@@ -161,6 +162,9 @@ def _set_meta(conn: Connection, key: str, value: str) -> None:
         index_elements=["key"], set_={"value": value}))
 
 
+ROLLUP_LOCK = 4206060002  # advisory lock: one warehouse's rollups are built by one process
+
+
 def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
     """Create and build missing or outdated rollups; returns the names rebuilt."""
     catalog = catalog or load_catalog()
@@ -169,7 +173,7 @@ def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             # processes starting together (schedulers, ingest) build these once, in turn
-            conn.execute(select(func.pg_advisory_xact_lock(4206060002)))
+            conn.exec_driver_sql(warehouse_lock_sql(ROLLUP_LOCK))
         calendar_changed = ensure_calendar(conn)
         have = stored_fingerprints(conn)
         existing = set(inspect(conn).get_table_names())

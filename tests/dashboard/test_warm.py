@@ -131,7 +131,9 @@ def test_the_warmer_warms_at_start_and_on_a_new_data_version(
         w.stop()
 
 
-def test_the_apps_lifespan_runs_the_warmer(demo: Path) -> None:
+def test_the_apps_lifespan_runs_the_warmer(demo: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    monkeypatch.setenv(warm.ENV, "1")  # tests/conftest.py turns it off for test servers
     done = threading.Event()
 
     async def serve() -> None:
@@ -143,3 +145,27 @@ def test_the_apps_lifespan_runs_the_warmer(demo: Path) -> None:
 
     asyncio.run(serve())
     assert done.is_set()
+
+
+@pytest.mark.parametrize("value", ["0", "1", None])
+def test_the_warm_up_is_on_unless_the_environment_says_0(
+        value: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if value is None:
+        monkeypatch.delenv(warm.ENV, raising=False)
+    else:
+        monkeypatch.setenv(warm.ENV, value)
+    assert warm.enabled() is (value != "0")
+
+
+def test_with_the_warm_up_off_the_lifespan_starts_no_thread(
+        demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(warm.ENV, "0")
+    before = {t.name for t in threading.enumerate()}
+
+    async def serve() -> None:
+        async with warm.lifespan(None) as state:
+            assert state["map_warmer"] is None
+            assert "gongzhi-warm" not in {t.name for t in threading.enumerate()} - before
+
+    asyncio.run(serve())
+

@@ -209,8 +209,7 @@ def test_a_run_adding_months_waits_its_turn_then_uses_the_default_partition(
         rows = case_rows(range(30), [8], seed=51)
         write_cases(tmp_path / "inbox" / "a.csv", rows)
         tx = other.begin()  # the months' lock, as another run's merge holds it
-        other.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), "
-                           "hashtext('service_cases'))"), {"k": partitions._LOCK % 2**31})
+        other.exec_driver_sql(partitions.month_lock_sql("service_cases"))
         res = Runner(settings, engine, observers=[]).run()
         assert all(r.ok for r in res), [r.error for r in res]
         assert per_partition(engine, "service_cases") == {"service_cases_pdefault": 30}
@@ -226,3 +225,35 @@ def test_a_run_adding_months_waits_its_turn_then_uses_the_default_partition(
         partitions.wait_for_stats()
         other.close()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_run_adding_months_in_another_warehouse_on_the_server_does_not_hold_this_one_back(
+        tmp_path: Path, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The months' lock is the warehouse's own (database and schema): another warehouse on
+    the same server adding months to its table of the same name leaves this run alone, so
+    its new month gets its partition at once."""
+    from tests.conftest import private_pg_schema
+
+    monkeypatch.setattr(partitions, "LOCK_WAIT", "200ms")
+    settings = setup_sources(tmp_path, pg_schema_url)
+    engine = open_warehouse(settings.warehouse_url)
+    with private_pg_schema() as elsewhere_url:
+        elsewhere = create_engine(elsewhere_url)
+        other = elsewhere.connect()
+        try:
+            rows = case_rows(range(30), [8], seed=53)
+            write_cases(tmp_path / "inbox" / "a.csv", rows)
+            tx = other.begin()  # the other warehouse's run, adding months to its own table
+            other.exec_driver_sql(partitions.month_lock_sql("service_cases"))
+            res = Runner(settings, engine, observers=[]).run()
+            assert all(r.ok for r in res), [r.error for r in res]
+            assert per_partition(engine, "service_cases") == {
+                "service_cases_pdefault": 0, **utc_month_counts(rows)}
+            assert stored_cases(engine) == expected_cases(rows)
+            tx.rollback()
+        finally:
+            partitions.wait_for_stats()
+            other.close()
+            elsewhere.dispose()
+            engine.dispose()
