@@ -103,6 +103,9 @@ def summary(r: dict[str, Any]) -> str:
         f"{'Gongzhi → PostgreSQL':28}{f(r['postgres_s']):>10}{f(r['postgres_rows_per_s']):>14}",
         f"{'dlt → PostgreSQL':28}{f(r['dlt_postgres_s']):>10}"
         f"{f(r['dlt_postgres_rows_per_s']):>14}",
+        *([f"PostgreSQL first loads, {r['repeat']} alternating runs each (medians above): "
+           f"Gongzhi {r['postgres_runs_s']} s, dlt {r['dlt_postgres_runs_s']} s"]
+          if r.get("repeat", 1) > 1 else []),
         f"ratio on SQLite: {f(r['ratio'], '×')}   bar ≥ {BARS['ratio_min']}×: "
         f"{mark[ok['ratio']]};   on PostgreSQL: {f(r['postgres_ratio'], '×')}",
         f"re-ingest same file: {f(r['reingest_s'], ' s')}, {r['reingest_changed_rows']} rows "

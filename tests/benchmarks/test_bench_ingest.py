@@ -22,7 +22,7 @@ KEYS = {
     "dlt_postgres_loader_file_formats", "postgres_ratio", "reingest_s", "reingest_changed_rows",
     "remerge_s", "remerge_changed_rows", "remerge_phases_s", "postgres_reingest_s",
     "postgres_remerge_s", "postgres_remerge_changed_rows", "postgres_remerge_phases_s",
-    "machine", "bars", "errors",
+    "machine", "bars", "errors", "repeat", "postgres_runs_s", "dlt_postgres_runs_s",
     "meets_bars",
 }
 
