@@ -97,52 +97,58 @@ class CopyPipe:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 raw = conn.connection.driver_connection
                 assert raw is not None
-                while True:
-                    item = self._q.get()
-                    if item is None:
-                        stopped = True
-                        break
-                    if self._error is not None:
-                        continue  # a failed copy: the rest is dropped until the run stops
-                    if callable(item):
+                try:
+                    while True:
+                        item = self._q.get()
+                        if item is None:
+                            stopped = True
+                            break
+                        if self._error is not None:
+                            continue  # a failed copy: the rest is dropped until the run stops
+                        if callable(item):
+                            try:
+                                if copy is not None:
+                                    ending, copy = copy, None
+                                    _end(ending, writer, layout)
+                                item()
+                            except BaseException as e:
+                                self._error = e
+                            continue
+                        st, wire, first = item
                         try:
-                            if copy is not None:
-                                ending, copy = copy, None
-                                _end(ending, writer, layout)
-                            item()
+                            if copy is not None and (first or st.name != current):
+                                _end(copy, writer, layout)
+                                copy = None
+                            if first:
+                                st.drop(conn, checkfirst=True)
+                                st.create(conn)
+                            if copy is None:
+                                layout = copy_binary.layout(st, wire.columns)
+                                order = layout[0] if layout else wire.columns
+                                cols = ", ".join(f'"{c}"' for c in order)
+                                fmt = "binary" if layout else "csv, HEADER false"
+                                copy = raw.cursor().copy(
+                                    f'COPY "{st.name}" ({cols}) FROM STDIN (FORMAT {fmt})')
+                                writer, current = copy.__enter__(), st.name
+                                if layout:
+                                    writer.write(copy_binary.SIGNATURE)
+                            for piece in wire.iter_slices(SLICE_ROWS):
+                                writer.write(_encoded(piece, layout))
+                                self.on_copy()
                         except BaseException as e:
                             self._error = e
-                        continue
-                    st, wire, first = item
-                    try:
-                        if copy is not None and (first or st.name != current):
-                            _end(copy, writer, layout)
-                            copy = None
-                        if first:
-                            st.drop(conn, checkfirst=True)
-                            st.create(conn)
-                        if copy is None:
-                            layout = copy_binary.layout(st, wire.columns)
-                            order = layout[0] if layout else wire.columns
-                            cols = ", ".join(f'"{c}"' for c in order)
-                            fmt = "binary" if layout else "csv, HEADER false"
-                            copy = raw.cursor().copy(
-                                f'COPY "{st.name}" ({cols}) FROM STDIN (FORMAT {fmt})')
-                            writer, current = copy.__enter__(), st.name
-                            if layout:
-                                writer.write(copy_binary.SIGNATURE)
-                        for piece in wire.iter_slices(SLICE_ROWS):
-                            writer.write(_encoded(piece, layout))
-                            self.on_copy()
-                    except BaseException as e:
-                        self._error = e
-                        if copy is not None:
-                            with contextlib.suppress(BaseException):  # connection gone
-                                copy.__exit__(type(e), e, e.__traceback__)
-                            copy = None
-                if copy is not None:
-                    _end(copy, writer, layout)  # the last table's COPY ends here
-                    copy = None
+                            if copy is not None:
+                                with contextlib.suppress(BaseException):  # connection gone
+                                    copy.__exit__(type(e), e, e.__traceback__)
+                                copy = None
+                    if copy is not None:
+                        _end(copy, writer, layout)  # the last table's COPY ends here
+                        copy = None
+                finally:
+                    # psycopg raised, not SQLAlchemy, so the pool does not know a connection
+                    # the server dropped: hand it back and its reset fails, logging a traceback
+                    if raw.closed or raw.broken:
+                        conn.invalidate()
         except BaseException as e:
             if self._error is None:
                 self._error = e
