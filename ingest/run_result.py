@@ -10,12 +10,12 @@ import tempfile
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 
 from core import privacy
 from core.errors import GongzhiError
+from ingest.chunk_keys import ChunkKeys
 from ingest.contract import Snapshot
 from warehouse import runlog
 from warehouse.engine import explain
@@ -59,7 +59,7 @@ class _Collected:
     repeats: int = 0  # rows dropped as repeats of a key within a chunk
     bad_rows: int = 0  # quarantined rows moved to scratch files (``bad_files``)
     bad_files: list[str] = field(default_factory=list)
-    last_key: Any = None  # the largest key staged, while keys only ever increased
+    keys: ChunkKeys | None = None  # the keys staged so far (whether chunks share some)
     overlap: bool = False  # chunks may share keys: the scratch table is de-duplicated
     chunks: int = 0
 

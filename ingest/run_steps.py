@@ -64,17 +64,6 @@ def dedupe(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return frame.unique(subset=keys, keep="last", maintain_order=True)
 
 
-def _increasing(frame: pl.DataFrame, keys: list[str]) -> tuple[Any, Any] | None:
-    """(first, last) key of a frame whose single key strictly increases; None otherwise."""
-    if len(keys) != 1 or frame.is_empty():
-        return None
-    k = frame[keys[0]]
-    if k.null_count() or (frame.height > 1 and not (k.slice(1) > k.slice(0, frame.height - 1)
-                                                    ).all()):
-        return None
-    return k[0], k[-1]
-
-
 def _feeds_divisions(spec: SourceSpec) -> bool:
     return spec.plugin == "divisions" or spec.table == divisions.name
 

@@ -20,6 +20,7 @@ from core import privacy
 from core.errors import LockBusy, SourceError
 from core.settings import Settings, SourceSpec
 from ingest import deletes
+from ingest.chunk_keys import MAX_HASHES, ChunkKeys
 from ingest.contract import Batch, SourceContext
 from ingest.extensions import RunObserver, load_observers
 from ingest.keyguard import KeyGuard
@@ -32,7 +33,6 @@ from ingest.run_steps import (
     _cleanup_stale_stages,
     _extracted,
     _feeds_divisions,
-    _increasing,
     _known_codes,
     dedupe,
     faultpoint,
@@ -178,17 +178,17 @@ class Runner:
 
     def _stage_good(self, stager: bulk.Stager, table: Table, c: _Collected,
                     good: pl.DataFrame) -> None:
-        """De-duplicate one chunk's rows and append them to the table's scratch copy. Keys
-        that only ever increase (exports sorted by id) cannot repeat across chunks; otherwise
-        the scratch table is de-duplicated once, before the merge."""
+        """De-duplicate one chunk's rows and append them to the table's scratch copy. When
+        a chunk may repeat keys of earlier ones (:mod:`ingest.chunk_keys`), the scratch table
+        is de-duplicated once, before the merge."""
         keys = key_columns(table)
         before = good.height
         good = dedupe(good, keys)
         c.repeats += before - good.height
-        span = _increasing(good, keys)
-        if c.chunks and (span is None or c.last_key is None or not span[0] > c.last_key):
+        if c.keys is None:  # PostgreSQL: hashes of the keys, so rows may go straight
+            c.keys = ChunkKeys(keys, MAX_HASHES if stager.dialect == "postgresql" else 0)
+        if c.keys.add(good):
             c.overlap = True
-        c.last_key = span[1] if span is not None and not c.overlap else None
         first = c.chunks == 0
         c.chunks += 1
         stager.stage(table, good, straight=not c.overlap)

@@ -1,0 +1,96 @@
+"""Whether a run's chunks share keys (ingest/chunk_keys.py): a chunk out of order that
+repeats nothing keeps the run on the straight path to new months (a database read by its
+last-modified column; a file with a row exported twice a few rows apart), a real repeat is
+found, and past the hash limit a chunk out of order counts as a repeat."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from ingest.chunk_keys import ChunkKeys
+from ingest.runner import Runner
+from tests.warehouse.test_direct_months import no_second_copy
+from tests.warehouse.test_month_load import leftovers
+from tests.warehouse.test_partitions import (
+    HEADER,
+    case_rows,
+    expected_cases,
+    per_partition,
+    setup_sources,
+    stored_cases,
+    utc_month_counts,
+)
+from warehouse import month_load, partitions
+from warehouse.engine import open_warehouse
+
+
+def keys(*values: str) -> pl.DataFrame:
+    return pl.DataFrame({"k": list(values)})
+
+
+def test_chunks_out_of_order_repeat_only_when_a_key_comes_again() -> None:
+    ck = ChunkKeys(["k"])
+    assert not ck.add(keys("b", "a", "c"))  # out of order inside: no earlier chunk
+    assert not ck.add(keys("e", "d"))  # above every earlier key
+    assert not ck.add(keys("a1", "f"))  # among earlier keys, none of them
+    assert ck.add(keys("x", "a"))  # "a" came before
+
+
+def test_multi_column_keys_are_told_by_their_hashes() -> None:
+    ck = ChunkKeys(["a", "b"])
+    assert not ck.add(pl.DataFrame({"a": [1, 1], "b": ["x", "y"]}))
+    assert not ck.add(pl.DataFrame({"a": [2, 0], "b": ["x", "y"]}))
+    assert ck.add(pl.DataFrame({"a": [3, 1], "b": ["z", "y"]}))
+
+
+def test_without_hashes_or_past_the_limit_a_chunk_out_of_order_is_a_repeat() -> None:
+    ranges = ChunkKeys(["k"], max_hashes=0)
+    assert not ranges.add(keys("b", "a"))
+    assert not ranges.add(keys("d", "c"))
+    assert ranges.add(keys("c1"))
+    full = ChunkKeys(["k"], max_hashes=3)
+    assert not full.add(keys("b", "a"))
+    assert not full.add(keys("a1"))  # checked by hash: 3 keys kept
+    assert not full.add(keys("c"))  # above: no hash needed (the 4th goes past the limit)
+    assert full.add(keys("b1"))  # out of order, no hashes any more
+
+
+def _line(k: str, r: dict[str, Any]) -> str:
+    return ",".join([k] + ["" if r[c] is None else r[c].strftime("%Y-%m-%d %H:%M")
+                           if isinstance(r[c], dt.datetime) else str(r[c])
+                           for c in HEADER.split(",")[1:]])
+
+
+@pytest.mark.postgres
+def test_keys_out_of_order_that_never_repeat_go_straight_to_new_months(
+        tmp_path: Path, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 7 rows in no key order, and a row exported twice three rows apart (as the
+    demo's cases file has it): no month is loaded a second time from the scratch table, and
+    the stored rows are the same."""
+    settings = setup_sources(tmp_path, pg_schema_url)
+    settings.ingest.chunk_rows = 7
+    engine = open_warehouse(settings.warehouse_url)
+    monkeypatch.setattr(month_load, "load", no_second_copy)
+    try:
+        rows = case_rows(range(60), [3, 4, 5], seed=17)
+        order = sorted(rows, key=lambda k: (int(k[1:]) * 37) % 60)  # every key once, shuffled
+        body = [_line(k, rows[k]) for k in order]
+        body.insert(4, body[1])  # exported twice, inside one chunk
+        (tmp_path / "inbox" / "a.csv").write_text("\n".join([HEADER, *body]) + "\n",
+                                                  encoding="utf-8")
+        res = Runner(settings, engine, observers=[]).run()
+        assert all(r.ok for r in res), [r.error for r in res]
+        r = res[-1]
+        assert (r.read, r.loaded, r.duplicates, r.inserted) == (61, 60, 1, 60), r
+        assert stored_cases(engine) == expected_cases(rows)
+        assert {k: v for k, v in per_partition(engine, "service_cases").items() if v} == (
+            utc_month_counts(rows))
+        assert leftovers(engine) == set()
+    finally:
+        partitions.wait_for_stats()
+        engine.dispose()
