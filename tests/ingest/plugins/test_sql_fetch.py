@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -17,7 +18,8 @@ from ingest.plugins.sql import _parts
 def _db(path: Path) -> sa.Engine:
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE t (id VARCHAR(8), n INTEGER, x REAL, at DATETIME)")
-    rows = [(f"k{i:03d}", i, i / 3, "2024-01-02 03:04:05.000000") for i in range(250)]
+    rows: list[tuple[Any, ...]] = [(f"k{i:03d}", i, i / 3, "2024-01-02 03:04:05.000000")
+                                   for i in range(250)]
     rows.append(("k999", "not a number", None, None))  # SQLite keeps text in an INTEGER
     con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
     con.commit()
