@@ -1,14 +1,16 @@
 """``files``: CSV and XLSX drops in a folder.
 
-A file is read in batches of about ``[ingest] chunk_rows`` rows (UTF-8 text is streamed;
-other encodings and XLSX are read whole). A file whose content hash was loaded before is
-skipped, whatever its name: the cursor keeps the hashes of loaded files and is committed with
-the data, so a file is marked loaded exactly when its rows are.
+A file is read in batches of about ``[ingest] chunk_rows`` rows (UTF-8 text and large files
+in other encodings are streamed; small ones in other encodings and XLSX are read whole). A
+file whose content hash was loaded before is skipped, whatever its name: the cursor keeps the
+hashes of loaded files and is committed with the data, so a file is marked loaded exactly when
+its rows are.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -21,6 +23,7 @@ from core.errors import SourceError
 from core.privacy import redact
 from ingest.contract import Batch, PluginConfig, Source
 from ingest.plugins.textfile import read_csv, read_xlsx, scan, stream_csv
+from ingest.plugins.textstream import stream_encoded, streamable
 from warehouse.engine import utcnow
 from warehouse.schema import content_columns, data_tables
 
@@ -123,6 +126,13 @@ class FilesSource(Source):
                                         delimiter=self.config.delimiter,
                                         chunk_rows=self.ctx.chunk_rows)
                     encoding = "utf-8"
+                elif streamable(path, self.config.encoding):  # a large GB18030 export
+                    pairs = stream_encoded(path, location=location, known_headers=known,
+                                           encoding=self.config.encoding,
+                                           delimiter=self.config.delimiter,
+                                           chunk_rows=self.ctx.chunk_rows)
+                    frame, encoding = next(pairs)
+                    frames = itertools.chain([frame], (f for f, _ in pairs))
                 else:  # other or mixed encodings: decided and checked on the whole file
                     frame, encoding = read_csv(path.read_bytes(), location=location,
                                                known_headers=known,
