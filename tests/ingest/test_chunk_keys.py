@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ingest.chunk_keys import ChunkKeys
+from ingest.chunk_keys import ORDERED_CHUNKS, ChunkKeys
 from ingest.runner import Runner
 from tests.warehouse.test_direct_months import no_second_copy
 from tests.warehouse.test_month_load import leftovers
@@ -58,6 +58,19 @@ def test_without_hashes_or_past_the_limit_a_chunk_out_of_order_is_a_repeat() -> 
     assert not full.add(keys("a1"))  # checked by hash: 3 keys kept
     assert not full.add(keys("c"))  # above: no hash needed (the 4th goes past the limit)
     assert full.add(keys("b1"))  # out of order, no hashes any more
+
+
+def test_a_sorted_export_keeps_no_hashes_past_its_first_chunks() -> None:
+    ck = ChunkKeys(["k"])
+    for i in range(ORDERED_CHUNKS):
+        assert not ck.add(keys(f"k{i:03d}a", f"k{i:03d}b"))
+    assert ck.add(keys("k000c"))  # out of order after a sorted start: taken as a repeat
+    mixed = ChunkKeys(["k"])
+    assert not mixed.add(keys("b"))
+    assert not mixed.add(keys("a"))  # out of order early: hashes kept for good
+    for i in range(ORDERED_CHUNKS):
+        assert not mixed.add(keys(f"c{i:03d}"))
+    assert not mixed.add(keys("a0")) and mixed.add(keys("c001"))
 
 
 def _line(k: str, r: dict[str, Any]) -> str:
