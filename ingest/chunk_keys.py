@@ -7,10 +7,14 @@ come). Otherwise its keys' 64-bit hashes are looked up among the earlier chunks'
 sorted, in a few arrays merged as they grow: O(n log n) over the run, not quadratic in
 chunks): a database read in the order of its last-modified column brings each key once but
 not in key order. A hash found is taken as a repeat (a collision only costs the slower,
-exact path). Past :data:`MAX_HASHES` keys the hashes go and any chunk out of order counts as
-a repeat, as before (memory stays bounded: 8 bytes a key, 320 MB at the limit). A source
-whose first :data:`ORDERED_CHUNKS` chunks each came above the ones before is a sorted export:
-its hashes go then (100M service cases keep none).
+exact path).
+
+Memory stays bounded (8 bytes a key). While every chunk came above the ones before (a sorted
+export: 100M service cases), only the last :data:`RECENT_CHUNKS` chunks' hashes are kept, and
+the largest key of the older ones: a chunk out of order above that (ids whose digits grow from
+9999999 to 10000000 mid-export) is still told exactly; from the first chunk out of order on,
+every chunk's hashes are kept, up to :data:`MAX_HASHES` keys. A chunk that cannot be told
+(below keys whose hashes went) counts as a repeat, as before.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 import polars as pl
 
 MAX_HASHES = 40_000_000  # a city's grid events at 100M service cases: 20M
-ORDERED_CHUNKS = 8
+RECENT_CHUNKS = 8
 
 
 class ChunkKeys:
@@ -35,6 +39,8 @@ class ChunkKeys:
         self.largest: Any = None  # the largest key so far; None once a chunk had no span
         self.hashed = 0
         self.ordered = True  # every chunk so far above the ones before
+        self.recent: list[tuple[Any, np.ndarray]] = []  # while ordered: (largest, hashes)
+        self.forgotten: Any = None  # the largest key whose hash went (while ordered)
         self._levels: list[np.ndarray] | None = [] if max_hashes > 0 else None
 
     def _span(self, frame: pl.DataFrame) -> tuple[Any, Any] | None:
@@ -76,12 +82,27 @@ class ChunkKeys:
         self.largest = (None if span is None or (self.largest is None and not first)
                         else span[1] if first else max(self.largest, span[1]))
         self.chunks += 1
-        self.ordered = self.ordered and above
-        if self._levels is not None and self.ordered and self.chunks >= ORDERED_CHUNKS:
-            self._levels = None  # a sorted export: the range test is enough
         if self._levels is None:
             return not above
         h = np.sort(frame.select(self.keys).hash_rows(seed=7).to_numpy())
-        repeat = not above and self._seen(h)
+        if self.ordered and above and span is not None:
+            self.recent.append((span[1], h))  # a sorted export so far: recent hashes only
+            if len(self.recent) > RECENT_CHUNKS:
+                gone, _ = self.recent.pop(0)
+                self.forgotten = gone if self.forgotten is None else max(self.forgotten, gone)
+            return False
+        if self.ordered:  # the first chunk out of order: the recent hashes are kept for good
+            self.ordered = False
+            for _, old in self.recent:
+                self._keep(old)
+            self.recent = []
+            if self._levels is None:
+                return not above
+        if above:
+            repeat = False
+        elif self.forgotten is not None and (span is None or not span[0] > self.forgotten):
+            repeat = True  # among keys whose hashes went: cannot be told
+        else:
+            repeat = self._seen(h)
         self._keep(h)
         return repeat

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ingest.chunk_keys import ORDERED_CHUNKS, ChunkKeys
+from ingest.chunk_keys import RECENT_CHUNKS, ChunkKeys
 from ingest.runner import Runner
 from tests.warehouse.test_direct_months import no_second_copy
 from tests.warehouse.test_month_load import leftovers
@@ -60,15 +60,19 @@ def test_without_hashes_or_past_the_limit_a_chunk_out_of_order_is_a_repeat() -> 
     assert full.add(keys("b1"))  # out of order, no hashes any more
 
 
-def test_a_sorted_export_keeps_no_hashes_past_its_first_chunks() -> None:
+def test_a_sorted_export_keeps_only_its_recent_hashes() -> None:
     ck = ChunkKeys(["k"])
-    for i in range(ORDERED_CHUNKS):
+    for i in range(RECENT_CHUNKS + 2):
         assert not ck.add(keys(f"k{i:03d}a", f"k{i:03d}b"))
-    assert ck.add(keys("k000c"))  # out of order after a sorted start: taken as a repeat
+    assert ck.hashed == 0 and len(ck.recent) == RECENT_CHUNKS
+    # out of order, above the forgotten chunks: told by the recent hashes
+    assert not ck.add(keys(f"k{RECENT_CHUNKS + 1:03d}a0"))
+    assert ck.add(keys(f"k{RECENT_CHUNKS + 1:03d}b"))  # a real repeat, of a recent chunk
+    assert ck.add(keys("k000c"))  # among chunks whose hashes went: taken as a repeat
     mixed = ChunkKeys(["k"])
     assert not mixed.add(keys("b"))
-    assert not mixed.add(keys("a"))  # out of order early: hashes kept for good
-    for i in range(ORDERED_CHUNKS):
+    assert not mixed.add(keys("a"))  # out of order early: every hash kept from now on
+    for i in range(RECENT_CHUNKS + 2):
         assert not mixed.add(keys(f"c{i:03d}"))
     assert not mixed.add(keys("a0")) and mixed.add(keys("c001"))
 
