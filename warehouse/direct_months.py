@@ -161,6 +161,7 @@ def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]
         return 0
     have = {c.name for c in stage.columns} - set(scratch_only)
     added = [c for c in table.columns if c.name not in have]
+    batch: list[str] = []  # one round trip for every month's statements (37 months: 259)
     for m, name in sorted(p.tables.items()):
         part = month_name(table.name, m)
         actions = [f"DROP COLUMN {_q(c)}" for c in scratch_only]
@@ -169,19 +170,20 @@ def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]
                 dialect=conn.dialect, compile_kwargs={"literal_binds": True})
             actions.append(f"ADD COLUMN {_q(c.name)} {c.type.compile(dialect=conn.dialect)} "
                            f"{'' if c.nullable else 'NOT NULL '}DEFAULT {value}")
-        conn.exec_driver_sql(f"ALTER TABLE {_q(name)} {', '.join(actions)}")
+        batch.append(f"ALTER TABLE {_q(name)} {', '.join(actions)}")
         if added:  # the parent has none: later writes name their values
-            conn.exec_driver_sql(f"ALTER TABLE {_q(name)} " + ", ".join(
+            batch.append(f"ALTER TABLE {_q(name)} " + ", ".join(
                 f"ALTER COLUMN {_q(c.name)} DROP DEFAULT" for c in added))
-        conn.exec_driver_sql(f"ALTER TABLE {_q(name)} RENAME TO {_q(part)}")
+        batch.append(f"ALTER TABLE {_q(name)} RENAME TO {_q(part)}")
         # the names PostgreSQL gives a month's partition (the primary key's index follows
         # its constraint)
         old, new = (month_load.names(table, name, scratch=True),
                     month_load.names(table, part))
         for a, b in zip(old[:2], new[:2], strict=True):
-            conn.exec_driver_sql(f"ALTER TABLE {_q(part)} RENAME CONSTRAINT {_q(a)} TO {_q(b)}")
+            batch.append(f"ALTER TABLE {_q(part)} RENAME CONSTRAINT {_q(a)} TO {_q(b)}")
         for a, b in zip(old[2:], new[2:], strict=True):
-            conn.exec_driver_sql(f"ALTER INDEX {_q(a)} RENAME TO {_q(b)}")
+            batch.append(f"ALTER INDEX {_q(a)} RENAME TO {_q(b)}")
+    month_load.run_batch(conn, batch)
     month_load.index_and_attach(conn, table, sorted(p.tables), indexed=True)
     return sum(p.rows.values())
 
