@@ -230,7 +230,15 @@ class Router:
             if m not in self._defs:
                 self._defs[m] = self.mirror(name, m)
             self.pipes[lane].send(self._defs[m], part, first=not made)
-        done = sorted(m for m in p.tables if m not in parts and m not in p.indexed)
+        # a month is done once a chunk brings none of its rows; in a chunk in time order,
+        # every month but its last is done already (an export sorted by time: the next
+        # chunk starts there). Were rows of a done month to come later, they would be indexed
+        # as they are copied: slower, never wrong.
+        times = df[p.time]
+        ordered = times.null_count() == 0 and times.is_sorted()
+        last = max(parts) if parts else None
+        done = sorted(m for m in p.tables if m not in p.indexed
+                      and (m not in parts or (ordered and m != last)))
         p.indexed.update(done)
         for lane, pipe in enumerate(self.pipes):  # after the month's last rows on its copier
             mine = [m for m in done if self._lane[m] == lane]
