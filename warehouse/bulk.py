@@ -118,11 +118,14 @@ class Stager:
         first = base not in self.staged
         if self.dialect == "sqlite":
             # A name unlike the target's: the same name in two schemas confuses correlation.
-            st = _mirror(table, f"s_{base}", schema="stage")
+            # (Each scratch table's definition is made with its first chunk.)
+            st = (self.staged[base] if not first
+                  else _mirror(table, f"s_{base}", schema="stage"))
             self._stage_sqlite(f"s_{base}", wire, first=first)
         else:
-            st = _mirror(table, f"_stage_{self.run_id}_{base}", schema=None,
-                         prefixes=["UNLOGGED"])
+            st = (self.staged[base] if not first
+                  else _mirror(table, f"_stage_{self.run_id}_{base}", schema=None,
+                               prefixes=["UNLOGGED"]))
             if as_name is None:  # rows flagged deleted never go straight to a month
                 if first:
                     self.routers[base] = direct_months.Router(

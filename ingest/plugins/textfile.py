@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -435,7 +435,7 @@ def _record_end(buf: bytes) -> int | None:
 
 def stream_csv(path: Path, *, location: str, known_headers: set[str],
                delimiter: str | None = None, chunk_rows: int = 250_000
-               ) -> Iterator[pl.DataFrame]:
+               ) -> Generator[pl.DataFrame, None, None]:
     """Read a UTF-8 CSV file (checked by :func:`scan`) in frames of about ``chunk_rows`` rows,
     each like :func:`read_csv`'s: strings, ``_row`` as a person counts rows in the file,
     ``_origin``, blank rows dropped. Memory follows the chunk, not the file."""

@@ -204,3 +204,50 @@ def test_a_month_indexed_early_takes_later_rows_and_later_repeats_are_merged(
     finally:
         partitions.wait_for_stats()
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_in_a_chunk_in_time_order_every_month_but_the_last_is_indexed_at_once(
+        tmp_path: Path, pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export sorted by time, chunks of 10: the chunk that brings July's last rows and
+    August's first has July indexed at once (not one chunk later), and the rows load as
+    ever; a chunk out of time order waits for a chunk without the month."""
+    settings = setup_sources(tmp_path, pg_schema_url)
+    settings.ingest.chunk_rows = 10
+    engine = open_warehouse(settings.warehouse_url)
+    seen: list[set[dt.date]] = []  # months indexed (or being) after each chunk
+    route = direct_months.Router.route
+
+    def spy(self: Any, *a: Any, **k: Any) -> Any:
+        out = route(self, *a, **k)
+        if self.plan is not None:
+            seen.append(set(self.plan.indexed))
+        return out
+
+    monkeypatch.setattr(direct_months.Router, "route", spy)
+    try:
+        drawn = case_rows(range(30), [7, 8], seed=97)
+        ordered = sorted(drawn.values(), key=lambda r: r["submitted_at"])
+        rows = {f"C{i:04d}": r for i, r in enumerate(ordered)}
+        july = sum(r["submitted_at"].month == 7 for r in ordered)
+        assert 10 < july < 20  # July ends inside the second chunk
+        write_cases(tmp_path / "inbox" / "a.csv", rows)
+        res = Runner(settings, engine, observers=[]).run()
+        assert all(r.ok for r in res), [r.error for r in res]
+        assert stored_cases(engine) == expected_cases(rows)
+        assert seen[:2] == [set(), {dt.date(2024, 7, 1)}]
+
+        seen.clear()  # a chunk not in time order (both months in one): none is done early
+        settings.ingest.chunk_rows = 20
+        late = {f"C{i + 100:04d}": r for i, r in enumerate(
+            sorted(case_rows(range(20), [9, 10], seed=98).values(),
+                   key=lambda r: r["submitted_at"], reverse=True))}
+        write_cases(tmp_path / "inbox" / "b.csv", late)
+        (r,) = Runner(settings, engine, observers=[]).run(["cases"])
+        assert r.ok and r.inserted == 20, r
+        assert seen[0] == set()
+        assert stored_cases(engine) == expected_cases({**rows, **late})
+        assert leftovers(engine) == set()
+    finally:
+        partitions.wait_for_stats()
+        engine.dispose()

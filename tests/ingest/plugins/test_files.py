@@ -169,6 +169,24 @@ def test_same_content_under_another_name_is_skipped(tmp_path: Path, sqlite_url: 
     assert r.ok and r.read == 0
 
 
+def test_a_loaded_file_is_skipped_even_if_its_first_piece_no_longer_reads(
+        tmp_path: Path, sqlite_url: str, run_sources) -> None:
+    """The hash is computed while the first piece is read (files._scan_and_start): an error
+    reading it counts only for a file not loaded before."""
+    rows = [f"{r},x,y" for r in ROWS_ZH]
+    write(tmp_path, "a.csv", "\n".join([HEADER_ZH + ",备注,备注", *rows]) + "\n")
+    assert run_sources(sqlite_url, [divisions_source(), cases_source(tmp_path)])[1].loaded == 3
+    # 备注 named now (rectified): its two columns are an error when the file is read
+    mapped = {k: v for k, v in COLUMNS_ZH.items() if v != "rectified"}
+    named = cases_source(tmp_path, columns={**mapped, "备注": "rectified"})
+    r = run_sources(sqlite_url, [divisions_source(), named], ids=["gov_cases"])[0]
+    assert r.ok and r.read == 0
+    write(tmp_path, "b.csv", "\n".join([HEADER_ZH + ",备注,备注", rows[0].replace("BJ001", "BJ9")])
+          + "\n")
+    r = run_sources(sqlite_url, [divisions_source(), named], ids=["gov_cases"])[0]
+    assert not r.ok and "b.csv" in r.error and "appears twice" in r.error
+
+
 def test_changed_row_in_a_new_file_updates_and_keeps_others(tmp_path: Path, sqlite_url: str,
                                                             run_sources) -> None:
     write(tmp_path, "a.csv", "\n".join([HEADER_ZH, *ROWS_ZH]) + "\n")
