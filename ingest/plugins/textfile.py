@@ -23,10 +23,10 @@ import polars as pl
 from core.errors import DataError, EncodingError
 from ingest.contract import BAD_COLUMN, BAD_ENCODING_NOTE, ORIGIN, ROW, SHEET
 from ingest.normalize.cast import clean_header
+from ingest.plugins.textfast import bad_bytes, bad_line, fast_decode
 
 UTF8_BOM = b"\xef\xbb\xbf"
 HEADER_SCAN_ROWS = 30
-
 
 GB_FAMILY = {"gb18030", "gbk", "gb2312", "cp936", "936", "euc-cn", "hz"}
 
@@ -92,7 +92,7 @@ def decode(data: bytes, location: str, encoding: str | None = None) -> Decoded:
         try:
             return Decoded(None, "utf-16", utf8=data.decode("utf-16").encode("utf-8"))
         except UnicodeDecodeError as e:
-            raise EncodingError(_bad_bytes(data, e, "UTF-16 (it starts with a UTF-16 BOM)"),
+            raise EncodingError(bad_bytes(data, e, "UTF-16 (it starts with a UTF-16 BOM)"),
                                 location=location) from None
     if encoding:
         try:
@@ -112,6 +112,10 @@ def decode(data: bytes, location: str, encoding: str | None = None) -> Decoded:
             return Decoded(None, file_enc or "utf-8", utf8=data)
         except UnicodeDecodeError:
             pass
+    elif file_enc.lower() in ASCII_COMPATIBLE:  # known, not UTF-8: one go when nothing to mark
+        text = fast_decode(data, file_enc, file_enc.lower() in GB_FAMILY, _cjk)
+        if text is not None:
+            return Decoded(None, file_enc, utf8=text.encode("utf-8"))
     return _checked(data, file_enc, location)
 
 
@@ -139,7 +143,7 @@ def _checked(data: bytes, file_enc: str, location: str) -> Decoded:
         try:
             return Decoded(None, file_enc, utf8=data.decode(file_enc).encode("utf-8"))
         except UnicodeDecodeError as e:
-            raise EncodingError(_bad_bytes(data, e, name), location=location) from None
+            raise EncodingError(bad_bytes(data, e, name), location=location) from None
     if name == "UTF-8":
         lines, suspects, mixed = u_lines, not_utf8, []
     else:
@@ -177,7 +181,7 @@ def _checked(data: bytes, file_enc: str, location: str) -> Decoded:
         else:
             undecodable += 1
             lines[i] = raw[i].decode(file_enc, errors="backslashreplace")
-            bad[i + 1] = _bad_line(raw[i], i + 1, f"{name} or {other.upper()}")
+            bad[i + 1] = bad_line(raw[i], i + 1, f"{name} or {other.upper()}")
     first = next((i for i, ln in enumerate(lines, start=1) if ln.strip()), 1)
     if first in bad:
         raise EncodingError(f"the header: {bad[first]}", location=location)
@@ -201,28 +205,6 @@ def _gb_lines(data: bytes, candidates: list[int], sample: int = 1000) -> float:
         line = raw[i] if raw is not None else data.split(b"\n", i + 1)[i]
         ok += _try(line, "gb18030") is not None
     return len(candidates) * ok / len(picked)
-
-
-def _bad_line(line: bytes, number: int, what: str) -> str:
-    for enc in ("utf-8", "gb18030"):
-        try:
-            line.decode(enc)
-        except UnicodeDecodeError as e:
-            start = e.start
-            break
-    else:  # pragma: no cover - only called for lines that fail
-        start = 0
-    snippet = line[start:start + 4].hex(" ")
-    return (f"line {number}, byte {start + 1}: the bytes ({snippet}) are not valid {what}; "
-            "save the file as UTF-8 or GB18030")
-
-
-def _bad_bytes(data: bytes, e: UnicodeDecodeError, what: str) -> str:
-    line = data.count(b"\n", 0, e.start) + 1
-    col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-    snippet = data[e.start:e.start + 4].hex(" ")
-    return (f"line {line}, byte {col}: the bytes ({snippet}) are not valid {what}; "
-            "save the file as UTF-8 or GB18030")
 
 
 def sniff_delimiter(first_lines: list[str]) -> str:
