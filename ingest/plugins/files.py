@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 from core.errors import SourceError
 from core.privacy import redact
 from ingest.contract import Batch, PluginConfig, Source
+from ingest.plugins.ahead import ahead
 from ingest.plugins.textfile import read_csv, read_xlsx, scan, stream_csv
 from ingest.plugins.textstream import stream_encoded, streamable
 from warehouse.engine import utcnow
@@ -133,10 +134,11 @@ class FilesSource(Source):
                 if pieces is not None:  # UTF-8: read in pieces
                     frames, encoding = pieces, "utf-8"
                 elif streamable(path, self.config.encoding):  # a large GB18030 export
-                    pairs = stream_encoded(path, location=location, known_headers=known,
-                                           encoding=self.config.encoding,
-                                           delimiter=self.config.delimiter,
-                                           chunk_rows=self.ctx.chunk_rows)
+                    # read and decoded a piece ahead, on a thread, while the run loads the last
+                    pairs = ahead(stream_encoded(path, location=location, known_headers=known,
+                                                 encoding=self.config.encoding,
+                                                 delimiter=self.config.delimiter,
+                                                 chunk_rows=self.ctx.chunk_rows))
                     frame, encoding = next(pairs)
                     frames = itertools.chain([frame], (f for f, _ in pairs))
                 else:  # other or mixed encodings: decided and checked on the whole file

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from ingest.plugins.sql import _parts
@@ -54,3 +55,57 @@ def test_column_by_column_frames_have_the_row_by_row_types(tmp_path: Path) -> No
     assert by_cols.schema == by_rows.schema and by_cols.equals(by_rows)
     assert by_cols.schema["n"] == pl.String  # the text in a later row decides
     engine.dispose()
+
+
+def _source(tmp_path: Path, batch_size: int) -> Any:
+    from ingest.contract import SourceContext
+    from ingest.registry import build_source, load_validated
+    from tests.conftest import write_config
+
+    (tmp_path / "src").mkdir()
+    _db(tmp_path / "src" / "s.db").dispose()
+    spec = {"id": "topics", "plugin": "sql", "table": "consultations",
+            "url": "sqlite:///src/s.db", "source_table": "t", "cursor": "id",
+            "batch_size": batch_size}
+    cfg = write_config(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", [spec])
+    ctx = SourceContext(progress=lambda w, n: None, warn=print, warehouse_url=None,
+                        no_input=print)
+    return build_source(load_validated(cfg).sources[0], ctx)
+
+
+def test_chunks_read_ahead_come_in_order_numbered_with_their_cursors(tmp_path: Path) -> None:
+    batches = list(_source(tmp_path, 100).extract(None))
+    assert [b.frame.height for b in batches] == [100, 100, 51]
+    rows = pl.concat([b.frame for b in batches], how="diagonal_relaxed")
+    assert rows["_row"].to_list() == list(range(1, 252))
+    assert rows["id"].to_list() == sorted(rows["id"].to_list())
+    assert [b.cursor["last"]["value"] for b in batches] == ["k099", "k199", "k999"]
+
+
+def test_a_database_error_mid_read_is_the_source_error_after_the_chunks_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.errors import TransientSourceError
+    from ingest.plugins import sql
+
+    real = sql._parts
+
+    def failing(result: Any, size: int) -> Any:
+        parts = real(result, size)
+        yield next(parts)
+        raise sa.exc.OperationalError("SELECT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(sql, "_parts", failing)
+    got = []
+    with pytest.raises(TransientSourceError, match="disk I/O error"):
+        for b in _source(tmp_path, 100).extract(None):
+            got.append(b.frame.height)
+    assert got == [100]
+
+
+def test_a_read_stopped_early_ends_its_thread(tmp_path: Path) -> None:
+    import threading
+
+    batches = _source(tmp_path, 10).extract(None)
+    assert next(batches).frame.height == 10
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name == "gongzhi-read-ahead"]
