@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 # A UTF-8 character in U+3400..U+9FFF (the CJK the per-line check looks for) is three bytes:
-# a lead byte E3..E9 and two continuation bytes 80..BF. Mapped to 1, 2 and 0 (everything else),
-# the candidates are the places of b"\x01\x02\x02".
-_CLASS = bytes(1 if 0xE3 <= b <= 0xE9 else 2 if 0x80 <= b <= 0xBF else 0 for b in range(256))
+# a lead byte E3..E9 and two continuation bytes 80..BF. Mapped to 1 and 2 (ASCII to 0, any
+# other byte from C0 up to 3), the candidates are the places of b"\x01\x02\x02".
+_CLASS = bytes(0 if b < 0x80 else 1 if 0xE3 <= b <= 0xE9 else 2 if b <= 0xBF else 3
+               for b in range(256))
 _CANDIDATE = b"\x01\x02\x02"
 
 
@@ -25,21 +26,23 @@ def utf8_cjk_line(data: bytes, cjk: Callable[[str], bool]) -> bool:
     """Whether a line of ``data`` (split at b"\\n") is valid UTF-8, holds no U+FFFD and holds
     a character ``cjk`` accepts: exactly the lines the per-line check calls UTF-8 rows. Only
     lines with a candidate three-byte sequence are decoded (a line without one holds no UTF-8
-    CJK character)."""
+    CJK character); a line is passed over at once where the bytes around the candidate are not
+    UTF-8 (a continuation byte after it, a lead byte or one from C0 up before it)."""
     classes = data.translate(_CLASS)
+    size = len(data)
     pos = 0
     while (at := classes.find(_CANDIDATE, pos)) >= 0:
-        start = data.rfind(b"\n", 0, at) + 1
         end = data.find(b"\n", at)
-        end = len(data) if end < 0 else end
-        try:
-            line = data[start:end].decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:
-            if "\ufffd" not in line and cjk(line):
-                return True
+        end = size if end < 0 else end
         pos = end + 1
+        if (at + 3 < size and classes[at + 3] == 2) or (at and classes[at - 1] in (1, 3)):
+            continue  # not UTF-8 right here: the line is not
+        try:
+            line = data[data.rfind(b"\n", 0, at) + 1:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if "\ufffd" not in line and cjk(line):
+            return True
     return False
 
 

@@ -69,3 +69,9 @@ def test_only_lines_with_a_utf8_cjk_sequence_are_candidates() -> None:
     data = _gb() + "GD1,x,café\n".encode()
     assert not textfast.utf8_cjk_line(data, _cjk)
     _same(data, "gb18030")
+
+
+@pytest.mark.parametrize("line", ["中文", "a中", "中a", "x，中文。", "ä中文", "中𠀀"])
+def test_utf8_rows_anywhere_are_found_whatever_stands_around_their_chinese(line: str) -> None:
+    for data in (line.encode(), _gb(3) + line.encode() + b"\n" + _gb(2)):
+        assert textfast.utf8_cjk_line(data, _cjk)
