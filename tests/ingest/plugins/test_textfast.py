@@ -4,11 +4,15 @@ GB18030, text with a UTF-8 row or undecodable bytes late in it, and the other en
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import polars as pl
 import pytest
 
 from core.errors import EncodingError
-from ingest.plugins import textfast
-from ingest.plugins.textfile import _checked, _cjk, decode
+from ingest.contract import BAD_ENCODING_NOTE, ROW
+from ingest.plugins import textfast, textstream
+from ingest.plugins.textfile import _checked, _cjk, decode, read_csv
 
 HEAD = "工单编号,所属社区编码,诉求类别,诉求内容\n"
 
@@ -75,3 +79,25 @@ def test_only_lines_with_a_utf8_cjk_sequence_are_candidates() -> None:
 def test_utf8_rows_anywhere_are_found_whatever_stands_around_their_chinese(line: str) -> None:
     for data in (line.encode(), _gb(3) + line.encode() + b"\n" + _gb(2)):
         assert textfast.utf8_cjk_line(data, _cjk)
+
+
+def test_a_large_file_marks_a_late_utf8_row_gb18030_decodes(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """Read in pieces, the pieces after the first take the fast way; the one holding a UTF-8
+    row that GB18030 decodes (as mojibake) is checked line by line: the row is marked with
+    its line in the file, as the whole-file read marks it."""
+    monkeypatch.setattr(textstream, "MIN_BLOCK", 1024)
+    data = "12345工单明细\n".encode("gb18030") + _gb(400) + UTF8_ROW + _gb(30)[len(
+        HEAD.encode("gb18030")):]
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    known = {"工单编号", "所属社区编码", "诉求类别", "诉求内容"}
+    whole, enc = read_csv(data, location="x", known_headers=known, encoding=None)
+    pieces = [f for f, _ in textstream.stream_encoded(path, location="x", known_headers=known,
+                                                      encoding=None, chunk_rows=40)]
+    assert len(pieces) > 5 and enc == "gb18030"
+    got = pl.concat(pieces, how="diagonal_relaxed").select(whole.columns)
+    assert got.equals(whole)
+    marked = got.filter(pl.col(BAD_ENCODING_NOTE).is_not_null())
+    assert marked[ROW].to_list() == [403]
