@@ -126,7 +126,7 @@ def test_distinct_rollups_equal_the_facts_through_changes_and_deletes(
     assert results["t_volunteers"].deleted == 1
     problems += _check(cfg, world)
     snaps = h.rollup_snapshots(cfg)
-    names = [n for n in snaps["kept"] if n.startswith("rollupd_")]
+    names = [n for n in snaps["kept"] if str(n).startswith("rollupd_")]
     assert names
     for name in names:
         if snaps["kept"][name] != snaps["rebuilt"][name]:
