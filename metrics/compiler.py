@@ -312,7 +312,8 @@ def rollup_query(rollup: Table, parts: list[tuple[Any, Measure, Period, str, str
     """One statement over a monthly rollup for several measures × periods at one scope: each
     part ``(key, measure, period, value column, rows column)`` becomes a pair of conditional
     sums; returns the statement and, per part key, the labels of its value and rows. Periods
-    must be whole months (month, quarter, year, ranges of months).
+    must be whole months (month, quarter, year, ranges of months). A distinct rollup's
+    parts (count_distinct: value column ``dkey``, rows ``n``) count its distinct keys.
 
     Kept (by table, parts, scope and grouping): the same figures asked again after a run are
     the same statement, neither built nor compiled again (SQLAlchemy's compiled cache)."""
@@ -357,9 +358,14 @@ def _rollup_columns(rollup: Table, parts: list[tuple[Any, Measure, Period, str, 
         first, last = p.months
         inside = and_(month >= first, month <= last) if m.window == "period" else month <= last
         spans.append(inside)
-        v = func.sum(case((inside, rollup.c[value_col]), else_=0))
-        n = func.sum(case((inside, rollup.c[rows_col]), else_=0))
-        value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
+        if m.agg == "count_distinct":  # a distinct rollup (metrics.rollup.distinct): its keys
+            dkey = func.nullif(rollup.c[value_col], rollup.info["nullkey"])
+            value: Any = func.count(distinct(case((inside, dkey))))
+            n = func.sum(case((inside, rollup.c[rows_col]), else_=0))
+        else:
+            v = func.sum(case((inside, rollup.c[value_col]), else_=0))
+            n = func.sum(case((inside, rollup.c[rows_col]), else_=0))
+            value = (v * 1.0 / func.nullif(n, 0)) if m.agg == "avg" else func.coalesce(v, 0)
         i = len(labels)
         cols += [value.label(f"v{i}"), func.coalesce(n, 0).label(f"n{i}")]
         labels[key] = (f"v{i}", f"n{i}")

@@ -71,6 +71,11 @@ class Metrics:
         self.engine = engine
         self.catalog = catalog or load_catalog()
         self.families = rollup.families(self.catalog) if use_rollups else {}
+        # distinct counts' rollups (their keys per area and month), by rollup.lookup_key
+        self.distinct = rollup.distinct_families(self.catalog) if use_rollups else {}
+        self._named: dict[str, rollup.Family | rollup.DistinctFamily] = {
+            f.name: f for f in self.families.values()}
+        self._named |= {f.name: f for f in self.distinct.values()}
         self._cache: OrderedDict[tuple[Any, ...], pl.DataFrame] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -200,10 +205,8 @@ class Metrics:
                 plain.append((jk, job))
         with self.engine.connect() as conn:
             for (fname, sc, grp), items in batched.items():
-                fam = next(f for f in self.families.values() if f.name == fname)
-                parts = [(_item_key(j), j.measure, cast(Period, j.period),
-                          fam.measures[j.measure_key].value_col,
-                          fam.measures[j.measure_key].rows_col)
+                fam = self._named[fname]
+                parts = [(_item_key(j), j.measure, cast(Period, j.period), *_columns(fam, j))
                          for _, j in items]
                 stmt, labels = compiler.rollup_query(fam.sa_table(), parts, sc, grp)
                 res = conn.execute(stmt).mappings().all()
@@ -276,16 +279,23 @@ class Metrics:
             self._jobs[key] = result
         return result
 
-    def _family_for(self, job: _Job, ready: set[str]) -> rollup.Family | None:
+    def _family_for(self, job: _Job, ready: set[str]
+                    ) -> rollup.Family | rollup.DistinctFamily | None:
         m = job.measure
-        if not rollup.eligible(m) or job.period is None:
+        if job.period is None or not (rollup.eligible(m) or m.agg == "count_distinct"):
             return None
         if not job.period.whole_months:
             return None  # rollups are monthly: days and weeks come from the facts
         if job.group not in (None, "street", "community", "grid"):
             return None  # rollups are kept per area and month, not per category
-        fam = self.families.get((m.table or "", m.time or ""))
-        if fam is None or fam.name not in ready or job.measure_key not in fam.measures:
+        fam: rollup.Family | rollup.DistinctFamily | None
+        if m.agg == "count_distinct":
+            fam = self.distinct.get(rollup.lookup_key(m))
+        else:
+            fam = self.families.get((m.table or "", m.time or ""))
+            if fam is not None and job.measure_key not in fam.measures:
+                return None
+        if fam is None or fam.name not in ready:
             return None
         if "grid" in (job.scope.level, job.group) and not fam.gridded:
             return None  # kept per community: the fact path says the grid does not apply
@@ -295,7 +305,7 @@ class Metrics:
         if self._ready is None or self._ready[0] != version:
             with self.engine.connect() as conn:
                 stored = rollup.stored_fingerprints(conn)
-            ok = {f.name for f in self.families.values() if stored.get(f.name) == f.fingerprint}
+            ok = {f.name for f in self._named.values() if stored.get(f.name) == f.fingerprint}
             self._ready = (version, ok)
         return self._ready[1]
 
@@ -459,6 +469,15 @@ def _consecutive(months: list[Period]) -> list[list[Period]]:
 def _group_level(group: Group, scope: Scope) -> str:
     return {"street": "street", "community": "community", "grid": "grid"}.get(group or "",
                                                                              scope.level)
+
+
+def _columns(fam: rollup.Family | rollup.DistinctFamily, job: _Job) -> tuple[str, str]:
+    """The rollup columns of a job's measure: its value and rows (a distinct rollup's keys
+    and their rows)."""
+    if isinstance(fam, rollup.DistinctFamily):
+        return "dkey", "n"
+    rm = fam.measures[job.measure_key]
+    return rm.value_col, rm.rows_col
 
 
 def _item_key(job: _Job) -> tuple[str, str | None, Any]:

@@ -7,7 +7,9 @@ additive parts of each measure: a value (rows counted, or the column summed) and
 (grid events, inspections), else the community (or street); codes nest by digits, so a
 community, street or district reads a prefix range of it and a grid its exact code.
 Month, quarter and year periods of those measures read a few thousand rollup rows instead of
-millions of facts; day and week periods and distinct counts go to the fact tables.
+millions of facts; day and week periods go to the fact tables. Distinct counts do not add
+up: their rollups (:mod:`~metrics.rollup.distinct`) keep the distinct keys per area and
+month, recomputed for the months a run touches.
 
 Rollups are maintained inside each run's transaction (:class:`RollupObserver`): delta =
 contribution of the new rows − contribution of the rows they replace, so a run never rescans a
@@ -33,6 +35,12 @@ from metrics.rollup.build import (
     refresh_months,
     stored_fingerprints,
 )
+from metrics.rollup.distinct import (
+    DistinctFamily,
+    distinct_families,
+    eligible_distinct,
+    lookup_key,
+)
 from metrics.rollup.family import (
     ROLLUP_VERSION,
     Family,
@@ -43,6 +51,23 @@ from metrics.rollup.family import (
 )
 from metrics.rollup.observe import RollupObserver, observers_for
 
-__all__ = ["ROLLUP_VERSION", "Family", "RollupMeasure", "RollupObserver", "aggregate",
-           "eligible", "ensure_rollups", "families", "measure_key", "months_of_keys",
-           "observers_for", "rebuild", "refresh_months", "stored_fingerprints"]
+__all__ = [
+    "ROLLUP_VERSION",
+    "DistinctFamily",
+    "Family",
+    "RollupMeasure",
+    "RollupObserver",
+    "aggregate",
+    "distinct_families",
+    "eligible",
+    "eligible_distinct",
+    "ensure_rollups",
+    "families",
+    "lookup_key",
+    "measure_key",
+    "months_of_keys",
+    "observers_for",
+    "rebuild",
+    "refresh_months",
+    "stored_fingerprints",
+]

@@ -31,6 +31,7 @@ from metrics import semantic, sqlexpr
 from metrics.calendar import ensure_calendar
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import UNPLACED, area_column, column, condition, unplaced
+from metrics.rollup import distinct
 from metrics.rollup.family import Family, families
 from warehouse.engine import write_transaction
 from warehouse.partitions import warehouse_lock_sql
@@ -189,4 +190,13 @@ def ensure_rollups(engine: Engine, catalog: Catalog | None = None) -> list[str]:
             rebuild(conn, fam)
             _set_meta(conn, _meta_key(fam), fam.fingerprint)
             rebuilt.append(fam.name)
+        for dfam in distinct.distinct_families(catalog).values():
+            if have.get(dfam.name) == dfam.fingerprint and dfam.name in existing:
+                continue
+            rt = dfam.sa_table()
+            rt.drop(conn, checkfirst=True)
+            rt.create(conn)
+            distinct.rebuild(conn, dfam)
+            _set_meta(conn, f"rollup:{dfam.name}", dfam.fingerprint)
+            rebuilt.append(dfam.name)
     return rebuilt

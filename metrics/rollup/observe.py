@@ -12,6 +12,7 @@ from metrics import semantic
 from metrics.calendar import ensure_calendar
 from metrics.catalog import Catalog, load_catalog
 from metrics.rollup.build import aggregate, ensure_rollups, months_of_keys, rebuild, refresh_months
+from metrics.rollup.distinct import DistinctKeeper
 from metrics.rollup.family import Family, families
 from metrics.rollup_eval import contributions
 from warehouse.changed import changed_count, changed_rows
@@ -31,6 +32,7 @@ class RollupObserver:
         # the scratch table lost rows after staging (the SQL aggregate is used then)
         self._new: dict[str, list[pl.DataFrame] | None] = {}
         self._lookups: dict[str, pl.DataFrame] | None = None
+        self.distinct = DistinctKeeper(catalog)
 
     def needed_columns(self, t: Table, fams: list[Family]) -> list[str]:
         spec = semantic.load(check=False).table(t.name)
@@ -96,6 +98,7 @@ class RollupObserver:
     def before_merge(self, conn: Connection, table: Table, stage: Table) -> None:
         """What the stored rows the merge is about to change contribute (one aggregate over
         the join with the scratch table: nothing of the run is read into memory)."""
+        self.distinct.before_merge(conn, table, stage)
         fams = self.by_table.get(table.name)
         if not fams:
             return
@@ -114,6 +117,9 @@ class RollupObserver:
             # e.g. 按期 deadlines depend on promised_days and on the holiday calendar: recompute
             # the families that use them (the months of the changed items' cases).
             self._dependants(conn, table, select(table.c[keys[0]]).select_from(
+                table.join(stage, match)).where(table.c._run_id == counts.run_id))
+            self.distinct.after(conn, table, stage, and_(
+                match, table.c._run_id == counts.run_id), select(table.c[keys[0]]).select_from(
                 table.join(stage, match)).where(table.c._run_id == counts.run_id))
         fams = self.by_table.get(table.name)
         old = self._old.pop(table.name, None)
@@ -141,10 +147,11 @@ class RollupObserver:
     def before_delete(self, conn: Connection, table: Table, stage: Table) -> None:
         """What the stored rows a source deleted contribute, before they go."""
         fams = self.by_table.get(table.name)
-        if not fams:
-            return
         keys = key_columns(table)
         cond = and_(*[table.c[k] == stage.c[k] for k in keys])
+        self.distinct.before(conn, table, stage, cond)
+        if not fams:
+            return
         self._old[table.name] = [aggregate(conn, fam, stage, cond) for fam in fams]
 
     def after_delete(self, conn: Connection, table: Table, stage: Table, removed: int) -> None:
@@ -153,6 +160,9 @@ class RollupObserver:
         old = self._old.pop(table.name, None)
         if removed:
             self._dependants(conn, table, select(stage.c[key_columns(table)[0]]))
+            self.distinct.after(conn, table, stage, None, select(stage.c[key_columns(table)[0]]))
+        else:
+            self.distinct._months.pop(table.name, None)
         fams = self.by_table.get(table.name)
         if not fams or old is None:
             return

@@ -69,7 +69,7 @@ def rollup_snapshots(cfg: Path) -> dict[str, dict[tuple[str, str], dict[str, flo
     """Every rollup table as kept by the runs, and as rebuilt from the facts (rolled back)."""
     from ingest.registry import load_validated
     from metrics.catalog import load_catalog
-    from metrics.rollup import families, rebuild
+    from metrics.rollup import distinct, distinct_families, families, rebuild
     from warehouse.engine import open_warehouse, write_transaction
 
     def snap(conn: Any, fam: Any) -> dict[tuple[str, str], dict[str, float]]:
@@ -82,6 +82,13 @@ def rollup_snapshots(cfg: Path) -> dict[str, dict[tuple[str, str], dict[str, flo
                 out[(row["area"], row["month"])] = vals
         return out
 
+    def snap_keys(conn: Any, fam: Any) -> dict[tuple[str, str], dict[str, float]]:
+        from sqlalchemy import select
+
+        rt = fam.sa_table()
+        return {(r.area, f"{r.month}|{r.dkey}"): {"n": float(r.n)}
+                for r in conn.execute(select(rt))}
+
     engine = open_warehouse(load_validated(cfg).warehouse_url)
     kept, rebuilt = {}, {}
     try:
@@ -90,6 +97,13 @@ def rollup_snapshots(cfg: Path) -> dict[str, dict[tuple[str, str], dict[str, flo
                 kept[fam.name] = snap(conn, fam)
                 rebuild(conn, fam)
                 rebuilt[fam.name] = snap(conn, fam)
+                conn.rollback()
+        # distinct counts' rollups: the keys per area and month, as kept and as rebuilt
+        for dfam in distinct_families(load_catalog()).values():
+            with write_transaction(engine) as conn:
+                kept[dfam.name] = snap_keys(conn, dfam)
+                distinct.rebuild(conn, dfam)
+                rebuilt[dfam.name] = snap_keys(conn, dfam)
                 conn.rollback()
     finally:
         engine.dispose()
