@@ -14,9 +14,10 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -438,19 +439,9 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
         per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
         block = max(int(per_line * chunk_rows), 64 * 1024)
         f.seek(bom)
-        buf = b""
         columns: list[str] | None = None
         row_no = header_idx + 2
-        while True:
-            data = f.read(block)
-            buf += data
-            if data:
-                cut = _record_end(buf)
-                if cut is None:
-                    continue  # a record longer than the block: read on
-            else:
-                cut = len(buf)
-            piece, buf = buf[:cut], buf[cut:]
+        for piece in record_pieces(f, block):
             if piece.strip() or columns is None:
                 df = _parse_piece(piece, columns, header_idx, sep, location)
                 if columns is None:
@@ -462,8 +453,25 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
                 if data_cols and df.height:  # blank lines are layout, not data
                     df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
                 yield df
-            if not data:
-                return
+
+
+def record_pieces(f: BinaryIO, block: int) -> Iterator[bytes]:
+    """The rest of ``f`` in pieces of about ``block`` bytes, each ending at a record's end
+    (a record longer than the block is read on); the last is what remains, maybe empty."""
+    buf = b""
+    while True:
+        data = f.read(block)
+        buf += data
+        if data:
+            cut = _record_end(buf)
+            if cut is None:
+                continue  # a record longer than the block: read on
+        else:
+            cut = len(buf)
+        piece, buf = buf[:cut], buf[cut:]
+        yield piece
+        if not data:
+            return
 
 
 def _parse_piece(piece: bytes, columns: list[str] | None, header_idx: int, sep: str,

@@ -25,10 +25,10 @@ from ingest.plugins.textfile import (
     ASCII_COMPATIBLE,
     HEAD_BYTES,
     HEADER_SCAN_ROWS,
-    _record_end,
     decode,
     find_header,
     read_csv,
+    record_pieces,
     sniff_delimiter,
 )
 
@@ -55,22 +55,12 @@ def stream_encoded(path: Path, *, location: str, known_headers: set[str],
         per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
         block = max(int(per_line * chunk_rows), MIN_BLOCK)
         f.seek(0)
-        buf = b""
         header: bytes | None = None
         enc: str | None = encoding
         sep = delimiter
         read_as = ""  # the file's encoding, as the first piece decided it
         lines_before = 0  # the file's lines before the piece
-        while True:
-            data = f.read(block)
-            buf += data
-            if data:
-                cut = _record_end(buf)
-                if cut is None:
-                    continue  # a record longer than the block: read on
-            else:
-                cut = len(buf)
-            piece, buf = buf[:cut], buf[cut:]
+        for piece in record_pieces(f, block):
             if header is None:
                 # where the header is, from the head (read_csv decides the encoding)
                 top = piece[:HEAD_BYTES]
@@ -94,8 +84,6 @@ def stream_encoded(path: Path, *, location: str, known_headers: set[str],
                 # the header line put in front is not the file's: lines counted from the piece
                 yield _renumbered(df, lines_before - 1), read_as
             lines_before += piece.count(b"\n")
-            if not data:
-                return
 
 
 def _renumbered(df: pl.DataFrame, by: int) -> pl.DataFrame:
