@@ -127,8 +127,11 @@ class SqlSource(Source):
         refuse_warehouse(url, self.ctx.warehouse_url, location)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             return read_only_sqlite(Path(url.database or ""), url, location)
+        # an in-memory SQLite: its rows are fetched on the read-ahead thread, and pysqlite
+        # refuses a connection made on another thread unless told (used by one at a time)
+        args = {"check_same_thread": False} if url.get_backend_name() == "sqlite" else {}
         try:
-            return create_engine(url)
+            return create_engine(url, connect_args=args)
         except (SQLAlchemyError, ValueError) as e:
             raise SourceError(f"bad source URL: {e}", location=location) from None
 

@@ -88,6 +88,23 @@ def test_query_source_with_cursor(tmp_path: Path, sqlite_url: str, run_sources) 
     assert r.loaded == 2
 
 
+def test_an_in_memory_sqlite_query_is_read_in_chunks(tmp_path: Path, sqlite_url: str,
+                                                     run_sources) -> None:
+    """``sqlite://`` (a query that makes its rows, as a test or a computed source does): its
+    chunks are fetched on the read-ahead thread, on a connection the run's thread made."""
+    rows = " UNION ALL ".join(
+        f"SELECT 'Q{i}' AS topic_id, '420606001001' AS sqbm, '院落会' AS mechanism, "
+        f"'2024-03-01 09:00:00' AS raised_at, NULL AS resolved_at, 'raised' AS status, "
+        f"'2024-03-{i + 1:02d} 09:00:00' AS updated_at" for i in range(5))
+    cfg = {**source(url="sqlite://", query=rows, batch_size=2)}
+    cfg.pop("source_table")
+    from tests.conftest import divisions_source
+
+    r = run_sources(sqlite_url, [divisions_source(), cfg])[1]
+    assert r.ok, r.error
+    assert (r.read, r.loaded) == (5, 5)
+
+
 def test_missing_table_is_a_clear_error(tmp_path: Path, sqlite_url: str, run_sources) -> None:
     (tmp_path / "src").mkdir()
     make_db(tmp_path / "src" / "grid_system.db", ROWS)
