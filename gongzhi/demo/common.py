@@ -249,6 +249,9 @@ def bool_text(mask: np.ndarray) -> pl.Series:
 
 # -- writers -------------------------------------------------------------------------------------
 
+WRITE_SLICE_ROWS = 200_000  # rows encoded at a time by write_csv's non-bulk path
+
+
 def write_csv(path: Path, frame: pl.DataFrame, *, encoding: str = "utf-8",
               title: Sequence[str] = ()) -> Path:
     """Write a CSV the way the office's export would: ``encoding`` is ``utf-8``, ``utf-8-sig``
@@ -258,11 +261,16 @@ def write_csv(path: Path, frame: pl.DataFrame, *, encoding: str = "utf-8",
     if encoding == "utf-8" and not title:
         frame.write_csv(path)  # the bulk path: straight to disk, no Python string
         return path
-    text = "".join(f"{line}\n" for line in title) + frame.write_csv()
-    data = text.encode("gb18030") if encoding == "gb18030" else text.encode("utf-8")
-    if encoding == "utf-8-sig":
-        data = UTF8_BOM + data
-    path.write_bytes(data)
+    codec = "gb18030" if encoding == "gb18030" else "utf-8"
+    with path.open("wb") as out:
+        if encoding == "utf-8-sig":
+            out.write(UTF8_BOM)
+        out.write("".join(f"{line}\n" for line in title).encode(codec))
+        # in row slices: a city-scale export (millions of rows) held whole as one Python
+        # string and its encoding took several times its size in memory
+        for at in range(0, max(frame.height, 1), WRITE_SLICE_ROWS):
+            part = frame.slice(at, WRITE_SLICE_ROWS)
+            out.write(part.write_csv(include_header=at == 0).encode(codec))
     return path
 
 

@@ -12,6 +12,8 @@ them before anything is stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import polars as pl
 
@@ -55,11 +57,10 @@ def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
     days = np.arange(ctx.first_day, ctx.last_day + 1)
     n = ctx.volume(round(float(geo.residents.sum()) * REQUESTS_PER_RESIDENT_YEAR
                          * len(days) / 365), 300)
-    frame, stats = _requests(ctx, rng, geo, days, n)
+    years, stats = _requests(ctx, rng, geo, days, n)
     folder = ctx.sources / "hotline"
-    years = frame["受理时间"].str.slice(0, 4)
-    for year in sorted(years.unique().to_list()):
-        write_csv(folder / f"12345_工单明细_{year}.csv", frame.filter(years == year),
+    for year, frame in years:
+        write_csv(folder / f"12345_工单明细_{year}.csv", frame,
                   encoding="gb18030", title=(f"樊城区12345热线工单明细（{year}年）",))
     ctx.log(f"hotline_requests: {n:,} requests (responded in 24 h {stats[0]:.1%}, solved "
             f"{stats[1]:.1%} of judged, satisfied {stats[2]:.1%} of rated) → "
@@ -70,7 +71,7 @@ def build(ctx: DemoContext, geo: Geography) -> list[SourceEntry]:
 
 
 def _requests(ctx: DemoContext, rng: np.random.Generator, geo: Geography, days: np.ndarray,
-              n: int) -> tuple[pl.DataFrame, np.ndarray]:
+              n: int) -> tuple[Iterator[tuple[str, pl.DataFrame]], np.ndarray]:
     cal = ctx.cal
     day = sample_days(rng, n, days, np.where(cal.is_work[days], 1.0, 0.7))
     received = np.sort(day * DAY + daytime_seconds(rng, n, 7, 23))
@@ -103,40 +104,59 @@ def _requests(ctx: DemoContext, rng: np.random.Generator, geo: Geography, days: 
     sat = np.where(rated, rng.choice(3, n, p=[0.07, 0.25, 0.68]) + 1, 0)
     reopened = has_close & (rng.random(n) < 0.03)
 
-    titles = pick([c[3] for c in CATEGORIES], cat)
+    # every random draw is made for all n requests first, in the order they always were, so
+    # a seed gives the same export; the text is then built a year at a time (received is
+    # sorted, so a year is one stretch of rows): at city scale the whole export's text was
+    # many GB in memory at once
     who = "诉求人" + people.names(rng, n)
     mobiles = pl.Series(rng.integers(13_000_000_000, 19_999_999_999, n)).cast(pl.String)
     quote = pl.Series(rng.random(n))
-    content = pl.select(
-        pl.when(quote < 0.05)
-        .then(who + "反映：" + titles + "，请尽快处理，联系电话" + mobiles + "。")
-        .when(quote < 0.06).then(who + "（身份证号" + _ids(rng, n) + "）反映：" + titles + "。")
-        .otherwise("市民反映：" + titles + "，希望有关部门尽快处理。")).to_series()
-    rec_text = ts_text(cal, received)
-    sat_words = np.array([None, "不满意", "基本满意", "满意"], dtype=object)[sat]
-    frame = pl.DataFrame({
-        "工单编号": "GD" + rec_text.str.slice(0, 10).str.replace_all("-", "")
-        + seq_ids("", 1, n, 7),
-        "所属社区编码": pick(geo.codes, comm),
-        "诉求类别": pick([c[0] for c in CATEGORIES], cat),
-        "来源渠道": pick(CHANNELS_ZH, channel),
-        "受理时间": rec_text,
-        "派单时间": ts_text(cal, dispatched, has_disp),
-        "首次响应时间": ts_text(cal, responded, has_resp),
-        "办理完成时间": ts_text(cal, resolved_at, has_res),
-        "办结时间": ts_text(cal, closed, has_close),
-        "办理时限": ts_text(cal, deadline),
-        "是否解决": pl.select(pl.when(pl.Series(judged)).then(pl.when(pl.Series(solved))
-                          .then(pl.lit("已解决")).otherwise(pl.lit("未解决")))).to_series(),
-        "满意度": pl.Series(sat_words.tolist(), dtype=pl.String),
-        "是否重办": pl.Series(np.where(reopened, "是", "否"), dtype=pl.String),
-        "诉求标题": titles,
-        "诉求内容": content,
-    })
+    ids = _ids(rng, n)
+    sat_words = np.array([None, "不满意", "基本满意", "满意"], dtype=object)
+    year_of = (np.asarray(received + cal.epoch, dtype="datetime64[s]")
+               .astype("datetime64[Y]").astype(np.int64) + 1970)
+    bounds = np.flatnonzero(np.diff(year_of)) + 1
+    starts, ends = np.r_[0, bounds], np.r_[bounds, n]
+
+    def year_frame(a: int, b: int) -> pl.DataFrame:
+        r = slice(a, b)
+        titles = pick([c[3] for c in CATEGORIES], cat[r])
+        q = quote.slice(a, b - a)
+        content = pl.select(
+            pl.when(q < 0.05)
+            .then(who.slice(a, b - a) + "反映：" + titles + "，请尽快处理，联系电话"
+                  + mobiles.slice(a, b - a) + "。")
+            .when(q < 0.06).then(who.slice(a, b - a) + "（身份证号" + ids.slice(a, b - a)
+                                 + "）反映：" + titles + "。")
+            .otherwise("市民反映：" + titles + "，希望有关部门尽快处理。")).to_series()
+        rec_text = ts_text(cal, received[r])
+        return pl.DataFrame({
+            "工单编号": "GD" + rec_text.str.slice(0, 10).str.replace_all("-", "")
+            + seq_ids("", a + 1, b - a, 7),
+            "所属社区编码": pick(geo.codes, comm[r]),
+            "诉求类别": pick([c[0] for c in CATEGORIES], cat[r]),
+            "来源渠道": pick(CHANNELS_ZH, channel[r]),
+            "受理时间": rec_text,
+            "派单时间": ts_text(cal, dispatched[r], has_disp[r]),
+            "首次响应时间": ts_text(cal, responded[r], has_resp[r]),
+            "办理完成时间": ts_text(cal, resolved_at[r], has_res[r]),
+            "办结时间": ts_text(cal, closed[r], has_close[r]),
+            "办理时限": ts_text(cal, deadline[r]),
+            "是否解决": pl.select(pl.when(pl.Series(judged[r])).then(
+                pl.when(pl.Series(solved[r])).then(pl.lit("已解决"))
+                .otherwise(pl.lit("未解决")))).to_series(),
+            "满意度": pl.Series(sat_words[sat[r]].tolist(), dtype=pl.String),
+            "是否重办": pl.Series(np.where(reopened[r], "是", "否"), dtype=pl.String),
+            "诉求标题": titles,
+            "诉求内容": content,
+        })
+
+    frames = ((str(year_of[a]), year_frame(int(a), int(b))) for a, b in zip(starts, ends,
+                                                                          strict=True))
     in_time = has_resp & (responded - received <= 24 * 3600)
     stats = np.array([in_time.mean(), solved.sum() / max(judged.sum(), 1),
                       (sat >= 2).sum() / max(rated.sum(), 1)])
-    return frame, stats
+    return frames, stats
 
 
 def _ids(rng: np.random.Generator, n: int) -> pl.Series:
