@@ -288,3 +288,35 @@ def test_sqlite_runs_one_after_another_and_says_so(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "takes one writer at a time: the sources run one after another" in done.stderr
     assert _count(url, service_cases) == 180 and _count(url, population) == 2
+
+
+def test_a_commit_rolled_back_for_a_deadlock_runs_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    import ingest.runner as runner_module
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    cfg = _small(tmp_path, url)
+    settings = load_validated(cfg)
+    engine = open_warehouse(url)
+    Runner(settings, engine).run(["divs"])
+    real = runner_module.bump_data_version
+    calls: list[int] = []
+
+    def deadlocked_once(conn: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:  # what psycopg raises when the server breaks a deadlock
+            raise OperationalError("UPDATE warehouse_meta …", {},
+                                   psycopg.errors.DeadlockDetected("deadlock detected"))
+        return real(conn)
+
+    monkeypatch.setattr(runner_module, "bump_data_version", deadlocked_once)
+    [r] = Runner(settings, engine).run(["cases"])
+    assert r.ok and r.loaded == 180 and len(calls) == 2
+    runs = runlog.list_runs(engine, source="cases")
+    assert [x["status"] for x in runs] == ["succeeded", "failed"]  # newest first
+    assert "WriteConflict" in runs[1]["error"] and "goes again" in runs[1]["error"]
+    assert _count(url, service_cases) == 180  # loaded once
+    engine.dispose()
