@@ -130,7 +130,12 @@ def run_parallel(runner: Any, source_ids: Sequence[str] | None, jobs: int, *,
         if rest:
             progress.note(f"[ingest] {len(rest)} source(s), {jobs} at a time, each in a "
                           "process of its own")
-            for r in _pool(runner, rest, jobs, trigger, coupling(runner.observers)):
+            # the children's runners get the observers of every installed extension: their
+            # couplings count, and those of observers this runner was given
+            from ingest.extensions import load_observers
+
+            coupled = coupling([*runner.observers, *load_observers(runner.settings)])
+            for r in _pool(runner, rest, jobs, trigger, coupled):
                 results[r.source] = r
     finally:
         runner._deferred = False

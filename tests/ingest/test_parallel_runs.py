@@ -137,6 +137,18 @@ def test_parallel_runs_leave_what_runs_one_after_another_leave(demo: Path) -> No
                 "'UTC') AT TIME ZONE 'Asia/Shanghai' < '2025-06-01'")).scalar_one()
         engine.dispose()
         assert may > 0 and kpis["gov.online_case_rate"][1] == may
+        # each non-division source ran in a process of its own; cases, coupled with the item
+        # catalogue and the holiday calendar (按期 deadlines), waited for both
+        with engine.connect() as c:
+            runs = {r.source: r for r in c.execute(select(
+                ingest_runs.c.source, ingest_runs.c.pid, ingest_runs.c.started_at,
+                ingest_runs.c.finished_at))}
+        engine.dispose()
+        pooled = [s for s in DEMO_SOURCES if s not in ("divisions", "grids")]
+        assert {runs[s].pid for s in ("divisions", "grids")} == {os.getpid()}
+        assert len({runs[s].pid for s in pooled} | {os.getpid()}) == len(pooled) + 1
+        assert runs["gov_cases"].started_at >= max(runs["gov_items"].finished_at,
+                                                   runs["work_calendar"].finished_at)
 
 
 def _pop_csv(folder: Path, name: str, residents: int) -> Path:
@@ -207,14 +219,15 @@ def test_a_killed_run_is_a_failed_run_and_the_other_still_loads(
             Runner(settings, engine).run(["cases", "people"], jobs=2)))
         th.start()
         deadline = time.monotonic() + 60
-        victim = None
-        while victim is None and time.monotonic() < deadline:
-            with engine.connect() as c:
-                victim = c.execute(select(ingest_runs.c.pid).where(
-                    ingest_runs.c.source == "cases",
-                    ingest_runs.c.status == runlog.RUNNING)).scalar_one_or_none()
+        running: dict[str, int] = {}
+        while len(running) < 2 and time.monotonic() < deadline:
+            with engine.connect() as c:  # both runs under way at once, in two processes
+                running = dict(c.execute(select(ingest_runs.c.source, ingest_runs.c.pid).where(
+                    ingest_runs.c.status == runlog.RUNNING)).all())
             time.sleep(0.1)
-        assert victim is not None and victim != os.getpid()
+        assert running.keys() == {"cases", "people"}
+        assert len({*running.values(), os.getpid()}) == 3
+        victim = running["cases"]
         os.kill(victim, signal.SIGKILL)
         time.sleep(0.5)
         go.touch()
