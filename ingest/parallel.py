@@ -1,12 +1,15 @@
 """Independent sources at the same time: ``gongzhi ingest --jobs N`` and ``[ingest]
 parallel_runs`` (issue 15: a city's first load of several big sources uses every core).
 
-A run is Python-bound (polars casting, hashing, the COPY feeders), so each source runs in a
-process of its own (``spawn``: no copy of the parent's connections or threads), which builds
-its own engine and runner and runs :meth:`Runner.run_source` for one source. Every guarantee
+A run is Python-bound (polars casting, hashing, the COPY feeders), so sources run in worker
+processes (``spawn``: no copy of the parent's connections or threads), at most N, each with
+its own engine and runner, running :meth:`Runner.run_source` for one source at a time (a
+worker is kept for the next source: starting a process costs seconds, and a city has a few
+big sources and many small ones). Every guarantee
 of a run holds there as in a sequential batch: all or nothing, the source's own lock, read =
-loaded + quarantined + duplicates; one failing source never stops the others, and a process
-that dies (killed) is a failed run with the reason, not a hang.
+loaded + quarantined + duplicates; one failing source never stops the others, and a worker
+that dies (killed) fails the run it was doing with the reason, not a hang; the sources still
+waiting go to a new worker.
 
 Order and apartness (what keeps the result the same as one run after another):
 
@@ -26,6 +29,7 @@ another and the progress output says so.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 from collections.abc import Sequence
@@ -94,15 +98,6 @@ def clash(a: frozenset[str], b: frozenset[str], coupled: dict[str, set[str]]) ->
                                                           for y in b)
 
 
-@dataclass
-class _Child:
-    spec: SourceSpec
-    tables: frozenset[str]
-    process: Any  # multiprocessing.Process (spawn context)
-    pipe: Pipe
-    result: RunResult | None = None
-
-
 def run_parallel(runner: Any, source_ids: Sequence[str] | None, jobs: int, *,
                  trigger: str = "manual") -> list[RunResult]:
     """Run the sources of a batch ``jobs`` at a time (see the module's docstring) with
@@ -128,8 +123,8 @@ def run_parallel(runner: Any, source_ids: Sequence[str] | None, jobs: int, *,
         for spec in first:
             results[spec.id] = runner.run_source(spec, trigger=trigger)
         if rest:
-            progress.note(f"[ingest] {len(rest)} source(s), {jobs} at a time, each in a "
-                          "process of its own")
+            progress.note(f"[ingest] {len(rest)} source(s), {jobs} at a time, in worker "
+                          "processes of their own")
             # the children's runners get the observers of every installed extension: their
             # couplings count, and those of observers this runner was given
             from ingest.extensions import load_observers
@@ -145,96 +140,139 @@ def run_parallel(runner: Any, source_ids: Sequence[str] | None, jobs: int, *,
     return out
 
 
+@dataclass
+class _Worker:
+    """A process that runs the sources it is handed, one at a time, with one engine and one
+    runner (a process costs seconds to start: imports, the schema check, the rollups' check;
+    a city has a few big sources and many small ones)."""
+
+    process: Any  # multiprocessing.Process (spawn context)
+    pipe: Pipe  # duplex: source ids in, RunResults out
+    task: tuple[SourceSpec, frozenset[str]] | None = None  # the source it is running
+
+
 def _pool(runner: Any, todo: list[tuple[SourceSpec, frozenset[str]]], jobs: int,
           trigger: str, coupled: dict[str, set[str]]) -> list[RunResult]:
-    """Start, watch and collect the child runs, never two clashing ones at once."""
+    """Hand the sources to at most ``jobs`` worker processes, never two clashing ones at
+    once and clashing ones in their configured order; collect the results."""
     ctx = multiprocessing.get_context("spawn")
     pending = list(todo)
-    running: list[_Child] = []
+    workers: list[_Worker] = []
     done: list[RunResult] = []
     show = runner.progress.enabled
+
+    def startable() -> tuple[SourceSpec, frozenset[str]] | None:
+        busy = [w.task[1] for w in workers if w.task is not None]
+        for n, (spec, tables) in enumerate(pending):
+            if not any(clash(tables, t, coupled) for t in busy) and not any(
+                    clash(tables, t, coupled) for _, t in pending[:n]):
+                return spec, tables
+        return None
+
     try:
-        while pending or running:
-            for spec, tables in list(pending):
-                if len(running) >= jobs:
+        while pending or any(w.task is not None for w in workers):
+            while pending:
+                nxt = startable()
+                if nxt is None:
                     break
-                ahead = [t for s, t in pending[:[s.id for s, _ in pending].index(spec.id)]]
-                if any(clash(tables, c.tables, coupled) for c in running) or any(
-                        clash(tables, t, coupled) for t in ahead):
-                    continue  # after the run it clashes with (configured order kept)
-                pending = [(s, t) for s, t in pending if s.id != spec.id]
-                parent_end, child_end = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child_main, name=f"gongzhi-ingest-{spec.id}",
-                                   args=(runner.settings, spec.id, trigger, show, child_end))
-                proc.start()
-                child_end.close()  # the parent's copy: EOF once the child is gone
-                running.append(_Child(spec, tables, proc, parent_end))
-            ready = wait([c.pipe for c in running] + [c.process.sentinel for c in running])
-            for child in list(running):
-                if child.pipe in ready and child.result is None:
-                    child.result = _receive(child)
-                if child.process.sentinel in ready or not child.process.is_alive():
-                    child.process.join()
-                    if child.result is None:
-                        child.result = _receive(child) or _died(runner, child)
-                    child.pipe.close()
-                    running.remove(child)
-                    done.append(child.result)
+                idle = next((w for w in workers if w.task is None), None)
+                if idle is None:
+                    if len(workers) >= jobs:
+                        break
+                    here, there = ctx.Pipe(duplex=True)
+                    proc = ctx.Process(target=_worker_main, name="gongzhi-ingest-worker",
+                                       args=(runner.settings, trigger, show, there))
+                    proc.start()
+                    there.close()  # the parent's copy: EOF once the worker is gone
+                    idle = _Worker(proc, here)
+                    workers.append(idle)
+                pending = [(s, t) for s, t in pending if s.id != nxt[0].id]
+                idle.task = nxt
+                idle.pipe.send(nxt[0].id)
+            busy = [w for w in workers if w.task is not None]
+            ready = wait([w.pipe for w in busy] + [w.process.sentinel for w in busy])
+            for w in busy:
+                if w.pipe not in ready and w.process.sentinel not in ready:
+                    continue
+                got = _receive(w)
+                assert w.task is not None
+                if got is None:  # the worker died during the run
+                    w.process.join()
+                    got = _died(runner, w)
+                    w.pipe.close()
+                    workers.remove(w)
+                w.task = None
+                done.append(got)
     finally:
-        for child in running:  # the parent is stopping (Ctrl-C): its children stop with it
-            if child.process.is_alive():
-                child.process.terminate()
-            child.process.join()
+        for w in workers:
+            if w.task is None:
+                with contextlib.suppress(OSError):
+                    w.pipe.send(None)  # no more work: it waits for its ANALYZEs and goes
+            elif w.process.is_alive():  # the parent is stopping (Ctrl-C): so does the run
+                w.process.terminate()
+        for w in workers:
+            w.process.join()
+            w.pipe.close()
     return done
 
 
-def _receive(child: _Child) -> RunResult | None:
+def _receive(w: _Worker) -> RunResult | None:
     try:
-        if child.pipe.poll():
-            got = child.pipe.recv()
-            return got if isinstance(got, RunResult) else None
+        got = w.pipe.recv()
     except (EOFError, OSError):
-        pass
-    return None
+        return None
+    return got if isinstance(got, RunResult) else None
 
 
-def _died(runner: Any, child: _Child) -> RunResult:
-    """A child that ended without a result (killed, crashed): a failed run with the reason,
+def _died(runner: Any, w: _Worker) -> RunResult:
+    """A worker that ended during a run (killed, crashed): a failed run with the reason,
     logged on the run it had started (its transaction died with its connection)."""
-    code = child.process.exitcode
+    assert w.task is not None
+    spec = w.task[0]
+    code = w.process.exitcode
     how = (f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
            else f"exit code {code}")
-    error = (f"the run's process (pid {child.process.pid}) ended without finishing ({how}); "
+    error = (f"the run's process (pid {w.process.pid}) ended without finishing ({how}); "
              "nothing of the run was kept")
-    run_id = runlog.fail_dead_run(runner.engine, child.spec.id, child.process.pid, error)
-    runner.progress.start(child.spec.id)
+    run_id = runlog.fail_dead_run(runner.engine, spec.id, w.process.pid, error)
+    runner.progress.start(spec.id)
     runner.progress.done(f"failed: {error}")
-    return RunResult(child.spec.id, run_id, runlog.FAILED, error=error)
+    return RunResult(spec.id, run_id, runlog.FAILED, error=error)
 
 
-def _child_main(settings: Settings, source_id: str, trigger: str, show: bool,
-                pipe: Pipe) -> None:
-    """One source's run in a process of its own: its own engine and runner (with the
-    observers of every installed extension, as :func:`build_runner` gives every runner)."""
+def _worker_main(settings: Settings, trigger: str, show: bool, pipe: Pipe) -> None:
+    """A worker process: its own engine and runner (with the observers of every installed
+    extension, as :func:`build_runner` gives every runner), then one source's run per id
+    received, its result sent back, until None or the parent's end of the pipe closes."""
     from ingest.runner import build_runner
     from warehouse import partitions
     from warehouse.engine import open_warehouse
 
-    spec = next(s for s in settings.sources if s.id == source_id)
     progress = Progress(enabled=show)
     progress.tty = False  # lines of several runs interleave: none is rewritten in place
-    engine = None
+    engine = runner = None
+    setup_error = None
     try:
         engine = open_warehouse(settings.warehouse_url, partition=settings.warehouse_partition)
         runner = build_runner(settings, engine, progress=progress)
         runner._deferred = True  # the parent calls after_run once, for the whole batch
-        result = runner.run_source(spec, trigger=trigger)
-    except Exception as e:  # the warehouse or an extension failed before the run began
-        result = RunResult(source_id, None, runlog.FAILED, error=_describe(e))
-        progress.start(source_id)
-        progress.done(f"failed: {result.error}")
-    pipe.send(result)
+    except Exception as e:  # the warehouse or an extension failed before any run began
+        setup_error = _describe(e)
+    while True:
+        try:
+            source_id = pipe.recv()
+        except (EOFError, OSError):
+            break
+        if source_id is None:
+            break
+        if runner is None:
+            result = RunResult(source_id, None, runlog.FAILED, error=setup_error)
+            progress.start(source_id)
+            progress.done(f"failed: {setup_error}")
+        else:
+            result = runner.run_source(settings.source(source_id), trigger=trigger)
+        pipe.send(result)
     pipe.close()
-    partitions.wait_for_stats()  # the ANALYZE after the commit, before the process goes
+    partitions.wait_for_stats()  # the ANALYZEs after the commits, before the process goes
     if engine is not None:
         engine.dispose()

@@ -67,8 +67,8 @@ class Runner:
     def run(self, source_ids: Iterable[str] | None = None, *, trigger: str = "manual",
             jobs: int = 1) -> list[RunResult]:
         """Run the named sources (all when None); division lists first, since facts refer to
-        their codes. ``jobs`` > 1 runs independent sources that many at a time, each in a
-        process of its own (:mod:`ingest.parallel`; on SQLite one after another)."""
+        their codes. ``jobs`` > 1 runs independent sources that many at a time, in worker
+        processes (:mod:`ingest.parallel`; on SQLite one after another)."""
         if jobs > 1:
             if self.engine.dialect.name != "sqlite":
                 return parallel.run_parallel(self, list(source_ids or ()) or None, jobs,
