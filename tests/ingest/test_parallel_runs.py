@@ -208,7 +208,11 @@ def test_a_failing_source_leaves_the_other_loaded_and_its_table_unchanged(
 def test_a_killed_run_is_a_failed_run_and_the_other_still_loads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with h_jobs_schema() as url:
-        cfg = _small(tmp_path, url)
+        write_cases(tmp_path / "inbox2", "x.csv", 20, start=5000)
+        # a second source of cases: it waits for the first (one table), then goes to a new
+        # worker, since the killed one is gone and the other is busy
+        cfg = _small(tmp_path, url, "[[sources]]\nid = \"cases2\"\nplugin = \"files\"\n"
+                     "table = \"service_cases\"\npath = \"inbox2/*.csv\"\n")
         settings = load_validated(cfg)
         engine = open_warehouse(url)
         Runner(settings, engine).run(["divs"])
@@ -217,7 +221,7 @@ def test_a_killed_run_is_a_failed_run_and_the_other_still_loads(
         monkeypatch.setenv("GONGZHI_FAULTPOINT_CONTINUE", str(go))
         out: list[Any] = []
         th = threading.Thread(target=lambda: out.extend(
-            Runner(settings, engine).run(["cases", "people"], jobs=2)))
+            Runner(settings, engine).run(["cases", "people", "cases2"], jobs=2)))
         th.start()
         deadline = time.monotonic() + 60
         running: dict[str, int] = {}
@@ -237,7 +241,11 @@ def test_a_killed_run_is_a_failed_run_and_the_other_still_loads(
         by = {r.source: r for r in out}
         assert by["cases"].status == "failed" and "SIGKILL" in (by["cases"].error or "")
         assert by["people"].ok and by["people"].loaded == 2
-        assert _count(url, service_cases) == 0
+        assert by["cases2"].ok and by["cases2"].loaded == 20
+        assert _count(url, service_cases) == 20  # nothing of the killed run
+        with engine.connect() as c:
+            pids = dict(c.execute(select(ingest_runs.c.source, ingest_runs.c.pid)).all())
+        assert pids["cases2"] not in (victim, pids["people"])
         with engine.connect() as c:
             logged = c.execute(select(ingest_runs.c.status, ingest_runs.c.error).where(
                 ingest_runs.c.run_id == by["cases"].run_id)).one()
