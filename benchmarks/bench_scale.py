@@ -10,7 +10,7 @@ Builds once (reused when present) the demo district at ``--rows`` service cases 
 - ``ingest_s``: the full first ingestion of every source (rollups kept during the run);
   measured when the warehouse is built and kept in it, so a reused warehouse reports the
   figure of its build; ``jobs``: the sources that build loaded at once (``--jobs``, default
-  2: independent sources in processes of their own, as ``gongzhi ingest --jobs 2``);
+  2: independent sources in worker processes, as ``gongzhi ingest --jobs 2``);
 - ``nightly_run_s``, ``overview_cold_ms``, ``overview_warm_ms``, ``community_warm_ms`` …: the
   measurements of ``make bench-kpi`` (:func:`benchmarks.bench_kpi.measure`) on this warehouse:
   cold is a new ``Metrics`` right after a nightly run of new cases;
@@ -68,7 +68,7 @@ def build(rows: int, log: Any, layout: str = "month", jobs: int = 1
           ) -> tuple[Any, Any, float, int]:
     """The warehouse for ``rows`` cases laid out as ``layout`` (built, or reused when a
     finished build is there): settings, engine, the build's ingest seconds and the sources
-    it loaded at once (``jobs``: ``gongzhi ingest --jobs``, each in a process of its own;
+    it loaded at once (``jobs``: ``gongzhi ingest --jobs``, in worker processes;
     a reused warehouse reports its build's, 1 when that build did not record it)."""
     folder = _folder(rows, layout)
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the layout to build (\"none\": the same data unpartitioned, to "
                          "compare; reported to scale-none.json)")
     ap.add_argument("--jobs", type=int, default=2,
-                    help="sources ingested at once, each in a process of its own "
+                    help="sources ingested at once, in worker processes "
                          "(gongzhi ingest --jobs; default 2: this machine's cores)")
     args = ap.parse_args(argv)
     wrong = check_parallel_runs(args.jobs)

@@ -60,7 +60,7 @@ class IngestSettings:
     #: rows read, cast, quarantined and staged at a time: a run's memory follows this, not the
     #: size of the source (a file is hashed and read in pieces of about this many rows)
     chunk_rows: int = 250_000
-    #: sources a batch (``gongzhi ingest``) runs at once, each in a process of its own, on
+    #: sources a batch (``gongzhi ingest``) runs at once, in worker processes, on
     #: PostgreSQL; ``gongzhi ingest --jobs N`` overrides it. 1: one after another
     parallel_runs: int = 1
 

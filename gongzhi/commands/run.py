@@ -42,7 +42,7 @@ def _check_jobs(_ctx: click.Context, _param: click.Parameter, value: int | None
 @click.argument("source_ids", nargs=-1)
 @click.option("--quiet", is_flag=True, help="no progress lines")
 @click.option("--jobs", type=int, default=None, callback=_check_jobs,
-              help="sources run at once, each in a process of its own (PostgreSQL); "
+              help="sources run at once, in worker processes (PostgreSQL); "
                    "default [ingest] parallel_runs (1)")
 @pass_ctx
 def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
