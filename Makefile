@@ -96,8 +96,10 @@ bench-office: install
 # SCALE_PARTITION=none builds the same data unpartitioned, to compare (scale-none.json).
 SCALE_ROWS ?= 100000000
 SCALE_PARTITION ?= month
+# sources ingested at once, in worker processes (gongzhi ingest --jobs)
+SCALE_JOBS ?= 2
 bench-scale: install
-	$(BIN)/python -m benchmarks.bench_scale --rows $(SCALE_ROWS) --partition $(SCALE_PARTITION)
+	$(BIN)/python -m benchmarks.bench_scale --rows $(SCALE_ROWS) --partition $(SCALE_PARTITION) --jobs $(SCALE_JOBS)
 
 # drill-through first page on the bench-kpi warehouse (built here when missing)
 BENCH_SCALE ?= 67

@@ -9,7 +9,8 @@ Builds once (reused when present) the demo district at ``--rows`` service cases 
 
 - ``ingest_s``: the full first ingestion of every source (rollups kept during the run);
   measured when the warehouse is built and kept in it, so a reused warehouse reports the
-  figure of its build;
+  figure of its build; ``jobs``: the sources that build loaded at once (``--jobs``, default
+  2: independent sources in worker processes, as ``gongzhi ingest --jobs 2``);
 - ``nightly_run_s``, ``overview_cold_ms``, ``overview_warm_ms``, ``community_warm_ms`` …: the
   measurements of ``make bench-kpi`` (:func:`benchmarks.bench_kpi.measure`) on this warehouse:
   cold is a new ``Metrics`` right after a nightly run of new cases;
@@ -35,6 +36,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text
 
 from benchmarks.bench_kpi import END, measure
+from core.run_settings import check_parallel_runs
 from gongzhi.demo import write_demo
 from ingest.progress import Progress
 from ingest.registry import load_validated
@@ -53,6 +55,7 @@ CASES_PER_SCALE = 150_000  # gongzhi demo: scale 1 ≈ 150k service cases over t
 BARS = {"ingest_s_max_at_100m": 900, "overview_cold_ms_max": 3000, "overview_warm_ms_max": 300,
         "community_warm_ms_max": 100}
 MARK = "bench_scale_ingest_s"  # warehouse_meta: the build's ingest time, once it finished
+MARK_JOBS = "bench_scale_ingest_jobs"  # … and the sources it loaded at once (--jobs)
 
 
 def _folder(rows: int, layout: str) -> Path:
@@ -61,9 +64,12 @@ def _folder(rows: int, layout: str) -> Path:
     return DATA / (f"rows-{rows}" if layout == "month" else f"rows-{rows}-{layout}")
 
 
-def build(rows: int, log: Any, layout: str = "month") -> tuple[Any, Any, float]:
+def build(rows: int, log: Any, layout: str = "month", jobs: int = 1
+          ) -> tuple[Any, Any, float, int]:
     """The warehouse for ``rows`` cases laid out as ``layout`` (built, or reused when a
-    finished build is there): settings, engine and the build's ingest seconds."""
+    finished build is there): settings, engine, the build's ingest seconds and the sources
+    it loaded at once (``jobs``: ``gongzhi ingest --jobs``, in worker processes;
+    a reused warehouse reports its build's, 1 when that build did not record it)."""
     folder = _folder(rows, layout)
     folder.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GONGZHI_PSEUDONYM_KEY_FILE", str(folder / ".pseudonym_key"))
@@ -84,33 +90,40 @@ def build(rows: int, log: Any, layout: str = "month") -> tuple[Any, Any, float]:
     engine = open_warehouse(url, partition=layout)
     done = meta.get(engine, MARK)
     if done is not None:
-        log(f"reusing the warehouse in schema {schema} (built in {float(done):,.0f} s)")
-        return settings, engine, float(done)
+        built_jobs = int(meta.get(engine, MARK_JOBS) or 1)
+        log(f"reusing the warehouse in schema {schema} (built in {float(done):,.0f} s, "
+            f"{built_jobs} source(s) at a time)")
+        return settings, engine, float(done), built_jobs
     with engine.connect() as c:
         # runs of an earlier build that stopped (a source failed, the process was killed):
         # this build resumes it, and its own time would leave theirs out
-        earlier = c.execute(select(func.count()).select_from(ingest_runs)).scalar_one()
-    log(f"ingesting into schema {schema} …")
+        earlier = c.execute(select(func.max(ingest_runs.c.run_id))).scalar_one()
+    log(f"ingesting into schema {schema} ({jobs} source(s) at a time) …")
     t = time.perf_counter()
     ensure_rollups(engine)
+    # the runs of --jobs > 1 build their runners with every installed observer (the rollups
+    # among them), as `gongzhi ingest` does
     results = Runner(settings, engine, progress=Progress(),
-                     observers=[RollupObserver(Metrics(engine).catalog)]).run()
+                     observers=[RollupObserver(Metrics(engine).catalog)]).run(jobs=jobs)
     bad = [r for r in results if not r.ok]
     if bad:
         raise SystemExit(f"ingestion failed: {[(r.source, r.error) for r in bad]}")
     took = time.perf_counter() - t
     if earlier:
-        # the ingest time of a resumed build is every run's own, this build's and the earlier
+        # a resumed build: this build's time and the earlier runs' own (this build's runs
+        # overlap under --jobs, so they are not summed)
         with engine.connect() as c:
             seconds = func.extract("epoch", ingest_runs.c.finished_at
                                    - ingest_runs.c.started_at)
-            took = float(c.execute(select(func.sum(seconds))).scalar_one() or 0.0)
-        log(f"resumed an earlier build ({earlier} runs before this one): ingest_s is the sum "
-            "of every run's time")
+            took += float(c.execute(select(func.sum(seconds)).where(
+                ingest_runs.c.run_id <= earlier)).scalar_one() or 0.0)
+        log(f"resumed an earlier build (runs up to {earlier} before this one): ingest_s is "
+            "this build's time plus the earlier runs' own")
     with engine.begin() as c:
         meta.put(c, MARK, f"{took:.1f}")
+        meta.put(c, MARK_JOBS, str(jobs))
     log(f"ingested in {took:,.0f} s")
-    return settings, engine, took
+    return settings, engine, took, jobs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,9 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partition", choices=partitions.MODES, default="month",
                     help="the layout to build (\"none\": the same data unpartitioned, to "
                          "compare; reported to scale-none.json)")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="sources ingested at once, in worker processes "
+                         "(gongzhi ingest --jobs; default 2: this machine's cores)")
     args = ap.parse_args(argv)
+    wrong = check_parallel_runs(args.jobs)
+    if wrong:
+        ap.error(f"--jobs {wrong}")
     OUT.mkdir(parents=True, exist_ok=True)
-    settings, engine, ingest_s = build(args.rows, print, args.partition)
+    settings, engine, ingest_s, jobs = build(args.rows, print, args.partition, args.jobs)
     with engine.connect() as c:
         n = c.execute(select(func.count()).select_from(service_cases)).scalar_one()
         # every data table's rows (grid events, 12345 requests … grow with the scale too)
@@ -132,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"rows_requested": args.rows, "service_cases": n,
                               "rows_total": total, "partition": layout,
                               "partitions": len(months), "ingest_s": round(ingest_s, 1),
+                              "jobs": jobs,  # of the build that ingest_s measured
                               "ingest_rows_per_s": round(total / ingest_s) if ingest_s
                               else None}
     folder = _folder(args.rows, args.partition)

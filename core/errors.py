@@ -136,6 +136,13 @@ class LockBusy(WarehouseError):
     retryable = True
 
 
+class WriteConflict(WarehouseError):
+    """The warehouse rolled a run's commit back for another transaction's sake (a deadlock or
+    a serialization failure): nothing of the run was kept and the same run may go again."""
+
+    retryable = True
+
+
 class PseudonymKeyMismatch(GongzhiError):
     """The pseudonym key is not the one the warehouse's pseudonyms were made with: loading
     would give every person a second pseudonym. ``gongzhi rekey`` changes keys on purpose."""

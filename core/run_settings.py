@@ -60,6 +60,24 @@ class IngestSettings:
     #: rows read, cast, quarantined and staged at a time: a run's memory follows this, not the
     #: size of the source (a file is hashed and read in pieces of about this many rows)
     chunk_rows: int = 250_000
+    #: sources a batch (``gongzhi ingest``) runs at once, in worker processes, on
+    #: PostgreSQL; ``gongzhi ingest --jobs N`` overrides it. 1: one after another
+    parallel_runs: int = 1
+
+
+#: the most ``parallel_runs`` accepts: each run is a process with a warehouse connection or
+#: three (COPY feeders), and more runs than cores only share them
+MAX_PARALLEL_RUNS = 32
+
+
+def check_parallel_runs(value: Any) -> str | None:
+    """What is wrong with ``value`` as a number of runs at once (None: nothing); one home for
+    the rule the config key and the ``--jobs`` flag share."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+            1 <= value <= MAX_PARALLEL_RUNS):
+        return (f"must be a whole number of runs from 1 to {MAX_PARALLEL_RUNS}, "
+                f"not {value!r}")
+    return None
 
 
 def parse_ingest(raw: Any, place: str, problems: list[Problem]) -> IngestSettings:
@@ -71,7 +89,13 @@ def parse_ingest(raw: Any, place: str, problems: list[Problem]) -> IngestSetting
         problems.append(Problem(place, "'ingest' must be a table ([ingest])"))
         return out
     for key, value in raw.items():
-        if key != "chunk_rows":
+        if key == "parallel_runs":
+            wrong = check_parallel_runs(value)
+            if wrong:
+                problems.append(Problem(place, f"'parallel_runs' {wrong}"))
+            else:
+                out.parallel_runs = value
+        elif key != "chunk_rows":
             problems.append(Problem(place, f"unknown ingest key '{key}'"))
         elif isinstance(value, bool) or not isinstance(value, int) or value < 1000:
             problems.append(Problem(place, "'chunk_rows' must be a whole number of rows, at "

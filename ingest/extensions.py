@@ -53,6 +53,10 @@ class RunObserver(Protocol):
       the chunks no longer hold.
     - ``before_delete(conn, table, stage)`` / ``after_delete(conn, table, stage, removed)``
       around the removal of rows a source flagged deleted (see :mod:`ingest.deletes`).
+    - ``coupled_tables()``: table → the other tables whose load makes the observer recompute
+      what it keeps for that table (rollups of cases from the item catalogue); runs of
+      coupled tables never commit at once under ``gongzhi ingest --jobs``
+      (:mod:`ingest.parallel`).
     - the hooks of :data:`HOOKS` (``after_run``, ``schedule`` + ``on_schedule``).
     """
 

@@ -49,3 +49,13 @@ class Progress:
         self._dirty = False
         self.stream.write(f"[{self._source}] {summary}\n")
         self.stream.flush()
+
+    def note(self, line: str) -> None:
+        """A line of its own about the batch (not a source's), e.g. how sources are run."""
+        if not self.enabled:
+            return
+        if self.tty and self._dirty:
+            self.stream.write("\r\x1b[2K")
+        self._dirty = False
+        self.stream.write(line + "\n")
+        self.stream.flush()

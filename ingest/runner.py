@@ -9,17 +9,18 @@ failed with the reason. One failing source never stops the others. Counts always
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, overload
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.exc import DBAPIError
 
 from core import privacy
-from core.errors import LockBusy, SourceError
+from core.errors import LockBusy, SourceError, WriteConflict
 from core.settings import Settings, SourceSpec
-from ingest import deletes
+from ingest import deletes, parallel
 from ingest.chunk_keys import MAX_HASHES, ChunkKeys
 from ingest.contract import Batch, SourceContext
 from ingest.extensions import RunObserver, load_observers
@@ -32,12 +33,11 @@ from ingest.run_steps import (
     FAULTPOINT_ENV,
     _cleanup_stale_stages,
     _extracted,
-    _feeds_divisions,
     _known_codes,
     dedupe,
     faultpoint,
 )
-from warehouse import bulk, partitions, retire, runlog
+from warehouse import bulk, faults, partitions, retire, runlog
 from warehouse.engine import (
     bump_data_version,
     stamp_loaded,
@@ -46,6 +46,9 @@ from warehouse.engine import (
 )
 from warehouse.locks import SourceLock, source_lock
 from warehouse.schema import data_tables, divisions, key_columns
+
+#: how many times a run whose commit met a deadlock or serialization failure goes again
+CONFLICT_RETRIES = 2
 
 
 class Runner:
@@ -61,18 +64,19 @@ class Runner:
         self._keys = KeyGuard(engine, settings.pseudonym_key_file)
         self._deferred = False  # inside run(): after_run hooks wait for the whole batch
 
-    def run(self, source_ids: Iterable[str] | None = None, *, trigger: str = "manual"
-            ) -> list[RunResult]:
+    def run(self, source_ids: Iterable[str] | None = None, *, trigger: str = "manual",
+            jobs: int = 1) -> list[RunResult]:
         """Run the named sources (all when None); division lists first, since facts refer to
-        their codes."""
-        specs = self.settings.sources
-        if source_ids:
-            wanted = list(source_ids)
-            unknown = [s for s in wanted if s not in {x.id for x in specs}]
-            if unknown:
-                raise SourceError(f"unknown source(s): {', '.join(unknown)}")
-            specs = [s for s in specs if s.id in wanted]
-        specs = sorted(specs, key=lambda s: 0 if _feeds_divisions(s) else 1)
+        their codes. ``jobs`` > 1 runs independent sources that many at a time, in worker
+        processes (:mod:`ingest.parallel`; on SQLite one after another)."""
+        if jobs > 1:
+            if self.engine.dialect.name != "sqlite":
+                return parallel.run_parallel(self, list(source_ids or ()) or None, jobs,
+                                             trigger=trigger)
+            self.progress.note(f"[ingest] the embedded warehouse (SQLite) takes one writer at "
+                               f"a time: the sources run one after another, not {jobs} at "
+                               "once (parallel runs need PostgreSQL)")
+        specs = parallel.ordered(self.settings, list(source_ids or ()) or None)
         _cleanup_stale_stages(self.engine)
         # followers of finished runs see the state after the whole batch, not a half-loaded
         # one (a KPI over two tables whose second source has not run yet)
@@ -86,19 +90,29 @@ class Runner:
         return results
 
     def run_source(self, spec: SourceSpec, *, trigger: str = "manual") -> RunResult:
-        """Run one source under its lock; never raises for a source's own failure."""
+        """Run one source under its lock; never raises for a source's own failure. A commit
+        the server rolled back for another transaction's sake (:class:`WriteConflict`) is
+        logged failed and the run goes again, up to :data:`CONFLICT_RETRIES` times."""
         self.progress.start(spec.id)
         try:
             with source_lock(self.engine, spec.id,
                              lease_seconds=self.settings.scheduler.lease_seconds) as lock:
-                run_id = runlog.start_run(self.engine, spec.id, trigger)
-                try:
-                    result = self._run_locked(spec, run_id, lock)
-                except Exception as e:
-                    msg = _describe(e)
-                    with contextlib.suppress(Exception):  # may fail too (disk full): say so
-                        runlog.fail_run(self.engine, run_id, msg)
-                    result = RunResult(spec.id, run_id, runlog.FAILED, error=msg)
+                for attempt in range(CONFLICT_RETRIES + 1):
+                    run_id = runlog.start_run(self.engine, spec.id, trigger)
+                    try:
+                        result = self._run_locked(spec, run_id, lock)
+                    except Exception as e:
+                        msg = _describe(e)
+                        again = isinstance(e, WriteConflict) and attempt < CONFLICT_RETRIES
+                        if again:
+                            msg += "; the run goes again"
+                        with contextlib.suppress(Exception):  # may fail too (disk full)
+                            runlog.fail_run(self.engine, run_id, msg)
+                        result = RunResult(spec.id, run_id, runlog.FAILED, error=msg)
+                        if again:
+                            self.progress.done(f"warning: {msg}")
+                            continue
+                    break
         except LockBusy as e:
             run_id = runlog.start_run(self.engine, spec.id, trigger)
             runlog.fail_run(self.engine, run_id, str(e), status=runlog.SKIPPED)
@@ -289,7 +303,7 @@ class Runner:
             gone_st = {name: stager.staged[f"{name}__deleted"] for name in removals}
             written: dict[str, int] = {}  # rows inserted or changed, per table
             faultpoint("staged")
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, _conflicts_named(spec.id):
                 stager.attach(conn)
                 try:
                     wconn = conn.execution_options(sqlite_begin="IMMEDIATE")
@@ -298,7 +312,9 @@ class Runner:
                         self._commit(wconn, spec, run_id, collected, staged, stager.rows,
                                      result, cursor_out, cursor_in, written)
                         removed = self._delete(wconn, gone_st)
-                        if removed:
+                        if result.inserted or result.updated or result.retired or removed:
+                            # last: its row lock is held to the commit, and every run
+                            # committing at once takes it (one order: no deadlock)
                             bump_data_version(wconn)
                 finally:
                     stager.detach(conn)
@@ -342,8 +358,6 @@ class Runner:
                 arrived.add(name)
         self._store_quarantine(conn, spec, run_id, collected)
         self._keys.commit(conn)
-        if result.inserted or result.updated or result.retired:
-            bump_data_version(conn)
         stamp_loaded(conn, arrived)  # a run that read nothing new leaves the freshness
         assert result.read == (result.loaded + result.quarantined + result.duplicates
                                + result.deleted), result
@@ -380,6 +394,20 @@ class Runner:
         for name, c in collected.items():
             for bad in c.quarantined():
                 runlog.add_quarantine(conn, run_id, spec.id, name, bad)
+
+
+@contextlib.contextmanager
+def _conflicts_named(source_id: str) -> Iterator[None]:
+    """A commit the server rolled back for another transaction's sake becomes a typed
+    :class:`WriteConflict` (retryable) instead of a driver error."""
+    try:
+        yield
+    except DBAPIError as e:
+        why = faults.conflict(e)
+        if why is None:
+            raise
+        raise WriteConflict(f"source {source_id}: the warehouse rolled the commit back after "
+                            f"{why}; nothing of this run was kept") from e
 
 
 R = TypeVar("R", bound=Runner)

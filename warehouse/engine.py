@@ -25,6 +25,8 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Text,
+    cast,
     create_engine,
     event,
     insert,
@@ -38,6 +40,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import DDLElement
 
 from core.errors import WarehouseError
+from warehouse import meta as meta_values
 from warehouse import schema
 from warehouse.faults import FULL as FULL  # re-exported: storage faults live in faults.py
 from warehouse.faults import LOST, explain
@@ -420,17 +423,28 @@ def data_version(conn: Connection | Engine) -> int:
 
 
 def bump_data_version(conn: Connection) -> int:
-    """Increment the data version inside the caller's (write) transaction."""
+    """Increment the data version inside the caller's (write) transaction.
+
+    One statement that adds 1 to the stored value, never a read then a write: two runs
+    committing at once on PostgreSQL (``gongzhi ingest --jobs``) would both read 5 and both
+    write 6, and a cache keyed on the version would keep serving the first run's results.
+    The row lock it takes is held to the commit, so callers bump last in their transaction."""
     meta = schema.warehouse_meta
-    current = data_version(conn)
-    new = current + 1
-    if current == 0 and conn.execute(
-        select(meta.c.key).where(meta.c.key == "data_version")
-    ).first() is None:
-        conn.execute(insert(meta).values(key="data_version", value=str(new)))
-    else:
-        conn.execute(meta.update().where(meta.c.key == "data_version").values(value=str(new)))
-    return new
+    plus_one = cast(cast(meta.c.value, BigInteger) + 1, Text)
+    row = conn.execute(meta.update().where(meta.c.key == "data_version")
+                       .values(value=plus_one).returning(meta.c.value)).first()
+    if row is not None:
+        return int(row[0])
+    upsert = meta_values.upsert_of(conn)
+    if upsert is None:  # an engine without upserts: one writer at a time
+        conn.execute(insert(meta).values(key="data_version", value="1"))
+        return 1
+    # the first change ever; a run committing at the same moment adds its 1 to this row
+    stmt = upsert(meta).values(key="data_version", value="1")
+    row = conn.execute(stmt.on_conflict_do_update(
+        index_elements=[meta.c.key], set_={"value": plus_one}).returning(meta.c.value)).first()
+    assert row is not None
+    return int(row[0])
 
 
 def last_loaded(engine: Engine) -> dt.datetime | None:
@@ -445,13 +459,9 @@ def last_loaded(engine: Engine) -> dt.datetime | None:
 
 def stamp_loaded(conn: Connection, tables: set[str]) -> None:
     """Record that ``tables`` were loaded now (the freshness shown beside every KPI)."""
-    meta = schema.warehouse_meta
     now = utcnow().isoformat()
-    for t in sorted(tables):
-        key = f"loaded:{t}"
-        res = conn.execute(meta.update().where(meta.c.key == key).values(value=now))
-        if not res.rowcount:
-            conn.execute(insert(meta).values(key=key, value=now))
+    for t in sorted(tables):  # sorted: runs committing at once lock the rows in one order
+        meta_values.put(conn, f"loaded:{t}", now)
 
 
 # The office's tables (area targets, bulletin archive) sit on ``schema.app_metadata`` in a

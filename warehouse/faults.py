@@ -60,3 +60,27 @@ def _classify(err: BaseException) -> str | None:
     if isinstance(err, OSError) and not isinstance(err, ConnectionError):
         return _OS_ERRNOS.get(err.errno or 0)
     return None
+
+
+# SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: the server rolled the whole
+# transaction back because another one held what it needed; the same work may be done again
+_CONFLICT_STATES = {"40P01": "a deadlock with another transaction",
+                    "40001": "a serialization failure against another transaction"}
+
+
+def conflict(e: BaseException) -> str | None:
+    """What the server said when it rolled a transaction back for another one's sake
+    (deadlock, serialization failure), else None. By SQLSTATE, never by message text."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:
+        err = todo.pop(0)
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if type(err).__module__.startswith("psycopg"):
+            found = _CONFLICT_STATES.get(getattr(err, "sqlstate", None) or "")
+            if found:
+                return found
+        todo += [getattr(err, "orig", None), err.__cause__]
+    return None

@@ -92,14 +92,30 @@ def settle_interrupted(engine: Engine) -> list[int]:
     return dead
 
 
+def fail_dead_run(engine: Engine, source: str, pid: int | None, error: str) -> int | None:
+    """The run of ``source`` that process ``pid`` of this host left 'running' when it died
+    (``gongzhi ingest --jobs``: a child killed) is logged failed with ``error``; returns its
+    id (None when the process died before it started one). Never waits for a busy warehouse:
+    the run is then left to :func:`settle_interrupted`, which the next reader calls."""
+    r = ingest_runs.c
+    with engine.connect() as conn:
+        run_id = conn.execute(select(func.max(r.run_id)).where(
+            r.source == source, r.status == RUNNING, r.host == socket.gethostname(),
+            r.pid == pid)).scalar_one_or_none()
+    if run_id is not None:
+        _mark_without_waiting(engine, [run_id], status=FAILED, error=error)
+    return run_id
+
+
 def _held_by(holder: Holder | None, host: str | None, pid: int | None) -> bool:
     return holder is not None and holder.host == host and holder.pid == pid
 
 
-def _mark_without_waiting(engine: Engine, run_ids: list[int]) -> None:
+def _mark_without_waiting(engine: Engine, run_ids: list[int], *, status: str = INTERRUPTED,
+                          error: str = INTERRUPTED_MESSAGE) -> None:
     stmt = (update(ingest_runs)
             .where(ingest_runs.c.run_id.in_(run_ids), ingest_runs.c.status == RUNNING)
-            .values(status=INTERRUPTED, finished_at=utcnow(), error=INTERRUPTED_MESSAGE))
+            .values(status=status, finished_at=utcnow(), error=error))
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         raw: Any = conn.connection.driver_connection  # pragmas outside any transaction

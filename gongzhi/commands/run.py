@@ -28,11 +28,24 @@ def demo_key(out_dir: Path) -> bytes:
     return (out_dir / KEY_FILE).read_text(encoding="utf-8").strip().encode("utf-8")
 
 
+def _check_jobs(_ctx: click.Context, _param: click.Parameter, value: int | None
+                ) -> int | None:
+    from core.run_settings import check_parallel_runs
+
+    wrong = None if value is None else check_parallel_runs(value)
+    if wrong:
+        raise click.BadParameter(wrong)
+    return value
+
+
 @cli.command()
 @click.argument("source_ids", nargs=-1)
 @click.option("--quiet", is_flag=True, help="no progress lines")
+@click.option("--jobs", type=int, default=None, callback=_check_jobs,
+              help="sources run at once, in worker processes (PostgreSQL); "
+                   "default [ingest] parallel_runs (1)")
 @pass_ctx
-def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
+def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool, jobs: int | None) -> None:
     """Run the given sources now (all when none are named); exit 1 if any failed."""
     from ingest.progress import Progress
     from ingest.runner import build_runner
@@ -40,7 +53,8 @@ def ingest(ctx: Context, source_ids: tuple[str, ...], quiet: bool) -> None:
     lower_priority(ctx.settings.scheduler.nice)
     runner = build_runner(ctx.settings, ctx.engine(write=True),
                           progress=Progress(enabled=not quiet))
-    results = runner.run(source_ids or None, trigger="manual")
+    results = runner.run(source_ids or None, trigger="manual",
+                         jobs=jobs or ctx.settings.ingest.parallel_runs)
     for r in results:
         if r.status == "no_input":  # not a failure unless the source says `required = true`
             click.echo(f"warning: source {r.source} found no input ({r.error}); its data "

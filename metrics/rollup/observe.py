@@ -34,6 +34,23 @@ class RollupObserver:
         self._lookups: dict[str, pl.DataFrame] | None = None
         self.distinct = DistinctKeeper(catalog)
 
+    def coupled_tables(self) -> dict[str, set[str]]:
+        """Per fact table, the other tables whose load changes its rollups: the item catalogue
+        and the holiday calendar behind 按期 deadlines (derived columns' ``depends_on``), the
+        ``via`` table of a distinct count (a volunteer's community). A run of one recomputes
+        rollups of the other from the facts it sees, so two runs of coupled tables must not
+        commit at once (``gongzhi ingest --jobs`` keeps them apart)."""
+        out: dict[str, set[str]] = {}
+        for fams in self.by_table.values():
+            for fam in fams:
+                for d in fam.derived_used():
+                    out.setdefault(fam.table, set()).update(d.depends_on)
+        for dfams in self.distinct.by_via.values():
+            for dfam in dfams:
+                if dfam.via and dfam.via != dfam.table:
+                    out.setdefault(dfam.table, set()).add(dfam.via)
+        return {t: deps - {t} for t, deps in out.items() if deps - {t}}
+
     def needed_columns(self, t: Table, fams: list[Family]) -> list[str]:
         spec = semantic.load(check=False).table(t.name)
         assert spec is not None and spec.area is not None
