@@ -97,7 +97,7 @@ bench-office: install
 SCALE_ROWS ?= 100000000
 SCALE_PARTITION ?= month
 # sources ingested at once, in worker processes (gongzhi ingest --jobs)
-SCALE_JOBS ?= 2
+SCALE_JOBS ?= 1
 bench-scale: install
 	$(BIN)/python -m benchmarks.bench_scale --rows $(SCALE_ROWS) --partition $(SCALE_PARTITION) --jobs $(SCALE_JOBS)
 

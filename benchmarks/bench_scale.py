@@ -10,7 +10,8 @@ Builds once (reused when present) the demo district at ``--rows`` service cases 
 - ``ingest_s``: the full first ingestion of every source (rollups kept during the run);
   measured when the warehouse is built and kept in it, so a reused warehouse reports the
   figure of its build; ``jobs``: the sources that build loaded at once (``--jobs``, default
-  2: independent sources in worker processes, as ``gongzhi ingest --jobs 2``);
+  1; more runs independent sources in worker processes, as ``gongzhi ingest --jobs N``: on
+  2 cores one run of a big source already keeps both busy, and 2 at once was slower);
 - ``nightly_run_s``, ``overview_cold_ms``, ``overview_warm_ms``, ``community_warm_ms`` …: the
   measurements of ``make bench-kpi`` (:func:`benchmarks.bench_kpi.measure`) on this warehouse:
   cold is a new ``Metrics`` right after a nightly run of new cases;
@@ -132,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partition", choices=partitions.MODES, default="month",
                     help="the layout to build (\"none\": the same data unpartitioned, to "
                          "compare; reported to scale-none.json)")
-    ap.add_argument("--jobs", type=int, default=2,
-                    help="sources ingested at once, in worker processes "
-                         "(gongzhi ingest --jobs; default 2: this machine's cores)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="sources ingested at once, in worker processes (gongzhi ingest "
+                         "--jobs; default 1: on 2 cores one big run keeps both busy)")
     args = ap.parse_args(argv)
     wrong = check_parallel_runs(args.jobs)
     if wrong:
