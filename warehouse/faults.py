@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from collections.abc import Iterator
 
 from sqlalchemy.exc import DBAPIError
 
@@ -29,6 +30,11 @@ def explain(e: BaseException) -> str | None:
     SQLSTATEs, OS errno), never by message text: a source's error that merely mentions
     "connection refused" is the source's, and the caller names the source for it. Only
     errors raised while talking to the warehouse should be passed here."""
+    return next((found for err in _chain(e) if (found := _classify(err))), None)
+
+
+def _chain(e: BaseException) -> Iterator[BaseException]:
+    """``e``, then the driver errors SQLAlchemy wrapped (``orig``) and the causes, each once."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [e]
     while todo:
@@ -36,11 +42,8 @@ def explain(e: BaseException) -> str | None:
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
-        found = _classify(err)
-        if found:
-            return found
+        yield err
         todo += [getattr(err, "orig", None), err.__cause__]
-    return None
 
 
 def _classify(err: BaseException) -> str | None:
@@ -71,16 +74,7 @@ _CONFLICT_STATES = {"40P01": "a deadlock with another transaction",
 def conflict(e: BaseException) -> str | None:
     """What the server said when it rolled a transaction back for another one's sake
     (deadlock, serialization failure), else None. By SQLSTATE, never by message text."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [e]
-    while todo:
-        err = todo.pop(0)
-        if err is None or id(err) in seen:
-            continue
-        seen.add(id(err))
-        if type(err).__module__.startswith("psycopg"):
-            found = _CONFLICT_STATES.get(getattr(err, "sqlstate", None) or "")
-            if found:
-                return found
-        todo += [getattr(err, "orig", None), err.__cause__]
-    return None
+    return next((_CONFLICT_STATES[state] for err in _chain(e)
+                 if type(err).__module__.startswith("psycopg")
+                 and (state := getattr(err, "sqlstate", None) or "") in _CONFLICT_STATES),
+                None)

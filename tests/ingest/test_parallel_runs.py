@@ -12,22 +12,19 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from core.errors import ConfigError
 from core.settings import load_settings
 from ingest.parallel import clash, coupling
 from ingest.registry import load_validated
 from ingest.runner import Runner, build_runner
-from tests.conftest import PG_ADMIN_URL, divisions_source, need_pg, write_config
+from tests.conftest import divisions_source, private_pg_schema, write_config
 from tests.ingest.test_faults import write_cases
 from warehouse import runlog
 from warehouse.engine import data_version, open_warehouse
@@ -37,22 +34,6 @@ GONGZHI = str(Path(sys.executable).with_name("gongzhi"))
 DEMO_SOURCES = ["divisions", "grids", "work_calendar", "gov_items", "gov_cases", "grid_events",
                 "hotline_requests"]
 LINEAGE = {"_run_id", "_ingested_at", "_source"}
-
-
-@contextmanager
-def h_jobs_schema() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema of this branch's prefix, dropped after."""
-    need_pg()
-    schema = f"h_jobs_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +83,7 @@ def _contents(url: str) -> dict[str, Any]:
 
 @pytest.mark.postgres
 def test_parallel_runs_leave_what_runs_one_after_another_leave(demo: Path) -> None:
-    with h_jobs_schema() as one, h_jobs_schema() as two:
+    with private_pg_schema() as one, private_pg_schema() as two:
         seq = _load(demo, one, jobs=1)
         par = _load(demo, two, jobs=2)
         assert [r.source for r in par] == [r.source for r in seq]  # the configured order
@@ -182,7 +163,7 @@ def _count(url: str, table: Any) -> int:
 @pytest.mark.postgres
 def test_a_failing_source_leaves_the_other_loaded_and_its_table_unchanged(
         tmp_path: Path) -> None:
-    with h_jobs_schema() as url:
+    with private_pg_schema() as url:
         cfg = _small(tmp_path, url)
         settings = load_validated(cfg)
         engine = open_warehouse(url)
@@ -207,7 +188,7 @@ def test_a_failing_source_leaves_the_other_loaded_and_its_table_unchanged(
 @pytest.mark.postgres
 def test_a_killed_run_is_a_failed_run_and_the_other_still_loads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with h_jobs_schema() as url:
+    with private_pg_schema() as url:
         write_cases(tmp_path / "inbox2", "x.csv", 20, start=5000)
         # a second source of cases: it waits for the first (one table), then goes to a new
         # worker, since the killed one is gone and the other is busy
@@ -288,7 +269,7 @@ def _cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.postgres
 def test_the_jobs_flag_end_to_end(tmp_path: Path) -> None:
-    with h_jobs_schema() as url:
+    with private_pg_schema() as url:
         cfg = _small(tmp_path, url)
         bad = _cli(cfg, "--jobs", "0")
         assert bad.returncode == 2 and "must be a whole number of runs" in bad.stderr

@@ -5,16 +5,15 @@ breaks is a typed, retryable :class:`WriteConflict`."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from core.errors import WriteConflict
 from ingest.runner import _conflicts_named
-from tests.conftest import PG_ADMIN_URL, need_pg
+from tests.conftest import private_pg_schema
 from warehouse import faults, meta
 from warehouse.engine import bump_data_version, data_version, open_warehouse
 
@@ -23,19 +22,12 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def pg() -> Iterator[Engine]:
-    need_pg()
-    schema = f"h_jobs_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = open_warehouse(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with private_pg_schema() as url:
+        engine = open_warehouse(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _second_waits(engine: Engine, first_step: Any, second_step: Any) -> list[Any]:
