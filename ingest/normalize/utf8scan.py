@@ -52,11 +52,12 @@ def maybe_padded(s: pl.Series) -> bool:
     if bufs is None:
         return True
     raw, off = bufs
-    lo, hi = off[:-1], off[1:]
-    filled = hi > lo
-    if not filled.any():
+    if raw.size == 0:
         return False
-    return bool(_WS_FIRST[raw[lo[filled]]].any() or _WS_LAST[raw[hi[filled] - 1]].any())
+    # an empty value reads a neighbour's byte (clipped at the ends): at worst a "maybe"
+    first = raw.take(off[:-1], mode="clip")
+    last = raw.take(off[1:] - 1, mode="clip")
+    return bool(_WS_FIRST[first].any() or _WS_LAST[last].any())
 
 
 def maybe_fullwidth(s: pl.Series) -> bool:
