@@ -62,26 +62,30 @@ def contributions(frame: pl.DataFrame, table: Table, fam: Family,
     spec = semantic.load(check=False).table(table.name)
     assert spec is not None and spec.area is not None, f"{table.name} has no area to roll up by"
     area_name = spec.area.column
-    f = _with_derived(frame, table, fam, lookups).filter(pl.col(fam.time).is_not_null())
+    # lazy: only the columns the family reads are filtered and grouped, in one plan
+    f = _with_derived(frame, table, fam, lookups).lazy().filter(pl.col(fam.time).is_not_null())
     aggs: list[pl.Expr] = []
+    counted: list[pl.Expr] = []  # a count's value column: its row count as a float
+    order = ["area", "month"]
     for m in sorted(fam.measures.values(), key=lambda x: x.key):
         cond = pl.col(fam.time).is_not_null()  # all true here; a column, so it is per row
         for flt in m.filters:
             cond = cond & _condition(flt).fill_null(False)
+        order += [m.value_col, m.rows_col]
         if m.agg == "count":
-            v = cond.cast(pl.Float64)
-            n = cond.cast(pl.Int64)
-        else:
-            col = pl.col(m.column or "").cast(pl.Float64)
-            ok = cond & col.is_not_null() if m.agg == "avg" else cond
-            v = pl.when(ok).then(col.fill_null(0.0)).otherwise(0.0)
-            n = ok.cast(pl.Int64)
-        aggs += [v.sum().alias(m.value_col), n.sum().alias(m.rows_col)]
+            # one sum, not two: a sum of 1.0s is its integer count, exactly (below 2**53)
+            aggs.append(cond.cast(pl.Int64).sum().alias(m.rows_col))
+            counted.append(pl.col(m.rows_col).cast(pl.Float64).alias(m.value_col))
+            continue
+        col = pl.col(m.column or "").cast(pl.Float64)
+        ok = cond & col.is_not_null() if m.agg == "avg" else cond
+        v = pl.when(ok).then(col.fill_null(0.0)).otherwise(0.0)
+        aggs += [v.sum().alias(m.value_col), ok.cast(pl.Int64).sum().alias(m.rows_col)]
     # rows without an area (an optional area column) are filed under "" (compiler.UNPLACED);
     # the finest area, as the SQL side: a grid-level table's grid code, else the community
     area = pl.col(area_name) if fam.gridded else pl.col(area_name).str.slice(0, 12)
-    return (f.with_columns(area.fill_null("").alias("area"),
-                           _month(table, fam.time).alias("month"))
-            .group_by("area", "month").agg(aggs)
-            .with_columns(pl.col("month") if fam.time in spec.months
-                          else pl.col("month").dt.strftime("%Y-%m")))
+    return (f.group_by(area.fill_null("").alias("area"), _month(table, fam.time).alias("month"))
+            .agg(aggs)
+            .with_columns(*counted, pl.col("month") if fam.time in spec.months
+                          else pl.col("month").dt.strftime("%Y-%m"))
+            .select(order).collect())

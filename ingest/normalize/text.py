@@ -15,6 +15,7 @@ import polars as pl
 from sqlalchemy import String
 
 from core import privacy
+from ingest.normalize.utf8scan import maybe_control
 
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 SHOWN_CHARS = 60  # how much of a bad value a quarantine message repeats
@@ -28,6 +29,8 @@ def max_length(col: Any) -> int | None:
 
 def bad_text(value: pl.Series) -> pl.Series:
     """Rows whose text holds NUL or another control character."""
+    if not maybe_control(value):  # a byte scan of the column tells most have none
+        return pl.repeat(False, len(value), dtype=pl.Boolean, eager=True).alias(value.name)
     return value.str.contains(CONTROL).fill_null(False)
 
 

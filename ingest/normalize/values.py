@@ -14,6 +14,7 @@ from typing import Any, Final
 import polars as pl
 
 from core.timezone import LOCAL_TZ, NO_DST_SINCE, UTC_OFFSET
+from ingest.normalize.utf8scan import maybe_fullwidth, maybe_padded
 from ingest.normalize.vocab import BOOLEANS, RATINGS
 
 _FULL = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ" \
@@ -33,13 +34,15 @@ EXCEL_SERIAL: Final = "excel_serial"
 
 def clean_strings(s: pl.Series) -> pl.Series:
     """Trim (including full-width spaces and BOMs) and turn empty strings into nulls."""
-    s = s.cast(pl.String).str.strip_chars(_WS)
+    s = s.cast(pl.String)
+    if maybe_padded(s):  # most columns have nothing to strip: a byte scan tells (utf8scan)
+        s = s.str.strip_chars(_WS)
     return s.set(s == "", None) if s.null_count() < len(s) else s
 
 
 def halfwidth(s: pl.Series) -> pl.Series:
     """Fold full-width digits, letters and separators to ASCII (``２０２３`` → ``2023``)."""
-    if not s.str.contains(r"[\uff01-\uff5e\u3000]").any():
+    if not maybe_fullwidth(s) or not s.str.contains(r"[\uff01-\uff5e\u3000]").any():
         return s  # the common case: nothing to fold, skip the replace pass
     return s.str.replace_many(list(HALFWIDTH), list(HALFWIDTH.values()))
 
@@ -94,7 +97,7 @@ def parse_number(s: pl.Series, *, integer: bool, words: dict[str, int] | None = 
     num = folded.cast(pl.Float64, strict=False)
     if num.is_infinite().any() or num.is_nan().any():  # "inf", "nan": not a quantity
         num = num.set(num.is_infinite() | num.is_nan(), None)
-    if words:
+    if words and (num.is_null() & s.is_not_null()).any():  # only a word can fill a value
         keys = list(words)
         num = num.fill_null(halfwidth(s).replace_strict(
             keys, [float(words[k]) for k in keys], default=None, return_dtype=pl.Float64))

@@ -442,7 +442,8 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
         columns: list[str] | None = None
         row_no = header_idx + 2
         for piece in record_pieces(f, block):
-            if piece.strip() or columns is None:
+            # not piece.strip(): that copies the piece (~25 MB) to learn it is not blank
+            if (piece and not piece.isspace()) or columns is None:
                 df = _parse_piece(piece, columns, header_idx, sep, location)
                 if columns is None:
                     columns = df.columns
