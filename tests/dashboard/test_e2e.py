@@ -127,9 +127,15 @@ def test_switching_language(page: Any, server: str, warehouse: Path) -> None:
     page.get_by_role("radio", name="English", exact=True).click()
     page.wait_for_function("() => document.querySelector('h1')?.innerText === 'Overview'")
     browser.wait_query(page, "lang=en")
-    label = page.locator('.st-key-card_gov_online_case_rate [data-testid="stMetricLabel"]')
-    assert "Online case rate" in label.inner_text()
-    assert page.get_by_role("tab", name="Street ranking", exact=True).count() == 1
+    card = '.st-key-card_gov_online_case_rate [data-testid="stMetricLabel"]'
+    # Streamlit replaces a rerun's elements in page order: the heading can be English while
+    # the cards below it still show the last run's labels for a moment
+    page.wait_for_function(f"() => document.querySelector('{card}')?.innerText"
+                           ".includes('Online case rate')", timeout=20_000)
+    assert "Online case rate" in page.locator(card).inner_text()
+    tab = page.get_by_role("tab", name="Street ranking", exact=True)
+    tab.first.wait_for(timeout=20_000)  # below the cards: replaced after them
+    assert tab.count() == 1
     want = expected_cards(warehouse, lang="en")
     assert browser.wait_for_cards(page, want) == want
     page.get_by_role("link", name="Government services").click()
