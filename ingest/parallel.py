@@ -44,7 +44,7 @@ from ingest.contract import SourceContext
 from ingest.progress import Progress
 from ingest.registry import build_source
 from ingest.run_result import RunResult, _describe
-from ingest.run_steps import _feeds_divisions
+from ingest.run_steps import _cleanup_stale_stages, _feeds_divisions
 from warehouse import runlog
 from warehouse.schema import data_tables, divisions
 
@@ -103,8 +103,6 @@ def run_parallel(runner: Any, source_ids: Sequence[str] | None, jobs: int, *,
     """Run the sources of a batch ``jobs`` at a time (see the module's docstring) with
     ``runner`` (an :class:`ingest.runner.Runner`: its settings, engine, progress and
     observers); returns one result per source in the batch's order."""
-    from ingest.run_steps import _cleanup_stale_stages
-
     specs = ordered(runner.settings, source_ids)
     progress: Progress = runner.progress
     _cleanup_stale_stages(runner.engine)

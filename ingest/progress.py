@@ -42,13 +42,7 @@ class Progress:
         self.stream.flush()
 
     def done(self, summary: str) -> None:
-        if not self.enabled:
-            return
-        if self.tty and self._dirty:
-            self.stream.write("\r\x1b[2K")
-        self._dirty = False
-        self.stream.write(f"[{self._source}] {summary}\n")
-        self.stream.flush()
+        self.note(f"[{self._source}] {summary}")
 
     def note(self, line: str) -> None:
         """A line of its own about the batch (not a source's), e.g. how sources are run."""
