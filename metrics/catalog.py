@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
 
 from core.errors import ConfigError, Problem
+from core.yamltext import compose_and_load
 from metrics import semantic
 from metrics.model import Domain, Filter, Kpi, Label, Measure
 from warehouse.schema import data_tables
@@ -85,8 +86,7 @@ def load_catalog(folder: str | os.PathLike[str] | None = None) -> Catalog:
 def _load_file(path: Path) -> tuple[Domain | None, list[Problem]]:
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = compose_and_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f":{mark.line + 1}" if mark else ""

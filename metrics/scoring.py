@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from core.errors import ConfigError, Problem
+from core.yamltext import compose_and_load
 from metrics.catalog import Catalog
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "config" / "schemes"
@@ -135,8 +136,7 @@ def _number(v: Any) -> bool:
 def _load_file(path: Path, catalog: Catalog) -> tuple[Scheme | None, list[Problem]]:
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = compose_and_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         return None, [Problem(f"{path}{f':{mark.line + 1}' if mark else ''}",

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from core.errors import ConfigError, Problem
+from core.yamltext import compose_and_load
 from metrics.semantic.model import Layer
 from metrics.semantic.parse import Lines, parse_domain, parse_page, parse_table
 from metrics.semantic.validate import check_schema
@@ -62,8 +63,8 @@ def _load(folder: Path) -> tuple[Layer, tuple[Problem, ...]]:
     for f in files:
         text = f.read_text(encoding="utf-8")
         try:
-            node = yaml.compose(text)
-            data = yaml.safe_load(text) or {}
+            node, data = compose_and_load(text)
+            data = data or {}
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             out.append(Problem(f"{f}:{mark.line + 1 if mark else 1}", f"not valid YAML: {e}"))
