@@ -405,6 +405,9 @@ def scan(path: Path, block: int = 8 * 2**20) -> tuple[str, bool]:
 def _record_end(buf: bytes) -> int | None:
     """Where the last complete CSV record in ``buf`` ends: after a newline with an even
     number of quote characters before it (a newline inside quotes belongs to a field)."""
+    if b'"' not in buf:  # no quotes (a memchr, not a count of the piece): any newline ends one
+        nl = buf.rfind(b"\n")
+        return nl + 1 if nl >= 0 else None
     pos = len(buf)
     for _ in range(1000):
         nl = buf.rfind(b"\n", 0, pos)
