@@ -28,13 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+_DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
 _RID = "__gongzhi_rowid"  # the chunk's rowid, selected last and dropped
 _ROWID_NAMES = ("rowid", "_rowid_", "oid")  # SQLite's names for it; a column may take one
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _sql(stmt: Any) -> tuple[str, list[Any]]:
+    """A SQLAlchemy Core statement as SQLite's text with ``?`` and its parameters in order
+    (ADBC and Python's sqlite3 both take that)."""
+    compiled = stmt.compile(dialect=_DIALECT)
+    return str(compiled), [compiled.params[n] for n in (compiled.positiontup or [])]
 
 
 def affinity(declared: str) -> str:
@@ -64,13 +70,17 @@ def inspect_table(path: Path, table: str, columns: Sequence[str]
     try:
         con = sqlite3.connect(uri, uri=True)
         try:
-            kind = con.execute("SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE",
-                               (table,)).fetchone()
+            master = sa.table("sqlite_master", sa.column("type"), sa.column("name"))
+            kind = con.execute(*_sql(sa.select(master.c.type).where(
+                master.c.name.collate("NOCASE") == table))).fetchone()
             if kind is None or kind[0] != "table":
                 return None
-            con.execute(f"SELECT {name} FROM {_q(table)} LIMIT 0")  # WITHOUT ROWID refuses
-            declared = {r[1]: r[2] or "" for r in con.execute(
-                f"PRAGMA table_info({_q(table)})")}
+            # a WITHOUT ROWID table refuses this
+            con.execute(*_sql(sa.select(sa.literal_column(name)).select_from(
+                sa.table(table)).limit(0)))
+            info = sa.func.pragma_table_info(table).table_valued("name", "type")
+            declared = {r[0]: r[1] or "" for r in con.execute(*_sql(
+                sa.select(info.c.name, info.c.type)))}
         finally:
             con.close()
     except sqlite3.Error:
@@ -112,18 +122,19 @@ class ArrowChunks:
         self.rowid, self.affinity = rowid, affinity
         self.cursor, self.last, self.size = cursor, last, size
         self.reread = 0  # columns of chunks read again through quote()
+        self._t = sa.table(table, *(sa.column(c) for c in self.columns))
+        self._rid: Any = sa.literal_column(rowid)
 
-    def _phases(self) -> list[tuple[str, list[Any], str, str | None]]:
-        """(where, its parameters, order by, the column whose last value starts the next
-        chunk with ``rowid``: the cursor, or ``None`` for ``rowid`` alone)."""
-        rid = self.rowid
+    def _phases(self) -> list[tuple[Any, list[Any], str | None]]:
+        """(where, order by, the column whose last value starts the next chunk with
+        ``rowid``: the cursor, or ``None`` for ``rowid`` alone)."""
+        rid = self._rid
         if self.cursor is None:
-            return [("1", [], rid, None)]
-        c = _q(self.cursor)
+            return [(sa.true(), [rid], None)]
+        c = self._t.c[self.cursor]
         if self.last is not None:
-            return [(f"{c} >= ?", [self.last], f"{c}, {rid}", self.cursor)]
-        return [(f"{c} IS NULL", [], rid, None),
-                (f"{c} IS NOT NULL", [], f"{c}, {rid}", self.cursor)]
+            return [(c >= sa.literal(self.last), [c, rid], self.cursor)]
+        return [(c.is_(None), [rid], None), (c.is_not(None), [c, rid], self.cursor)]
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         import adbc_driver_sqlite.dbapi as adbc
@@ -134,12 +145,10 @@ class ArrowChunks:
         # a row changed between chunks comes with its new cursor value in a later chunk, as
         # the next run would read it
         with adbc.connect(uri, autocommit=True) as con:
-            for where, params, order, key in self._phases():
-                cond, args = where, params
+            for where, order, key in self._phases():
+                cond = where
                 while True:
-                    tail = (f" FROM {_q(self.table)} WHERE {cond} ORDER BY {order} "
-                            f"LIMIT {self.size}")
-                    frame, rid = self._chunk(con, tail, args)
+                    frame, rid = self._chunk(con, cond, order)
                     if frame is None:
                         break
                     yield frame
@@ -148,10 +157,10 @@ class ArrowChunks:
                     # the next chunk starts after this one's last row (keyset): its cursor
                     # value as SQLite keeps it (int, float, str or bytes) and its rowid
                     if key is None:
-                        cond, args = f"{where} AND {self.rowid} > ?", [*params, rid]
+                        cond = sa.and_(where, self._rid > sa.literal(rid))
                     else:
-                        cond = f"{where} AND ({_q(key)}, {self.rowid}) > (?, ?)"
-                        args = [*params, frame[key][-1], rid]
+                        cond = sa.and_(where, sa.tuple_(self._t.c[key], self._rid)
+                                       > sa.tuple_(sa.literal(frame[key][-1]), sa.literal(rid)))
 
     def _hidden(self, name: str, dtype: pl.DataType) -> bool:
         """Whether the driver may have turned other storage classes into this column's type:
@@ -161,12 +170,14 @@ class ArrowChunks:
             return dtype == pl.Binary
         return dtype in (pl.String, pl.Binary)
 
-    def _chunk(self, con: Any, tail: str, args: list[Any]
+    def _chunk(self, con: Any, cond: Any, order: list[Any]
                ) -> tuple[pl.DataFrame | None, int | None]:
-        cols = ", ".join(_q(c) for c in self.columns)
+        def query(*cols: Any) -> tuple[str, list[Any]]:
+            return _sql(sa.select(*cols, self._rid.label(_RID)).select_from(self._t)
+                        .where(cond).order_by(*order).limit(self.size))
+
         try:
-            table = _fetch(con, f"SELECT {cols}, {self.rowid} AS {_RID}{tail}", args,
-                           self.size)
+            table = _fetch(con, *query(*(self._t.c[c] for c in self.columns)), self.size)
         except Exception as e:  # the driver's refusal of a value of another type
             if "mismatch" not in str(e).lower():
                 raise
@@ -181,9 +192,7 @@ class ArrowChunks:
             again = [c for c in self.columns if self._hidden(c, frame.schema[c])]
         if again:  # those columns as SQLite's literals, turned back into Python's values
             self.reread += len(again)
-            quoted = ", ".join(f"quote({_q(c)})" for c in again)
-            lit = _fetch(con, f"SELECT {quoted}, {self.rowid} AS {_RID}{tail}", args,
-                         self.size)
+            lit = _fetch(con, *query(*(sa.func.quote(self._t.c[c]) for c in again)), self.size)
             if lit.num_rows == 0:
                 return None, None
             exact = pl.DataFrame([pl.Series(c, [literal(v) for v in lit.column(i).to_pylist()],
