@@ -2,21 +2,23 @@
 driver (SQLite's values copied into columns in C, ~4× the rows per second of Python's
 ``sqlite3`` building a tuple per row), with the frames the row-by-row read would give.
 
-Why chunks of their own queries: ADBC's driver types a column from the rows of its first
-batch and refuses a later value of another storage class ("Type mismatch": SQLite keeps
-text in an INTEGER column, and a column that is empty for a while has no type yet). Each
-chunk is therefore one query of ``batch_size`` rows typed from all of its own rows, and a
-chunk the driver refuses is read again as SQLite's ``quote()`` of every value (text to
-ADBC, each literal turned back into the int, float, str or bytes that Python's ``sqlite3``
-gives), so its frame is the one the row-by-row read builds.
+Types: ADBC's driver types each column from the rows of its first batch and writes a value
+of another storage class in that type's terms (a number in a text column as its own
+"2.500000e+00"; SQLite keeps text beside numbers in an INTEGER, REAL, NUMERIC or untyped
+column), or refuses it ("Type mismatch"). Each chunk is therefore one query of
+``batch_size`` rows, all of them its first batch; a column whose type could hide another
+storage class (text or bytes where SQLite keeps numbers, bytes in a TEXT column) is read
+again as SQLite's ``quote()`` literals, each turned back into the int, float, str or bytes
+Python's ``sqlite3`` gives, as is every column of a chunk the driver refuses. So a frame is
+the one the row-by-row read builds from the same rows.
 
 Order and chunks: the cursor's order with ``rowid`` after it (NULL cursors first, in
-``rowid`` order, when the read is not incremental), the next chunk starting after the last
-row of the one before (keyset; the boundary's cursor value looked up by its ``rowid``). All
-chunks are read in one read transaction of one connection: the file as it was when the read
-began, as one query would see it. Tables without a ``rowid`` (views, ``WITHOUT ROWID``),
-columns SQLAlchemy would convert (SQLite ``DATETIME`` …) and cursor values of other types
-take the row-by-row read.
+``rowid`` order, when the read is not incremental), each chunk starting after the last row
+of the one before (keyset: its cursor value as SQLite keeps it, and its ``rowid``). Each
+chunk is its own read transaction: a row the source system changes meanwhile comes with its
+new cursor value in a later chunk, as the next run would read it, and none is skipped.
+Tables without a ``rowid`` (views, ``WITHOUT ROWID``), queries, columns SQLAlchemy would
+convert (SQLite ``DATETIME`` …) and cursor values of other types take the row-by-row read.
 """
 
 from __future__ import annotations
