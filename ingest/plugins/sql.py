@@ -22,6 +22,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import adbc_driver_manager as adbc
 import polars as pl
 from pydantic import model_validator
 from sqlalchemy import (
@@ -144,7 +145,7 @@ class SqlSource(Source):
         engine = self._engine(location)
         try:
             yield from self._read(engine, cursor, location)
-        except SQLAlchemyError as e:
+        except (SQLAlchemyError, adbc.Error) as e:  # adbc: the Arrow read of a SQLite file
             orig = getattr(e, "orig", None) or e
             err = TransientSourceError if "OperationalError" in type(e).__name__ else SourceError
             raise err(f"source database error: {str(orig).splitlines()[0]}",

@@ -219,3 +219,57 @@ def test_a_chunk_the_driver_refuses_is_read_again_as_literals(
     _same(got, _expected(db, "cur IS NULL", [], "rowid", 64)
           + _expected(db, "cur IS NOT NULL", [], "cur, rowid", 64))
     assert len(refused) == 2 and reader.reread >= 2 * len(COLUMNS)
+
+
+def test_a_database_error_mid_read_is_the_source_error_after_the_chunks_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import adbc_driver_manager
+
+    from core.errors import TransientSourceError
+    from ingest.plugins import sql_arrow
+
+    real = sql_arrow._fetch
+    calls: list[str] = []
+
+    def fetch(con: Any, sql: str, args: list[Any], size: int) -> Any:
+        calls.append(sql)
+        if len(calls) > 3:  # the driver's own error for a file gone bad under the read
+            raise adbc_driver_manager.OperationalError(
+                "IO: Failed to step query: disk I/O error",
+                status_code=adbc_driver_manager.AdbcStatusCode.IO)
+        return real(con, sql, args, size)
+
+    monkeypatch.setattr(sql_arrow, "_fetch", fetch)
+    got = []
+    with pytest.raises(TransientSourceError, match="disk I/O error"):
+        for b in _source(tmp_path, True, 60).extract(None):
+            got.append(b.frame.height)
+    assert got and len(got) <= 3 and sum(got) < 500
+
+
+def test_a_writers_lock_is_waited_for_as_sqlite3_waits(tmp_path: Path) -> None:
+    import threading
+
+    db = tmp_path / "s.db"
+    _db(db, rows=120, mixed=False)
+    con = sqlite3.connect(db, check_same_thread=False)
+    # a rollback journal: a writer's exclusive lock keeps readers out until it commits
+    assert con.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    con.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite3.connect(db, timeout=0).execute("SELECT count(*) FROM t").fetchone()
+    con.execute("UPDATE t SET n = -7 WHERE id = 'k00000'")
+    locked = threading.Event()
+
+    def writer() -> None:
+        locked.wait()
+        threading.Event().wait(0.8)
+        con.commit()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    locked.set()
+    rows = [r for f in _reader(db, "cur", None, 50) for r in f.select("id", "n").rows()]
+    thread.join()
+    con.close()
+    assert len(rows) == 120 and ("k00000", -7) in rows  # read after the writer committed
