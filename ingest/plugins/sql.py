@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -43,7 +42,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 from core.errors import SourceError, TransientSourceError
 from ingest.contract import ORIGIN, ROW, Batch, PluginConfig, Source
 from ingest.plugins.ahead import ahead
-from ingest.plugins.sql_arrow import ArrowChunks, inspect_table, tuples_frame
+from ingest.plugins.sql_arrow import ArrowChunks, inspect_table, read_only_uri, tuples_frame
 
 
 class SqlConfig(PluginConfig):
@@ -327,7 +326,7 @@ def read_only_sqlite(path: Path, url: URL, location: str) -> Engine:
                           "opened read-only by the sql plugin itself", location=location)
     if not path.is_file():
         raise SourceError(f"no SQLite database at {path}", location=location)
-    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    uri = read_only_uri(path)
 
     def connect() -> sqlite3.Connection:
         con = sqlite3.connect(uri, uri=True, check_same_thread=False)

@@ -38,6 +38,13 @@ _RID = "__gongzhi_rowid"  # the chunk's rowid, selected last and dropped
 _ROWID_NAMES = ("rowid", "_rowid_", "oid")  # SQLite's names for it; a column may take one
 
 
+def read_only_uri(path: Path) -> str:
+    """The URI that opens the SQLite file at ``path`` read-only and never creates it
+    (``mode=ro``: a missing file is an error, not a new empty database); every read of a
+    SQLite source, row by row or as Arrow, opens it through this."""
+    return f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+
+
 def _sql(stmt: Any) -> tuple[str, list[Any]]:
     """A SQLAlchemy Core statement as SQLite's text with ``?`` and its parameters in order
     (ADBC and Python's sqlite3 both take that)."""
@@ -68,7 +75,7 @@ def inspect_table(path: Path, table: str, columns: Sequence[str]
     name = next((n for n in _ROWID_NAMES if n not in taken), None)
     if name is None or _RID in columns:
         return None
-    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    uri = read_only_uri(path)
     try:
         con = sqlite3.connect(uri, uri=True)
         try:
@@ -141,7 +148,7 @@ class ArrowChunks:
     def __iter__(self) -> Iterator[pl.DataFrame]:
         import adbc_driver_sqlite.dbapi as adbc
 
-        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}?mode=ro"
+        uri = read_only_uri(self.path)
         # each chunk's query in its own read transaction (a read transaction held across
         # queries of ADBC's driver hung once the source system wrote and closed meanwhile):
         # a row changed between chunks comes with its new cursor value in a later chunk, as

@@ -273,3 +273,28 @@ def test_a_writers_lock_is_waited_for_as_sqlite3_waits(tmp_path: Path) -> None:
     thread.join()
     con.close()
     assert len(rows) == 120 and ("k00000", -7) in rows  # read after the writer committed
+
+
+@pytest.mark.parametrize("name", ["a b#1?x=2.db", "樊城 %20区.db"])
+def test_the_read_only_uri_reaches_the_file_whatever_its_name_and_never_creates_one(
+        tmp_path: Path, name: str) -> None:
+    from ingest.plugins.sql_arrow import read_only_uri
+
+    path = tmp_path / name
+    data = _db(path, rows=20)
+    con = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        assert con.execute("SELECT id FROM t ORDER BY rowid").fetchall() == [
+            (row[0],) for row in data]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            con.execute("DELETE FROM t")
+    finally:
+        con.close()
+    missing = tmp_path / f"missing {name}"
+    with pytest.raises(sqlite3.OperationalError):
+        sqlite3.connect(read_only_uri(missing), uri=True).execute("SELECT 1")
+    assert not missing.exists()
+    found = inspect_table(path, "t", ["id"])
+    assert found is not None
+    frames = list(ArrowChunks(path, "t", ["id"], found[0], found[1], None, None, 8))
+    assert pl.concat(frames)["id"].to_list() == [row[0] for row in data]
