@@ -79,6 +79,10 @@ class Settings:
     #: warehouse's fact tables by month; ``"none"`` keeps them whole. Read when the warehouse
     #: is created; an existing one keeps its layout until ``gongzhi partition`` converts it.
     warehouse_partition: str = "month"
+    #: ``[warehouse] query_threads``: connections one KPI computation uses at once (its
+    #: independent statements side by side, :mod:`metrics.parallel`); None: 2 on PostgreSQL,
+    #: 1 on SQLite.
+    warehouse_query_threads: int | None = None
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
@@ -162,8 +166,8 @@ def settings_from_dict(
                                 else f"unknown section '{key}'"))
 
     # each section's module adds its problems in this order: the report reads top to bottom
-    url, read_url, partition = parse_warehouse(data.get("warehouse", {}), base_dir,
-                                               lines.top("warehouse"), problems)
+    url, read_url, partition, query_threads = parse_warehouse(
+        data.get("warehouse", {}), base_dir, lines.top("warehouse"), problems)
     labels, key_file = parse_privacy(data.get("privacy"), base_dir, lines.top("privacy"),
                                      problems)
     sched = parse_scheduler(data.get("scheduler"), lines.top("scheduler"), problems)
@@ -207,7 +211,7 @@ def settings_from_dict(
     privacy.configure(labels)
     return Settings(
         path=path, base_dir=base_dir, warehouse_url=url, warehouse_read_url=read_url,
-        warehouse_partition=partition,
+        warehouse_partition=partition, warehouse_query_threads=query_threads,
         sources=sources, scheduler=sched,
         calendar=calendar, ingest=ingest, auth=auth, dashboard=dashboard, bulletin=bulletin,
         map=map_settings, screen=screen, raw=data, pseudonym_key_file=key_file,

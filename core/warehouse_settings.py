@@ -1,5 +1,6 @@
 """``[warehouse]``: where the warehouse is (``url``), where the dashboards read
-(``read_url``, a hot standby) and how a new PostgreSQL warehouse is laid out (``partition``)."""
+(``read_url``, a hot standby), how a new PostgreSQL warehouse is laid out (``partition``) and
+how many connections one KPI computation uses at once (``query_threads``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from core.errors import Problem
 
 
 def parse_warehouse(wh: dict[str, Any], base_dir: Path, place: str, problems: list[Problem]
-                    ) -> tuple[str, str | None, str]:
-    """The ``[warehouse]`` section as (url, read_url, partition); every problem is added to
-    ``problems``. The environment (``GONGZHI_WAREHOUSE_URL``, ``…_READ_URL``) wins."""
+                    ) -> tuple[str, str | None, str, int | None]:
+    """The ``[warehouse]`` section as (url, read_url, partition, query_threads); every
+    problem is added to ``problems``. The environment (``GONGZHI_WAREHOUSE_URL``,
+    ``…_READ_URL``) wins."""
     url = os.environ.get("GONGZHI_WAREHOUSE_URL") or wh.get("url") or "sqlite:///var/gongzhi.db"
     try:
         url = _resolve_sqlite_url(url, base_dir)
@@ -29,7 +31,24 @@ def parse_warehouse(wh: dict[str, Any], base_dir: Path, place: str, problems: li
         problems.append(Problem(place, f"'partition' must be \"month\" or "
                                        f"\"none\", not {partition!r}"))
         partition = "month"
-    return url, read_url, partition
+    return url, read_url, partition, _query_threads(wh, place, problems)
+
+
+MAX_QUERY_THREADS = 16
+
+
+def _query_threads(wh: dict[str, Any], place: str, problems: list[Problem]) -> int | None:
+    """``query_threads``: connections one KPI computation's independent statements use at
+    once (:mod:`metrics.parallel`); None: the engine's default (2 on PostgreSQL, 1 on
+    SQLite)."""
+    raw = wh.get("query_threads")
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_QUERY_THREADS:
+        problems.append(Problem(place, f"'query_threads' must be a whole number from 1 to "
+                                       f"{MAX_QUERY_THREADS}, not {raw!r}"))
+        return None
+    return raw
 
 
 def _read_url(wh: dict[str, Any], url: str, place: str, problems: list[Problem]) -> str | None:

@@ -6,13 +6,17 @@ import json
 import os
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.errors import ConfigError, GongzhiError
 from core.privacy import redact
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from metrics.catalog import Catalog
+    from metrics.service import Metrics
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -50,6 +54,12 @@ class Context:
                                   partition=self.settings.warehouse_partition)
         return open_for_reading(self.settings.warehouse_url,
                                 partition=self.settings.warehouse_partition)
+
+    def metrics(self, catalog: Catalog | None = None) -> Metrics:
+        """KPI computation on the reading engine, with ``[warehouse] query_threads``."""
+        from metrics.service import Metrics
+
+        return Metrics(self.engine(), catalog, threads=self.settings.warehouse_query_threads)
 
 
 pass_ctx = click.make_pass_decorator(Context)

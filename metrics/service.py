@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import polars as pl
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import ConfigError, NoDivisions, Problem
-from metrics import breakdown, compiler, rollup
+from metrics import breakdown, compiler, parallel, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
@@ -63,12 +64,21 @@ def _mkey(m: Measure, rkey: str | None = None) -> str:
     return f"{m.table}|{m.time}|{m.window}|{m.via}|{rkey or rollup.measure_key(m)}"
 
 
+def _memo_key(job: _Job, version: int) -> tuple[Any, ...]:
+    """Where a fact-table measure's result is memoised (one per data version, measure,
+    scope, period and grouping)."""
+    return (version, _mkey(job.measure), job.scope.key(), job.period, job.group)
+
+
 class Metrics:
     """KPI computation over one warehouse."""
 
     def __init__(self, engine: Engine, catalog: Catalog | None = None, cache_size: int = 512,
-                 *, use_rollups: bool = True):
+                 *, use_rollups: bool = True, threads: int | None = None):
+        """``threads``: connections one computation's independent statements use at once
+        (:mod:`metrics.parallel`; ``[warehouse] query_threads``; default by engine)."""
         self.engine = engine
+        self.threads = threads or parallel.default_threads(engine)
         self.catalog = catalog or load_catalog()
         self.families = rollup.families(self.catalog) if use_rollups else {}
         # distinct counts' rollups (their keys per area and month), by rollup.lookup_key
@@ -203,24 +213,43 @@ class Metrics:
                 batched.setdefault((fam.name, job.scope, job.group), []).append((jk, job))
             else:
                 plain.append((jk, job))
-        with self.engine.connect() as conn:
-            for (fname, sc, grp), items in batched.items():
-                fam = self._named[fname]
-                parts = [(_item_key(j), j.measure, cast(Period, j.period), *_columns(fam, j))
-                         for _, j in items]
-                stmt, labels = compiler.rollup_query(fam.sa_table(), parts, sc, grp)
-                res = conn.execute(stmt).mappings().all()
-                for jk, job in items:
-                    v, n = labels[_item_key(job)]
-                    # a row of the statement may belong to another period only: it is kept
-                    # (its sums here are 0) and the assembly shows groups with rows only
-                    out[jk] = {(r["key"] if grp else None): (r[v], int(r[n] or 0)) for r in res}
-            self._raw_months(conn, plain, version)
-            for jk, job in plain:
-                out[jk] = self._raw(conn, job, version)
+        units: list[parallel.Unit] = [
+            partial(self._batch, self._named[fname], sc, grp, items, out)
+            for (fname, sc, grp), items in batched.items()]
+        units += self._month_runs(plain, version)
+        parallel.run_all(self.engine, units, self.threads)
+        # jobs of one memo key (a state's current, previous and last-year jobs ask the same)
+        # are one statement
+        same: dict[tuple[Any, ...], list[tuple[_JobKey, _Job]]] = {}
+        for jk, job in plain:
+            same.setdefault(_memo_key(job, version), []).append((jk, job))
+        parallel.run_all(self.engine, [partial(self._raw_into, group, version, out)
+                                       for group in same.values()], self.threads)
         return out
 
-    def _raw_months(self, conn: Any, plain: list[tuple[_JobKey, _Job]], version: int) -> None:
+    def _batch(self, fam: rollup.Family | rollup.DistinctFamily, sc: Scope, grp: Group,
+               items: list[tuple[_JobKey, _Job]],
+               out: dict[_JobKey, dict[Any, tuple[Any, int]] | None], conn: Any) -> None:
+        """One family's rollup measures for one scope and grouping, every period in one
+        statement."""
+        parts = [(_item_key(j), j.measure, cast(Period, j.period), *_columns(fam, j))
+                 for _, j in items]
+        stmt, labels = compiler.rollup_query(fam.sa_table(), parts, sc, grp)
+        res = conn.execute(stmt).mappings().all()
+        for jk, job in items:
+            v, n = labels[_item_key(job)]
+            # a row of the statement may belong to another period only: it is kept
+            # (its sums here are 0) and the assembly shows groups with rows only
+            out[jk] = {(r["key"] if grp else None): (r[v], int(r[n] or 0)) for r in res}
+
+    def _raw_into(self, jobs: list[tuple[_JobKey, _Job]], version: int,
+                  out: dict[_JobKey, dict[Any, tuple[Any, int]] | None], conn: Any) -> None:
+        result = self._raw(conn, jobs[0][1], version)
+        for jk, _ in jobs:
+            out[jk] = result
+
+    def _month_runs(self, plain: list[tuple[_JobKey, _Job]], version: int
+                    ) -> list[parallel.Unit]:
         """Fact-table measures over single months, ungrouped (``--by month``, trends): runs
         of consecutive months are answered by one query grouped by month, whose rows are
         memoised as the months' own results (a month without rows gets nothing: 0 rows)."""
@@ -229,29 +258,33 @@ class Metrics:
             p, m = job.period, job.measure
             if (job.group is None and p is not None and p.grain == "month"
                     and m.window == "period" and m.time
-                    and (version, _mkey(m), job.scope.key(), p, None) not in self._jobs):
+                    and _memo_key(job, version) not in self._jobs):
                 runs.setdefault((_mkey(m), job.scope), set()).add(p)
+        units: list[parallel.Unit] = []
         for (mk, sc), months in runs.items():
             if len(months) < 2:
                 continue
             m = next(j.measure for _, j in plain if _mkey(j.measure) == mk)
             for run in _consecutive(sorted(months, key=lambda x: x.start)):
-                span = Period("range", run[0].start, run[-1].end)
-                try:
-                    res = conn.execute(compiler.raw_query(m, sc, span, "month")).mappings().all()
-                    found = {r["key"]: (r["value"], int(r["rows"] or 0)) for r in res}
-                except NotApplicable:
-                    found = None
-                with self._lock:
-                    for p in run:
-                        key = (version, mk, sc.key(), p, None)
-                        label = p.label
-                        self._jobs[key] = None if found is None else {
-                            None: found.get(label, (None, 0))}
+                units.append(partial(self._month_run, m, mk, sc, run, version))
+        return units
+
+    def _month_run(self, m: Measure, mk: str, sc: Scope, run: list[Period], version: int,
+                   conn: Any) -> None:
+        span = Period("range", run[0].start, run[-1].end)
+        try:
+            res = conn.execute(compiler.raw_query(m, sc, span, "month")).mappings().all()
+            found = {r["key"]: (r["value"], int(r["rows"] or 0)) for r in res}
+        except NotApplicable:
+            found = None
+        with self._lock:
+            for p in run:
+                self._jobs[(version, mk, sc.key(), p, None)] = None if found is None else {
+                    None: found.get(p.label, (None, 0))}
 
     def _raw(self, conn: Any, job: _Job, version: int) -> dict[Any, tuple[Any, int]] | None:
         """One measure from its fact table (memoised; district from streets when additive)."""
-        key = (version, _mkey(job.measure), job.scope.key(), job.period, job.group)
+        key = _memo_key(job, version)
         if key in self._jobs:
             return self._jobs[key]
         m = job.measure

@@ -69,7 +69,8 @@ def _open(config: str) -> tuple[Settings, service.Metrics]:
         # a hot standby: figures, freshness and the data version follow its replay; app state
         # (sign-in, audit, run-now) is written to the primary (warehouse.engine.app_engine)
         primary = make_engine(settings.warehouse_url)
-        return settings, service.Metrics(open_replica(settings.warehouse_read_url, primary))
+        return settings, service.Metrics(open_replica(settings.warehouse_read_url, primary),
+                                         threads=settings.warehouse_query_threads)
     engine = open_for_reading(settings.warehouse_url)  # never waits for a running merge
     if is_sqlite(engine):
         # The warehouse's default page cache (128 MiB a connection) suits merges into big
@@ -82,7 +83,7 @@ def _open(config: str) -> tuple[Settings, service.Metrics]:
             cur.close()
 
         engine.dispose()  # the schema check's pooled connection had the larger cache
-    return settings, service.Metrics(engine)
+    return settings, service.Metrics(engine, threads=settings.warehouse_query_threads)
 
 
 def reading_standby() -> bool:

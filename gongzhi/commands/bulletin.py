@@ -31,12 +31,11 @@ def bulletin(ctx: Context, period: str | None, street: str | None, fmt: str, out
     from metrics import periods
     from metrics.access import leader
     from metrics.scoring import load_schemes, pick
-    from metrics.service import Metrics
     from warehouse.engine import utcnow
 
     settings = ctx.settings
     conf = settings.bulletin
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     scheme = pick(load_schemes(m.catalog), scheme_name or conf.scheme)
     viewer = viewer_for(ctx, username, "bulletin", person_level=False) or leader(
         m.district().code, username=f"cli:{getpass.getuser()}")

@@ -113,12 +113,11 @@ def _actor(ctx: Context, username: str | None) -> Any:
     """Who acts: the signed-in account; in open mode the district; else refused (audited)."""
     from gongzhi.commands.access import _os_user, deny, open_mode, sign_in
     from metrics.access import Viewer, leader
-    from metrics.service import Metrics
 
     if username:
         return sign_in(ctx, username, TASKS)
     if open_mode(ctx):
-        return leader(Metrics(ctx.engine()).district().code, username=_os_user())
+        return leader(ctx.metrics().district().code, username=_os_user())
     deny(ctx, Viewer(_os_user(), "leader", ""), TASKS, {}, role="-",
          why=f"sign-in required: `gongzhi {TASKS} --user NAME` (password from "
              "GONGZHI_PASSWORD or a prompt); staff see only their own area's tasks")
@@ -202,13 +201,12 @@ def open_cmd(ctx: Context, street: str | None, community: str | None, kpi_id: st
     from core.timezone import to_local
     from metrics import periods
     from metrics.alerts.tasks import open_for_figure
-    from metrics.service import Metrics
     from warehouse.engine import utcnow
 
     if bool(street) == bool(community):
         raise click.UsageError("name one --street or one --community")
     actor = _actor(ctx, username)
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     level = "street" if street else "community"
     code = m.scope(level, str(street or community)).code
     today: dt.date = to_local(utcnow()).date()

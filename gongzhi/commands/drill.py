@@ -65,7 +65,6 @@ def rows(ctx: Context, kpi_id: str, part: str | None, period: str | None, ytd: b
     from metrics import areas, drill, periods
     from metrics.access import AccessDenied
     from metrics.compiler import NotApplicable
-    from metrics.service import Metrics
     from warehouse import audit
     from warehouse.engine import utcnow
 
@@ -73,7 +72,7 @@ def rows(ctx: Context, kpi_id: str, part: str | None, period: str | None, ytd: b
         raise click.UsageError("--format xlsx needs --out FILE")
     if key is not None and dim is None:
         raise click.UsageError("--key needs --by")
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     kpi = m.catalog.get(kpi_id)
     part = part or drill.parts_of(kpi)[0]
     viewer = viewer_for(ctx, username, "rows", person_level=True)

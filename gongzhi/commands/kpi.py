@@ -55,7 +55,6 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     from metrics import areas, periods
     from metrics.access import AccessDenied
     from metrics.catalog import load_catalog
-    from metrics.service import Metrics
     from warehouse.engine import utcnow
 
     # the KPI catalogue and the semantic layer first: every problem of either is listed at
@@ -63,7 +62,7 @@ def kpi(ctx: Context, street: str | None, community: str | None, grid: str | Non
     catalog = load_catalog()
     if group in AREA_LEVELS:
         _check_level(catalog, kpi_ids, group)
-    m = Metrics(ctx.engine(), catalog)
+    m = ctx.metrics(catalog)
     viewer = viewer_for(ctx, username, "kpi", person_level=False)  # audited sign-in
     named = areas.resolve(m, street, community, grid)  # they must nest (exit 2 otherwise)
     if named is not None:

@@ -34,9 +34,8 @@ def rank(ctx: Context, period: str, level: str, street: str | None, scheme_name:
     from metrics import periods
     from metrics.ranking import compute_ranking
     from metrics.scoring import load_schemes, pick
-    from metrics.service import Metrics
 
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     scheme = pick(load_schemes(m.catalog), scheme_name)
     viewer = viewer_for(ctx, username, "rank", person_level=False)
     ranking = compute_ranking(m, scheme, level, periods.parse(period), viewer=viewer)

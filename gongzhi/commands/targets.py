@@ -38,9 +38,8 @@ def _change(ctx: Context, username: str | None, verb: str, kpi: str, street: str
             community: str | None, year: int, target: str | None, warning: str | None,
             note: str | None) -> None:
     from metrics import targets as area_targets
-    from metrics.service import Metrics
 
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     viewer = _leader(ctx, username, f"targets {verb}")
     scope = _area(m, street, community)
     k = m.catalog.get(kpi)
@@ -97,9 +96,8 @@ def list_(ctx: Context, year: int | None, history: bool, fmt: str,
     """Area targets in force (or their history)."""
     from gongzhi.commands.access import viewer_for
     from metrics import targets as area_targets
-    from metrics.service import Metrics
 
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     viewer = viewer_for(ctx, username, "targets list", person_level=False)
     rows = area_targets.listing(m, viewer, year, history)
     if fmt == "json":

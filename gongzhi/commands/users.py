@@ -23,9 +23,8 @@ def _password(stdin: bool, confirm: bool = True) -> str:
 
 def resolve_area(ctx: Context, role: str, area: str | None) -> str:
     """The division code of a role's area, from a name or a code."""
-    from metrics.service import Metrics
 
-    m = Metrics(ctx.engine())
+    m = ctx.metrics()
     level = ROLE_LEVEL[role]
     if level == "district":
         return m.district().code

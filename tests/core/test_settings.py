@@ -152,3 +152,25 @@ def test_read_url_names_a_postgresql_standby_of_a_postgresql_warehouse(
     msg = str(err.value)
     assert f"{cfg}:1" in msg and "read_url" in msg and "PostgreSQL" in msg
     assert "unknown section 'bogus'" in msg
+
+
+def test_query_threads_is_a_small_whole_number_and_reaches_the_cli_and_dashboard_metrics(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GONGZHI_WAREHOUSE_URL", raising=False)
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\nquery_threads = 3\n', encoding="utf-8")
+    assert load_settings(cfg).warehouse_query_threads == 3
+    from gongzhi.cli import Context
+
+    assert Context(str(cfg)).metrics().threads == 3
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n', encoding="utf-8")
+    assert load_settings(cfg).warehouse_query_threads is None
+    assert Context(str(cfg)).metrics().threads == 1  # SQLite's default
+    for bad in ("0", "17", "2.5", '"2"', "true"):
+        cfg.write_text(f'[warehouse]\nurl = "sqlite:///w.db"\nquery_threads = {bad}\n'
+                       "[bogus]\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as err:
+            load_settings(cfg)
+        msg = str(err.value)
+        assert f"{cfg}:1" in msg and "'query_threads' must be a whole number from 1 to 16" in msg
+        assert "unknown section 'bogus'" in msg
