@@ -58,6 +58,7 @@ class _Job:
 
 # (measure, period tag: cur | prev | ly, the plan row: None or a month with --by month)
 _JobKey = tuple[str, str, Any]
+_MISSING: Any = object()  # not memoised (None is a memoised "not applicable")
 
 
 def _mkey(m: Measure, rkey: str | None = None) -> str:
@@ -285,8 +286,11 @@ class Metrics:
     def _raw(self, conn: Any, job: _Job, version: int) -> dict[Any, tuple[Any, int]] | None:
         """One measure from its fact table (memoised; district from streets when additive)."""
         key = _memo_key(job, version)
-        if key in self._jobs:
-            return self._jobs[key]
+        # one lookup: another computation may clear the memo between two (a full memo is
+        # emptied, below)
+        hit = self._jobs.get(key, _MISSING)
+        if hit is not _MISSING:
+            return cast(dict[Any, tuple[Any, int]] | None, hit)
         m = job.measure
         # distinct people counted through their own record (volunteers via volunteer_id):
         # each has one area, so the district is the sum of its streets, one scan saved
