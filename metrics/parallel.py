@@ -49,10 +49,13 @@ def _helpers(size: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def run_all(engine: Engine, units: Sequence[Unit], threads: int) -> None:
+def run_all(engine: Engine, units: Sequence[Unit], threads: int,
+            conn: Connection | None = None) -> None:
     """Run every unit (each given a connection of ``engine``), on up to ``threads``
     connections at once; the first error raised by one is raised here, after the units
-    already started have ended (the rest are not started)."""
+    already started have ended (the rest are not started). ``conn``: the caller's own
+    connection, which its thread uses (with one thread, every unit: one snapshot on SQLite,
+    whose read transaction lasts as long as the connection's)."""
     if not units:
         return
     todo: queue.SimpleQueue[Unit] = queue.SimpleQueue()
@@ -60,20 +63,23 @@ def run_all(engine: Engine, units: Sequence[Unit], threads: int) -> None:
         todo.put(u)
     failed: list[BaseException] = []
 
+    def work(c: Connection) -> None:
+        while not failed:
+            try:
+                unit = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                unit(c)
+            except BaseException as e:
+                failed.append(e)
+                raise
+
     def drain() -> None:
         if todo.empty():  # a helper that starts late: nothing left, no connection taken
             return
-        with engine.connect() as conn:
-            while not failed:
-                try:
-                    unit = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    unit(conn)
-                except BaseException as e:
-                    failed.append(e)
-                    raise
+        with engine.connect() as c:
+            work(c)
 
     helpers = min(threads, len(units)) - 1
     futures: list[Future[None]] = []
@@ -81,7 +87,10 @@ def run_all(engine: Engine, units: Sequence[Unit], threads: int) -> None:
         pool = _helpers(threads - 1)
         futures = [pool.submit(drain) for _ in range(helpers)]
     try:
-        drain()
+        if conn is not None:
+            work(conn)
+        else:
+            drain()
     finally:
         for f in futures:
             # a helper still queued behind other computations' is not waited for

@@ -218,14 +218,16 @@ class Metrics:
             partial(self._batch, self._named[fname], sc, grp, items, out)
             for (fname, sc, grp), items in batched.items()]
         units += self._month_runs(plain, version)
-        parallel.run_all(self.engine, units, self.threads)
         # jobs of one memo key (a state's current, previous and last-year jobs ask the same)
         # are one statement
         same: dict[tuple[Any, ...], list[tuple[_JobKey, _Job]]] = {}
         for jk, job in plain:
             same.setdefault(_memo_key(job, version), []).append((jk, job))
-        parallel.run_all(self.engine, [partial(self._raw_into, group, version, out)
-                                       for group in same.values()], self.threads)
+        with self.engine.connect() as conn:  # this thread's, for both rounds
+            parallel.run_all(self.engine, units, self.threads, conn)
+            # after the month runs, whose results the single months' jobs then find memoised
+            parallel.run_all(self.engine, [partial(self._raw_into, group, version, out)
+                                           for group in same.values()], self.threads, conn)
         return out
 
     def _batch(self, fam: rollup.Family | rollup.DistinctFamily, sc: Scope, grp: Group,

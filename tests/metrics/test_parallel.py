@@ -52,6 +52,52 @@ def test_every_unit_runs_once_on_at_most_threads_connections(engine: Any) -> Non
     assert most[0] > 1  # three threads did overlap
 
 
+def test_the_callers_connection_takes_every_unit_with_one_thread(engine: Any) -> None:
+    """One thread: every unit on the caller's connection, so a computation on SQLite reads
+    one snapshot (its read transaction lasts as long as the connection's); with more, the
+    caller's connection takes some and the helpers' the rest."""
+    seen: list[int] = []
+    with engine.connect() as conn:
+        parallel.run_all(engine, [lambda c: seen.append(id(c)) for _ in range(10)], 1, conn)
+        assert set(seen) == {id(conn)} and len(seen) == 10
+        seen.clear()
+
+        def slow(c: Connection) -> None:
+            time.sleep(0.01)
+            seen.append(id(c))
+
+        parallel.run_all(engine, [slow] * 30, 2, conn)
+        assert len(seen) == 30 and id(conn) in seen and len(set(seen)) == 2
+
+
+def test_a_computation_on_sqlite_reads_one_snapshot(tmp_path: Path) -> None:
+    """A run committing between two statements of a computation on SQLite (one thread) does
+    not reach the later statements: they read the snapshot the first one began."""
+    from warehouse.engine import make_engine
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'snap.db'}")
+    with eng.begin() as c:
+        c.execute(text("CREATE TABLE t (n INTEGER)"))
+        c.execute(text("INSERT INTO t VALUES (1)"))
+    writer = make_engine(f"sqlite:///{tmp_path / 'snap.db'}")
+    got: list[int] = []
+
+    def read(c: Connection) -> None:
+        got.append(c.execute(text("SELECT count(*) FROM t")).scalar_one())
+        if len(got) == 1:  # a run commits meanwhile
+            with writer.begin() as w:
+                w.execute(text("INSERT INTO t VALUES (2)"))
+
+    with eng.connect() as conn:
+        parallel.run_all(eng, [read, read], 1, conn)
+        parallel.run_all(eng, [read], 1, conn)
+    assert got == [1, 1, 1]
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    eng.dispose()
+    writer.dispose()
+
+
 def test_the_first_error_reaches_the_caller_and_later_units_are_not_started(
         engine: Any) -> None:
     ran: list[int] = []
