@@ -10,8 +10,9 @@ them, shared by every computation of the process, so a dashboard server under lo
 more than that many connections besides its users' own, and a computation never waits for a
 helper (when the helpers are busy, its own thread does every statement).
 
-SQLite defaults to one thread: an in-memory warehouse is one connection, and a file's reads
-already come from the operating system's cache.
+SQLite defaults to one thread: the caller's one connection then takes every statement, so
+a computation reads one snapshot (SQLite's read transaction lasts as long as the
+connection's), as it always did; an in-memory warehouse is one connection anyway.
 """
 
 from __future__ import annotations

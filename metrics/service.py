@@ -13,7 +13,6 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
@@ -26,8 +25,19 @@ from metrics import breakdown, compiler, parallel, rollup
 from metrics.access import Viewer
 from metrics.catalog import Catalog, load_catalog
 from metrics.compiler import Group, NotApplicable, Scope
+from metrics.jobs import (
+    MISSING,
+    Job,
+    JobKey,
+    consecutive,
+    item_key,
+    memo_key,
+    mkey,
+    period_plan,
+    rollup_columns,
+)
 from metrics.model import Kpi, Measure
-from metrics.periods import Period, month_parts
+from metrics.periods import Period
 from metrics.status import Area, kpi_status, target_for
 from warehouse import office
 from warehouse.engine import data_version
@@ -37,38 +47,6 @@ RESULT_COLUMNS = ["kpi", "label", "label_en", "domain", "key", "value", "numerat
                   "denominator", "unit", "target", "warning", "direction", "status", "sample",
                   "period", "scope", "scope_name", "prev_value", "delta_prev", "ly_value",
                   "delta_yoy", "fresh_at"]
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One measure to fetch for one scope, period and grouping."""
-
-    measure: Measure
-    scope: Scope
-    period: Period | None
-    group: Group
-    # rollup.measure_key(measure) (a hash of its JSON), worked out once per measure: a
-    # 12-month trend would otherwise ask for it a few thousand times
-    rkey: str = field(default="", compare=False)
-
-    @property
-    def measure_key(self) -> str:
-        return self.rkey or rollup.measure_key(self.measure)
-
-
-# (measure, period tag: cur | prev | ly, the plan row: None or a month with --by month)
-_JobKey = tuple[str, str, Any]
-_MISSING: Any = object()  # not memoised (None is a memoised "not applicable")
-
-
-def _mkey(m: Measure, rkey: str | None = None) -> str:
-    return f"{m.table}|{m.time}|{m.window}|{m.via}|{rkey or rollup.measure_key(m)}"
-
-
-def _memo_key(job: _Job, version: int) -> tuple[Any, ...]:
-    """Where a fact-table measure's result is memoised (one per data version, measure,
-    scope, period and grouping)."""
-    return (version, _mkey(job.measure), job.scope.key(), job.period, job.group)
 
 
 class Metrics:
@@ -166,11 +144,11 @@ class Metrics:
 
     def _compute(self, kpis: list[Kpi], scope: Scope, period: Period | None, group: Group,
                  compare: bool, version: int) -> pl.DataFrame:
-        plan = _plan(period, group, compare)
+        plan = period_plan(period, group, compare)
         # ``--by month`` is computed month by month (each month a period of its own, with its
         # own comparisons); other groupings are one grouped query per period.
         job_group: Group = None if group == "month" else group
-        jobs: dict[_JobKey, _Job] = {}
+        jobs: dict[JobKey, Job] = {}
         for kpi in kpis:
             if group == "month" and not kpi.periodic:
                 continue  # a state has no months
@@ -179,11 +157,11 @@ class Metrics:
                 continue  # a ratio across two tables has no common category to split by
             for m in kpi.measures().values():
                 rk = rollup.measure_key(m)
-                mk = _mkey(m, rk)
+                mk = mkey(m, rk)
                 for row, spans in plan:
                     for tag, p in spans.items():
                         jp = p if kpi.periodic or m.window == "latest_year" else None
-                        jobs[(mk, tag, row)] = _Job(m, scope, jp, job_group, rk)
+                        jobs[(mk, tag, row)] = Job(m, scope, jp, job_group, rk)
         results = self._run_jobs(jobs, version)
         fresh = self._freshness()
         area = self.area_targets()
@@ -194,16 +172,16 @@ class Metrics:
             return pl.DataFrame(schema={c: pl.Object for c in RESULT_COLUMNS})
         return pl.DataFrame(rows, infer_schema_length=None).select(RESULT_COLUMNS)
 
-    def _run_jobs(self, jobs: dict[_JobKey, _Job], version: int
-                  ) -> dict[_JobKey, dict[Any, tuple[Any, int]] | None]:
+    def _run_jobs(self, jobs: dict[JobKey, Job], version: int
+                  ) -> dict[JobKey, dict[Any, tuple[Any, int]] | None]:
         """Run every job: rollup measures of one family, scope and grouping in one statement
         (all periods at once, each period's sums kept apart), fact-table measures of
         consecutive months in one grouped statement, the rest one by one; memoised by data
         version."""
         ready = self._rollups_ready(version)
-        out: dict[_JobKey, dict[Any, tuple[Any, int]] | None] = {}
-        batched: dict[tuple[Any, ...], list[tuple[_JobKey, _Job]]] = {}
-        plain: list[tuple[_JobKey, _Job]] = []
+        out: dict[JobKey, dict[Any, tuple[Any, int]] | None] = {}
+        batched: dict[tuple[Any, ...], list[tuple[JobKey, Job]]] = {}
+        plain: list[tuple[JobKey, Job]] = []
         for jk, job in jobs.items():
             fam = self._family_for(job, ready)
             # a street-level table has no community: the fact path says NotApplicable (a
@@ -220,9 +198,9 @@ class Metrics:
         units += self._month_runs(plain, version)
         # jobs of one memo key (a state's current, previous and last-year jobs ask the same)
         # are one statement
-        same: dict[tuple[Any, ...], list[tuple[_JobKey, _Job]]] = {}
+        same: dict[tuple[Any, ...], list[tuple[JobKey, Job]]] = {}
         for jk, job in plain:
-            same.setdefault(_memo_key(job, version), []).append((jk, job))
+            same.setdefault(memo_key(job, version), []).append((jk, job))
         with self.engine.connect() as conn:  # this thread's, for both rounds
             parallel.run_all(self.engine, units, self.threads, conn)
             # after the month runs, whose results the single months' jobs then find memoised
@@ -231,27 +209,27 @@ class Metrics:
         return out
 
     def _batch(self, fam: rollup.Family | rollup.DistinctFamily, sc: Scope, grp: Group,
-               items: list[tuple[_JobKey, _Job]],
-               out: dict[_JobKey, dict[Any, tuple[Any, int]] | None], conn: Any) -> None:
+               items: list[tuple[JobKey, Job]],
+               out: dict[JobKey, dict[Any, tuple[Any, int]] | None], conn: Any) -> None:
         """One family's rollup measures for one scope and grouping, every period in one
         statement."""
-        parts = [(_item_key(j), j.measure, cast(Period, j.period), *_columns(fam, j))
+        parts = [(item_key(j), j.measure, cast(Period, j.period), *rollup_columns(fam, j))
                  for _, j in items]
         stmt, labels = compiler.rollup_query(fam.sa_table(), parts, sc, grp)
         res = conn.execute(stmt).mappings().all()
         for jk, job in items:
-            v, n = labels[_item_key(job)]
+            v, n = labels[item_key(job)]
             # a row of the statement may belong to another period only: it is kept
             # (its sums here are 0) and the assembly shows groups with rows only
             out[jk] = {(r["key"] if grp else None): (r[v], int(r[n] or 0)) for r in res}
 
-    def _raw_into(self, jobs: list[tuple[_JobKey, _Job]], version: int,
-                  out: dict[_JobKey, dict[Any, tuple[Any, int]] | None], conn: Any) -> None:
+    def _raw_into(self, jobs: list[tuple[JobKey, Job]], version: int,
+                  out: dict[JobKey, dict[Any, tuple[Any, int]] | None], conn: Any) -> None:
         result = self._raw(conn, jobs[0][1], version)
         for jk, _ in jobs:
             out[jk] = result
 
-    def _month_runs(self, plain: list[tuple[_JobKey, _Job]], version: int
+    def _month_runs(self, plain: list[tuple[JobKey, Job]], version: int
                     ) -> list[parallel.Unit]:
         """Fact-table measures over single months, ungrouped (``--by month``, trends): runs
         of consecutive months are answered by one query grouped by month, whose rows are
@@ -261,14 +239,14 @@ class Metrics:
             p, m = job.period, job.measure
             if (job.group is None and p is not None and p.grain == "month"
                     and m.window == "period" and m.time
-                    and _memo_key(job, version) not in self._jobs):
-                runs.setdefault((_mkey(m), job.scope), set()).add(p)
+                    and memo_key(job, version) not in self._jobs):
+                runs.setdefault((mkey(m), job.scope), set()).add(p)
         units: list[parallel.Unit] = []
         for (mk, sc), months in runs.items():
             if len(months) < 2:
                 continue
-            m = next(j.measure for _, j in plain if _mkey(j.measure) == mk)
-            for run in _consecutive(sorted(months, key=lambda x: x.start)):
+            m = next(j.measure for _, j in plain if mkey(j.measure) == mk)
+            for run in consecutive(sorted(months, key=lambda x: x.start)):
                 units.append(partial(self._month_run, m, mk, sc, run, version))
         return units
 
@@ -285,13 +263,13 @@ class Metrics:
                 self._jobs[(version, mk, sc.key(), p, None)] = None if found is None else {
                     None: found.get(p.label, (None, 0))}
 
-    def _raw(self, conn: Any, job: _Job, version: int) -> dict[Any, tuple[Any, int]] | None:
+    def _raw(self, conn: Any, job: Job, version: int) -> dict[Any, tuple[Any, int]] | None:
         """One measure from its fact table (memoised; district from streets when additive)."""
-        key = _memo_key(job, version)
+        key = memo_key(job, version)
         # one lookup: another computation may clear the memo between two (a full memo is
         # emptied, below)
-        hit = self._jobs.get(key, _MISSING)
-        if hit is not _MISSING:
+        hit = self._jobs.get(key, MISSING)
+        if hit is not MISSING:
             return cast(dict[Any, tuple[Any, int]] | None, hit)
         m = job.measure
         # distinct people counted through their own record (volunteers via volunteer_id):
@@ -299,7 +277,7 @@ class Metrics:
         additive = (m.agg == "count_distinct" and m.via is not None
                     and m.via.partition(".")[2] == m.column)
         if job.scope.level == "district" and job.group is None and additive:
-            by_street = self._raw(conn, _Job(m, job.scope, job.period, "street", job.rkey),
+            by_street = self._raw(conn, Job(m, job.scope, job.period, "street", job.rkey),
                                   version)
             result = None if by_street is None else {None: (
                 sum(v or 0 for v, _ in by_street.values()),
@@ -318,7 +296,7 @@ class Metrics:
             self._jobs[key] = result
         return result
 
-    def _family_for(self, job: _Job, ready: set[str]
+    def _family_for(self, job: Job, ready: set[str]
                     ) -> rollup.Family | rollup.DistinctFamily | None:
         m = job.measure
         if job.period is None or not (rollup.eligible(m) or m.agg == "count_distinct"):
@@ -376,7 +354,7 @@ class Metrics:
         return {k.removeprefix("loaded:"): dt.datetime.fromisoformat(v) for k, v in rows}
 
     def _assemble(self, kpi: Kpi, scope: Scope, period: Period | None, group: Group,
-                  results: dict[_JobKey, Any], plan: list[tuple[Any, dict[str, Period | None]]],
+                  results: dict[JobKey, Any], plan: list[tuple[Any, dict[str, Period | None]]],
                   fresh: dict[str, dt.datetime],
                   area: dict[tuple[str, str, int], Area] | None = None
                   ) -> list[dict[str, Any]]:
@@ -391,7 +369,7 @@ class Metrics:
         Values = tuple[float | None, float | None, float | None, int]
 
         def parts_at(tag: str, row: Any) -> dict[str, dict[Any, Any]] | None:
-            found = {role: results.get((_mkey(m), tag, row)) for role, m in measures.items()}
+            found = {role: results.get((mkey(m), tag, row)) for role, m in measures.items()}
             if any(v is None for v in found.values()):
                 return None
             return cast(dict[str, dict[Any, Any]], found)
@@ -476,48 +454,6 @@ class Metrics:
         return rows
 
 
-def _plan(period: Period | None, group: Group, compare: bool
-          ) -> list[tuple[Any, dict[str, Period | None]]]:
-    """The result's rows before grouping, each with its periods by tag (cur, prev, ly):
-    one row for the period, or with ``--by month`` one per month it touches."""
-    if group == "month" and period is not None:
-        plan: list[tuple[Any, dict[str, Period | None]]] = []
-        for month, part, prev, ly in month_parts(period):
-            spans_m: dict[str, Period | None] = {"cur": part}
-            if compare:
-                spans_m |= {"prev": prev, "ly": ly}
-            plan.append((month, spans_m))
-        return plan
-    spans: dict[str, Period | None] = {"cur": period}
-    if compare and period is not None:
-        spans |= {"prev": period.previous(), "ly": period.last_year()}
-    return [(None, spans)]
-
-
-def _consecutive(months: list[Period]) -> list[list[Period]]:
-    """Split sorted month periods into runs of consecutive months."""
-    runs: list[list[Period]] = []
-    for p in months:
-        if runs and runs[-1][-1].end == p.start:
-            runs[-1].append(p)
-        else:
-            runs.append([p])
-    return runs
-
-
 def _group_level(group: Group, scope: Scope) -> str:
     return {"street": "street", "community": "community", "grid": "grid"}.get(group or "",
                                                                              scope.level)
-
-
-def _columns(fam: rollup.Family | rollup.DistinctFamily, job: _Job) -> tuple[str, str]:
-    """The rollup columns of a job's measure: its value and rows (a distinct rollup's keys
-    and their rows)."""
-    if isinstance(fam, rollup.DistinctFamily):
-        return "dkey", "n"
-    rm = fam.measures[job.measure_key]
-    return rm.value_col, rm.rows_col
-
-
-def _item_key(job: _Job) -> tuple[str, str | None, Any]:
-    return (job.measure_key, job.measure.window, job.period)
