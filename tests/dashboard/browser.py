@@ -189,6 +189,24 @@ def cards(page: Any) -> dict[str, str]:
     return dict(page.evaluate(CARDS_JS))
 
 
+def settled_cards(page: Any, timeout: float = 30_000) -> dict[str, str]:
+    """Every card the page draws: read once Streamlit marks the script run ended
+    (``data-test-script-state`` of ``stApp``) and two readings 300 ms apart agree. A reading
+    right after the first cards appear can miss the ones a slower query draws later."""
+    deadline = time.monotonic() + timeout / 1000
+    last: dict[str, str] | None = None
+    while True:
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.dataset.testScriptState === 'notRunning'",
+            timeout=max(deadline - time.monotonic(), 0.1) * 1000, polling=50)
+        now = cards(page)
+        if now == last or time.monotonic() > deadline:
+            return now
+        last = now
+        page.wait_for_timeout(300)
+
+
 def wait_for_cards(page: Any, want: dict[str, str], timeout: float = 20_000) -> dict[str, str]:
     """Wait until the cards show exactly ``want`` (a rerun redraws them one by one); return
     what is drawn (the last reading, when the wait times out, to show the difference)."""
