@@ -247,10 +247,10 @@ class Metrics:
                 continue
             m = next(j.measure for _, j in plain if mkey(j.measure) == mk)
             for run in consecutive(sorted(months, key=lambda x: x.start)):
-                units.append(partial(self._month_run, m, mk, sc, run, version))
+                units.append(partial(self._month_run, m, sc, run, version))
         return units
 
-    def _month_run(self, m: Measure, mk: str, sc: Scope, run: list[Period], version: int,
+    def _month_run(self, m: Measure, sc: Scope, run: list[Period], version: int,
                    conn: Any) -> None:
         span = Period("range", run[0].start, run[-1].end)
         try:
@@ -260,7 +260,8 @@ class Metrics:
             found = None
         with self._lock:
             for p in run:
-                self._jobs[(version, mk, sc.key(), p, None)] = None if found is None else {
+                # the key the month's own job finds it under
+                self._jobs[memo_key(Job(m, sc, p, None), version)] = None if found is None else {
                     None: found.get(p.label, (None, 0))}
 
     def _raw(self, conn: Any, job: Job, version: int) -> dict[Any, tuple[Any, int]] | None:
