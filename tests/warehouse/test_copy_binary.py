@@ -102,12 +102,44 @@ def test_columns_with_and_without_nulls_side_by_side() -> None:
         "i8": [None, None, None], "s2": [None, None, None], "b": [True, False, None],
     }, schema={"s": pl.String, "i4": pl.Int32, "f": pl.Float64, "i8": pl.Int64,
                "s2": pl.String, "b": pl.Boolean})
-    how = [("text", ""), ("int", ">i4"), ("float", ">f8"), ("int", ">i8"), ("text", ""),
-           ("bool", "u1")]
+    table = Table("u", MetaData(), Column("s", String), Column("i4", Integer),
+                  Column("f", Float), Column("i8", BigInteger), Column("s2", String),
+                  Column("b", Boolean))
+    layout = copy_binary.layout(table, frame.columns)
+    assert layout is not None and layout[0] == frame.columns
+    how = layout[1]
     assert bytes(copy_binary.encode(frame, how)) == _expected(frame)
     assert copy_binary.encode(frame.clear(), how) == b""
 
 
 def test_a_value_out_of_the_columns_range_is_refused() -> None:
-    with pytest.raises(ValueError, match="16-bit"):
-        copy_binary.encode(pl.DataFrame({"i2": [40_000]}), [("int", ">i2")])
+    layout = copy_binary.layout(T, ["i2", "i4"])
+    assert layout is not None
+    with pytest.raises(ValueError, match="i2: 40000 is out of range for a 16-bit"):
+        copy_binary.encode(pl.DataFrame({"i2": [1, None, 40_000], "i4": [1, 2, 3]}), layout[1])
+    with pytest.raises(ValueError, match="i4: -2147483649 is out of range for a 32-bit"):
+        copy_binary.encode(pl.DataFrame({"i2": [1, 2, 3], "i4": [0, -2**31 - 1, 5]}),
+                           layout[1])
+
+
+def test_frames_of_other_polars_types_are_written_as_their_columns_ask() -> None:
+    """A wider or other polars type than the column's (Int64 for an integer column, a
+    millisecond datetime, a column of NULLs only) is written at the column's width."""
+    frame = pl.DataFrame({
+        "i2": [7, None], "i4": [None, None], "ts": [dt.datetime(2024, 2, 29, 23, 59, 59), None],
+        "d": [None, dt.date(1999, 12, 31)], "s": [None, "甲"], "f": [1, 2],
+    }, schema={"i2": pl.Int64, "i4": pl.Null, "ts": pl.Datetime("ms"), "d": pl.Date,
+               "s": pl.Categorical, "f": pl.Int32})
+    layout = copy_binary.layout(T, frame.columns)
+    assert layout is not None
+    expected = _expected(frame.with_columns(pl.col("f").cast(pl.Float64),
+                                            pl.col("s").cast(pl.String)))
+    assert bytes(copy_binary.encode(frame, layout[1])) == expected
+
+
+def test_a_table_with_a_column_it_cannot_write_is_left_to_csv() -> None:
+    from sqlalchemy import Numeric
+    table = Table("n", MetaData(), Column("i4", Integer), Column("n", Numeric(10, 2)))
+    assert copy_binary.layout(table, ["i4", "n"]) is None
+    tz = Table("z", MetaData(), Column("ts", DateTime(timezone=True)))
+    assert copy_binary.layout(tz, ["ts"]) is None
