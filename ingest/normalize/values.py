@@ -111,6 +111,9 @@ def parse_rating(s: pl.Series, *, decimal_comma: bool = False) -> pl.Series:
     return parse_number(s, integer=True, words=RATINGS, decimal_comma=decimal_comma)
 
 
+# Timestamps rarely repeat in a column (seconds apart): polars' cache of parsed values only
+# costs there (250k service cases' times: 31 ms a column with it, 19 ms without)
+_CACHE = False
 _FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f")
 _NORMAL_FORMATS = (
     "%Y-%m-%d %H:%M:%S%.f",
@@ -152,7 +155,7 @@ def _fallback_datetimes(s: pl.Series, serials: bool = False, tz: str = LOCAL_TZ)
         todo = out.is_null() & norm.is_not_null() & ~zoned
         if not todo.any():
             break
-        parsed = norm.str.to_datetime(fmt, strict=False, time_unit="us")
+        parsed = norm.str.to_datetime(fmt, strict=False, time_unit="us", cache=_CACHE)
         out = out.zip_with(~todo | parsed.is_null(), parsed)
     if serials:  # Excel serial day numbers (45152, 45152.5): dates that lost their format
         out = out.zip_with(out.is_not_null(), excel_serials(s))
@@ -178,7 +181,7 @@ def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ, serials: bool = F
     ``fmt``: the source's declared format for this column (strptime syntax): only it is tried.
     """
     if fmt is not None and fmt != EXCEL_SERIAL:
-        out = halfwidth(s).str.to_datetime(fmt, strict=False, time_unit="us")
+        out = halfwidth(s).str.to_datetime(fmt, strict=False, time_unit="us", cache=_CACHE)
         if getattr(out.dtype, "time_zone", None) is not None:  # the format has %z: exact
             return out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         if serials:  # XLSX: a true date cell reads as ISO text, whatever the declared format
@@ -186,7 +189,7 @@ def parse_datetime(s: pl.Series, *, source_tz: str = LOCAL_TZ, serials: bool = F
                                                   time_unit="us"))
     else:
         serials = serials or fmt == EXCEL_SERIAL
-        out = s.str.to_datetime(_FAST_FORMATS[0], strict=False, time_unit="us")
+        out = s.str.to_datetime(_FAST_FORMATS[0], strict=False, time_unit="us", cache=_CACHE)
         todo = out.is_null() & s.is_not_null()
         if todo.any():
             idx = todo.arg_true()

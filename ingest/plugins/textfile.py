@@ -461,21 +461,25 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
 
 def record_pieces(f: BinaryIO, block: int) -> Iterator[bytes]:
     """The rest of ``f`` in pieces of about ``block`` bytes, each ending at a record's end
-    (a record longer than the block is read on); the last is what remains, maybe empty."""
-    buf = b""
+    (a record longer than the block is read on); the last is what remains, maybe empty.
+    The unfinished record after a piece's end is read again with the next block (a seek
+    back), not carried over: joining it to the next block copied every piece once more."""
+    carry = b""  # a record longer than the block, read so far
     while True:
         data = f.read(block)
-        buf += data
-        if data:
-            cut = _record_end(buf)
-            if cut is None:
-                continue  # a record longer than the block: read on
-        else:
-            cut = len(buf)
-        piece, buf = buf[:cut], buf[cut:]
-        yield piece
         if not data:
+            yield carry
             return
+        buf = carry + data if carry else data
+        cut = _record_end(buf)
+        if cut is None:
+            carry = buf
+            continue  # a record longer than the block: read on
+        carry = b""
+        if cut < len(buf):
+            f.seek(cut - len(buf), io.SEEK_CUR)
+            buf = buf[:cut]
+        yield buf
 
 
 def _parse_piece(piece: bytes, columns: list[str] | None, header_idx: int, sep: str,
