@@ -189,6 +189,14 @@ def cards(page: Any) -> dict[str, str]:
     return dict(page.evaluate(CARDS_JS))
 
 
+def script_done(page: Any, timeout: float = 30_000) -> None:
+    """Wait until Streamlit marks the script run ended (``data-test-script-state`` of
+    ``stApp``): a button clicked during a rerun may be the one the rerun replaces."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.dataset.testScriptState === 'notRunning'", timeout=timeout, polling=50)
+
+
 def settled_cards(page: Any, timeout: float = 30_000) -> dict[str, str]:
     """Every card the page draws: read once Streamlit marks the script run ended
     (``data-test-script-state`` of ``stApp``) and two readings 300 ms apart agree. A reading
@@ -196,10 +204,7 @@ def settled_cards(page: Any, timeout: float = 30_000) -> dict[str, str]:
     deadline = time.monotonic() + timeout / 1000
     last: dict[str, str] | None = None
     while True:
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stApp\"]')"
-            "?.dataset.testScriptState === 'notRunning'",
-            timeout=max(deadline - time.monotonic(), 0.1) * 1000, polling=50)
+        script_done(page, max(deadline - time.monotonic(), 0.1) * 1000)
         now = cards(page)
         if now == last or time.monotonic() > deadline:
             return now

@@ -113,6 +113,7 @@ def test_a_red_card_opens_its_rows_pages_and_exports(chromium: Any, server: str,
         # the denominator's rows, exported
         page.get_by_text("分母", exact=True).click()
         page.get_by_text(f"共 {len(ids['denominator'])} 条记录").wait_for()
+        browser.script_done(page)  # the export button of the finished run, not a rerun's
         with page.expect_download() as got:
             page.get_by_role("button", name="导出 CSV").click()
         raw = Path(got.value.path()).read_bytes()
