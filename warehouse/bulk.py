@@ -330,22 +330,25 @@ def drop_stage(engine: Engine, run_id: int) -> None:
 
 def _month_table(table: Table, name: str, month: Any) -> Table:
     """A run's table for ``month`` of ``table``: logged (it becomes the month's partition),
-    NOT NULL as the partitioned table, and with the month's range check from the start."""
-    t = _mirror(table, name, schema=None, not_null=True)
+    NOT NULL as the partitioned table, and with the month's range check from the start. No
+    input order (``_seq``): its rows' keys are unique in the run (they go straight only
+    then), and a dropped column's bytes would stay in every row of the partition."""
+    t = _mirror(table, name, schema=None, not_null=True, seq=False)
     t.append_constraint(CheckConstraint(month_load.range_check(table, month),
                                         name=month_load.names(table, name, scratch=True)[0]))
     return t
 
 
 def _mirror(table: Table, name: str, schema: str | None, prefixes: list[str] | None = None,
-            *, not_null: bool = False) -> Table:
-    """A scratch table with the target's source columns, its content hash and input order
-    (``not_null``: NOT NULL where the partitioned table has it, for a month's table)."""
+            *, not_null: bool = False, seq: bool = True) -> Table:
+    """A scratch table with the target's source columns, its content hash and (``seq``)
+    input order (``not_null``: NOT NULL where the partitioned table has it, for a month's
+    table)."""
     form = partitions.partitioned_form(table) if not_null else table
     return Table(name, MetaData(), *[Column(c.name, c.type, nullable=not not_null or
                                             form.c[c.name].nullable)
                                      for c in table.columns if not c.name.startswith("_")],
-                 Column(HASH, BigInteger), Column(SEQ, BigInteger),
+                 Column(HASH, BigInteger), *([Column(SEQ, BigInteger)] if seq else []),
                  schema=schema, prefixes=prefixes or [])
 
 

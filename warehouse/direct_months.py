@@ -48,6 +48,7 @@ from sqlalchemy import Connection, Engine, Table, literal
 from warehouse import month_load, partitions
 from warehouse.partitions import _q, month_name
 from warehouse.schema import key_columns
+from warehouse.wire import SEQ
 
 DIRECT = "direct"  # stage.info: the run's :class:`Plan` for the table, once staged
 INDEX_WORKERS = 2  # connections building month tables' indexes at once
@@ -107,12 +108,20 @@ def rows(stage: Table) -> int:
 
 def pour_sql(p: Plan, stage: str, cols: list[str]) -> list[str]:
     """Statements that move the month tables' rows into the scratch table ``stage`` and drop
-    them (the ordinary merge takes them then)."""
+    them (the ordinary merge takes them then). A month table keeps no input order: its rows
+    take distinct negative ones, below every row the run staged, which is right, since they
+    all came before the first chunk that repeated a key (from then on every row went to the
+    scratch table), and the latest occurrence of a key wins (the de-duplication deletes by
+    input order: it must stay unique)."""
     names = ", ".join(_q(c) for c in cols)
     out = []
-    for name in p.tables.values():
-        out += [f"INSERT INTO {_q(stage)} ({names}) SELECT {names} FROM {_q(name)}",
+    below = 0  # the month tables' rows so far: each takes -(below + its number)
+    for m, name in p.tables.items():
+        values = ", ".join(f"-({below} + row_number() OVER ())" if c == SEQ else _q(c)
+                           for c in cols)
+        out += [f"INSERT INTO {_q(stage)} ({names}) SELECT {values} FROM {_q(name)}",
                 f"DROP TABLE {_q(name)}"]
+        below += p.rows.get(m, 0)
     return out
 
 
@@ -152,10 +161,10 @@ def _stored(conn: Connection, table: Table, p: Plan) -> bool:
 
 def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any],
            scratch_only: list[str]) -> int:
-    """Make the month tables that :func:`settle` kept partitions of ``table``: the columns
-    only a scratch table has (``scratch_only``) go, the lineage columns come with the run's
-    values, then range check, keys and indexes, and the attach. Returns the rows they hold
-    (inserted rows of the merge)."""
+    """Make the month tables that :func:`settle` kept partitions of ``table``: the lineage
+    columns (those of ``table`` that the scratch table ``stage`` lacks, its ``scratch_only``
+    ones aside) come with the run's values, then range check, keys and indexes, and the
+    attach. Returns the rows they hold (inserted rows of the merge)."""
     p: Plan | None = stage.info.pop(DIRECT, None)
     if p is None or not p.tables:
         return 0
@@ -164,13 +173,14 @@ def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]
     batch: list[str] = []  # one round trip for every month's statements (37 months: 259)
     for m, name in sorted(p.tables.items()):
         part = month_name(table.name, m)
-        actions = [f"DROP COLUMN {_q(c)}" for c in scratch_only]
+        actions = []
         for c in added:
             value = literal(lineage.get(c.name), c.type).compile(
                 dialect=conn.dialect, compile_kwargs={"literal_binds": True})
             actions.append(f"ADD COLUMN {_q(c.name)} {c.type.compile(dialect=conn.dialect)} "
                            f"{'' if c.nullable else 'NOT NULL '}DEFAULT {value}")
-        batch.append(f"ALTER TABLE {_q(name)} {', '.join(actions)}")
+        if actions:
+            batch.append(f"ALTER TABLE {_q(name)} {', '.join(actions)}")
         if added:  # the parent has none: later writes name their values
             batch.append(f"ALTER TABLE {_q(name)} " + ", ".join(
                 f"ALTER COLUMN {_q(c.name)} DROP DEFAULT" for c in added))
@@ -229,7 +239,7 @@ class Router:
             p.rows[m] = p.rows.get(m, 0) + part.height
             if m not in self._defs:
                 self._defs[m] = self.mirror(name, m)
-            self.pipes[lane].send(self._defs[m], part, first=not made)
+            self.pipes[lane].send(self._defs[m], part.drop(SEQ), first=not made)
         # a month is done once a chunk brings none of its rows; in a chunk in time order,
         # every month but its last is done already (an export sorted by time: the next
         # chunk starts there). Were rows of a done month to come later, they would be indexed

@@ -66,6 +66,11 @@ def test_new_months_are_copied_straight_and_named_as_partitions(
                 "service_cases_pkey", "ix_service_cases_submitted_at",
                 "ix_service_cases_completed_at"}, part
             assert relation_names(engine, part) == set(month_load.names(table, part)), part
+        with engine.connect() as c:  # no column dropped at the attach: no dead bytes per row
+            dropped = c.execute(text(
+                "SELECT attrelid::regclass::text FROM pg_attribute WHERE attisdropped AND "
+                "attrelid = ANY(CAST(:parts AS regclass[]))"), {"parts": list(want)}).all()
+        assert dropped == []
         t = schema.service_cases.c
         with engine.connect() as c:
             lineage = set(c.execute(select(t._run_id, t._source, t._ingested_at)).all())
