@@ -413,7 +413,7 @@ def merge(conn: Connection, table: Table, stage: Table,
                 cols, rows if in_fresh is None else rows.where(~in_fresh)))
         if fresh:
             month_load.attach(conn, table, fresh, tag)
-        inserted += direct_months.attach(conn, table, stage, lineage, [SEQ])
+        inserted += direct_months.attach(conn, table, stage, lineage)
     conn.execute(DropTable(chg, if_exists=True))
     del stage.info["changed"]
     stage.info.pop("n_changed", None)

@@ -56,9 +56,9 @@ _POLARS: dict[str, pl.DataType] = {"ts": pl.Datetime("us"), "date": pl.Date(),
 How = list[tuple[str, pa.DataType]]  # per column: its kind and the Arrow type written
 
 
-def layout(table: Table, columns: list[str]) -> tuple[list[str], How] | None:
-    """The order in which to copy ``columns`` of ``table`` and how each is written (its kind
-    and Arrow type); None when one cannot be written so (the table is copied as CSV then)."""
+def layout(table: Table, columns: list[str]) -> How | None:
+    """How each of ``columns`` of ``table`` is written, in their order (its kind and Arrow
+    type); None when one cannot be written so (the table is copied as CSV then)."""
     how: How = []
     for name in columns:
         col_type = table.c[name].type
@@ -66,7 +66,7 @@ def layout(table: Table, columns: list[str]) -> tuple[list[str], How] | None:
         if kind is None or (kind[0] == "ts" and getattr(col_type, "timezone", False)):
             return None
         how.append(kind)
-    return list(columns), how
+    return how
 
 
 def _column(s: pl.Series, kind: str, arrow_type: pa.DataType) -> pa.Array:
@@ -88,7 +88,7 @@ def _column(s: pl.Series, kind: str, arrow_type: pa.DataType) -> pa.Array:
 
 
 def encode(frame: pl.DataFrame, how: How) -> bytes:
-    """The rows of ``frame`` (columns in :func:`layout`'s order, ``how``) as binary COPY rows,
+    """The rows of ``frame`` (its columns as :func:`layout` was given them) as binary COPY rows,
     without the signature and the trailer (one COPY may take many frames)."""
     if frame.height == 0:
         return b""

@@ -124,8 +124,7 @@ class CopyPipe:
                                 st.create(conn)
                             if copy is None:
                                 layout = copy_binary.layout(st, wire.columns)
-                                order = layout[0] if layout else wire.columns
-                                cols = ", ".join(f'"{c}"' for c in order)
+                                cols = ", ".join(f'"{c}"' for c in wire.columns)
                                 fmt = "binary" if layout else "csv, HEADER false"
                                 copy = raw.cursor().copy(
                                     f'COPY "{st.name}" ({cols}) FROM STDIN (FORMAT {fmt})')
@@ -158,11 +157,10 @@ class CopyPipe:
 
 
 def _encoded(piece: pl.DataFrame, layout: Any) -> Any:
-    """``piece`` as the open COPY takes it: binary rows (columns in the layout's order), or
-    CSV when the table has a column type the binary writer does not know."""
+    """``piece`` as the open COPY takes it: binary rows, or CSV when the table has a column
+    type the binary writer does not know."""
     if layout:
-        order, how = layout
-        return copy_binary.encode(piece.select(order), how)
+        return copy_binary.encode(piece, layout)
     buf = io.BytesIO()
     piece.write_csv(buf, include_header=False, null_value="", datetime_format=DATETIME_CSV,
                     date_format=DATE_CSV)

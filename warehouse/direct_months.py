@@ -159,16 +159,15 @@ def _stored(conn: Connection, table: Table, p: Plan) -> bool:
         f"WHERE {match}) LIMIT 1").first())
 
 
-def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any],
-           scratch_only: list[str]) -> int:
+def attach(conn: Connection, table: Table, stage: Table, lineage: dict[str, Any]) -> int:
     """Make the month tables that :func:`settle` kept partitions of ``table``: the lineage
-    columns (those of ``table`` that the scratch table ``stage`` lacks, its ``scratch_only``
-    ones aside) come with the run's values, then range check, keys and indexes, and the
-    attach. Returns the rows they hold (inserted rows of the merge)."""
+    columns (those of ``table`` that the scratch table ``stage`` lacks) come with the run's
+    values, then range check, keys and indexes, and the attach. Returns the rows they hold
+    (inserted rows of the merge)."""
     p: Plan | None = stage.info.pop(DIRECT, None)
     if p is None or not p.tables:
         return 0
-    have = {c.name for c in stage.columns} - set(scratch_only)
+    have = {c.name for c in stage.columns}
     added = [c for c in table.columns if c.name not in have]
     batch: list[str] = []  # one round trip for every month's statements (37 months: 259)
     for m, name in sorted(p.tables.items()):
