@@ -347,7 +347,7 @@ def _outside(table: Table, cast: Mapping[str, pl.Series]) -> list[Problem]:
 def _check_text(value: pl.Series, col: Any) -> tuple[pl.Series, list[Problem]]:
     """Redact free text, then refuse what a text column cannot hold: control characters
     (``bad_text``) and values over the column's declared maximum (``too_long``)."""
-    if value.dtype != pl.String or col.name in personal.OUTPUTS:
+    if value.dtype != pl.String or col.name in personal.OUTPUTS or textrules.codes_fit(col):
         return value, []
     if qrows.is_free_text(col):
         value = textrules.redact_series(value)

@@ -9,6 +9,7 @@ keep it, and exports and pages cannot show them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import polars as pl
@@ -25,6 +26,19 @@ def max_length(col: Any) -> int | None:
     """The declared maximum of a text column (characters), None for other columns."""
     t = col.type
     return getattr(t, "length", None) if isinstance(t, String) else None
+
+
+def codes_fit(col: Any) -> bool:
+    """Whether a column of codes (``info["enum"]``) declares none that holds a control
+    character or exceeds its length: its cast values are among those codes
+    (:func:`ingest.normalize.values.parse_enum`), so none needs :func:`bad_text` or
+    :func:`too_long` (a byte scan of each chunk's column, for nothing)."""
+    codes = col.info.get("enum")
+    if not codes:
+        return False
+    limit = max_length(col)
+    return all(re.search(CONTROL, c) is None and (limit is None or len(c) <= limit)
+               for c in codes)
 
 
 def bad_text(value: pl.Series) -> pl.Series:

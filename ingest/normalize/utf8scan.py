@@ -54,9 +54,11 @@ def maybe_padded(s: pl.Series) -> bool:
     raw, off = bufs
     if raw.size == 0:
         return False
-    # an empty value reads a neighbour's byte (clipped at the ends): at worst a "maybe"
-    first = raw.take(off[:-1], mode="clip")
-    last = raw.take(off[1:] - 1, mode="clip")
+    # an empty value reads a neighbour's byte: at worst a "maybe". Starts past the end are
+    # clamped (trailing empty values); an end before the start (-1) is numpy's last byte.
+    # Plain ``take`` after one clamp: a third of ``take(mode="clip")``'s time.
+    first = raw.take(np.minimum(off[:-1], raw.size - 1))
+    last = raw.take(off[1:] - 1)
     return bool(_WS_FIRST[first].any() or _WS_LAST[last].any())
 
 
@@ -81,6 +83,8 @@ def maybe_control(s: pl.Series) -> bool:
     raw = bufs[0]
     if raw.size == 0:
         return False
+    if raw.min() >= 0x20:  # the common case, in two cheap reductions: no byte below space
+        return bool(raw.max() >= 0x7F and (raw == 0x7F).any())
     if (raw == 0x7F).any():
         return True
     low = raw[raw < 0x20]

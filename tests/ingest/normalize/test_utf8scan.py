@@ -78,6 +78,15 @@ def test_clean_columns_are_seen_as_clean() -> None:
     assert not utf8scan.maybe_control(s)
     assert not utf8scan.maybe_padded(pl.Series([None, None], dtype=pl.String))
     assert utf8scan.maybe_padded(pl.Series([1, 2]))  # not text: the exact pass decides
+    # text above ASCII (its bytes ≥ 0x80) with no byte below space: no control character, and
+    # DEL alone among such bytes is still seen
+    assert not utf8scan.maybe_control(pl.Series(["中文", "办结 完成", "é"]))
+    assert utf8scan.maybe_control(pl.Series(["中文", "a\x7fb"]))
+    assert utf8scan.maybe_control(pl.Series(["ok", "a\x01"]))
+    assert not utf8scan.maybe_control(pl.Series(["a\tb", "c\r\nd"]))
+    # trailing empty values: their start is past the last byte (clamped, not an error)
+    assert not utf8scan.maybe_padded(pl.Series(["ab", "", ""]))
+    assert utf8scan.maybe_padded(pl.Series(["", "ab "]))
 
 
 def test_number_words_fill_only_what_reads_as_no_number() -> None:
@@ -86,3 +95,20 @@ def test_number_words_fill_only_what_reads_as_no_number() -> None:
                          integer=True, words=words)
     assert got.to_list() == [2, 3, None, 1, None, 3]
     assert v.parse_number(pl.Series(["1", None]), integer=True, words=words).to_list() == [1, None]
+
+
+def test_code_columns_whose_codes_fit_skip_the_text_checks() -> None:
+    """An enum column's cast values are its declared codes: when none holds a control
+    character or exceeds the column's length, no chunk needs the byte scan."""
+    from sqlalchemy import Column, String
+
+    from warehouse.schema import service_cases
+
+    assert textrules.codes_fit(service_cases.c.channel)
+    assert textrules.codes_fit(service_cases.c.status)
+    assert not textrules.codes_fit(service_cases.c.case_id)  # not codes: every value checked
+    ok = Column("k", String(4), info={"enum": ("ab", "cd")})
+    assert textrules.codes_fit(ok)
+    assert not textrules.codes_fit(Column("k", String(1), info={"enum": ("ab",)}))  # too long
+    assert not textrules.codes_fit(Column("k", String(4), info={"enum": ("a\x01",)}))
+    assert textrules.codes_fit(Column("k", String, info={"enum": ("any length",)}))
