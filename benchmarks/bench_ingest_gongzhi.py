@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,8 +120,10 @@ def _stats_wait() -> float:
     return round(time.perf_counter() - t0, 3)
 
 
-def run_gongzhi(label: str, url: str, csv_path: Path, rows: int, work: Path) -> GongzhiRun:
-    """Load divisions (untimed), then the CSV (timed), then re-ingest it twice (timed)."""
+def run_gongzhi(label: str, url: str, csv_path: Path, rows: int, work: Path, *,
+                before: Callable[[], None] | None = None) -> GongzhiRun:
+    """Load divisions (untimed), then the CSV (timed), then re-ingest it twice (timed);
+    ``before`` is called just before the first timed run (the PostgreSQL checkpoint)."""
     inbox = drop_csv(work, csv_path)
     settings = load_validated(write_config(work, url))
     engine = open_warehouse(settings.warehouse_url)
@@ -130,6 +133,8 @@ def run_gongzhi(label: str, url: str, csv_path: Path, rows: int, work: Path) -> 
         # the production path (as `gongzhi ingest`): KPI rollups kept in the same transaction
         observers = observers_for(settings)
 
+        if before is not None:
+            before()
         clock = PhaseClock()
         t0 = time.perf_counter()
         first = _one(Runner(settings, engine, progress=clock,
