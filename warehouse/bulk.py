@@ -53,7 +53,7 @@ from warehouse.changed import (
     find_changed,
 )
 from warehouse.copy_pipe import CopyPipe
-from warehouse.engine import is_sqlite, sqlite_path
+from warehouse.engine import is_sqlite, scratch_connection, sqlite_path
 from warehouse.schema import data_tables, key_columns
 from warehouse.wire import (
     HASH,
@@ -155,8 +155,7 @@ class Stager:
         # on the copiers' threads, chunks in turn to each: the server parses this chunk
         # while the run casts the next (made here first, so that either copier may fill it)
         if first:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with scratch_connection(self.engine) as conn:
                 st.drop(conn, checkfirst=True)
                 st.create(conn)
         self._chunks += 1
@@ -190,8 +189,7 @@ class Stager:
             finally:
                 con.close()
             return int(n)
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with scratch_connection(self.engine) as conn:
             return int(conn.exec_driver_sql(sql).rowcount or 0)
 
     def _name(self, base: str) -> str:
@@ -224,8 +222,7 @@ class Stager:
         ones, :mod:`warehouse.month_load`)."""
         self._flush()
         if self.dialect == "postgresql" and self.staged:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with scratch_connection(self.engine) as conn:
                 for base, st in self.staged.items():
                     cols = (keys or {}).get(base.split("__")[0]) or []
                     quoted = ", ".join(f'"{c}"' for c in cols)
@@ -286,8 +283,7 @@ class Stager:
         if self._file is not None:
             self._remove_file()
         elif self.staged:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with scratch_connection(self.engine) as conn:
                 for st in self.staged.values():
                     st.drop(conn, checkfirst=True)
                 for router in self.routers.values():  # attached: the month's name now

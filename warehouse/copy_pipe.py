@@ -29,6 +29,7 @@ import polars as pl
 from sqlalchemy import Engine, Table
 
 from warehouse import copy_binary
+from warehouse.engine import scratch_connection
 
 SLICE_ROWS = 100_000  # rows per CSV piece written to the COPY
 # what PostgreSQL parses: no fraction when a time has none (most have none)
@@ -93,8 +94,7 @@ class CopyPipe:
         current: str | None = None
         stopped = False  # the run's thread said it sends no more
         try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with scratch_connection(self.engine) as conn:
                 raw = conn.connection.driver_connection
                 assert raw is not None
                 try:

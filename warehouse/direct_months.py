@@ -46,6 +46,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Table, literal
 
 from warehouse import month_load, partitions
+from warehouse.engine import scratch_connection
 from warehouse.partitions import _q, month_name
 from warehouse.schema import key_columns
 from warehouse.wire import SEQ
@@ -269,8 +270,7 @@ class Router:
                     self._run, month_load.index_sql(p.table, name, m, named, check=False)))
 
     def _run(self, statements: list[str]) -> None:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with scratch_connection(self.engine) as conn:
             for sql in statements:
                 conn.exec_driver_sql(sql)
 
