@@ -52,8 +52,8 @@ from warehouse.changed import (
     _rows,
     find_changed,
 )
-from warehouse.copy_pipe import CopyPipe
-from warehouse.engine import is_sqlite, scratch_connection, sqlite_path
+from warehouse.copy_pipe import CopyPipe, scratch_connection
+from warehouse.engine import is_sqlite, sqlite_path
 from warehouse.schema import data_tables, key_columns
 from warehouse.wire import (
     HASH,

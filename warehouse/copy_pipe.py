@@ -22,19 +22,41 @@ import contextlib
 import io
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 
 from warehouse import copy_binary
-from warehouse.engine import scratch_connection
 
 SLICE_ROWS = 100_000  # rows per CSV piece written to the COPY
 # what PostgreSQL parses: no fraction when a time has none (most have none)
 DATETIME_CSV = "%Y-%m-%d %H:%M:%S%.f"
 DATE_CSV = "%Y-%m-%d"
+
+
+@contextlib.contextmanager
+def scratch_connection(engine: Engine) -> Iterator[Connection]:
+    """An autocommitting connection for what a run writes before its transaction: its
+    scratch and month tables, their rows and indexes. On PostgreSQL these commits do not
+    wait for their WAL to reach the disk (``synchronous_commit = off``; a first load of 1M
+    service cases commits ~200 times on the copiers and index builders): none of it is kept
+    unless the run's own transaction commits, and that commit, synchronous, flushes every WAL
+    record written before it. A crash in between loses scratch tables a failed run leaves
+    anyway (``bulk.drop_stage`` clears them). The setting is reset before the connection goes
+    back to the pool, so no other use of it commits asynchronously."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        lax = conn.dialect.name == "postgresql"
+        if lax:
+            conn.exec_driver_sql("SET synchronous_commit = off")
+        try:
+            yield conn
+        finally:
+            if lax and not conn.invalidated:
+                with contextlib.suppress(Exception):  # a broken connection is discarded
+                    conn.exec_driver_sql("RESET synchronous_commit")
 
 
 class CopyPipe:

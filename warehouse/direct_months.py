@@ -46,7 +46,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Table, literal
 
 from warehouse import month_load, partitions
-from warehouse.engine import scratch_connection
+from warehouse.copy_pipe import scratch_connection
 from warehouse.partitions import _q, month_name
 from warehouse.schema import key_columns
 from warehouse.wire import SEQ

@@ -111,29 +111,6 @@ def _sqlite_events(engine: Engine) -> None:
 
 
 @contextmanager
-def scratch_connection(engine: Engine) -> Iterator[Connection]:
-    """An autocommitting connection for what a run writes before its transaction: its
-    scratch and month tables, their rows and indexes. On PostgreSQL these commits do not
-    wait for their WAL to reach the disk (``synchronous_commit = off``; a first load of 1M
-    service cases commits ~200 times on the copiers and index builders): none of it is kept
-    unless the run's own transaction commits, and that commit, synchronous, flushes every WAL
-    record written before it. A crash in between loses scratch tables a failed run leaves
-    anyway (``bulk.drop_stage`` clears them). The setting is reset before the connection goes
-    back to the pool, so no other use of it commits asynchronously."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        lax = conn.dialect.name == "postgresql"
-        if lax:
-            conn.exec_driver_sql("SET synchronous_commit = off")
-        try:
-            yield conn
-        finally:
-            if lax and not conn.invalidated:
-                with contextlib.suppress(Exception):  # a broken connection is discarded
-                    conn.exec_driver_sql("RESET synchronous_commit")
-
-
-@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that intends to write: takes SQLite's write lock at BEGIN."""
     with engine.connect() as conn:

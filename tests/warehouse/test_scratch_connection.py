@@ -1,4 +1,4 @@
-"""``engine.scratch_connection``: what a run writes before its transaction commits without
+"""``copy_pipe.scratch_connection``: what a run writes before its transaction commits without
 waiting for the disk, and the setting never outlives the connection's use."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from warehouse.engine import scratch_connection
+from warehouse.copy_pipe import scratch_connection
 
 
 @pytest.mark.postgres
