@@ -22,13 +22,14 @@ demo: install
 # Two workers (one test file each at a time; every PostgreSQL test has its own schema and its own
 # advisory-lock space), then the `serial` tests alone: they restart the shared server, make a
 # standby from it or measure memory and latency, which a second worker would disturb.
+# --durations: each run lists its slowest tests (the suite's 20-minute budget).
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
-	$(BIN)/pytest -q -p no:xdist -m serial
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial" --durations=25
+	$(BIN)/pytest -q -p no:xdist -m serial --durations=10
 
 test-fast: install
 	$(BIN)/pytest -q -x -m "not postgres and not browser"
