@@ -123,7 +123,9 @@ def _stats_wait() -> float:
 def run_gongzhi(label: str, url: str, csv_path: Path, rows: int, work: Path, *,
                 before: Callable[[], None] | None = None) -> GongzhiRun:
     """Load divisions (untimed), then the CSV (timed), then re-ingest it twice (timed);
-    ``before`` is called just before the first timed run (the PostgreSQL checkpoint)."""
+    ``before`` is called just before the first timed run (on PostgreSQL:
+    :func:`benchmarks.bench_ingest_pg.prepare`, a checkpoint and, with autovacuum off, a
+    VACUUM of the system catalogs)."""
     inbox = drop_csv(work, csv_path)
     settings = load_validated(write_config(work, url))
     engine = open_warehouse(settings.warehouse_url)
