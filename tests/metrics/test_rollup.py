@@ -132,9 +132,10 @@ def test_catalogue_change_rebuilds_only_changed_families(tmp_path: Path, sqlite_
 
 
 def test_month_spans_join_consecutive_months() -> None:
+    from datetime import date as d
+
     from metrics.rollup.build import _month_spans
 
-    d = __import__("datetime").date
     assert _month_spans([]) == []
     assert _month_spans(["2024-03"]) == [(d(2024, 3, 1), d(2024, 4, 1))]
     # across a year's end, unsorted, repeated; a gap starts a new span
