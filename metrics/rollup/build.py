@@ -87,16 +87,31 @@ def rebuild(conn: Connection, fam: Family) -> None:
     conn.execute(insert(rt).from_select(names, stmt.select_from(t)))
 
 
+def _month_spans(months: list[str]) -> list[tuple[dt.date, dt.date]]:
+    """``months`` (local ``YYYY-MM``) as half-open spans of first days, consecutive months
+    joined: ``["2024-01", "2024-02", "2024-04"]`` → [(Jan 1, Mar 1), (Apr 1, May 1)]."""
+    spans: list[tuple[dt.date, dt.date]] = []
+    for m in sorted(set(months)):
+        y, mo = int(m[:4]), int(m[5:7])
+        lo, hi = dt.date(y, mo, 1), dt.date(y + mo // 12, mo % 12 + 1, 1)
+        if spans and spans[-1][1] == lo:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
 def _month_bounds(t: Table, time: str, months: list[str]) -> Any:
     """``months`` (local ``YYYY-MM``) as ranges of the stored time column (naive UTC): what
-    lets PostgreSQL read only those months' partitions (or an index on the column)."""
+    lets PostgreSQL read only those months' partitions (or an index on the column).
+    Consecutive months make one range: where the planner reads the partitions whole (a
+    sequential scan), every row is tested against each range (measured: the distinct rollup
+    of 2M volunteer services over 37 months took 15.7 s with 37 ranges, 3.4 s with one)."""
     col = t.c[time]
     if semantic.load(check=False).is_month(t.name, time):
         return col.in_(months)
     ranges = []
-    for m in months:
-        y, mo = int(m[:4]), int(m[5:7])
-        lo, hi = dt.date(y, mo, 1), dt.date(y + mo // 12, mo % 12 + 1, 1)
+    for lo, hi in _month_spans(months):
         if isinstance(col.type, DateTime):
             ranges.append(and_(col >= local_midnight_utc(lo), col < local_midnight_utc(hi)))
         else:

@@ -129,3 +129,62 @@ def test_catalogue_change_rebuilds_only_changed_families(tmp_path: Path, sqlite_
         (folder / f.name).write_text(text, encoding="utf-8")
     assert ensure_rollups(engine, load_catalog(folder)) == [
         "rollup_service_cases__submitted_at"]
+
+
+def test_month_spans_join_consecutive_months() -> None:
+    from metrics.rollup.build import _month_spans
+
+    d = __import__("datetime").date
+    assert _month_spans([]) == []
+    assert _month_spans(["2024-03"]) == [(d(2024, 3, 1), d(2024, 4, 1))]
+    # across a year's end, unsorted, repeated; a gap starts a new span
+    assert _month_spans(["2025-01", "2024-11", "2024-12", "2024-12", "2025-03"]) == [
+        (d(2024, 11, 1), d(2025, 2, 1)), (d(2025, 3, 1), d(2025, 4, 1))]
+
+
+def test_month_bounds_select_exactly_the_rows_of_the_months(warehouse_url: str) -> None:
+    """The ranges a refresh reads (consecutive months joined into one) select the same rows
+    as a row-by-row test of each stored time's local month, on both engines (PostgreSQL
+    partitioned by month, so the ranges also pick the partitions)."""
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from core.timezone import to_local
+    from metrics.rollup.build import _month_bounds
+    from warehouse.schema import service_cases
+
+    partition = "month" if warehouse_url.startswith("postgresql") else "none"
+    engine = open_warehouse(warehouse_url, partition=partition)
+    rnd = random.Random(7)
+    start = dt.datetime(2023, 11, 30, 15, 0)  # UTC: around the local (UTC+8) month edges
+    rows = []
+    for i in range(600):
+        at = start + dt.timedelta(hours=rnd.randint(0, 24 * 200), minutes=rnd.choice([0, 59]))
+        rows.append({"case_id": f"C{i}", "item_code": "I1", "community_code": "420606001001",
+                     "channel": "online", "submitted_at": at, "status": "accepted"})
+    # the local month edges themselves (16:00 UTC the day before a month's first day)
+    for j, m in enumerate([(2023, 12), (2024, 1), (2024, 2), (2024, 3), (2024, 5)]):
+        edge = dt.datetime(*m, 1) - dt.timedelta(hours=8)
+        for k, at in enumerate([edge - dt.timedelta(microseconds=1), edge]):
+            rows.append({"case_id": f"E{j}{k}", "item_code": "I1",
+                         "community_code": "420606001001", "channel": "online",
+                         "submitted_at": at, "status": "accepted"})
+    with write_transaction(engine) as conn:
+        if partition == "month":
+            from warehouse import partitions
+
+            partitions.add_months(conn, service_cases, {
+                dt.date(2023 + (10 + k) // 12, (10 + k) % 12 + 1, 1) for k in range(9)})
+        lineage = {"_run_id": 1, "_ingested_at": dt.datetime(2024, 6, 1), "_source": "t"}
+        conn.execute(service_cases.insert(), [{**r, **lineage} for r in rows])
+    month_of = {r["case_id"]: to_local(r["submitted_at"]).strftime("%Y-%m") for r in rows}
+    for months in (["2024-01"], ["2023-12", "2024-01", "2024-02"],
+                   ["2023-11", "2024-01", "2024-02", "2024-05"], ["2024-03", "2023-12"]):
+        with engine.connect() as conn:
+            got = set(conn.execute(select(service_cases.c.case_id).where(
+                _month_bounds(service_cases, "submitted_at", months))).scalars())
+            total = conn.execute(select(func.count()).select_from(service_cases)).scalar()
+        assert total == len(rows)
+        assert got == {c for c, m in month_of.items() if m in months}, months
+    engine.dispose()
