@@ -13,6 +13,8 @@ import pytest
 
 from benchmarks import bench_ingest, bench_ingest_data
 
+REPO = Path(__file__).resolve().parents[2]
+
 ROWS = 300
 
 # The keys of benchmarks/out/ingest.json (README "Output"): a public interface, not code output.
@@ -110,3 +112,44 @@ def test_each_timed_postgresql_load_starts_from_a_prepared_server(
             assert before_vacuum is None or vacuumed_at() > before_vacuum
     finally:
         admin.dispose()
+
+
+@pytest.mark.postgres
+def test_ci_vacuums_the_same_catalog_tables_as_the_bench(pg_schema_url: str) -> None:
+    """``.ci/run`` calls ``python -m benchmarks.bench_ingest_pg vacuum-catalogs``: one list of
+    the catalog tables (every table of ``pg_catalog``), vacuumed when autovacuum is off."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, text
+
+    from benchmarks import bench_ingest_pg
+
+    assert "benchmarks.bench_ingest_pg vacuum-catalogs" in (REPO / ".ci" / "run").read_text()
+    admin = create_engine(bench_ingest_pg.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            autovacuum = c.execute(text("SHOW autovacuum")).scalar_one()
+            tables = set(c.execute(text(
+                "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = "
+                "'pg_catalog'::regnamespace")).scalars())
+            vacuums = bench_ingest_pg.catalog_vacuums(c)
+
+        def vacuumed_at() -> Any:
+            with admin.connect() as c:
+                return c.execute(text("SELECT last_vacuum FROM pg_stat_sys_tables "
+                                      "WHERE relname = 'pg_depend'")).scalar_one()
+        before = vacuumed_at()
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ingest_pg",
+                              "vacuum-catalogs"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout
+        after = vacuumed_at()
+    finally:
+        admin.dispose()
+    assert {v.removeprefix("VACUUM pg_catalog.") for v in vacuums} == tables
+    assert {"pg_attribute", "pg_class", "pg_depend", "pg_type"} <= tables
+    if autovacuum == "off":
+        assert out.startswith(f"catalog VACUUM done ({len(tables)} tables")
+        assert after is not None and (before is None or after > before)
+    else:
+        assert out.startswith("autovacuum is on")

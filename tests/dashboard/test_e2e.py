@@ -32,8 +32,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("e2e_log") / "serve.log"
+def serve_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e_log") / "serve.log"
+
+
+@pytest.fixture(scope="module")
+def server(warehouse: Path, serve_log: Path) -> Iterator[str]:
+    log = serve_log
     env = {"GONGZHI_REFRESH_SECONDS": "1", "GONGZHI_REFRESH_SPREAD_SECONDS": "0"}
     with browser.serve(warehouse, env=env, log=log) as (base, _):
         yield base
@@ -121,7 +126,7 @@ def test_exports_download_exactly_the_filtered_rows(page: Any, server: str) -> N
     assert sorted(sheet["办件编号"].to_list()) == ["S1", "S2", "S3", "S4"]
 
 
-def test_switching_language(page: Any, server: str, warehouse: Path) -> None:
+def test_switching_language(page: Any, server: str, warehouse: Path, serve_log: Path) -> None:
     page.goto(f"{server}/?period={PERIOD}")
     browser.wait_cards(page, 5)
     page.get_by_role("radio", name="English", exact=True).click()
@@ -136,7 +141,13 @@ def test_switching_language(page: Any, server: str, warehouse: Path) -> None:
     tab = page.get_by_role("tab", name="Street ranking", exact=True)
     # below the cards: replaced after them, once the ranking is computed (CI's 2 workers
     # with other browsers beside it once took over 20 s)
-    tab.first.wait_for(timeout=60_000)
+    try:
+        tab.first.wait_for(timeout=60_000)
+    except Exception as e:  # what the page and the server showed, to tell a slow run
+        # from an error drawn in place of the tab
+        pytest.fail(f"no 'Street ranking' tab in 60 s ({e!r}); the page:\n"
+                    f"{page.locator('body').inner_text()[:3000]}\nthe server's log:\n"
+                    f"{serve_log.read_text(errors='replace')[-3000:]}")
     assert tab.count() == 1
     want = expected_cards(warehouse, lang="en")
     assert browser.wait_for_cards(page, want) == want
