@@ -267,6 +267,9 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
                 raise_if_empty=False,
             )
         except pl.exceptions.PolarsError as e:
+            ragged = _ragged_line(dec, sep, header_idx)
+            if ragged:  # the line to fix, as the careful path names it
+                raise DataError(f"cannot read as CSV: {ragged}", location=location) from None
             raise DataError(f"cannot read as CSV (header on line {header_idx + 1}): "
                             f"{str(e).splitlines()[0]}", location=location) from None
         # Row numbers as a person sees them in the file: header line + 1 onwards.
@@ -276,6 +279,23 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
     if data_cols and df.height:  # rows empty in every cell are layout (a blank line), not data
         df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
     return df, dec.encoding
+
+
+def _ragged_line(dec: Decoded, sep: str, header_idx: int) -> str | None:
+    """The first line with more fields than the header (what polars refuses without saying
+    where), as "line N has K fields, the header H"; None when there is none."""
+    reader = csv.reader(io.StringIO(dec.text()), delimiter=sep)
+    width = None
+    last = 0
+    for record in reader:
+        first, last = last + 1, reader.line_num
+        if first <= header_idx:
+            continue
+        if width is None:
+            width = len(record)
+        elif len(record) > width:
+            return f"line {first} has {len(record)} fields, the header {width}"
+    return None
 
 
 def _read_marked(dec: Decoded, sep: str, header_idx: int, location: str) -> pl.DataFrame:

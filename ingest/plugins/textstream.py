@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
+from core.errors import DataError
 from ingest.contract import BAD_ENCODING_NOTE, ROW
 from ingest.plugins.textfile import (
     ASCII_COMPATIBLE,
@@ -79,11 +81,28 @@ def stream_encoded(path: Path, *, location: str, known_headers: set[str],
                 enc = read_as
                 yield df, read_as
             elif piece.strip():
-                df, _ = read_csv(header + b"\n" + piece, location=location,
-                                 known_headers=known_headers, encoding=enc, delimiter=sep)
-                # the header line put in front is not the file's: lines counted from the piece
-                yield _renumbered(df, lines_before - 1), read_as
+                yield later_piece(header, piece, location, known_headers, enc, sep,
+                                  lines_before - 1), read_as
             lines_before += piece.count(b"\n")
+
+
+def later_piece(header: bytes, piece: bytes, location: str, known_headers: set[str],
+                encoding: str | None, sep: str | None, lines_before: int) -> pl.DataFrame:
+    """A piece after the first, read with the file's header line put in front of it and the
+    encoding the first piece decided; rows, and the line an error names, numbered as the
+    file's lines."""
+    try:
+        df, _ = read_csv(header + b"\n" + piece, location=location,
+                         known_headers=known_headers, encoding=encoding, delimiter=sep)
+    except DataError as e:  # the line it names is the file's, not the piece's
+        message = str(e).removeprefix(f"{location}: ")
+        fixed = re.sub(r"(?<!header on )\bline (\d+)",
+                       lambda m: f"line {int(m[1]) + lines_before}", message, count=1)
+        if fixed == message or type(e).__init__ is not DataError.__init__:
+            raise
+        raise type(e)(fixed, location=location) from None
+    # the header line put in front is not the file's: lines counted from the piece
+    return _renumbered(df, lines_before)
 
 
 def _renumbered(df: pl.DataFrame, by: int) -> pl.DataFrame:

@@ -65,3 +65,35 @@ def test_the_files_plugin_streams_a_large_file(tmp_path: Path,
     batches = list(build_source(spec, ctx).extract(None))
     assert len(batches) > 5 and sum(b.frame.height for b in batches) == 2003
     assert batches[-1].cursor is not None and batches[0].cursor is None
+
+
+def test_an_error_in_a_later_piece_names_the_file_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line with more fields than the header, far into the file: the line the error names
+    is the file's (not the piece's, whose first line is the header put in front of it)."""
+    from core.errors import DataError
+
+    monkeypatch.setattr(textstream, "MIN_BLOCK", 1024)
+    path = tmp_path / "big.csv"
+    data = _gb_file(path, n=1500)
+    lines = data.split(b"\n")
+    bad_at = 1201  # the file's line (1-based), many pieces in
+    lines[bad_at - 1] += b",extra,fields,here"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError) as e:
+        list(textstream.stream_encoded(path, location="x", known_headers=KNOWN, encoding=None,
+                                       chunk_rows=50))
+    assert e.value.location == "x"
+    assert str(e.value) == f"x: cannot read as CSV: line {bad_at} has 13 fields, the header 10"
+
+
+def test_a_whole_file_with_a_ragged_line_names_it(tmp_path: Path) -> None:
+    """polars refuses a line with more fields than the header without saying which: the
+    error names it, as the careful path does."""
+    from core.errors import DataError
+
+    lines = _gb_file(tmp_path / "f.csv", n=30).split(b"\n")
+    lines[19] += b",1,2"
+    with pytest.raises(DataError, match=r"^x: cannot read as CSV: line 20 has 12 fields, "
+                                        r"the header 10$"):
+        read_csv(b"\n".join(lines), location="x", known_headers=KNOWN, encoding=None)
