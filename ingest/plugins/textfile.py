@@ -294,8 +294,13 @@ def _ragged_line(dec: Decoded, sep: str, header_idx: int) -> str | None:
         if width is None:
             width = len(record)
         elif len(record) > width:
-            return f"line {first} has {len(record)} fields, the header {width}"
+            return _too_many_fields(first, len(record), width)
     return None
+
+
+def _too_many_fields(line: int, fields: int, header: int) -> str:
+    """How both readers name a line with more fields than the header."""
+    return f"line {line} has {fields} fields, the header {header}"
 
 
 def _read_marked(dec: Decoded, sep: str, header_idx: int, location: str) -> pl.DataFrame:
@@ -316,8 +321,9 @@ def _read_marked(dec: Decoded, sep: str, header_idx: int, location: str) -> pl.D
             header = record
             continue
         if len(record) > len(header):
-            raise DataError(f"cannot read as CSV: line {first} has {len(record)} fields, the "
-                            f"header {len(header)}", location=location)
+            raise DataError("cannot read as CSV: "
+                            + _too_many_fields(first, len(record), len(header)),
+                            location=location)
         bad = [dec.bad[n] for n in range(first, last + 1) if n in dec.bad]
         values: list[str | None] = [v if v != "" else None for v in record]
         values += [None] * (len(header) - len(values))
