@@ -24,8 +24,8 @@ from core.errors import SourceError
 from core.privacy import redact
 from ingest.contract import Batch, PluginConfig, Source
 from ingest.plugins.ahead import ahead
-from ingest.plugins.textfile import read_csv, read_xlsx, scan, stream_csv
-from ingest.plugins.textstream import stream_encoded, streamable
+from ingest.plugins.textfile import read_csv, read_xlsx
+from ingest.plugins.textstream import scan, stream_csv, stream_encoded, streamable
 from warehouse.engine import utcnow
 from warehouse.schema import content_columns, data_tables
 

@@ -9,15 +9,12 @@ name, a date line) are skipped by finding the row that looks most like a header.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import io
 import re
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 
@@ -79,7 +76,8 @@ def _try(line: bytes, encoding: str) -> str | None:
         return None
 
 
-def decode(data: bytes, location: str, encoding: str | None = None) -> Decoded:
+def decode(data: bytes, location: str, encoding: str | None = None,
+           line_offset: int = 0) -> Decoded:
     """Decode a text file, deciding its encoding per file and checking it per line.
 
     A BOM decides (UTF-8, UTF-16); a configured ``encoding`` decides; otherwise strict UTF-8
@@ -88,6 +86,8 @@ def decode(data: bytes, location: str, encoding: str | None = None) -> Decoded:
     text in the file's encoding, or that are UTF-8 inside a GB18030 file (which GB18030 would
     decode without error, as mojibake), are listed in ``bad``. An undecodable header line, or a
     file most of whose lines are undecodable, is an :class:`EncodingError` for the whole file.
+    ``line_offset`` is added to the line numbers the messages name (``bad`` keeps the data's
+    own): the data is a piece of a larger file.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
         try:
@@ -117,10 +117,10 @@ def decode(data: bytes, location: str, encoding: str | None = None) -> Decoded:
         text = fast_decode(data, file_enc, file_enc.lower() in GB_FAMILY, _cjk)
         if text is not None:
             return Decoded(None, file_enc, utf8=text.encode("utf-8"))
-    return _checked(data, file_enc, location)
+    return _checked(data, file_enc, location, line_offset)
 
 
-def _checked(data: bytes, file_enc: str, location: str) -> Decoded:
+def _checked(data: bytes, file_enc: str, location: str, line_offset: int = 0) -> Decoded:
     """The per-line check, at C speed for the common lines: the whole file is decoded once as
     UTF-8 with replacement (a line without U+FFFD is valid UTF-8) and once in the file's
     encoding; only lines that disagree are looked at one by one."""
@@ -164,7 +164,7 @@ def _checked(data: bytes, file_enc: str, location: str) -> Decoded:
     undecodable = 0
     for i in mixed:
         lines[i] = u_lines[i]
-        bad[i + 1] = (f"line {i + 1} is UTF-8 inside a {name} file (the file mixes "
+        bad[i + 1] = (f"line {i + 1 + line_offset} is UTF-8 inside a {name} file (the file mixes "
                       "encodings); save the file in one encoding")
     for i in suspects:
         if (i + 1) in bad:
@@ -176,13 +176,13 @@ def _checked(data: bytes, file_enc: str, location: str) -> Decoded:
         alt = _try(raw[i], other)
         if alt is not None and (_cjk(alt) or other == "utf-8"):
             lines[i] = alt
-            bad[i + 1] = (f"line {i + 1} is not valid {name}, the file's encoding (it reads "
-                          f"as {other.upper()}: the file mixes encodings); save the file in "
-                          "one encoding")
+            bad[i + 1] = (f"line {i + 1 + line_offset} is not valid {name}, the file's "
+                          f"encoding (it reads as {other.upper()}: the file mixes encodings); "
+                          "save the file in one encoding")
         else:
             undecodable += 1
             lines[i] = raw[i].decode(file_enc, errors="backslashreplace")
-            bad[i + 1] = bad_line(raw[i], i + 1, f"{name} or {other.upper()}")
+            bad[i + 1] = bad_line(raw[i], i + 1 + line_offset, f"{name} or {other.upper()}")
     first = next((i for i, ln in enumerate(lines, start=1) if ln.strip()), 1)
     if first in bad:
         raise EncodingError(f"the header: {bad[first]}", location=location)
@@ -244,10 +244,13 @@ def check_headers(header: Sequence[str | None], known: set[str], location: str) 
 
 
 def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: str | None,
-             delimiter: str | None = None) -> tuple[pl.DataFrame, str]:
+             delimiter: str | None = None, line_offset: int = 0) -> tuple[pl.DataFrame, str]:
     """Read a CSV file's bytes into a frame of strings with ``_row`` and ``_origin``; rows
-    whose bytes are not text in the file's encoding carry ``_bad_encoding``."""
-    dec = decode(data, location, encoding)
+    whose bytes are not text in the file's encoding carry ``_bad_encoding``.
+
+    ``line_offset`` is added to every line number the rows and messages give: the data is a
+    piece of a larger file whose header line the caller put in front of it."""
+    dec = decode(data, location, encoding, line_offset)
     head_lines = dec.head(HEADER_SCAN_ROWS)
     sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
     rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
@@ -258,7 +261,7 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
     if header_idx < len(rows):
         check_headers(rows[header_idx], known_headers, location)
     if dec.bad:
-        df = _read_marked(dec, sep, header_idx, location)
+        df = _read_marked(dec, sep, header_idx, location, line_offset)
     else:
         try:
             df = pl.read_csv(
@@ -267,13 +270,10 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
                 raise_if_empty=False,
             )
         except pl.exceptions.PolarsError as e:
-            ragged = _ragged_line(dec, sep, header_idx)
-            if ragged:  # the line to fix, as the careful path names it
-                raise DataError(f"cannot read as CSV: {ragged}", location=location) from None
-            raise DataError(f"cannot read as CSV (header on line {header_idx + 1}): "
-                            f"{str(e).splitlines()[0]}", location=location) from None
+            raise csv_error(e, dec.text(), sep, header_idx, location, line_offset) from None
         # Row numbers as a person sees them in the file: header line + 1 onwards.
-        df = df.with_row_index(ROW, offset=header_idx + 2).with_columns(pl.col(ROW).cast(pl.Int64))
+        df = df.with_row_index(ROW, offset=header_idx + 2 + line_offset).with_columns(
+            pl.col(ROW).cast(pl.Int64))
     df = df.with_columns(pl.lit(location).alias(ORIGIN))
     data_cols = [c for c in df.columns if c not in (ROW, ORIGIN, BAD_ENCODING_NOTE, BAD_COLUMN)]
     if data_cols and df.height:  # rows empty in every cell are layout (a blank line), not data
@@ -281,21 +281,24 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
     return df, dec.encoding
 
 
-def _ragged_line(dec: Decoded, sep: str, header_idx: int) -> str | None:
-    """The first line with more fields than the header (what polars refuses without saying
-    where), as "line N has K fields, the header H"; None when there is none."""
-    reader = csv.reader(io.StringIO(dec.text()), delimiter=sep)
-    width = None
+def csv_error(e: Exception, text: str, sep: str, header_idx: int, location: str,
+              line_offset: int = 0, width: int | None = None) -> DataError:
+    """The error for CSV text polars refused: the first line with more fields than the header
+    when there is one (polars does not say where), else polars' own words. ``width``: the
+    header's fields when ``text`` has no header line (a later piece of a streamed file)."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
     last = 0
     for record in reader:
         first, last = last + 1, reader.line_num
-        if first <= header_idx:
+        if width is None and first <= header_idx:
             continue
         if width is None:
             width = len(record)
         elif len(record) > width:
-            return _too_many_fields(first, len(record), width)
-    return None
+            return DataError("cannot read as CSV: " + _too_many_fields(
+                first + line_offset, len(record), width), location=location)
+    return DataError(f"cannot read as CSV (header on line {header_idx + 1}): "
+                     f"{str(e).splitlines()[0]}", location=location)
 
 
 def _too_many_fields(line: int, fields: int, header: int) -> str:
@@ -303,7 +306,8 @@ def _too_many_fields(line: int, fields: int, header: int) -> str:
     return f"line {line} has {fields} fields, the header {header}"
 
 
-def _read_marked(dec: Decoded, sep: str, header_idx: int, location: str) -> pl.DataFrame:
+def _read_marked(dec: Decoded, sep: str, header_idx: int, location: str,
+                 line_offset: int = 0) -> pl.DataFrame:
     """The slow, careful path for a file with undecodable lines: rows parsed with their
     physical line numbers, so the rows those lines belong to are the ones marked."""
     reader = csv.reader(io.StringIO(dec.text()), delimiter=sep)
@@ -322,13 +326,14 @@ def _read_marked(dec: Decoded, sep: str, header_idx: int, location: str) -> pl.D
             continue
         if len(record) > len(header):
             raise DataError("cannot read as CSV: "
-                            + _too_many_fields(first, len(record), len(header)),
+                            + _too_many_fields(first + line_offset, len(record),
+                                               len(header)),
                             location=location)
         bad = [dec.bad[n] for n in range(first, last + 1) if n in dec.bad]
         values: list[str | None] = [v if v != "" else None for v in record]
         values += [None] * (len(header) - len(values))
         cells.append(values)
-        numbers.append(first)
+        numbers.append(first + line_offset)
         notes.append(bad[0] if bad else None)
         where.append(next((header[i] for i, v in enumerate(values) if v and not v.isascii()),
                           header[0] if header else None) if bad else None)
@@ -394,131 +399,3 @@ def read_xlsx(path: Path, *, location: str, known_headers: set[str],
     # Rows that are empty in every cell are layout, not data.
     data_cols = [c for c in body.columns if c not in (ROW, ORIGIN, SHEET)]
     return body.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
-
-
-# -- streaming: a large UTF-8 file in pieces of about ``chunk_rows`` rows ----------------------
-
-HEAD_BYTES = 256 * 1024
-
-
-def scan(path: Path, block: int = 8 * 2**20) -> tuple[str, bool]:
-    """Stream a file once: its SHA-256 and whether it is UTF-8 throughout (after a UTF-8 BOM),
-    without holding it whole."""
-    digest = hashlib.sha256()
-    check = codecs.getincrementaldecoder("utf-8")("strict")
-    utf8 = True
-    first = True
-    with open(path, "rb") as f:
-        while data := f.read(block):
-            digest.update(data)
-            if first and data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                utf8 = False  # UTF-16: decoded whole, the careful way
-            if utf8:
-                try:
-                    check.decode(data[len(UTF8_BOM):] if first and data.startswith(UTF8_BOM)
-                                 else data)
-                except UnicodeDecodeError:
-                    utf8 = False
-            first = False
-    if utf8:
-        try:
-            check.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    return digest.hexdigest(), utf8
-
-
-def _record_end(buf: bytes) -> int | None:
-    """Where the last complete CSV record in ``buf`` ends: after a newline with an even
-    number of quote characters before it (a newline inside quotes belongs to a field)."""
-    if b'"' not in buf:  # no quotes (a memchr, not a count of the piece): any newline ends one
-        nl = buf.rfind(b"\n")
-        return nl + 1 if nl >= 0 else None
-    pos = len(buf)
-    for _ in range(1000):
-        nl = buf.rfind(b"\n", 0, pos)
-        if nl < 0:
-            return None
-        if buf.count(b'"', 0, nl) % 2 == 0:
-            return nl + 1
-        pos = nl
-    return None
-
-
-def stream_csv(path: Path, *, location: str, known_headers: set[str],
-               delimiter: str | None = None, chunk_rows: int = 250_000
-               ) -> Generator[pl.DataFrame, None, None]:
-    """Read a UTF-8 CSV file (checked by :func:`scan`) in frames of about ``chunk_rows`` rows,
-    each like :func:`read_csv`'s: strings, ``_row`` as a person counts rows in the file,
-    ``_origin``, blank rows dropped. Memory follows the chunk, not the file."""
-    with open(path, "rb") as f:
-        head = f.read(HEAD_BYTES)
-        bom = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
-        head = head[bom:]
-        if not head.strip():
-            yield pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)})
-            return
-        head_lines = head.decode("utf-8", errors="ignore").splitlines()[:HEADER_SCAN_ROWS]
-        sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
-        rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
-        header_idx = find_header(rows, known_headers)
-        if header_idx < len(rows):
-            check_headers(rows[header_idx], known_headers, location)
-        # bytes per piece from the head's line lengths: about ``chunk_rows`` rows
-        per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
-        block = max(int(per_line * chunk_rows), 64 * 1024)
-        f.seek(bom)
-        columns: list[str] | None = None
-        row_no = header_idx + 2
-        for piece in record_pieces(f, block):
-            # not piece.strip(): that copies the piece (~25 MB) to learn it is not blank
-            if (piece and not piece.isspace()) or columns is None:
-                df = _parse_piece(piece, columns, header_idx, sep, location)
-                if columns is None:
-                    columns = df.columns
-                df = df.with_row_index(ROW, offset=row_no).with_columns(
-                    pl.col(ROW).cast(pl.Int64), pl.lit(location).alias(ORIGIN))
-                row_no += df.height
-                data_cols = [c for c in df.columns if c not in (ROW, ORIGIN)]
-                if data_cols and df.height:  # blank lines are layout, not data
-                    df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
-                yield df
-
-
-def record_pieces(f: BinaryIO, block: int) -> Iterator[bytes]:
-    """The rest of ``f`` in pieces of about ``block`` bytes, each ending at a record's end
-    (a record longer than the block is read on); the last is what remains, maybe empty.
-    The unfinished record after a piece's end is read again with the next block (a seek
-    back), not carried over: joining it to the next block copied every piece once more."""
-    carry = b""  # a record longer than the block, read so far
-    while True:
-        data = f.read(block)
-        if not data:
-            yield carry
-            return
-        buf = carry + data if carry else data
-        cut = _record_end(buf)
-        if cut is None:
-            carry = buf
-            continue  # a record longer than the block: read on
-        carry = b""
-        if cut < len(buf):
-            f.seek(cut - len(buf), io.SEEK_CUR)
-            buf = buf[:cut]
-        yield buf
-
-
-def _parse_piece(piece: bytes, columns: list[str] | None, header_idx: int, sep: str,
-                 location: str) -> pl.DataFrame:
-    try:
-        if columns is None:
-            return pl.read_csv(piece, has_header=True, skip_rows=header_idx,
-                               infer_schema=False, separator=sep,
-                               truncate_ragged_lines=False, raise_if_empty=False)
-        return pl.read_csv(piece, has_header=False, new_columns=columns,
-                           schema_overrides=dict.fromkeys(columns, pl.String),
-                           infer_schema=False, separator=sep, truncate_ragged_lines=False,
-                           raise_if_empty=False)
-    except pl.exceptions.PolarsError as e:
-        raise DataError(f"cannot read as CSV (header on line {header_idx + 1}): "
-                        f"{str(e).splitlines()[0]}", location=location) from None

@@ -1,4 +1,7 @@
-"""A large CSV file in an encoding other than UTF-8 (GB18030 …) read in pieces of about
+"""Large CSV files read in pieces, so memory follows the piece, not the file.
+
+A UTF-8 file (:func:`scan` checks it while hashing it) is read by :func:`stream_csv`. A large
+file in another encoding (GB18030 …) is read by :func:`stream_encoded` in pieces of about
 ``chunk_rows`` rows, each checked line by line as :func:`ingest.plugins.textfile.read_csv`
 checks a whole file (lines not in the file's encoding, UTF-8 lines inside a GB18030 file:
 marked for the quarantine). A 12345 export of a city's year is ~1.7 GB: read whole, its bytes,
@@ -13,29 +16,177 @@ file's lines.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
-import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
-from core.errors import DataError
-from ingest.contract import BAD_ENCODING_NOTE, ROW
+from ingest.contract import ORIGIN, ROW
 from ingest.plugins.textfile import (
     ASCII_COMPATIBLE,
-    HEAD_BYTES,
     HEADER_SCAN_ROWS,
+    UTF8_BOM,
+    check_headers,
+    csv_error,
     decode,
     find_header,
     read_csv,
-    record_pieces,
     sniff_delimiter,
 )
 
 STREAM_MIN_BYTES = 32 * 2**20  # smaller files are read whole, the file deciding as one
 MIN_BLOCK = 64 * 1024
+
+
+# -- streaming: a large UTF-8 file in pieces of about ``chunk_rows`` rows ----------------------
+
+HEAD_BYTES = 256 * 1024
+
+
+def scan(path: Path, block: int = 8 * 2**20) -> tuple[str, bool]:
+    """Stream a file once: its SHA-256 and whether it is UTF-8 throughout (after a UTF-8 BOM),
+    without holding it whole."""
+    digest = hashlib.sha256()
+    check = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8 = True
+    first = True
+    with open(path, "rb") as f:
+        while data := f.read(block):
+            digest.update(data)
+            if first and data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                utf8 = False  # UTF-16: decoded whole, the careful way
+            if utf8:
+                try:
+                    check.decode(data[len(UTF8_BOM):] if first and data.startswith(UTF8_BOM)
+                                 else data)
+                except UnicodeDecodeError:
+                    utf8 = False
+            first = False
+    if utf8:
+        try:
+            check.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return digest.hexdigest(), utf8
+
+
+def _record_end(buf: bytes) -> int | None:
+    """Where the last complete CSV record in ``buf`` ends: after a newline with an even
+    number of quote characters before it (a newline inside quotes belongs to a field)."""
+    if b'"' not in buf:  # no quotes (a memchr, not a count of the piece): any newline ends one
+        nl = buf.rfind(b"\n")
+        return nl + 1 if nl >= 0 else None
+    pos = len(buf)
+    for _ in range(1000):
+        nl = buf.rfind(b"\n", 0, pos)
+        if nl < 0:
+            return None
+        if buf.count(b'"', 0, nl) % 2 == 0:
+            return nl + 1
+        pos = nl
+    return None
+
+
+def stream_csv(path: Path, *, location: str, known_headers: set[str],
+               delimiter: str | None = None, chunk_rows: int = 250_000
+               ) -> Generator[pl.DataFrame, None, None]:
+    """Read a UTF-8 CSV file (checked by :func:`scan`) in frames of about ``chunk_rows`` rows,
+    each like :func:`read_csv`'s: strings, ``_row`` as a person counts rows in the file,
+    ``_origin``, blank rows dropped. Memory follows the chunk, not the file."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+        bom = len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0
+        head = head[bom:]
+        if not head.strip():
+            yield pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)})
+            return
+        head_lines = head.decode("utf-8", errors="ignore").splitlines()[:HEADER_SCAN_ROWS]
+        sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
+        rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
+        header_idx = find_header(rows, known_headers)
+        if header_idx < len(rows):
+            check_headers(rows[header_idx], known_headers, location)
+        # bytes per piece from the head's line lengths: about ``chunk_rows`` rows
+        per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
+        block = max(int(per_line * chunk_rows), 64 * 1024)
+        f.seek(bom)
+        columns: list[str] | None = None
+        row_no = header_idx + 2
+        start = bom  # where the piece starts in the file
+        for piece in record_pieces(f, block):
+            # not piece.strip(): that copies the piece (~25 MB) to learn it is not blank
+            if (piece and not piece.isspace()) or columns is None:
+                try:
+                    df = _parse_piece(piece, columns, header_idx, sep)
+                except pl.exceptions.PolarsError as e:
+                    raise csv_error(e, piece.decode("utf-8"), sep, header_idx, location,
+                                    _lines_before(path, start),
+                                    len(columns) if columns else None) from None
+                if columns is None:
+                    columns = df.columns
+                df = df.with_row_index(ROW, offset=row_no).with_columns(
+                    pl.col(ROW).cast(pl.Int64), pl.lit(location).alias(ORIGIN))
+                row_no += df.height
+                data_cols = [c for c in df.columns if c not in (ROW, ORIGIN)]
+                if data_cols and df.height:  # blank lines are layout, not data
+                    df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
+                yield df
+            start += len(piece)
+
+
+def _lines_before(path: Path, end: int, block: int = 8 * 2**20) -> int:
+    """The lines of ``path`` before byte ``end``: counted only when an error names a line
+    (counting every piece's newlines as it streams by costs seconds on a city's file)."""
+    lines = 0
+    with open(path, "rb") as f:
+        while end > 0 and (data := f.read(min(block, end))):
+            lines += data.count(b"\n")
+            end -= len(data)
+    return lines
+
+
+def record_pieces(f: BinaryIO, block: int) -> Iterator[bytes]:
+    """The rest of ``f`` in pieces of about ``block`` bytes, each ending at a record's end
+    (a record longer than the block is read on); the last is what remains, maybe empty.
+    The unfinished record after a piece's end is read again with the next block (a seek
+    back), not carried over: joining it to the next block copied every piece once more."""
+    carry = b""  # a record longer than the block, read so far
+    while True:
+        data = f.read(block)
+        if not data:
+            yield carry
+            return
+        buf = carry + data if carry else data
+        cut = _record_end(buf)
+        if cut is None:
+            carry = buf
+            continue  # a record longer than the block: read on
+        carry = b""
+        if cut < len(buf):
+            f.seek(cut - len(buf), io.SEEK_CUR)
+            buf = buf[:cut]
+        yield buf
+
+
+def _parse_piece(piece: bytes, columns: list[str] | None, header_idx: int,
+                 sep: str) -> pl.DataFrame:
+    """A piece's strings: the first with its header, the rest under the first's columns."""
+    if columns is None:
+        return pl.read_csv(piece, has_header=True, skip_rows=header_idx,
+                           infer_schema=False, separator=sep,
+                           truncate_ragged_lines=False, raise_if_empty=False)
+    return pl.read_csv(piece, has_header=False, new_columns=columns,
+                       schema_overrides=dict.fromkeys(columns, pl.String),
+                       infer_schema=False, separator=sep, truncate_ragged_lines=False,
+                       raise_if_empty=False)
+
+
+# -- a large file in another encoding (GB18030 …) ------------------------------------------
 
 
 def streamable(path: Path, encoding: str | None = None) -> bool:
@@ -91,27 +242,7 @@ def later_piece(header: bytes, piece: bytes, location: str, known_headers: set[s
     """A piece after the first, read with the file's header line put in front of it and the
     encoding the first piece decided; rows, and the line an error names, numbered as the
     file's lines."""
-    try:
-        df, _ = read_csv(header + b"\n" + piece, location=location,
-                         known_headers=known_headers, encoding=encoding, delimiter=sep)
-    except DataError as e:  # the line it names is the file's, not the piece's
-        message = str(e).removeprefix(f"{location}: ")
-        fixed = re.sub(r"(?<!header on )\bline (\d+)",
-                       lambda m: f"line {int(m[1]) + lines_before}", message, count=1)
-        if fixed == message or type(e).__init__ is not DataError.__init__:
-            raise
-        raise type(e)(fixed, location=location) from None
-    # the header line put in front is not the file's: lines counted from the piece
-    return _renumbered(df, lines_before)
-
-
-def _renumbered(df: pl.DataFrame, by: int) -> pl.DataFrame:
-    """A later piece's row numbers, and the line its quarantine notes name, as the file's."""
-    df = df.with_columns(pl.col(ROW) + by)
-    if BAD_ENCODING_NOTE not in df.columns:
-        return df
-    note = pl.col(BAD_ENCODING_NOTE)
-    line = note.str.extract(r"^line (\d+)", 1).cast(pl.Int64) + by
-    return df.with_columns(pl.when(line.is_not_null()).then(
-        pl.lit("line ") + line.cast(pl.String) + note.str.replace(r"^line \d+", ""))
-        .otherwise(note).alias(BAD_ENCODING_NOTE))
+    # line n of what is read is the file's line n + lines_before (line 1: the header in front)
+    df, _ = read_csv(header + b"\n" + piece, location=location, known_headers=known_headers,
+                     encoding=encoding, delimiter=sep, line_offset=lines_before)
+    return df

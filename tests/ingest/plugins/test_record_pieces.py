@@ -1,4 +1,4 @@
-"""record_pieces (ingest/plugins/textfile.py): a file cut into pieces that end at records'
+"""record_pieces (ingest/plugins/textstream.py): a file cut into pieces that end at records'
 ends, with and without quoted fields holding newlines, against the csv module's records."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from ingest.plugins.textfile import record_pieces
+from ingest.plugins.textstream import record_pieces
 
 
 def _file(rng: random.Random, rows: int, quoted: bool) -> bytes:

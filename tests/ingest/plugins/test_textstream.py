@@ -97,3 +97,24 @@ def test_a_whole_file_with_a_ragged_line_names_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^x: cannot read as CSV: line 20 has 12 fields, "
                                         r"the header 10$"):
         read_csv(b"\n".join(lines), location="x", known_headers=KNOWN, encoding=None)
+
+
+def test_a_ragged_line_in_a_later_piece_of_a_utf8_file_names_the_file_line(
+        tmp_path: Path) -> None:
+    """The UTF-8 path reads pieces without their header: a line with more fields than the
+    header, many pieces in, is named by the file's line, counted from the file itself."""
+    from core.errors import DataError
+
+    lines = _gb_file(tmp_path / "f.csv", n=5000).decode("gb18030", errors="ignore").split("\n")
+    lines = [ln for ln in lines if "BJ9000" not in ln]  # UTF-8 throughout, every line readable
+    bad_at = 4001
+    lines[bad_at - 1] += ",a,b"
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert textstream.scan(path)[1]
+    frames = textstream.stream_csv(path, location="x", known_headers=KNOWN, chunk_rows=50)
+    with pytest.raises(DataError) as e:
+        list(frames)
+    assert str(e.value) == f"x: cannot read as CSV: line {bad_at} has 12 fields, the header 10"
+    # pieces are at least 64 KB: the line is pieces in, where a piece's own count would be less
+    assert len("\n".join(lines[:bad_at]).encode()) > 3 * 64 * 1024
