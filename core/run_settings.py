@@ -63,8 +63,16 @@ class IngestSettings:
     #: sources a batch (``gongzhi ingest``) runs at once, in worker processes, on
     #: PostgreSQL; ``gongzhi ingest --jobs N`` overrides it. 1: one after another
     parallel_runs: int = 1
+    #: memory (MB) a run may spend telling whether a chunk repeats keys of earlier chunks when
+    #: its export is not in key order: 8 bytes a key (320 MB: 40M keys), about twice that
+    #: at peak while its sorted arrays merge. Past it, every later chunk out of key order
+    #: is taken as a repeat (staged, de-duplicated and merged: slower); 0: only the key-range
+    #: test. On PostgreSQL; SQLite runs always de-duplicate.
+    key_memory_mb: int = 320
 
 
+#: the most ``key_memory_mb`` accepts (64 GB: 8,000M keys)
+MAX_KEY_MEMORY_MB = 65_536
 #: the most ``parallel_runs`` accepts: each run is a process with a warehouse connection or
 #: three (COPY feeders), and more runs than cores only share them
 MAX_PARALLEL_RUNS = 32
@@ -95,6 +103,13 @@ def parse_ingest(raw: Any, place: str, problems: list[Problem]) -> IngestSetting
                 problems.append(Problem(place, f"'parallel_runs' {wrong}"))
             else:
                 out.parallel_runs = value
+        elif key == "key_memory_mb":
+            if isinstance(value, bool) or not isinstance(value, int) or not (
+                    0 <= value <= MAX_KEY_MEMORY_MB):
+                problems.append(Problem(place, "'key_memory_mb' must be a whole number of MB "
+                                        f"from 0 to {MAX_KEY_MEMORY_MB}, not {value!r}"))
+            else:
+                out.key_memory_mb = value
         elif key != "chunk_rows":
             problems.append(Problem(place, f"unknown ingest key '{key}'"))
         elif isinstance(value, bool) or not isinstance(value, int) or value < 1000:

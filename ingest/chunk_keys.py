@@ -13,7 +13,8 @@ Memory stays bounded (8 bytes a key). While every chunk came above the ones befo
 export: 100M service cases), only the last :data:`RECENT_CHUNKS` chunks' hashes are kept, and
 the largest key of the older ones: a chunk out of order above that (ids whose digits grow from
 9999999 to 10000000 mid-export) is still told exactly; from the first chunk out of order on,
-every chunk's hashes are kept, up to :data:`MAX_HASHES` keys. A chunk that cannot be told
+every chunk's hashes are kept, up to ``max_hashes`` keys (``[ingest] key_memory_mb``:
+:func:`hashes_for`). A chunk that cannot be told
 (below keys whose hashes went) counts as a repeat, as before.
 """
 
@@ -24,15 +25,24 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-MAX_HASHES = 40_000_000  # a city's grid events at 100M service cases: 20M
+from core.run_settings import IngestSettings
+
+KEY_BYTES = 8  # a key's 64-bit hash
 RECENT_CHUNKS = 8
+
+
+def hashes_for(memory_mb: int) -> int:
+    """The keys whose hashes fit in ``memory_mb`` (MB of 10^6 bytes: 320 holds 40M, a city's
+    grid events at 100M service cases being 20M)."""
+    return memory_mb * 1_000_000 // KEY_BYTES
 
 
 class ChunkKeys:
     """The keys of a run's chunks of one table, staged so far. ``max_hashes=0``: the range
     test only (no memory spent on hashes)."""
 
-    def __init__(self, keys: list[str], max_hashes: int = MAX_HASHES):
+    def __init__(self, keys: list[str],
+                 max_hashes: int = hashes_for(IngestSettings.key_memory_mb)):
         self.keys = keys
         self.max_hashes = max_hashes
         self.chunks = 0

@@ -21,7 +21,7 @@ from core import privacy
 from core.errors import LockBusy, SourceError, WriteConflict
 from core.settings import Settings, SourceSpec
 from ingest import deletes, parallel
-from ingest.chunk_keys import MAX_HASHES, ChunkKeys
+from ingest.chunk_keys import ChunkKeys, hashes_for
 from ingest.contract import Batch, SourceContext
 from ingest.extensions import RunObserver, load_observers
 from ingest.keyguard import KeyGuard
@@ -200,7 +200,8 @@ class Runner:
         good = dedupe(good, keys)
         c.repeats += before - good.height
         if c.keys is None:  # PostgreSQL: hashes of the keys, so rows may go straight
-            c.keys = ChunkKeys(keys, MAX_HASHES if stager.dialect == "postgresql" else 0)
+            memory = self.settings.ingest.key_memory_mb if stager.dialect == "postgresql" else 0
+            c.keys = ChunkKeys(keys, hashes_for(memory))
         if c.keys.add(good):
             c.overlap = True
         first = c.chunks == 0

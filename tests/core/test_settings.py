@@ -113,6 +113,21 @@ def test_ingest_chunk_size_is_read_and_checked(tmp_path: Path) -> None:
     assert f"{cfg}:2" in str(e.value)
 
 
+def test_key_memory_is_read_and_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "gongzhi.toml"
+    cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n', encoding="utf-8")
+    assert load_settings(cfg).ingest.key_memory_mb == 320
+    for good in (0, 2048):
+        cfg.write_text(f'[ingest]\nkey_memory_mb = {good}\n', encoding="utf-8")
+        assert load_settings(cfg).ingest.key_memory_mb == good
+    for bad in ("-1", "1.5", '"big"', "true", "65537"):
+        cfg.write_text(f'\n[ingest]\nkey_memory_mb = {bad}\n', encoding="utf-8")
+        with pytest.raises(ConfigError) as e:
+            load_settings(cfg)
+        assert "'key_memory_mb' must be a whole number of MB from 0 to 65536" in str(e.value)
+        assert f"{cfg}:2" in str(e.value)
+
+
 def test_scheduler_retries_are_read_and_checked(tmp_path: Path) -> None:
     cfg = tmp_path / "gongzhi.toml"
     cfg.write_text('[warehouse]\nurl = "sqlite:///w.db"\n', encoding="utf-8")

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ingest.chunk_keys import RECENT_CHUNKS, ChunkKeys
+from ingest.chunk_keys import RECENT_CHUNKS, ChunkKeys, hashes_for
 from ingest.runner import Runner
 from tests.warehouse.test_direct_months import no_second_copy
 from tests.warehouse.test_month_load import leftovers
@@ -111,3 +111,8 @@ def test_keys_out_of_order_that_never_repeat_go_straight_to_new_months(
     finally:
         partitions.wait_for_stats()
         engine.dispose()
+
+
+def test_the_memory_setting_is_eight_bytes_a_key() -> None:
+    assert hashes_for(320) == 40_000_000 == ChunkKeys(["k"]).max_hashes
+    assert hashes_for(0) == 0 and hashes_for(1) == 125_000

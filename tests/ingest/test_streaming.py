@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest.plugins.textstream import scan, stream_csv
+from ingest.chunk_keys import ChunkKeys
 from ingest.registry import load_validated
 from ingest.runner import Runner, RunResult
 from tests.conftest import divisions_source, write_config
@@ -35,9 +36,10 @@ def cases_source() -> dict:
     return {"id": "cases", "plugin": "files", "table": "service_cases", "path": "inbox/*.csv"}
 
 
-def run(tmp_path: Path, url: str, ids: list[str] | None = None) -> list[RunResult]:
+def run(tmp_path: Path, url: str, ids: list[str] | None = None,
+        extra: str = "") -> list[RunResult]:
     cfg = write_config(tmp_path, url, [divisions_source(), cases_source()],
-                       extra=f"[ingest]\nchunk_rows = {CHUNK}\n")
+                       extra=f"[ingest]\nchunk_rows = {CHUNK}\n{extra}")
     settings = load_validated(cfg)
     assert settings.ingest.chunk_rows == CHUNK
     eng = open_warehouse(settings.warehouse_url)
@@ -135,6 +137,45 @@ def test_a_streamed_run_equals_reading_the_file_whole(tmp_path: Path, engine_nam
     (again,) = run(tmp_path, url, ["cases"])
     assert again.ok and (again.inserted, again.updated) == (0, 0), again
     assert again.loaded == len(last)
+
+
+@pytest.mark.parametrize("memory_mb", [0, 1])
+def test_key_memory_decides_the_path_not_the_result(tmp_path: Path, pg_schema_url: str,
+                                                    memory_mb: int, monkeypatch) -> None:
+    """``[ingest] key_memory_mb``: the hashes a run may keep to tell an unordered export's
+    chunks new. With none (0) every chunk out of key order takes the de-duplicating path; with
+    room for the file's keys, chunks found new go straight. Both store the whole read's rows."""
+    from ingest import runner as runner_module
+
+    made: list[ChunkKeys] = []
+    told: list[bool] = []  # per case chunk: may it repeat earlier keys (the slower path)
+
+    class Spy(ChunkKeys):
+        def __init__(self, *a, **k) -> None:
+            super().__init__(*a, **k)
+            made.append(self)
+
+        def add(self, frame):  # type: ignore[no-untyped-def]
+            repeat = super().add(frame)
+            if self.keys == ["case_id"]:
+                told.append(repeat)
+            return repeat
+
+    monkeypatch.setattr(runner_module, "ChunkKeys", Spy)
+    rows = [r for r in drawn_rows(5500, seed=11) if r[2] == "420606001001"]
+    unique = list({r[0]: r for r in rows}.values())  # no repeats: chunks are new, unordered
+    write(tmp_path / "inbox" / "a.csv", unique)
+    divs, r = run(tmp_path, pg_schema_url, extra=f"key_memory_mb = {memory_mb}\n")
+    assert divs.ok and r.ok, r.error
+    cases = [k for k in made if k.keys == ["case_id"]]
+    assert [k.max_hashes for k in cases] == [memory_mb * 125_000]
+    assert cases[0].chunks > 3 and len(told) == cases[0].chunks  # ~4.7k rows, ~1k a chunk
+    # what was kept: nothing without memory; with it, every chunk's keys, each told new
+    assert cases[0].hashed == (0 if memory_mb == 0 else len(unique))
+    assert any(told) if memory_mb == 0 else not any(told)
+    assert r.loaded == len(unique) and r.duplicates == 0
+    assert stored(pg_schema_url) == {k: (v[3], v[5], int(v[6])) for k, v in
+                                     ((row[0], row) for row in unique)}
 
 
 def test_the_scratch_file_goes_before_the_wal_is_copied(tmp_path: Path, monkeypatch) -> None:
