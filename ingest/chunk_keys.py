@@ -79,8 +79,11 @@ class ChunkKeys:
         levels = self._levels
         levels.append(h)
         while len(levels) > 1 and len(levels[-2]) <= 2 * len(levels[-1]):
-            top = levels.pop()
-            levels[-1] = np.sort(np.concatenate([levels[-1], top]))
+            top, below = levels.pop(), levels.pop()
+            merged = np.concatenate([below, top])
+            del top, below  # sorted in place: at peak twice the hashes, not three times
+            merged.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
+            levels.append(merged)
 
     def add(self, frame: pl.DataFrame) -> bool:
         """Record a chunk (one row per key already); True when it may repeat a key of an

@@ -41,6 +41,30 @@ def test_chunks_out_of_order_repeat_only_when_a_key_comes_again() -> None:
     assert ck.add(keys("x", "a"))  # "a" came before
 
 
+def test_many_unordered_chunks_are_told_as_an_exact_set_tells_them() -> None:
+    """Chunks of random keys, some coming again chunks later: every answer is the exact one
+    (the kept hashes stay sorted through the merges of their arrays)."""
+    import random
+
+    rng = random.Random(5)
+    ck = ChunkKeys(["k"])
+    seen: set[str] = set()
+    answers = []
+    added = 0
+    for _ in range(300):
+        chunk = {f"k{rng.randrange(10**9)}" for _ in range(rng.randrange(1, 60))}
+        if seen and rng.random() < 0.2:
+            chunk.add(rng.choice(sorted(seen)))
+        answers.append(ck.add(keys(*chunk)))
+        added += len(chunk)
+        assert answers[-1] == bool(chunk & seen)
+        seen |= chunk
+    assert ck.hashed == added and 20 < sum(answers) < 280  # a repeat's hash is kept again
+    sizes = [len(level) for level in ck._levels or []]
+    assert sum(sizes) == added and len(sizes) < 15  # merged, not one array a chunk
+    assert all((level[1:] >= level[:-1]).all() for level in ck._levels or [])
+
+
 def test_multi_column_keys_are_told_by_their_hashes() -> None:
     ck = ChunkKeys(["a", "b"])
     assert not ck.add(pl.DataFrame({"a": [1, 1], "b": ["x", "y"]}))
