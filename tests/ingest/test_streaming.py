@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ingest.plugins.textstream import scan, stream_csv
 from ingest.chunk_keys import ChunkKeys
+from ingest.plugins.textstream import scan, stream_csv
 from ingest.registry import load_validated
 from ingest.runner import Runner, RunResult
 from tests.conftest import divisions_source, write_config
