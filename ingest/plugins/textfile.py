@@ -229,6 +229,15 @@ def find_header(rows: Iterable[list[str]], known: set[str]) -> int:
     return best
 
 
+def locate_header(head_lines: list[str], delimiter: str | None, known: set[str]
+                  ) -> tuple[str, list[list[str]], int]:
+    """The delimiter (``delimiter``, else sniffed), the head's rows and the header's index
+    among them, from a file's first lines."""
+    sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
+    rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
+    return sep, rows, find_header(rows, known)
+
+
 def check_headers(header: Sequence[str | None], known: set[str], location: str) -> None:
     """A header that appears twice would silently lose one of its columns: an error naming it.
     Repeats of headers that map to nothing (two 备注 columns) are harmless and allowed."""
@@ -251,10 +260,7 @@ def read_csv(data: bytes, *, location: str, known_headers: set[str], encoding: s
     ``line_offset`` is added to every line number the rows and messages give: the data is a
     piece of a larger file whose header line the caller put in front of it."""
     dec = decode(data, location, encoding, line_offset)
-    head_lines = dec.head(HEADER_SCAN_ROWS)
-    sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
-    rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
-    header_idx = find_header(rows, known_headers)
+    sep, rows, header_idx = locate_header(dec.head(HEADER_SCAN_ROWS), delimiter, known_headers)
     utf8 = dec.utf8_bytes()
     if not utf8.strip():
         return pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)}), dec.encoding

@@ -17,7 +17,6 @@ file's lines.
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import io
 from collections.abc import Generator, Iterator
@@ -34,9 +33,8 @@ from ingest.plugins.textfile import (
     check_headers,
     csv_error,
     decode,
-    find_header,
+    locate_header,
     read_csv,
-    sniff_delimiter,
 )
 
 STREAM_MIN_BYTES = 32 * 2**20  # smaller files are read whole, the file deciding as one
@@ -106,14 +104,10 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
             yield pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)})
             return
         head_lines = head.decode("utf-8", errors="ignore").splitlines()[:HEADER_SCAN_ROWS]
-        sep = delimiter or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
-        rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
-        header_idx = find_header(rows, known_headers)
+        sep, rows, header_idx = locate_header(head_lines, delimiter, known_headers)
         if header_idx < len(rows):
             check_headers(rows[header_idx], known_headers, location)
-        # bytes per piece from the head's line lengths: about ``chunk_rows`` rows
-        per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
-        block = max(int(per_line * chunk_rows), 64 * 1024)
+        block = _block(head, chunk_rows)
         f.seek(bom)
         columns: list[str] | None = None
         row_no = header_idx + 2
@@ -137,6 +131,12 @@ def stream_csv(path: Path, *, location: str, known_headers: set[str],
                     df = df.filter(~pl.all_horizontal(pl.col(data_cols).is_null()))
                 yield df
             start += len(piece)
+
+
+def _block(head: bytes, chunk_rows: int) -> int:
+    """Bytes per piece for about ``chunk_rows`` rows, from the line lengths of a file's head."""
+    per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
+    return max(int(per_line * chunk_rows), MIN_BLOCK)
 
 
 def _lines_before(path: Path, end: int, block: int = 8 * 2**20) -> int:
@@ -204,9 +204,7 @@ def stream_encoded(path: Path, *, location: str, known_headers: set[str],
                    chunk_rows: int = 250_000) -> Iterator[tuple[pl.DataFrame, str]]:
     """(frame, encoding) of each piece, frames like :func:`read_csv`'s."""
     with open(path, "rb") as f:
-        head = f.read(HEAD_BYTES)
-        per_line = max(len(head) / max(head.count(b"\n"), 1), 16)
-        block = max(int(per_line * chunk_rows), MIN_BLOCK)
+        block = _block(f.read(HEAD_BYTES), chunk_rows)
         f.seek(0)
         header: bytes | None = None
         enc: str | None = encoding
@@ -218,10 +216,7 @@ def stream_encoded(path: Path, *, location: str, known_headers: set[str],
                 # where the header is, from the head (read_csv decides the encoding)
                 top = piece[:HEAD_BYTES]
                 dec = decode(top[:top.rfind(b"\n") + 1] or top, location, enc)
-                head_lines = dec.head(HEADER_SCAN_ROWS)
-                sep = sep or sniff_delimiter([ln for ln in head_lines if ln.strip()] or [""])
-                rows = list(csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep))
-                idx = find_header(rows, known_headers)
+                sep, _, idx = locate_header(dec.head(HEADER_SCAN_ROWS), sep, known_headers)
                 lines = piece.split(b"\n", idx + 1)
                 header = lines[idx] if idx < len(lines) else b""
                 df, read_as = read_csv(piece, location=location,
