@@ -145,8 +145,9 @@ def test_switching_language(page: Any, server: str, warehouse: Path, serve_log: 
         tab.first.wait_for(timeout=60_000)
     except Exception as e:  # what the page and the server showed, to tell a slow run
         # from an error drawn in place of the tab
-        pytest.fail(f"no 'Street ranking' tab in 60 s ({e!r}); the page:\n"
-                    f"{page.locator('body').inner_text()[:3000]}\nthe server's log:\n"
+        # the page's end: where the tab, or an error drawn in its place, would be
+        pytest.fail(f"no 'Street ranking' tab in 60 s ({e!r}); the page's end:\n"
+                    f"{page.locator('body').inner_text()[-3000:]}\nthe server's log:\n"
                     f"{serve_log.read_text(errors='replace')[-3000:]}")
     assert tab.count() == 1
     want = expected_cards(warehouse, lang="en")
